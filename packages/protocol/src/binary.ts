@@ -1,0 +1,114 @@
+/**
+ * Minimal growable binary writer and bounds-checked reader: unsigned LEB128
+ * varints (exact up to 2^53), zigzag for signed, float64, UTF-8 strings.
+ */
+
+export class BinaryWriter {
+  private buf: Buffer;
+  private pos = 0;
+
+  constructor(initialSize = 4096) {
+    this.buf = Buffer.allocUnsafe(initialSize);
+  }
+
+  private ensure(extra: number): void {
+    if (this.pos + extra <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + extra));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+
+  u8(value: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = value;
+  }
+
+  /** Unsigned integer in [0, 2^53). */
+  uint(value: number): void {
+    this.ensure(8);
+    let v = value;
+    while (v >= 0x80) {
+      this.buf[this.pos++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.pos++] = v;
+  }
+
+  /** Signed 32-bit integer, zigzag-encoded. */
+  int(value: number): void {
+    this.uint(((value << 1) ^ (value >> 31)) >>> 0);
+  }
+
+  f64(value: number): void {
+    this.ensure(8);
+    this.buf.writeDoubleLE(value, this.pos);
+    this.pos += 8;
+  }
+
+  str(value: string): void {
+    const len = Buffer.byteLength(value);
+    this.uint(len);
+    this.ensure(len);
+    this.buf.write(value, this.pos, 'utf8');
+    this.pos += len;
+  }
+
+  finish(): Buffer {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+export class DecodeError extends Error {
+  override readonly name = 'DecodeError';
+}
+
+export class BinaryReader {
+  private pos = 0;
+
+  constructor(private readonly buf: Buffer) {}
+
+  get done(): boolean {
+    return this.pos >= this.buf.length;
+  }
+
+  private need(n: number): void {
+    if (this.pos + n > this.buf.length) throw new DecodeError(`truncated at byte ${this.pos}`);
+  }
+
+  u8(): number {
+    this.need(1);
+    return this.buf[this.pos++]!;
+  }
+
+  uint(): number {
+    let result = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      const byte = this.u8();
+      result += (byte & 0x7f) * scale;
+      if (byte < 0x80) return result;
+      scale *= 0x80;
+    }
+    throw new DecodeError(`varint too long at byte ${this.pos}`);
+  }
+
+  int(): number {
+    const z = this.uint();
+    return (z >>> 1) ^ -(z & 1);
+  }
+
+  f64(): number {
+    this.need(8);
+    const v = this.buf.readDoubleLE(this.pos);
+    this.pos += 8;
+    return v;
+  }
+
+  str(): string {
+    const len = this.uint();
+    this.need(len);
+    const s = this.buf.toString('utf8', this.pos, this.pos + len);
+    this.pos += len;
+    return s;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Configuration from the environment: one schema per service, parsed once at
+ * start, every problem reported together, the result frozen and passed down.
+ * Nothing else in Pulse reads `process.env`.
+ */
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+  }
+}
+
+/** An integer env var within [min, max]. */
+export const intVar = (def: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+
+/** A number env var within [min, max]. */
+export const numVar = (def: number, min: number, max: number) =>
+  z.coerce.number().finite().min(min).max(max).default(def);
+
+export const boolVar = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export const redisUrlVar = z
+  .string()
+  .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL');
+
+/** Variables every service reads (CONTRACT §2). */
+export const commonVars = {
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PULSE_WINDOW_SECONDS: intVar(60, 1, 3600),
+  PULSE_TICK_MS: intVar(500, 50, 60_000),
+  /** Prefix of every Redis key: lets several Pulse deployments share one Redis. */
+  PULSE_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only').default('pulse'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How long a SIGTERM drain may take before the process exits anyway. */
+  PULSE_SHUTDOWN_TIMEOUT_MS: intVar(10_000, 100, 120_000),
+};
+
+/**
+ * Parses `env` with `shape`. Empty strings count as unset, so `PORT=` in a
+ * compose file means the default. Throws ConfigError naming each bad variable.
+ */
+export function parseConfig<S extends z.ZodRawShape>(
+  shape: S,
+  env: Record<string, string | undefined>,
+): Readonly<z.infer<z.ZodObject<S>>> {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(shape)) {
+    const v = env[key];
+    if (v !== undefined && v.trim() !== '') input[key] = v.trim();
+  }
+  const parsed = z.object(shape).safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}${describeValue(env[String(i.path[0])])}`),
+    );
+  }
+  return Object.freeze(parsed.data);
+}
+
+function describeValue(v: string | undefined): string {
+  return v === undefined ? '' : ` (got ${JSON.stringify(v.slice(0, 80))})`;
+}
+
+/** For main.ts: parse or print one line naming the bad variable(s) and exit 2. */
+export function loadConfigOrExit<S extends z.ZodRawShape>(
+  service: string,
+  shape: S,
+  env: Record<string, string | undefined> = process.env,
+): Readonly<z.infer<z.ZodObject<S>>> {
+  try {
+    return parseConfig(shape, env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`pulse ${service}: invalid configuration: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}

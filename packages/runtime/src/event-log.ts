@@ -1,0 +1,47 @@
+/**
+ * The event log: where ingest appends batches of validated events and the
+ * active aggregator consumes them. Two implementations share this contract
+ * (one suite tests both): `event-log.redis.ts` (a Redis stream read through a
+ * consumer group) and `event-log.memory.ts` (in-process, for `npm start`
+ * without Redis and for unit tests).
+ */
+import type { PulseEvent } from '@pulse/protocol';
+
+/** One appended batch. `id` is the stream id `<ms>-<seq>`: ms is the store's clock at append. */
+export interface LogEntry {
+  readonly id: string;
+  readonly events: readonly PulseEvent[];
+}
+
+/** The reply ingest stores for an `Idempotency-Key`, replayed verbatim on a retry. */
+export interface StoredReply {
+  readonly status: number;
+  readonly body: string;
+}
+
+export interface AppendResult {
+  /** The entry id, or null when nothing was appended (empty batch, or a replay). */
+  readonly id: string | null;
+  /** Set when the idempotency key was seen before: the first reply, to send again. */
+  readonly replay: StoredReply | null;
+}
+
+/** Producer side, used by ingest. */
+export interface EventLog {
+  /**
+   * Appends `events` as one entry. Resolves only once the store has accepted
+   * it; rejects with PulseError(STORE_UNAVAILABLE) fast (≤ 2 s) when the store
+   * is unreachable, having written nothing.
+   *
+   * With `idempotency`, the append and the stored reply are written together
+   * atomically; if the key was already stored, nothing is appended and the
+   * stored reply is returned in `replay`.
+   */
+  append(
+    events: readonly PulseEvent[],
+    idempotency?: { key: string; reply: StoredReply; ttlSeconds: number },
+  ): Promise<AppendResult>;
+  /** True while the store answers. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
