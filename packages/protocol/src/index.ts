@@ -6,3 +6,4 @@ export * from './keys.js';
 export * from './errors.js';
 export * from './close-codes.js';
 export { DecodeError } from './binary.js';
+export * from './stream-entry.js';

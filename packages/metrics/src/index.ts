@@ -1,0 +1,5 @@
+export * from './log-histogram.js';
+export * from './cell.js';
+export * from './inflight.js';
+export * from './window.js';
+export * from './view.js';

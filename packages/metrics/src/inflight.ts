@@ -1,0 +1,146 @@
+/**
+ * Requests started and not yet ended, across the cluster (CONTRACT §4):
+ * `queue_depth` counts them, `active_streams` counts the streaming ones.
+ * A node's own `node.gauge` overrides what its start/end pairs imply; a node
+ * silent for 30 s drops out of both.
+ *
+ * Times here are the event log's clock (entry ids), not producers' clocks, so
+ * the silence rule does not depend on a producer's clock being right.
+ */
+import type { CellState } from './cell.js';
+
+export const NODE_SILENCE_MS = 30_000;
+/** A start whose end never comes is forgotten after this long. */
+export const MAX_REQUEST_AGE_MS = 10 * 60_000;
+/** An end seen before its start is remembered this long, so the start is not counted as in flight. */
+const EARLY_END_MS = 60_000;
+const AGE_SWEEP_MS = 5_000;
+
+interface InFlight {
+  cell: CellState;
+  node: string;
+  stream: boolean;
+  startedAt: number;
+}
+
+interface NodeState {
+  lastSeen: number;
+  queueDepth: number;
+  activeStreams: number;
+  gauge: { queueDepth?: number; activeStreams?: number } | null;
+}
+
+export class InFlightTracker {
+  private readonly requests = new Map<string, InFlight>();
+  private readonly earlyEnds = new Map<string, number>();
+  private readonly nodes = new Map<string, NodeState>();
+  private lastAgeSweep = 0;
+
+  private node(name: string, at: number): NodeState {
+    let n = this.nodes.get(name);
+    if (!n) {
+      n = { lastSeen: at, queueDepth: 0, activeStreams: 0, gauge: null };
+      this.nodes.set(name, n);
+    }
+    if (at > n.lastSeen) n.lastSeen = at;
+    return n;
+  }
+
+  /** Marks the node as alive without changing in-flight state. */
+  seen(node: string, at: number): void {
+    this.node(node, at);
+  }
+
+  start(node: string, requestId: string, cell: CellState, stream: boolean, at: number): void {
+    const n = this.node(node, at);
+    const key = requestKey(node, requestId);
+    if (this.earlyEnds.delete(key) || this.requests.has(key)) return;
+    this.requests.set(key, { cell, node, stream, startedAt: at });
+    this.change(n, cell, stream, 1);
+  }
+
+  /** Ends a request; returns whether its start said it was streaming (undefined if unknown). */
+  end(node: string, requestId: string, at: number): boolean | undefined {
+    const n = this.node(node, at);
+    const key = requestKey(node, requestId);
+    const req = this.requests.get(key);
+    if (!req) {
+      this.earlyEnds.set(key, at);
+      return undefined;
+    }
+    this.requests.delete(key);
+    this.change(n, req.cell, req.stream, -1);
+    return req.stream;
+  }
+
+  gauge(node: string, at: number, queueDepth: number | undefined, activeStreams: number | undefined): void {
+    const n = this.node(node, at);
+    n.gauge = { ...n.gauge, ...(queueDepth !== undefined && { queueDepth }), ...(activeStreams !== undefined && { activeStreams }) };
+  }
+
+  /**
+   * Drops silent nodes, abandoned requests and stale early ends. Call once
+   * per tick with the log's current time.
+   */
+  sweep(now: number): void {
+    let dropped = false;
+    for (const [name, n] of this.nodes) {
+      if (now - n.lastSeen > NODE_SILENCE_MS) {
+        this.nodes.delete(name);
+        dropped = true;
+      }
+    }
+    // Scanning every request is O(in flight): do it when a node went silent,
+    // and for abandoned requests only every few seconds.
+    const ageSweep = now - this.lastAgeSweep >= AGE_SWEEP_MS;
+    if (dropped || ageSweep) {
+      if (ageSweep) this.lastAgeSweep = now;
+      for (const [key, req] of this.requests) {
+        const n = this.nodes.get(req.node);
+        if (n && now - req.startedAt <= MAX_REQUEST_AGE_MS) continue;
+        this.requests.delete(key);
+        if (n) this.change(n, req.cell, req.stream, -1);
+        else this.changeCell(req.cell, req.stream, -1);
+      }
+    }
+    for (const [key, at] of this.earlyEnds) {
+      // Insertion order is time order: stop at the first that is still fresh.
+      if (now - at <= EARLY_END_MS) break;
+      this.earlyEnds.delete(key);
+    }
+  }
+
+  /**
+   * What node gauges add to the sum of the cells: for each node with a gauge,
+   * gauge minus what its start/end pairs imply.
+   */
+  adjustments(): { queueDepth: number; activeStreams: number } {
+    let queueDepth = 0;
+    let activeStreams = 0;
+    for (const n of this.nodes.values()) {
+      if (!n.gauge) continue;
+      if (n.gauge.queueDepth !== undefined) queueDepth += n.gauge.queueDepth - n.queueDepth;
+      if (n.gauge.activeStreams !== undefined) activeStreams += n.gauge.activeStreams - n.activeStreams;
+    }
+    return { queueDepth, activeStreams };
+  }
+
+  get size(): number {
+    return this.requests.size;
+  }
+
+  private change(n: NodeState, cell: CellState, stream: boolean, d: number): void {
+    n.queueDepth += d;
+    if (stream) n.activeStreams += d;
+    this.changeCell(cell, stream, d);
+  }
+
+  private changeCell(cell: CellState, stream: boolean, d: number): void {
+    cell.queueDepth += d;
+    if (stream) cell.activeStreams += d;
+  }
+}
+
+function requestKey(node: string, requestId: string): string {
+  return `${node}\u0000${requestId}`;
+}

@@ -1,0 +1,285 @@
+/**
+ * The aggregator's sliding-window state (CONTRACT §4): one CellState per
+ * (endpoint, model), time buckets of one tick, in-flight tracking, totals
+ * since creation, and the snapshot built from them every tick.
+ *
+ * An event lands in the bucket of its producer timestamp, clamped to
+ * [store creation, log time]: a late event still counts in its own second,
+ * and a producer clock running ahead cannot push events into the future.
+ */
+import { isErrorEnd, type CellData, type InternalSnapshot, type PulseEvent, type RequestEnd } from '@pulse/protocol';
+import { BucketCell, CellState, DISTRIBUTIONS, TOTAL_KEYS, type DistributionName, type Totals } from './cell.js';
+import { InFlightTracker } from './inflight.js';
+
+export const OTHER_LABEL = '__other__';
+
+export interface WindowOptions {
+  windowMs: number;
+  /** Bucket length; the tick, so a snapshot's window edge falls on a bucket edge. */
+  bucketMs: number;
+  /** When the metrics store was created (ms): the covered length starts there. */
+  createdAtMs: number;
+  /** Distinct endpoints / models kept before folding into `__other__`. */
+  maxEndpoints: number;
+  maxModels: number;
+}
+
+/** A since-creation total that changed, to persist: field name → increment. */
+export type TotalsDelta = Map<string, number>;
+
+export class MetricsWindow {
+  private readonly cells = new Map<string, CellState>();
+  private readonly buckets = new Map<number, Map<CellState, BucketCell>>();
+  private readonly endpointCells = new Map<string, number>();
+  private readonly modelCells = new Map<string, number>();
+  private readonly inflight = new InFlightTracker();
+  private totalsDelta: TotalsDelta = new Map();
+  private eventsApplied = 0;
+  private labelsFolded = 0;
+
+  constructor(private readonly opts: WindowOptions) {}
+
+  /**
+   * Applies one event logged at `atMs` (the log's clock). With `countTotals`
+   * false (a window rebuilt from history) the since-creation totals, which
+   * already include it, are left alone.
+   */
+  apply(event: PulseEvent, atMs: number, countTotals: boolean): void {
+    this.eventsApplied++;
+    if (event.type === 'node.gauge') {
+      this.inflight.gauge(event.node, atMs, event.queue_depth, event.active_streams);
+      return;
+    }
+    const cell = this.cell(event.endpoint, event.model);
+    const bucket = this.bucketFor(cell, event.ts * 1000, atMs);
+    if (event.type === 'request.start') {
+      this.inflight.start(event.node, event.request_id, cell, event.stream, atMs);
+      if (bucket) cell.addCounter(bucket, 'requests', 1);
+      return;
+    }
+    const startedStreaming = this.inflight.end(event.node, event.request_id, atMs);
+    const stream = event.stream || startedStreaming === true;
+    if (bucket) this.addEnd(cell, bucket, event, stream);
+    if (countTotals) this.countTotals(cell, event, stream);
+  }
+
+  private addEnd(cell: CellState, bucket: BucketCell, e: RequestEnd, stream: boolean): void {
+    cell.addCounter(bucket, 'responses', 1);
+    if (e.completion_tokens !== undefined) cell.addCounter(bucket, 'completionTokens', e.completion_tokens);
+    if (isErrorEnd(e)) cell.addCounter(bucket, 'errors', 1);
+    cell.addSample(bucket, 'latency', e.latency_ms);
+    if (e.cache) {
+      cell.addCounter(bucket, 'lookups', 1);
+      cell.addCounter(bucket, 'cachedTokens', e.cache.cached_tokens);
+      cell.addCounter(bucket, 'lookupPromptTokens', e.prompt_tokens ?? 0);
+      if (e.cache.hit) {
+        cell.addCounter(bucket, 'hits', 1);
+        cell.addCounter(bucket, 'prefixSum', e.cache.prefix_length);
+      }
+    }
+    if (!stream) return;
+    if (e.ttft_ms !== undefined) cell.addSample(bucket, 'ttft', e.ttft_ms);
+    if (e.completion_tokens !== undefined && e.latency_ms > 0) {
+      cell.addSample(bucket, 'tokensPerSecond', e.completion_tokens / (e.latency_ms / 1000));
+    }
+  }
+
+  private countTotals(cell: CellState, e: RequestEnd, stream: boolean): void {
+    if (stream) this.addTotal(cell, isErrorEnd(e) ? 'failedStreams' : 'completedStreams', 1);
+    if (e.cache) {
+      this.addTotal(cell, 'totalLookups', 1);
+      if (e.cache.hit) this.addTotal(cell, 'totalHits', 1);
+    }
+  }
+
+  private addTotal(cell: CellState, key: keyof Totals, n: number): void {
+    cell.totals[key] += n;
+    const field = totalsField(cell.endpoint, cell.model, key);
+    this.totalsDelta.set(field, (this.totalsDelta.get(field) ?? 0) + n);
+  }
+
+  /** The totals changed since the last call, to persist with the batch's acknowledgement. */
+  takeTotalsDelta(): TotalsDelta {
+    const delta = this.totalsDelta;
+    this.totalsDelta = new Map();
+    return delta;
+  }
+
+  /** Restores since-creation totals from their persisted fields; returns fields it could not read. */
+  loadTotals(fields: Record<string, string>): number {
+    let bad = 0;
+    for (const [field, raw] of Object.entries(fields)) {
+      const parsed = parseTotalsField(field);
+      const value = Number(raw);
+      if (!parsed || !Number.isSafeInteger(value) || value < 0) {
+        bad++;
+        continue;
+      }
+      this.cell(parsed.endpoint, parsed.model).totals[parsed.key] = value;
+    }
+    return bad;
+  }
+
+  /** Marks `node` alive at `atMs` (any event from it does that too). */
+  seen(node: string, atMs: number): void {
+    this.inflight.seen(node, atMs);
+  }
+
+  /** Expires buckets that left the window at `nowMs` and drops silent nodes. */
+  advance(nowMs: number): void {
+    const cutoff = this.cutoffBucket(nowMs);
+    for (const [b, shares] of this.buckets) {
+      if (b >= cutoff) continue;
+      for (const [cell, share] of shares) cell.expire(share);
+      this.buckets.delete(b);
+    }
+    this.inflight.sweep(nowMs);
+    for (const [key, cell] of this.cells) {
+      if (cell.isIdle()) this.forget(key, cell);
+    }
+  }
+
+  /** Builds the snapshot at `nowMs` (call `advance(nowMs)` first). */
+  snapshot(nowMs: number, epoch: number, seq: number, eventsDropped: number): InternalSnapshot {
+    const extremes = this.extremes();
+    const cells: CellData[] = [];
+    for (const cell of this.cells.values()) {
+      const ext = extremes.get(cell);
+      const d = (name: DistributionName) => {
+        const dist = cell.dists[name];
+        if (dist.count === 0) return { count: 0, sum: 0, min: 0, max: 0, zeros: 0, offset: 0, counts: [] };
+        const x = ext?.[name];
+        return { count: dist.count, sum: dist.sum, min: x?.min ?? 0, max: x?.max ?? 0, ...dist.histogram.data() };
+      };
+      cells.push({
+        endpoint: cell.endpoint,
+        model: cell.model,
+        ...cell.counters,
+        latency: d('latency'),
+        ttft: d('ttft'),
+        tokensPerSecond: d('tokensPerSecond'),
+        queueDepth: cell.queueDepth,
+        activeStreams: cell.activeStreams,
+        ...cell.totals,
+      });
+    }
+    const adjust = this.inflight.adjustments();
+    return {
+      epoch,
+      seq,
+      builtAt: nowMs / 1000,
+      coveredSeconds: this.coveredMs(nowMs) / 1000,
+      queueAdjust: adjust.queueDepth,
+      activeAdjust: adjust.activeStreams,
+      stats: { eventsApplied: this.eventsApplied, eventsDropped, labelsFolded: this.labelsFolded },
+      cells,
+    };
+  }
+
+  /** Length of history the window covers: the window, or less while the store is younger. */
+  coveredMs(nowMs: number): number {
+    return Math.max(this.opts.bucketMs, Math.min(this.opts.windowMs, nowMs - this.opts.createdAtMs));
+  }
+
+  get cellCount(): number {
+    return this.cells.size;
+  }
+
+  get inFlight(): number {
+    return this.inflight.size;
+  }
+
+  /** Exact min/max per cell and distribution over the live buckets. */
+  private extremes(): Map<CellState, Record<DistributionName, { min: number; max: number }>> {
+    const out = new Map<CellState, Record<DistributionName, { min: number; max: number }>>();
+    for (const shares of this.buckets.values()) {
+      for (const [cell, share] of shares) {
+        let ext = out.get(cell);
+        if (!ext) {
+          ext = { latency: { min: Infinity, max: -Infinity }, ttft: { min: Infinity, max: -Infinity }, tokensPerSecond: { min: Infinity, max: -Infinity } };
+          out.set(cell, ext);
+        }
+        for (const name of DISTRIBUTIONS) {
+          const s = share.samples[name];
+          if (!s || s.count === 0) continue;
+          const e = ext[name];
+          if (s.min < e.min) e.min = s.min;
+          if (s.max > e.max) e.max = s.max;
+        }
+      }
+    }
+    return out;
+  }
+
+  private cutoffBucket(nowMs: number): number {
+    return Math.ceil((nowMs - this.opts.windowMs) / this.opts.bucketMs);
+  }
+
+  /** The cell's share of the bucket holding `tsMs`, or null when that is outside the window. */
+  private bucketFor(cell: CellState, tsMs: number, atMs: number): BucketCell | null {
+    const placed = Math.max(this.opts.createdAtMs, Math.min(tsMs, atMs));
+    const b = Math.floor(placed / this.opts.bucketMs);
+    if (b < this.cutoffBucket(atMs)) return null;
+    let shares = this.buckets.get(b);
+    if (!shares) {
+      shares = new Map();
+      this.buckets.set(b, shares);
+    }
+    let share = shares.get(cell);
+    if (!share) {
+      share = new BucketCell();
+      shares.set(cell, share);
+      cell.liveBuckets++;
+    }
+    return share;
+  }
+
+  private cell(endpoint: string, model: string): CellState {
+    const key = `${endpoint}\u0000${model}`;
+    const known = this.cells.get(key);
+    if (known) return known;
+    const ep = this.admit(this.endpointCells, endpoint, this.opts.maxEndpoints);
+    const md = this.admit(this.modelCells, model, this.opts.maxModels);
+    if (ep !== endpoint || md !== model) {
+      this.labelsFolded++;
+      return this.cell(ep, md);
+    }
+    const cell = new CellState(endpoint, model);
+    this.cells.set(key, cell);
+    this.endpointCells.set(endpoint, (this.endpointCells.get(endpoint) ?? 0) + 1);
+    this.modelCells.set(model, (this.modelCells.get(model) ?? 0) + 1);
+    return cell;
+  }
+
+  /** The cardinality guard: a label beyond the cap becomes `__other__`. */
+  private admit(known: Map<string, number>, label: string, max: number): string {
+    return known.has(label) || known.size < max || label === OTHER_LABEL ? label : OTHER_LABEL;
+  }
+
+  private forget(key: string, cell: CellState): void {
+    this.cells.delete(key);
+    for (const [map, label] of [[this.endpointCells, cell.endpoint], [this.modelCells, cell.model]] as const) {
+      const n = (map.get(label) ?? 1) - 1;
+      if (n === 0) map.delete(label);
+      else map.set(label, n);
+    }
+  }
+}
+
+/** Field of a since-creation total in the persisted hash. */
+export function totalsField(endpoint: string, model: string, key: keyof Totals): string {
+  return JSON.stringify([endpoint, model, key]);
+}
+
+function parseTotalsField(field: string): { endpoint: string; model: string; key: keyof Totals } | null {
+  try {
+    const v: unknown = JSON.parse(field);
+    if (!Array.isArray(v) || v.length !== 3) return null;
+    const [endpoint, model, key] = v as unknown[];
+    if (typeof endpoint !== 'string' || typeof model !== 'string') return null;
+    if (!(TOTAL_KEYS as readonly unknown[]).includes(key)) return null;
+    return { endpoint, model, key: key as keyof Totals };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * In-process event log for `npm start` without Redis and for unit tests.
+ * Same contract as the Redis stream: ids `<ms>-<seq>`, ascending; entries
+ * older than the retention are trimmed; idempotency keys expire.
+ */
+import type { PulseEvent } from '@pulse/protocol';
+import type { AppendResult, EventLog, LogEntry, StoredReply } from './event-log.js';
+
+export class MemoryEventLog implements EventLog {
+  private readonly entries: LogEntry[] = [];
+  private readonly replies = new Map<string, { reply: StoredReply; expiresAt: number }>();
+  private readonly waiters = new Set<() => void>();
+  private lastMs = 0;
+  private lastSeq = 0;
+
+  /** @param retentionMs entries older than this are trimmed (≥ 2 windows). */
+  constructor(private readonly retentionMs: number, private readonly now: () => number = Date.now) {}
+
+  async append(
+    events: readonly PulseEvent[],
+    idempotency?: { key: string; reply: StoredReply; ttlSeconds: number },
+  ): Promise<AppendResult> {
+    const now = this.now();
+    if (idempotency) {
+      const seen = this.replies.get(idempotency.key);
+      if (seen && seen.expiresAt > now) return { id: null, replay: seen.reply };
+    }
+    let id: string | null = null;
+    if (events.length > 0) {
+      id = this.nextId(now);
+      this.entries.push({ id, events: [...events] });
+      this.trim(now);
+    }
+    if (idempotency) {
+      this.replies.set(idempotency.key, { reply: idempotency.reply, expiresAt: now + idempotency.ttlSeconds * 1000 });
+      this.expireReplies(now);
+    }
+    for (const wake of this.waiters) wake();
+    return { id, replay: null };
+  }
+
+  async ping(): Promise<boolean> {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    for (const wake of this.waiters) wake();
+  }
+
+  /** Entries with id strictly after `afterId` ('0-0' for all), oldest first, at most `count`. */
+  readAfter(afterId: string, count: number): LogEntry[] {
+    const start = this.entries.findIndex((e) => compareIds(e.id, afterId) > 0);
+    return start < 0 ? [] : this.entries.slice(start, start + count);
+  }
+
+  /** Resolves when an entry is appended or after `ms`, whichever comes first. */
+  waitForAppend(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.waiters.add(wake);
+    });
+  }
+
+  private nextId(now: number): string {
+    if (now > this.lastMs) {
+      this.lastMs = now;
+      this.lastSeq = 0;
+    } else {
+      this.lastSeq++;
+    }
+    return `${this.lastMs}-${this.lastSeq}`;
+  }
+
+  private trim(now: number): void {
+    const minMs = now - this.retentionMs;
+    let drop = 0;
+    while (drop < this.entries.length && idMs(this.entries[drop]!.id) < minMs) drop++;
+    if (drop > 0) this.entries.splice(0, drop);
+  }
+
+  private expireReplies(now: number): void {
+    // Expire lazily, a few per append, so the map stays bounded without a timer.
+    let checked = 0;
+    for (const [key, value] of this.replies) {
+      if (checked++ > 8) break;
+      if (value.expiresAt <= now) this.replies.delete(key);
+    }
+  }
+}
+
+export function idMs(id: string): number {
+  return Number(id.slice(0, id.indexOf('-')));
+}
+
+/** Orders stream ids `<ms>-<seq>` numerically. */
+export function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(Number) as [number, number];
+  const [bm, bs] = b.split('-').map(Number) as [number, number];
+  return am - bm || as - bs;
+}
