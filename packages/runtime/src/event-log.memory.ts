@@ -5,6 +5,7 @@
  */
 import type { PulseEvent } from '@pulse/protocol';
 import type { AppendResult, EventLog, LogEntry, StoredReply } from './event-log.js';
+import { compareIds, idMs } from './event-source.js';
 
 export class MemoryEventLog implements EventLog {
   private readonly entries: LogEntry[] = [];
@@ -91,15 +92,4 @@ export class MemoryEventLog implements EventLog {
       if (value.expiresAt <= now) this.replies.delete(key);
     }
   }
-}
-
-export function idMs(id: string): number {
-  return Number(id.slice(0, id.indexOf('-')));
-}
-
-/** Orders stream ids `<ms>-<seq>` numerically. */
-export function compareIds(a: string, b: string): number {
-  const [am, as] = a.split('-').map(Number) as [number, number];
-  const [bm, bs] = b.split('-').map(Number) as [number, number];
-  return am - bm || as - bs;
 }

@@ -1,0 +1,223 @@
+/**
+ * The aggregator's side of the Redis event stream. Two connections, by role:
+ * `blocking` for XREADGROUP BLOCK (patient, holds its socket while it
+ * waits), `commands` for everything else that must fail fast (commit, meta).
+ */
+import { decodeBatch, ENTRY_FIELD, type PulseKeys } from '@pulse/protocol';
+import type { Redis } from 'ioredis';
+import type { LogEntry } from './event-log.js';
+import type { EventSource, Fence } from './event-source.js';
+import { closeRedis } from './redis.js';
+
+// KEYS: meta, stream. The store's creation time, fixed once: now, or the
+// oldest entry if ingest ran before any aggregator did.
+const CREATED_AT_LUA = `
+local c = redis.call('HGET', KEYS[1], 'created_at')
+if c then return c end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local first = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+if first[1] then
+  local ms = tonumber(string.match(first[1][1], '^(%d+)'))
+  if ms < now then now = ms end
+end
+local s = string.format('%d', now)
+redis.call('HSET', KEYS[1], 'created_at', s)
+return s
+`;
+
+// KEYS: lease, stream, totals. ARGV: lease value expected, group, #ids, ids…,
+// then field/increment pairs. Acknowledge and count only while still leader:
+// a fenced-off former leader changes nothing.
+const COMMIT_LUA = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local n = tonumber(ARGV[3])
+if n > 0 then redis.call('XACK', KEYS[2], ARGV[2], unpack(ARGV, 4, 3 + n)) end
+for i = 4 + n, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1])
+end
+return 1
+`;
+
+/** Ids per XACK call in one script: unpack() has a stack limit. */
+const MAX_IDS_PER_COMMIT = 4000;
+/** Entries per XRANGE / XPENDING page while rebuilding. */
+const PAGE = 1000;
+
+type RawEntry = [string, string[]] | null;
+
+export interface RedisEventSourceOptions {
+  keys: PulseKeys;
+  /** This consumer's name in the group; unique per process. */
+  consumer: string;
+  /** Entries pending this long with another consumer are taken over. */
+  reclaimIdleMs: number;
+}
+
+export class RedisEventSource implements EventSource {
+  private reclaimFrom = '0-0';
+  private lastReclaim = 0;
+  private dropped = 0;
+  /** The next claim takes over every pending entry, however fresh (set on becoming leader). */
+  private reclaimEverything = true;
+
+  constructor(
+    private readonly blocking: Redis,
+    private readonly commands: Redis,
+    private readonly opts: RedisEventSourceOptions,
+  ) {
+    commands.defineCommand('pulseCreatedAt', { numberOfKeys: 2, lua: CREATED_AT_LUA });
+    commands.defineCommand('pulseCommit', { numberOfKeys: 3, lua: COMMIT_LUA });
+  }
+
+  /** Events in entries that failed validation since the start. */
+  get droppedEvents(): number {
+    return this.dropped;
+  }
+
+  async createdAt(): Promise<number> {
+    const { keys } = this.opts;
+    const raw = (await (this.commands as unknown as ScriptCommands).pulseCreatedAt(keys.meta, keys.events)) as string;
+    return Number(raw);
+  }
+
+  async loadTotals(): Promise<Record<string, string>> {
+    return this.commands.hgetall(this.opts.keys.totals);
+  }
+
+  async history(sinceMs: number, onPage: (entries: LogEntry[]) => void): Promise<void> {
+    const { keys } = this.opts;
+    const info = await this.groupInfo();
+    if (!info) return; // no group yet: every entry will come through claim
+    const pending = new Set<string>();
+    let from = '-';
+    for (;;) {
+      const page = (await this.commands.call('XPENDING', keys.events, keys.group, from, '+', PAGE)) as [string, ...unknown[]][];
+      for (const [id] of page) pending.add(id);
+      if (page.length < PAGE) break;
+      from = `(${page[page.length - 1]![0]}`;
+    }
+    from = `${Math.max(0, sinceMs)}-0`;
+    for (;;) {
+      const raw = (await this.commands.call('XRANGE', keys.events, from, info.lastDelivered, 'COUNT', PAGE)) as RawEntry[];
+      const entries = this.decode(raw).filter((e) => !pending.has(e.id));
+      if (entries.length > 0) onPage(entries);
+      if (raw.length < PAGE) return;
+      from = `(${raw[raw.length - 1]![0]}`;
+    }
+  }
+
+  private async groupInfo(): Promise<{ lastDelivered: string } | null> {
+    let groups: unknown[][];
+    try {
+      groups = (await this.commands.call('XINFO', 'GROUPS', this.opts.keys.events)) as unknown[][];
+    } catch (err) {
+      if (String((err as Error).message).startsWith('ERR no such key')) return null;
+      throw err;
+    }
+    for (const g of groups) {
+      const fields = new Map<unknown, unknown>();
+      for (let i = 0; i + 1 < g.length; i += 2) fields.set(g[i], g[i + 1]);
+      if (fields.get('name') === this.opts.keys.group) return { lastDelivered: String(fields.get('last-delivered-id')) };
+    }
+    return null;
+  }
+
+  takeOver(): void {
+    this.reclaimEverything = true;
+    this.reclaimFrom = '0-0';
+  }
+
+  async claim(count: number, blockMs: number): Promise<LogEntry[]> {
+    const reclaimed = await this.reclaim(count);
+    if (reclaimed.length > 0) return reclaimed;
+    const { keys, consumer } = this.opts;
+    const args = ['GROUP', keys.group, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', keys.events, '>'];
+    try {
+      const reply = (await this.blocking.call('XREADGROUP', ...args)) as [string, RawEntry[]][] | null;
+      return this.decode(reply?.[0]?.[1] ?? []);
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('NOGROUP')) throw err;
+      await this.createGroup();
+      return [];
+    }
+  }
+
+  async commit(ids: readonly string[], totals: ReadonlyMap<string, number>, fence: Fence): Promise<boolean> {
+    const { keys } = this.opts;
+    const lease = `${fence.token}|${fence.epoch}`;
+    const pairs: (string | number)[] = [];
+    for (const [field, n] of totals) pairs.push(field, n);
+    for (let i = 0; i < Math.max(ids.length, 1); i += MAX_IDS_PER_COMMIT) {
+      const chunk = ids.slice(i, i + MAX_IDS_PER_COMMIT);
+      // Totals ride with the first chunk only, so they are added exactly once.
+      const extra = i === 0 ? pairs : [];
+      const ok = (await (this.commands as unknown as ScriptCommands).pulseCommit(
+        keys.leaderLease,
+        keys.events,
+        keys.totals,
+        lease,
+        keys.group,
+        chunk.length,
+        ...chunk,
+        ...extra,
+      )) as number;
+      if (ok !== 1) return false;
+    }
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([closeRedis(this.blocking), closeRedis(this.commands)]);
+  }
+
+  /** Takes over entries pending with consumers that went quiet (or, after a takeover, all of them). */
+  private async reclaim(count: number): Promise<LogEntry[]> {
+    const { keys, consumer, reclaimIdleMs } = this.opts;
+    // Outside a takeover, looking for stuck entries now and then is enough.
+    if (!this.reclaimEverything && Date.now() - this.lastReclaim < reclaimIdleMs / 2) return [];
+    this.lastReclaim = Date.now();
+    const minIdle = this.reclaimEverything ? 0 : reclaimIdleMs;
+    let reply: [string, RawEntry[], string[]?];
+    try {
+      reply = (await this.commands.call('XAUTOCLAIM', keys.events, keys.group, consumer, minIdle, this.reclaimFrom, 'COUNT', count)) as typeof reply;
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('NOGROUP')) throw err;
+      await this.createGroup();
+      return [];
+    }
+    const [next, entries] = reply;
+    // A full pass ends when the cursor wraps to 0-0; only then go back to the idle rule.
+    this.reclaimFrom = next;
+    if (next === '0-0') this.reclaimEverything = false;
+    return this.decode(entries);
+  }
+
+  /** Creates the group at the start of the stream: entries accepted before any aggregator ran still count. */
+  private async createGroup(): Promise<void> {
+    try {
+      await this.commands.call('XGROUP', 'CREATE', this.opts.keys.events, this.opts.keys.group, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('BUSYGROUP')) throw err;
+    }
+  }
+
+  private decode(raw: RawEntry[]): LogEntry[] {
+    const out: LogEntry[] = [];
+    for (const entry of raw) {
+      if (!entry) continue; // trimmed away while pending
+      const [id, fields] = entry;
+      let value: string | undefined;
+      for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === ENTRY_FIELD) value = fields[i + 1];
+      const batch = decodeBatch(value);
+      this.dropped += batch.dropped;
+      out.push({ id, events: batch.events });
+    }
+    return out;
+  }
+}
+
+interface ScriptCommands {
+  pulseCreatedAt(meta: string, stream: string): Promise<unknown>;
+  pulseCommit(...args: (string | number)[]): Promise<unknown>;
+}

@@ -1,0 +1,67 @@
+/**
+ * The aggregators' lease in Redis: `SET NX PX` semantics in one script that
+ * also hands out the next fencing epoch. The lease value is `token|epoch`;
+ * only its holder can renew it, commit (event-source.redis.ts) or publish.
+ */
+import { randomUUID } from 'node:crypto';
+import type { PulseKeys } from '@pulse/protocol';
+import type { Redis } from 'ioredis';
+import type { Fence } from './event-source.js';
+import type { LeaderLease } from './leader-lease.js';
+
+// KEYS: lease, epoch counter. ARGV: token, ttl ms.
+const ACQUIRE_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local tok, ep = string.match(cur, '^(.*)|(%d+)$')
+  if tok == ARGV[1] then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return tonumber(ep)
+  end
+  return 0
+end
+local ep = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ep, 'PX', ARGV[2])
+return ep
+`;
+
+// KEYS: lease. ARGV: the exact value held.
+const RELEASE_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+export class RedisLeaderLease implements LeaderLease {
+  readonly token = randomUUID();
+  private held: Fence | null = null;
+
+  /** @param redis a fail-fast connection: a renewal that hangs must not look like a renewal. */
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: PulseKeys,
+    private readonly ttlMs: number,
+  ) {
+    redis.defineCommand('pulseAcquire', { numberOfKeys: 2, lua: ACQUIRE_LUA });
+    redis.defineCommand('pulseRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
+  }
+
+  async acquireOrRenew(): Promise<Fence | null> {
+    const epoch = Number(
+      await (this.redis as unknown as LeaseCommands).pulseAcquire(this.keys.leaderLease, this.keys.leaderEpoch, this.token, this.ttlMs),
+    );
+    this.held = epoch > 0 ? { token: this.token, epoch } : null;
+    return this.held;
+  }
+
+  async release(): Promise<void> {
+    if (!this.held) return;
+    const value = `${this.held.token}|${this.held.epoch}`;
+    this.held = null;
+    await (this.redis as unknown as LeaseCommands).pulseRelease(this.keys.leaderLease, value);
+  }
+}
+
+interface LeaseCommands {
+  pulseAcquire(lease: string, epoch: string, token: string, ttlMs: number): Promise<unknown>;
+  pulseRelease(lease: string, value: string): Promise<unknown>;
+}

@@ -1,0 +1,42 @@
+import { commonVars, intVar, redisUrlVar } from '@pulse/runtime';
+
+/** Environment of an aggregator replica (CONTRACT §2), with defaults. */
+export const aggregatorVars = {
+  ...commonVars,
+  PORT: intVar(9100, 0, 65535),
+  REDIS_URL: redisUrlVar.default('redis://127.0.0.1:6379'),
+  /** Leader lease length: a standby takes over at most this long after the leader dies. */
+  PULSE_LEASE_MS: intVar(2000, 200, 60_000),
+  /** Entries pending this long with a silent consumer are taken over by the leader. */
+  PULSE_RECLAIM_IDLE_MS: intVar(5000, 100, 600_000),
+  /** Cardinality guard: distinct endpoints / models before folding into `__other__`. */
+  PULSE_MAX_ENDPOINTS: intVar(1000, 1, 100_000),
+  PULSE_MAX_MODELS: intVar(1000, 1, 100_000),
+  /** Stream entries (ingest requests) read per batch. */
+  PULSE_BATCH_ENTRIES: intVar(500, 1, 100_000),
+};
+
+/** What the aggregator core needs, in its own units. */
+export interface AggregatorSettings {
+  windowMs: number;
+  tickMs: number;
+  maxEndpoints: number;
+  maxModels: number;
+  batchEntries: number;
+}
+
+export function aggregatorSettings(env: {
+  PULSE_WINDOW_SECONDS: number;
+  PULSE_TICK_MS: number;
+  PULSE_MAX_ENDPOINTS: number;
+  PULSE_MAX_MODELS: number;
+  PULSE_BATCH_ENTRIES: number;
+}): AggregatorSettings {
+  return {
+    windowMs: env.PULSE_WINDOW_SECONDS * 1000,
+    tickMs: env.PULSE_TICK_MS,
+    maxEndpoints: env.PULSE_MAX_ENDPOINTS,
+    maxModels: env.PULSE_MAX_MODELS,
+    batchEntries: env.PULSE_BATCH_ENTRIES,
+  };
+}
