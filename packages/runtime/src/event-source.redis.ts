@@ -134,8 +134,7 @@ export class RedisEventSource implements EventSource {
     const { keys, consumer } = this.opts;
     const args = ['GROUP', keys.group, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', keys.events, '>'];
     try {
-      const reply = (await this.blocking.call('XREADGROUP', ...args)) as [string, RawEntry[]][] | null;
-      return this.decode(reply?.[0]?.[1] ?? []);
+      return this.decode(streamEntries(await this.blocking.call('XREADGROUP', ...args)));
     } catch (err) {
       if (!String((err as Error).message).startsWith('NOGROUP')) throw err;
       await this.createGroup();
@@ -171,26 +170,34 @@ export class RedisEventSource implements EventSource {
     await Promise.all([closeRedis(this.blocking), closeRedis(this.commands)]);
   }
 
-  /** Takes over entries pending with consumers that went quiet (or, after a takeover, all of them). */
+  /**
+   * Takes over entries pending with consumers that went quiet — after a
+   * takeover, all of them. A takeover pass runs to its end (the cursor back
+   * at 0-0) before any new entry is read, so it never takes back entries this
+   * consumer read itself.
+   */
   private async reclaim(count: number): Promise<LogEntry[]> {
     const { keys, consumer, reclaimIdleMs } = this.opts;
     // Outside a takeover, looking for stuck entries now and then is enough.
     if (!this.reclaimEverything && Date.now() - this.lastReclaim < reclaimIdleMs / 2) return [];
     this.lastReclaim = Date.now();
     const minIdle = this.reclaimEverything ? 0 : reclaimIdleMs;
-    let reply: [string, RawEntry[], string[]?];
-    try {
-      reply = (await this.commands.call('XAUTOCLAIM', keys.events, keys.group, consumer, minIdle, this.reclaimFrom, 'COUNT', count)) as typeof reply;
-    } catch (err) {
-      if (!String((err as Error).message).startsWith('NOGROUP')) throw err;
-      await this.createGroup();
-      return [];
+    for (;;) {
+      let reply: [string, RawEntry[], string[]?];
+      try {
+        reply = (await this.commands.call('XAUTOCLAIM', keys.events, keys.group, consumer, minIdle, this.reclaimFrom, 'COUNT', count)) as typeof reply;
+      } catch (err) {
+        if (!String((err as Error).message).startsWith('NOGROUP')) throw err;
+        await this.createGroup();
+        this.reclaimEverything = false; // a new group has nothing pending
+        return [];
+      }
+      const [next, raw] = reply;
+      this.reclaimFrom = next;
+      if (next === '0-0') this.reclaimEverything = false;
+      const entries = this.decode(raw);
+      if (entries.length > 0 || next === '0-0') return entries;
     }
-    const [next, entries] = reply;
-    // A full pass ends when the cursor wraps to 0-0; only then go back to the idle rule.
-    this.reclaimFrom = next;
-    if (next === '0-0') this.reclaimEverything = false;
-    return this.decode(entries);
   }
 
   /** Creates the group at the start of the stream: entries accepted before any aggregator ran still count. */
@@ -215,6 +222,17 @@ export class RedisEventSource implements EventSource {
     }
     return out;
   }
+}
+
+/**
+ * The entries of a one-stream XREADGROUP reply: RESP2 gives [[key, entries]],
+ * RESP3 (ioredis 6's default) a map that arrives flattened as [key, entries].
+ */
+function streamEntries(reply: unknown): RawEntry[] {
+  if (!Array.isArray(reply) || reply.length === 0) return [];
+  const first: unknown = reply[0];
+  const entries: unknown = Array.isArray(first) ? first[1] : reply[1];
+  return Array.isArray(entries) ? (entries as RawEntry[]) : [];
 }
 
 interface ScriptCommands {

@@ -1,0 +1,127 @@
+/**
+ * One suite, every EventSource backend: what the aggregator relies on —
+ * claim hands out each entry once, commit adds totals only under the lease,
+ * history gives back what was finished — must hold in one process and on a
+ * Redis stream alike.
+ */
+import { once } from 'node:events';
+import { pulseKeys, type PulseEvent } from '@pulse/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestRedis, uniquePrefix, type TestRedis } from '../../../test/support/redis.js';
+import type { EventLog } from './event-log.js';
+import { MemoryEventLog } from './event-log.memory.js';
+import { RedisEventLog } from './event-log.redis.js';
+import type { EventSource, Fence } from './event-source.js';
+import { MemoryEventSource } from './event-source.memory.js';
+import { RedisEventSource } from './event-source.redis.js';
+import type { LeaderLease } from './leader-lease.js';
+import { MemoryLeaderLease } from './leader-lease.memory.js';
+import { RedisLeaderLease } from './leader-lease.redis.js';
+import { silentLogger } from './logger.js';
+import { connectRedis, type Redis } from './redis.js';
+
+interface Subject {
+  log: EventLog;
+  source: EventSource;
+  lease: LeaderLease;
+  /** A second replica's lease on the same store, or null where there is only one process. */
+  rival: LeaderLease | null;
+}
+
+let redis: TestRedis;
+const connections: Redis[] = [];
+beforeAll(async () => {
+  redis = await startTestRedis();
+});
+afterAll(async () => {
+  for (const c of connections) c.disconnect();
+  await redis?.stop();
+});
+
+async function conn(role: 'producer' | 'consumer'): Promise<Redis> {
+  const c = connectRedis(redis.url, role, 'source-contract', silentLogger());
+  connections.push(c);
+  if (c.status !== 'ready') await once(c, 'ready');
+  return c;
+}
+
+const backends: { name: string; make(): Promise<Subject> }[] = [
+  {
+    name: 'memory',
+    async make() {
+      const log = new MemoryEventLog(3_600_000);
+      return { log, source: new MemoryEventSource(log, Date.now() - 1000), lease: new MemoryLeaderLease(), rival: null };
+    },
+  },
+  {
+    name: 'redis',
+    async make() {
+      const keys = pulseKeys(uniquePrefix('src'));
+      const commands = await conn('producer');
+      return {
+        log: new RedisEventLog(await conn('producer'), { keys, retentionMs: 3_600_000 }),
+        source: new RedisEventSource(await conn('consumer'), commands, { keys, consumer: 'c1', reclaimIdleMs: 60_000 }),
+        lease: new RedisLeaderLease(commands, keys, 5000),
+        rival: new RedisLeaderLease(await conn('producer'), keys, 5000),
+      };
+    },
+  },
+];
+
+const gauge = (i: number): PulseEvent => ({ type: 'node.gauge', ts: Date.now() / 1000, node: `n${i}`, queue_depth: i });
+
+describe.each(backends)('EventSource contract: $name', ({ make }) => {
+  it('claims every appended entry once, in order', async () => {
+    const { log, source } = await make();
+    for (let i = 0; i < 5; i++) await log.append([gauge(i)]);
+    const first = await source.claim(3, 100);
+    const rest = await source.claim(10, 100);
+    expect([...first, ...rest].map((e) => (e.events[0] as { queue_depth: number }).queue_depth)).toEqual([0, 1, 2, 3, 4]);
+    expect(await source.claim(10, 50)).toEqual([]);
+  });
+
+  it('commits totals under the lease and reloads them', async () => {
+    const { log, source, lease } = await make();
+    await log.append([gauge(1)]);
+    const entries = await source.claim(10, 100);
+    const fence = (await lease.acquireOrRenew())!;
+    expect(await source.commit(entries.map((e) => e.id), new Map([['f', 3]]), fence)).toBe(true);
+    expect(await source.commit([], new Map([['f', 2]]), fence)).toBe(true);
+    expect(await source.loadTotals()).toEqual({ f: '5' });
+  });
+
+  it('a claimed and committed entry is history; a new one is not yet', async () => {
+    const { log, source, lease } = await make();
+    const fence = (await lease.acquireOrRenew())!;
+    await log.append([gauge(1)]);
+    const done = await source.claim(10, 100);
+    await source.commit(done.map((e) => e.id), new Map(), fence);
+    await log.append([gauge(2)]);
+    const pages: number[] = [];
+    await source.history(Date.now() - 60_000, (entries) => pages.push(...entries.map((e) => (e.events[0] as { queue_depth: number }).queue_depth)));
+    expect(pages).toEqual([1]);
+    expect((await source.claim(10, 100)).map((e) => (e.events[0] as { queue_depth: number }).queue_depth)).toEqual([2]);
+  });
+
+  it('the creation time is fixed once', async () => {
+    const { source } = await make();
+    const t = await source.createdAt();
+    expect(t).toBeLessThanOrEqual(Date.now());
+    expect(await source.createdAt()).toBe(t);
+  });
+
+  it('only one replica holds the lease; a fenced-off commit changes nothing', async () => {
+    const { log, source, lease, rival } = await make();
+    if (!rival) return; // one process: nothing to compete with
+    const mine = (await lease.acquireOrRenew())!;
+    expect(await rival.acquireOrRenew()).toBeNull();
+    await lease.release();
+    const theirs = (await rival.acquireOrRenew())!;
+    expect(theirs.epoch).toBeGreaterThan(mine.epoch);
+    await log.append([gauge(1)]);
+    const entries = await source.claim(10, 100);
+    const stale: Fence = mine;
+    expect(await source.commit(entries.map((e) => e.id), new Map([['f', 1]]), stale)).toBe(false);
+    expect(await source.loadTotals()).toEqual({});
+  });
+});
