@@ -1,0 +1,91 @@
+/**
+ * Turns a parsed request body into a batch: the valid events, to append in
+ * one call, and a rejection per invalid one, by its position in the request.
+ */
+import { checkEvent, ErrorCode, PulseError, type PulseEvent } from '@pulse/protocol';
+
+export interface Rejection {
+  readonly index: number;
+  readonly error: string;
+}
+
+export class Batch {
+  readonly events: PulseEvent[] = [];
+  readonly rejected: Rejection[] = [];
+  private count = 0;
+
+  constructor(private readonly maxEvents: number) {}
+
+  /** Number of events seen, valid or not. */
+  get size(): number {
+    return this.count;
+  }
+
+  add(item: unknown): void {
+    const index = this.next();
+    const checked = checkEvent(item);
+    if (checked.ok) this.events.push(checked.event);
+    else this.rejected.push({ index, error: checked.error });
+  }
+
+  reject(error: string): void {
+    this.rejected.push({ index: this.next(), error });
+  }
+
+  /** The 202 (or 400) body of CONTRACT §3. */
+  reply(): { accepted: number; rejected: readonly Rejection[] } {
+    return { accepted: this.events.length, rejected: this.rejected };
+  }
+
+  private next(): number {
+    if (this.count >= this.maxEvents) throw tooManyEvents(this.maxEvents);
+    return this.count++;
+  }
+}
+
+function tooManyEvents(max: number): PulseError {
+  return new PulseError(ErrorCode.BODY_TOO_LARGE, `more than ${max} events in one request; split the batch`);
+}
+
+/** `application/json`: one event, an array of events, or `{"events": [...]}`. */
+export function batchFromJson(body: unknown, maxEvents: number): Batch {
+  let items: unknown = body;
+  if (typeof body === 'object' && body !== null && !Array.isArray(body) && Object.hasOwn(body, 'events')) {
+    items = (body as { events: unknown }).events;
+    if (!Array.isArray(items)) throw new PulseError(ErrorCode.INVALID_BODY, 'events: must be an array');
+  }
+  const list = Array.isArray(items) ? items : [items];
+  // Checked before validating anything: an oversized batch costs no validation work.
+  if (list.length > maxEvents) throw tooManyEvents(maxEvents);
+  const batch = new Batch(maxEvents);
+  for (const item of list) batch.add(item);
+  return batch;
+}
+
+const NON_BLANK = /\S/;
+
+/**
+ * `application/x-ndjson`: one event per line; blank lines are skipped and do
+ * not count as events. A line that is not JSON is rejected on its own.
+ */
+export function batchFromNdjson(text: string, maxEvents: number): Batch {
+  const batch = new Batch(maxEvents);
+  let line = 0;
+  for (let start = 0; start <= text.length; ) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const raw = text.slice(start, end);
+    start = end + 1;
+    line++;
+    if (!NON_BLANK.test(raw)) continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch (err) {
+      batch.reject(`line ${line}: not valid JSON (${(err as Error).message})`);
+      continue;
+    }
+    batch.add(parsed);
+  }
+  return batch;
+}

@@ -1,0 +1,55 @@
+/**
+ * Every error reply of the ingest app, in one place: PulseError codes map to
+ * HTTP status through HTTP_STATUS; body-parser errors to 400/413/415; anything
+ * else is a 500 with one log line. Replies are always JSON, never HTML.
+ */
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { ErrorCode, HTTP_STATUS, PulseError } from '@pulse/protocol';
+import type { Logger } from '@pulse/runtime';
+
+/** How long a client should wait before retrying a 503, in seconds. */
+const RETRY_AFTER_SECONDS = '1';
+
+export function sendError(res: Response, error: PulseError): void {
+  const status = HTTP_STATUS[error.code];
+  const body = { error: error.message, code: error.code };
+  res.status(status);
+  if (status === 503) res.set('Retry-After', RETRY_AFTER_SECONDS);
+  // A 400 keeps the shape of an ingest reply (CONTRACT §3): nothing accepted.
+  res.json(status === 400 ? { accepted: 0, rejected: [], ...body } : body);
+}
+
+export const notFound: RequestHandler = (req, res) => {
+  sendError(res, new PulseError(ErrorCode.NOT_FOUND, `no route ${req.method} ${req.path}`));
+};
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const known = err instanceof PulseError ? err : fromBodyParser(err);
+    if (known) return sendError(res, known);
+    // Only what identifies the failure: bodies and headers may hold producer data or tokens.
+    const { name, message, stack } = err instanceof Error ? err : { name: 'NonError', message: String(err), stack: '' };
+    logger.error({ err: { name, message, stack }, method: req.method, path: req.path }, 'request failed');
+    sendError(res, new PulseError(ErrorCode.INTERNAL, 'internal error'));
+  };
+}
+
+/** body-parser errors carry `type` and `status` (http-errors); map the ones a client causes. */
+function fromBodyParser(err: unknown): PulseError | null {
+  if (typeof err !== 'object' || err === null) return null;
+  const { type, status, message } = err as { type?: unknown; status?: unknown; message?: unknown };
+  if (typeof type !== 'string' || typeof status !== 'number' || status >= 500) return null;
+  const text = typeof message === 'string' ? message : type;
+  switch (type) {
+    case 'entity.too.large': {
+      const limit = String((err as { limit?: unknown }).limit);
+      return new PulseError(ErrorCode.BODY_TOO_LARGE, `request body over the limit of ${limit} bytes`);
+    }
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new PulseError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, text);
+    default:
+      return new PulseError(ErrorCode.INVALID_BODY, `request body is not valid: ${text}`);
+  }
+}

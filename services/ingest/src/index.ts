@@ -1,0 +1,2 @@
+export { createIngestApp, type IngestDeps } from './app.js';
+export * from './config.js';
