@@ -48,9 +48,17 @@ export function connectRedis(url: string, role: RedisRole, name: string, logger:
   return redis;
 }
 
-/** Closes a connection, waiting for QUIT at most `ms` before cutting it. */
+/**
+ * Closes a connection: QUIT when connected (waiting at most `ms`), else at
+ * once — a QUIT queued behind a reconnect would wait for a Redis that may not
+ * come back.
+ */
 export async function closeRedis(redis: Redis, ms = 1000): Promise<void> {
   if (redis.status === 'end') return;
+  if (redis.status !== 'ready') {
+    redis.disconnect();
+    return;
+  }
   const timer = setTimeout(() => redis.disconnect(), ms);
   try {
     await redis.quit();

@@ -1,0 +1,207 @@
+/**
+ * One suite, every snapshot bus backend: what the aggregator and the gateway
+ * rely on must hold in one process and across Redis alike.
+ */
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { pulseKeys, type PulseKeys } from '@pulse/protocol';
+import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '../../../test/support/redis.js';
+import { silentLogger } from './logger.js';
+import { connectRedis, type Redis } from './redis.js';
+import { SNAPSHOT_TTL_SECONDS, type SnapshotFeed, type SnapshotPublisher } from './snapshot-bus.js';
+import { MemorySnapshotBus } from './snapshot-bus.memory.js';
+import { RedisSnapshotFeed, RedisSnapshotPublisher } from './snapshot-bus.redis.js';
+
+interface Bus {
+  publisher: SnapshotPublisher;
+  /** A new feed on the same bus, as another gateway would have. */
+  feed(): SnapshotFeed;
+}
+
+let redis: TestRedis;
+let admin: Redis;
+const producers: Redis[] = [];
+beforeAll(async () => {
+  redis = await startTestRedis();
+  admin = testClient(redis.url);
+});
+afterAll(async () => {
+  for (const p of producers) p.disconnect();
+  admin?.disconnect();
+  await redis?.stop();
+});
+
+let feedNames = 0;
+const backends: { name: string; make(): Promise<Bus & { keys?: PulseKeys }> }[] = [
+  {
+    name: 'MemorySnapshotBus',
+    async make() {
+      const bus = new MemorySnapshotBus();
+      return { publisher: bus, feed: () => bus };
+    },
+  },
+  {
+    name: 'Redis',
+    async make() {
+      const keys = pulseKeys(uniquePrefix());
+      const producer = connectRedis(redis.url, 'producer', 'bus-contract', silentLogger());
+      producers.push(producer);
+      // A fail-fast connection refuses commands until it is ready.
+      await once(producer, 'ready');
+      return {
+        keys,
+        publisher: new RedisSnapshotPublisher(producer, keys),
+        feed: () => new RedisSnapshotFeed({ url: redis.url, keys, name: `bus-feed-${++feedNames}-${keys.snapshotChannel}`, logger: silentLogger() }),
+      };
+    },
+  },
+];
+
+/** Bytes that do not survive a UTF-8 round trip, to prove the path is binary-safe. */
+function payload(n: number): Buffer {
+  return Buffer.from([0x50, 0x00, 0xff, 0xfe, 0xc3, 0x28, n & 0xff, (n >> 8) & 0xff]);
+}
+
+function recorder() {
+  const got: Buffer[] = [];
+  const status: boolean[] = [];
+  return { got, status, onSnapshot: (b: Buffer) => got.push(b), onStatus: (c: boolean) => status.push(c) };
+}
+
+describe.each(backends)('snapshot bus contract: $name', ({ make }) => {
+  const feeds: SnapshotFeed[] = [];
+  const track = (f: SnapshotFeed) => (feeds.push(f), f);
+  afterAll(async () => {
+    await Promise.all(feeds.map((f) => f.close()));
+  });
+
+  it('has no latest snapshot before the first publish', async () => {
+    const bus = await make();
+    expect(await track(bus.feed()).latest()).toBeNull();
+  });
+
+  it('stores the latest snapshot byte for byte', async () => {
+    const bus = await make();
+    const feed = track(bus.feed());
+    await bus.publisher.publish(payload(1));
+    await bus.publisher.publish(payload(2));
+    expect(await feed.latest()).toEqual(payload(2));
+  });
+
+  it('delivers the latest on start, then every broadcast in order, and reports itself live', async () => {
+    const bus = await make();
+    await bus.publisher.publish(payload(1));
+    const feed = track(bus.feed());
+    const r = recorder();
+    await feed.start(r.onSnapshot, r.onStatus);
+    expect(r.got).toEqual([payload(1)]);
+    expect(r.status).toEqual([true]);
+    for (let i = 2; i <= 20; i++) await bus.publisher.publish(payload(i));
+    await vi.waitFor(() => expect(r.got).toHaveLength(20));
+    expect(r.got).toEqual(Array.from({ length: 20 }, (_, i) => payload(i + 1)));
+  });
+
+  it('starts with nothing to deliver when nothing was published', async () => {
+    const bus = await make();
+    const r = recorder();
+    await track(bus.feed()).start(r.onSnapshot, r.onStatus);
+    expect(r.got).toEqual([]);
+    expect(r.status).toEqual([true]);
+  });
+
+  it('broadcasts to every feed', async () => {
+    const bus = await make();
+    const [a, b] = [recorder(), recorder()];
+    await track(bus.feed()).start(a.onSnapshot);
+    await track(bus.feed()).start(b.onSnapshot);
+    await bus.publisher.publish(payload(7));
+    await vi.waitFor(() => {
+      expect(a.got).toEqual([payload(7)]);
+      expect(b.got).toEqual([payload(7)]);
+    });
+  });
+
+  it('delivers nothing after close', async () => {
+    const bus = await make();
+    const r = recorder();
+    const feed = bus.feed();
+    await feed.start(r.onSnapshot);
+    await feed.close();
+    await feed.close(); // idempotent
+    await bus.publisher.publish(payload(9));
+    // A marker feed proves the broadcast went out before the closed one is checked.
+    const marker = recorder();
+    await track(bus.feed()).start(marker.onSnapshot);
+    await bus.publisher.publish(payload(10));
+    await vi.waitFor(() => expect(marker.got.at(-1)).toEqual(payload(10)));
+    expect(r.got).toEqual([]);
+  });
+});
+
+describe('snapshot bus on Redis only', () => {
+  it('expires the latest snapshot after the TTL', async () => {
+    const keys = pulseKeys(uniquePrefix());
+    const producer = connectRedis(redis.url, 'producer', 'bus-ttl', silentLogger());
+    producers.push(producer);
+    await once(producer, 'ready');
+    await new RedisSnapshotPublisher(producer, keys).publish(payload(1));
+    const ttl = await admin.ttl(keys.latestSnapshot);
+    expect(ttl).toBeGreaterThan(SNAPSHOT_TTL_SECONDS - 5);
+    expect(ttl).toBeLessThanOrEqual(SNAPSHOT_TTL_SECONDS);
+  });
+
+  it('refuses to publish once closed', async () => {
+    const producer = connectRedis(redis.url, 'producer', 'bus-closed', silentLogger());
+    producers.push(producer);
+    await once(producer, 'ready');
+    const publisher = new RedisSnapshotPublisher(producer, pulseKeys(uniquePrefix()));
+    await publisher.close();
+    await expect(publisher.publish(payload(1))).rejects.toThrow(/closed/);
+  });
+
+  it('closes at once while Redis is unreachable', async () => {
+    const feed = new RedisSnapshotFeed({ url: 'redis://127.0.0.1:1', keys: pulseKeys(uniquePrefix()), name: 'bus-unreachable', logger: silentLogger() });
+    const status: boolean[] = [];
+    void feed.start(() => {}, (c) => status.push(c)).catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = performance.now();
+    await feed.close();
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(status).toEqual([]);
+  });
+
+  it('resubscribes after a lost connection and catches up from the latest key', async () => {
+    const keys = pulseKeys(uniquePrefix());
+    const name = `bus-reconnect-${uniquePrefix()}`;
+    const feed = new RedisSnapshotFeed({ url: redis.url, keys, name, logger: silentLogger() });
+    try {
+      const r = recorder();
+      await feed.start(r.onSnapshot, r.onStatus);
+      expect(r.status).toEqual([true]);
+
+      await admin.client('KILL', 'ID', await subscriberId(name));
+      // Written while the feed is away and never broadcast: only a catch-up can deliver it.
+      await admin.set(keys.latestSnapshot, payload(42));
+      await vi.waitFor(() => expect(r.got).toEqual([payload(42)]), { timeout: 5000 });
+      expect(r.status).toEqual([true, false, true]);
+
+      // And live broadcasts flow again on the new subscription.
+      const producer = connectRedis(redis.url, 'producer', 'bus-reconnect', silentLogger());
+      producers.push(producer);
+      await once(producer, 'ready');
+      await new RedisSnapshotPublisher(producer, keys).publish(payload(43));
+      await vi.waitFor(() => expect(r.got.at(-1)).toEqual(payload(43)));
+    } finally {
+      await feed.close();
+    }
+  });
+});
+
+/** The id of the subscriber connection named `name`, to kill just that one on a shared Redis. */
+async function subscriberId(name: string): Promise<string> {
+  const list = (await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
+  const line = list.split('\n').find((l) => l.includes(`name=pulse:${name}:subscriber `));
+  const id = line && /\bid=(\d+)/.exec(line)?.[1];
+  if (!id) throw new Error(`no subscriber connection named ${name} in:\n${list}`);
+  return id;
+}

@@ -1,0 +1,131 @@
+/**
+ * The snapshot bus on Redis: `SET latestSnapshot EX ttl` and `PUBLISH
+ * snapshotChannel` in one MULTI on the publisher side; a dedicated subscriber
+ * connection plus a reader for `GET latestSnapshot` on the feed side. Every
+ * payload travels as a Buffer (`messageBuffer`, `getBuffer`): snapshots are
+ * binary and would not survive a UTF-8 round trip.
+ */
+import type { PulseKeys } from '@pulse/protocol';
+import type { Logger } from './logger.js';
+import { closeRedis, connectRedis, type Redis } from './redis.js';
+import { SNAPSHOT_TTL_SECONDS, type SnapshotFeed, type SnapshotPublisher } from './snapshot-bus.js';
+
+export class RedisSnapshotPublisher implements SnapshotPublisher {
+  private closed = false;
+
+  /** @param redis a connection the caller owns (the aggregator's producer); close() leaves it open. */
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: PulseKeys,
+    private readonly ttlSeconds: number = SNAPSHOT_TTL_SECONDS,
+  ) {}
+
+  async publish(encoded: Buffer): Promise<void> {
+    if (this.closed) throw new Error('snapshot publisher is closed');
+    const replies = await this.redis
+      .multi()
+      .set(this.keys.latestSnapshot, encoded, 'EX', this.ttlSeconds)
+      .publish(this.keys.snapshotChannel, encoded)
+      .exec();
+    // exec() reports a command's failure in its reply slot rather than by rejecting.
+    const failed = replies?.find(([err]) => err)?.[0];
+    if (failed) throw failed;
+    if (!replies) throw new Error('snapshot publish transaction was aborted');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+export interface RedisSnapshotFeedOptions {
+  url: string;
+  keys: PulseKeys;
+  /** Names the connections in `CLIENT LIST` (`pulse:<name>:subscriber`). */
+  name: string;
+  logger: Logger;
+}
+
+export class RedisSnapshotFeed implements SnapshotFeed {
+  private readonly sub: Redis;
+  /** Patient (offline queue): a catch-up during an outage waits for Redis instead of failing. */
+  private readonly reader: Redis;
+  private readonly log: Logger;
+  private readonly channel: string;
+  private onSnapshot: ((encoded: Buffer) => void) | null = null;
+  private onStatus: ((connected: boolean) => void) | null = null;
+  private connected = false;
+  private closed = false;
+  /** The catch-up in flight; `again` asks it for one more round (a reconnect happened meanwhile). */
+  private catchingUp: Promise<void> | null = null;
+  private again = false;
+
+  constructor(private readonly opts: RedisSnapshotFeedOptions) {
+    this.log = opts.logger.child({ component: 'snapshot-feed' });
+    this.channel = opts.keys.snapshotChannel;
+    this.sub = connectRedis(opts.url, 'subscriber', opts.name, opts.logger);
+    this.reader = connectRedis(opts.url, 'consumer', opts.name, opts.logger);
+  }
+
+  async latest(): Promise<Buffer | null> {
+    return this.reader.getBuffer(this.opts.keys.latestSnapshot);
+  }
+
+  async start(onSnapshot: (encoded: Buffer) => void, onStatus?: (connected: boolean) => void): Promise<void> {
+    if (this.onSnapshot) throw new Error('snapshot feed already started');
+    this.onSnapshot = onSnapshot;
+    this.onStatus = onStatus ?? null;
+    this.sub.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+      if (!this.closed && channel.toString() === this.channel) onSnapshot(message);
+    });
+    let lost = false;
+    this.sub.on('close', () => {
+      lost = true;
+      this.setConnected(false);
+    });
+    // 'ready' follows every reconnect: whatever was published while we were
+    // away is lost on pub/sub, so fetch the latest again. (The first 'ready'
+    // needs nothing: the catch-up below waits for it.)
+    this.sub.on('ready', () => {
+      if (!lost) return;
+      lost = false;
+      this.catchUp().catch((err: unknown) => {
+        if (!this.closed) this.log.warn({ err }, 'snapshot catch-up failed; waiting for the next reconnect');
+      });
+    });
+    await this.catchUp();
+  }
+
+  /** Subscribes (idempotent in Redis), then delivers the latest stored snapshot. */
+  private catchUp(): Promise<void> {
+    this.again = true;
+    this.catchingUp ??= (async () => {
+      try {
+        while (this.again && !this.closed) {
+          this.again = false;
+          await this.sub.subscribe(this.channel);
+          const latest = await this.latest();
+          if (latest && !this.closed) this.onSnapshot?.(latest);
+        }
+        if (!this.closed && this.sub.status === 'ready') this.setConnected(true);
+      } finally {
+        this.catchingUp = null;
+      }
+    })();
+    return this.catchingUp;
+  }
+
+  private setConnected(connected: boolean): void {
+    if (connected === this.connected || this.closed) return;
+    this.connected = connected;
+    this.log.info({ connected }, connected ? 'snapshot feed live' : 'snapshot feed lost its connection');
+    this.onStatus?.(connected);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.sub.removeAllListeners('messageBuffer');
+    await Promise.all([closeRedis(this.sub), closeRedis(this.reader)]);
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * A client's frames and the one reply each gets (CONTRACT §5): `subscribe`,
+ * `unsubscribe`, `ping`; anything else gets an `error` naming what was wrong,
+ * changes nothing, and leaves the connection open. Pure: the caller sends.
+ */
+import { ErrorCode, parseClientMessage, type SubscribeLimits } from '@pulse/protocol';
+import type { ClientSession } from './client-session.js';
+import { errorReply, pongReply, subscribedReply, unsubscribedReply } from './frames.js';
+
+export interface MessageTime {
+  /** Monotonic clock, ms: restarts the client's schedule. */
+  nowMs: number;
+  /** Wall clock, seconds since the epoch: the reply's `timestamp`. */
+  timestamp: number;
+}
+
+export const BINARY_FRAME_ERROR = 'binary frames are not supported: send JSON text frames';
+
+/** Handles one frame from `session`'s client and returns the reply to send it. */
+export function handleClientFrame(
+  session: ClientSession,
+  data: Buffer,
+  isBinary: boolean,
+  at: MessageTime,
+  limits?: SubscribeLimits,
+): string {
+  if (isBinary) return errorReply(at.timestamp, BINARY_FRAME_ERROR, ErrorCode.INVALID_MESSAGE);
+  const parsed = parseClientMessage(data.toString('utf8'));
+  if (!parsed.ok) return errorReply(at.timestamp, parsed.error, ErrorCode.INVALID_MESSAGE);
+  const message = parsed.value;
+  switch (message.type) {
+    case 'subscribe': {
+      const result = session.subscribe(message.filters, at.nowMs, limits);
+      return result.ok
+        ? subscribedReply(at.timestamp, result.value)
+        : errorReply(at.timestamp, result.error, ErrorCode.INVALID_SUBSCRIPTION);
+    }
+    case 'unsubscribe':
+      session.unsubscribe(at.nowMs);
+      return unsubscribedReply(at.timestamp);
+    case 'ping':
+      return pongReply(at.timestamp);
+  }
+}

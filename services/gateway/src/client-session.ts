@@ -1,0 +1,113 @@
+/**
+ * One WebSocket client's state, as pure logic: its filter, when its next
+ * `metrics_update` is due, and the figures its next deltas are taken from.
+ * It does no I/O; the socket is held only so fan-out can reach it.
+ *
+ * Schedule (CONTRACT §5): after connect, subscribe or unsubscribe, the first
+ * update comes from the first snapshot that arrives at least one interval
+ * later (by the clock); after that one update every interval/tick snapshots,
+ * counted by snapshot `seq`, so a snapshot arriving a few ms early or late
+ * never makes a client skip one.
+ */
+import { applySubscribe, defaultFilter, type Filter, type Parsed, type SubscribeLimits } from '@pulse/protocol';
+import type { DeltaBase } from '@pulse/metrics';
+import { typesMask } from './metric-types.js';
+
+/** What fan-out needs of a socket; `ws`'s WebSocket has it. */
+export interface ClientSocket {
+  readonly bufferedAmount: number;
+  send(data: Buffer | string, options: { binary: boolean }): void;
+}
+
+/** The view key of a client without endpoint or model filter. */
+export const UNFILTERED_VIEW = '';
+
+export class ClientSession {
+  private current: Filter;
+  /** Same string for every client whose endpoint and model filters are equal. */
+  private key: string;
+  private mask: number;
+  /** Clock time (ms) of the last connect/subscribe/unsubscribe. */
+  private resetAt: number;
+  /** Seq at which the next update is due; null while waiting out the first interval after a reset. */
+  private nextSeq: number | null = null;
+  private lastSeq = -1;
+  /** Consecutive due snapshots skipped because the socket was over its buffer ceiling. */
+  slowTicks = 0;
+
+  /**
+   * @param base the figures of the `historical_data` this client was sent:
+   *   its first update's deltas are taken from them.
+   */
+  constructor(
+    readonly socket: ClientSocket,
+    /** `ip:port` of the peer, for logs. */
+    readonly address: string,
+    private readonly tickMs: number,
+    nowMs: number,
+    private lastBase: DeltaBase,
+  ) {
+    this.current = defaultFilter(tickMs);
+    this.key = UNFILTERED_VIEW;
+    this.mask = typesMask(null);
+    this.resetAt = nowMs;
+  }
+
+  get filter(): Filter {
+    return this.current;
+  }
+
+  get viewKey(): string {
+    return this.key;
+  }
+
+  get typesMask(): number {
+    return this.mask;
+  }
+
+  /** The figures of the last data message this client was sent. */
+  get base(): DeltaBase {
+    return this.lastBase;
+  }
+
+  /** Whether the snapshot `seq`, arriving at clock time `nowMs`, is one this client should get. */
+  isDue(seq: number, nowMs: number): boolean {
+    if (this.nextSeq === null) return nowMs - this.resetAt >= this.current.intervalMs;
+    // A seq behind the last one sent means a new leader whose clock is behind:
+    // follow it rather than wait for its seq to catch up.
+    return seq >= this.nextSeq || seq < this.lastSeq;
+  }
+
+  /** Records that the update of snapshot `seq`, with figures `base`, was sent. */
+  markSent(seq: number, base: DeltaBase): void {
+    this.lastSeq = seq;
+    this.nextSeq = seq + this.current.intervalMs / this.tickMs;
+    this.lastBase = base;
+  }
+
+  /** Applies a subscribe; on success restarts the schedule. An invalid one changes nothing. */
+  subscribe(filters: Record<string, unknown>, nowMs: number, limits?: SubscribeLimits): Parsed<Filter> {
+    const result = applySubscribe(this.current, filters, this.tickMs, limits);
+    if (result.ok) this.setFilter(result.value, nowMs);
+    return result;
+  }
+
+  /** Resets every filter, the interval included, and restarts the schedule. */
+  unsubscribe(nowMs: number): void {
+    this.setFilter(defaultFilter(this.tickMs), nowMs);
+  }
+
+  private setFilter(filter: Filter, nowMs: number): void {
+    this.current = filter;
+    this.key = viewKeyOf(filter);
+    this.mask = typesMask(filter.metricTypes);
+    this.resetAt = nowMs;
+    this.nextSeq = null;
+  }
+}
+
+/** A canonical key of the endpoint and model filters: equal filters, equal keys. */
+export function viewKeyOf(filter: Pick<Filter, 'endpoints' | 'models'>): string {
+  if (filter.endpoints.size === 0 && filter.models.size === 0) return UNFILTERED_VIEW;
+  return JSON.stringify([[...filter.endpoints].sort(), [...filter.models].sort()]);
+}

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '@pulse/runtime';
+import { parseGatewayConfig } from './config.js';
+
+describe('gateway config', () => {
+  it('has the documented defaults', () => {
+    expect(parseGatewayConfig({})).toMatchObject({
+      PORT: 8000,
+      HOST: '0.0.0.0',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      PULSE_TICK_MS: 500,
+      PULSE_GATEWAY_MAX_CONNECTIONS: 10_000,
+      PULSE_GATEWAY_MAX_BUFFERED_BYTES: 1_048_576,
+      PULSE_GATEWAY_HEARTBEAT_MS: 30_000,
+      PULSE_GATEWAY_MAX_PAYLOAD_KB: 64,
+      PULSE_GATEWAY_CLIENT_MSGS_PER_SEC: 50,
+    });
+  });
+
+  it('names every bad variable at once', () => {
+    const parse = () => parseGatewayConfig({ PORT: 'eighty', REDIS_URL: 'http://x', PULSE_GATEWAY_MAX_CONNECTIONS: '0' });
+    expect(parse).toThrow(ConfigError);
+    try {
+      parse();
+    } catch (err) {
+      const problems = (err as ConfigError).problems.join('\n');
+      for (const name of ['PORT', 'REDIS_URL', 'PULSE_GATEWAY_MAX_CONNECTIONS']) expect(problems).toContain(name);
+    }
+  });
+});

@@ -1,0 +1,31 @@
+/**
+ * The gateway's configuration: the common variables of CONTRACT §2 plus the
+ * knobs that protect a gateway from its clients. Parsed once in main.ts.
+ */
+import { commonVars, intVar, parseConfig, redisUrlVar } from '@pulse/runtime';
+
+export const gatewayConfigShape = {
+  ...commonVars,
+  PORT: intVar(8000, 0, 65_535),
+  REDIS_URL: redisUrlVar.default('redis://127.0.0.1:6379'),
+  /** WebSocket clients one gateway holds; beyond it an upgrade is refused with 503. Default 10000. */
+  PULSE_GATEWAY_MAX_CONNECTIONS: intVar(10_000, 1, 1_000_000),
+  /**
+   * Bytes a client may leave unread on its socket before it stops getting
+   * updates (it gets the newest once it catches up); a client over it for
+   * several ticks is closed as a slow consumer. Default 1 MiB.
+   */
+  PULSE_GATEWAY_MAX_BUFFERED_BYTES: intVar(1_048_576, 1024, 1_073_741_824),
+  /** WebSocket ping period; a client silent for two periods is terminated. Default 30 s. */
+  PULSE_GATEWAY_HEARTBEAT_MS: intVar(30_000, 50, 600_000),
+  /** Largest client frame, in KiB; a bigger one closes the connection with 1009. Default 64. */
+  PULSE_GATEWAY_MAX_PAYLOAD_KB: intVar(64, 1, 16_384),
+  /** Client messages per second (token bucket, bursts of as many); a sustained flood is closed. Default 50. */
+  PULSE_GATEWAY_CLIENT_MSGS_PER_SEC: intVar(50, 1, 10_000),
+};
+
+export type GatewayConfig = ReturnType<typeof parseGatewayConfig>;
+
+export function parseGatewayConfig(env: Record<string, string | undefined>) {
+  return parseConfig(gatewayConfigShape, env);
+}

@@ -1,0 +1,70 @@
+/**
+ * Server messages as text. Data messages are assembled from JSON pieces that
+ * fan-out renders once per view (see RenderedView), so a frame shared by a
+ * thousand clients is stringified once; replies to one client are small and
+ * go through JSON.stringify.
+ */
+import { describeFilter, METRIC_TYPES, type ErrorCode, type Filter, type ServerMessage } from '@pulse/protocol';
+import type { DeltaBase, View } from '@pulse/metrics';
+import { STREAMING_BIT, THROUGHPUT_BIT } from './metric-types.js';
+
+/** One view's data, each metric type stringified at most once, on first use. */
+export class RenderedView {
+  private readonly parts: (string | undefined)[] = [];
+
+  constructor(readonly view: View) {}
+
+  /** The `data` object holding the metric types of `mask`, in METRIC_TYPES order. */
+  dataJson(mask: number): string {
+    let out = '';
+    for (let i = 0; i < METRIC_TYPES.length; i++) {
+      if ((mask & (1 << i)) === 0) continue;
+      const type = METRIC_TYPES[i]!;
+      const json = (this.parts[i] ??= JSON.stringify(this.view.data[type]));
+      out += `${out === '' ? '{' : ','}"${type}":${json}`;
+    }
+    return out === '' ? '{}' : `${out}}`;
+  }
+}
+
+/** Deltas of CONTRACT §5: each only when its metric type is in `mask`. */
+export function deltasJson(mask: number, now: DeltaBase, prev: DeltaBase): string {
+  const parts: string[] = [];
+  if (mask & THROUGHPUT_BIT) {
+    parts.push(
+      `"throughput":{"total_requests_per_sec":${num(now.totalRequestsPerSec - prev.totalRequestsPerSec)},` +
+        `"total_tokens_per_sec":${num(now.totalTokensPerSec - prev.totalTokensPerSec)}}`,
+    );
+  }
+  if (mask & STREAMING_BIT) parts.push(`"streaming":{"active_streams_delta":${num(now.activeStreams - prev.activeStreams)}}`);
+  return `{${parts.join(',')}}`;
+}
+
+/** JSON has no NaN or Infinity; a figure that is one is reported as 0 rather than breaking the frame. */
+function num(n: number): string {
+  return Number.isFinite(n) ? String(n) : '0';
+}
+
+export function updateFrame(timestamp: number, dataJson: string, deltas: string): Buffer {
+  return Buffer.from(`{"type":"metrics_update","timestamp":${num(timestamp)},"data":${dataJson},"deltas":${deltas}}`);
+}
+
+export function historicalFrame(timestamp: number, dataJson: string): Buffer {
+  return Buffer.from(`{"type":"historical_data","timestamp":${num(timestamp)},"data":${dataJson}}`);
+}
+
+/** Body of `GET /metrics/snapshot`. */
+export function snapshotBody(timestamp: number, dataJson: string): string {
+  return `{"timestamp":${num(timestamp)},"data":${dataJson}}`;
+}
+
+function reply(message: ServerMessage): string {
+  return JSON.stringify(message);
+}
+
+export const subscribedReply = (timestamp: number, filter: Filter) =>
+  reply({ type: 'subscribed', timestamp, filters: describeFilter(filter) });
+export const unsubscribedReply = (timestamp: number) => reply({ type: 'unsubscribed', timestamp });
+export const pongReply = (timestamp: number) => reply({ type: 'pong', timestamp });
+export const errorReply = (timestamp: number, message: string, code?: ErrorCode) =>
+  reply({ type: 'error', timestamp, message, ...(code ? { code } : {}) });

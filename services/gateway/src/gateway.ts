@@ -1,0 +1,125 @@
+/**
+ * The gateway, assembled: snapshots from the feed, each decoded once, kept
+ * when newer and fanned out to the WebSocket clients; REST beside it. The
+ * factory does not listen: main.ts (or a test, on port 0) does.
+ */
+import { createServer, type Server } from 'node:http';
+import { CloseCode } from '@pulse/protocol';
+import type { Logger, SnapshotFeed } from '@pulse/runtime';
+import type { ClientSession } from './client-session.js';
+import { systemClock, type GatewayClock } from './clock.js';
+import type { GatewayConfig } from './config.js';
+import { fanout } from './fanout.js';
+import { httpRoutes, type HttpHandler } from './http-routes.js';
+import { SnapshotState } from './snapshot-state.js';
+import { StreamServer } from './ws-server.js';
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  /** Started by the gateway, and closed by its close(). */
+  feed: SnapshotFeed;
+  logger: Logger;
+  clock?: GatewayClock;
+  /** Handles requests for paths the gateway has no route for (see http-routes.ts). */
+  fallback?: HttpHandler;
+}
+
+export interface Gateway {
+  /** Not listening yet. */
+  readonly server: Server;
+  /** True while the feed is connected, a snapshot is in hand and the gateway is not closing. */
+  ready(): boolean;
+  /** Not ready → refuse upgrades → close every client with 1001 → close the feed and the server. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Snapshots in a row a client may stay over its buffer ceiling before it is closed. */
+export const SLOW_CONSUMER_TICKS = 5;
+
+/** Longest a closing handshake may take; below the default shutdown deadline so a drain fits in it. */
+const CLOSE_TIMEOUT_MS = 5000;
+
+export function createGateway({ config, feed, logger, clock = systemClock, fallback }: GatewayDeps): Gateway {
+  const log = logger.child({ component: 'gateway' });
+  const state = new SnapshotState();
+  let feedConnected = false;
+  let closing: Promise<void> | null = null;
+  let undecodable = 0;
+  let stale = 0;
+
+  const notReadyReason = (): string | null => {
+    if (closing) return 'shutting down';
+    if (!feedConnected) return 'snapshot feed not connected';
+    if (!state.snapshot) return 'no snapshot received yet';
+    return null;
+  };
+
+  const server = createServer(
+    httpRoutes({ snapshotBody: () => state.restBody(clock.epochSeconds()), notReadyReason, fallback }),
+  );
+  const streams = new StreamServer(server, {
+    tickMs: config.PULSE_TICK_MS,
+    maxConnections: config.PULSE_GATEWAY_MAX_CONNECTIONS,
+    maxPayloadBytes: config.PULSE_GATEWAY_MAX_PAYLOAD_KB * 1024,
+    heartbeatMs: config.PULSE_GATEWAY_HEARTBEAT_MS,
+    messagesPerSec: config.PULSE_GATEWAY_CLIENT_MSGS_PER_SEC,
+    closeTimeoutMs: Math.min(CLOSE_TIMEOUT_MS, config.PULSE_SHUTDOWN_TIMEOUT_MS / 2),
+    state,
+    clock,
+    logger,
+  });
+  const fanoutOptions = {
+    maxBufferedBytes: config.PULSE_GATEWAY_MAX_BUFFERED_BYTES,
+    slowTicks: SLOW_CONSUMER_TICKS,
+    onSlow: (session: ClientSession) => streams.closeSlow(session),
+  };
+
+  const onSnapshot = (encoded: Buffer): void => {
+    if (closing) return;
+    const result = state.accept(encoded);
+    switch (result.kind) {
+      case 'invalid':
+        log.warn({ err: result.error, bytes: encoded.length, undecodable: ++undecodable }, 'dropped an undecodable snapshot');
+        return;
+      case 'duplicate':
+        return;
+      case 'stale': {
+        const held = state.snapshot!;
+        log.warn(
+          { epoch: result.snapshot.epoch, seq: result.snapshot.seq, heldEpoch: held.epoch, heldSeq: held.seq, stale: ++stale },
+          'dropped a snapshot older than the one held',
+        );
+        return;
+      }
+      case 'accepted':
+        try {
+          fanout(result.snapshot, state.fullView(), streams.sessions, clock.nowMs(), fanoutOptions);
+        } catch (err) {
+          // A snapshot that breaks the view builder must not take the gateway down with it.
+          log.error({ err, epoch: result.snapshot.epoch, seq: result.snapshot.seq }, 'fan-out failed');
+        }
+    }
+  };
+
+  const onStatus = (connected: boolean): void => {
+    feedConnected = connected;
+  };
+
+  feed.start(onSnapshot, onStatus).catch((err: unknown) => {
+    if (!closing) log.error({ err }, 'snapshot feed failed to start');
+  });
+
+  return {
+    server,
+    ready: () => notReadyReason() === null,
+    close: () =>
+      (closing ??= (async () => {
+        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await streams.closeAll(CloseCode.GOING_AWAY, 'server shutting down');
+        await feed.close();
+        server.closeAllConnections();
+        await serverClosed;
+      })()),
+  };
+}

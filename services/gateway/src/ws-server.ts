@@ -1,0 +1,202 @@
+/**
+ * The WebSocket side of the gateway: upgrades on /metrics/stream (anything
+ * else 404, over capacity or shutting down 503, all before the upgrade), one
+ * ClientSession per connection, its frames answered, and the protections of
+ * the `ws` README: heartbeats that terminate dead peers, `maxPayload`, a
+ * per-client rate limit, slow consumers closed, an 'error' listener on
+ * every socket.
+ */
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
+import { CloseCode, ErrorCode } from '@pulse/protocol';
+import type { Logger } from '@pulse/runtime';
+import { handleClientFrame } from './client-messages.js';
+import { ClientSession } from './client-session.js';
+import type { GatewayClock } from './clock.js';
+import { errorReply } from './frames.js';
+import { errorBody, pathOf } from './http-routes.js';
+import { MessageRateLimiter } from './rate-limit.js';
+import type { SnapshotState } from './snapshot-state.js';
+
+export const STREAM_PATH = '/metrics/stream';
+
+export interface StreamServerOptions {
+  tickMs: number;
+  maxConnections: number;
+  maxPayloadBytes: number;
+  heartbeatMs: number;
+  messagesPerSec: number;
+  /** How long a closing handshake may take before the socket is destroyed. */
+  closeTimeoutMs: number;
+  state: SnapshotState;
+  clock: GatewayClock;
+  logger: Logger;
+}
+
+/** What the server keeps per client beyond the session's pure state. */
+interface Connection {
+  readonly ws: WebSocket;
+  readonly session: ClientSession;
+  readonly limiter: MessageRateLimiter;
+  readonly connectedAt: number;
+  lastPongAt: number;
+}
+
+const TEXT = { binary: false } as const;
+
+export class StreamServer {
+  private readonly wss: WebSocketServer;
+  /** Clients that get updates; one leaves it as soon as it is being closed. */
+  private readonly clients = new Map<ClientSession, Connection>();
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly log: Logger;
+  private accepting = true;
+
+  constructor(
+    server: Server,
+    private readonly opts: StreamServerOptions,
+  ) {
+    this.log = opts.logger.child({ component: 'ws' });
+    // `closeTimeout` exists in ws 8 but not in its type definitions.
+    const wsOptions = {
+      noServer: true,
+      maxPayload: opts.maxPayloadBytes,
+      perMessageDeflate: false,
+      closeTimeout: opts.closeTimeoutMs,
+    } as ServerOptions;
+    this.wss = new WebSocketServer(wsOptions);
+    this.wss.on('error', (err) => this.log.error({ err }, 'websocket server error'));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
+    this.heartbeat = setInterval(() => this.beat(), opts.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /** The clients fan-out serves. */
+  get sessions(): Iterable<ClientSession> {
+    return this.clients.keys();
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // A peer resetting mid-handshake must not become an uncaught 'error'.
+    socket.on('error', (err) => this.log.debug({ err, client: addressOf(req) }, 'socket error during upgrade'));
+    const path = pathOf(req.url);
+    if (path !== STREAM_PATH) {
+      return refuse(socket, 404, errorBody(ErrorCode.NOT_FOUND, `no WebSocket endpoint at ${path}; use ${STREAM_PATH}`));
+    }
+    if (!this.accepting) return refuse(socket, 503, errorBody(ErrorCode.NOT_READY, 'gateway shutting down'));
+    // The upgrade below completes synchronously, so the count cannot be overtaken.
+    if (this.clients.size >= this.opts.maxConnections) {
+      this.log.warn({ client: addressOf(req), max: this.opts.maxConnections }, 'connection refused: gateway at capacity');
+      return refuse(socket, 503, errorBody('over_capacity', `gateway holds its maximum of ${this.opts.maxConnections} connections`));
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, req));
+  }
+
+  private connected(ws: WebSocket, req: IncomingMessage): void {
+    const { state, clock } = this.opts;
+    const now = clock.nowMs();
+    const address = addressOf(req);
+    // historical_data and the base of the first deltas come from the same snapshot.
+    const frame = state.historicalFrame(clock.epochSeconds());
+    const session = new ClientSession(ws, address, this.opts.tickMs, now, state.fullView().view.base);
+    const conn: Connection = { ws, session, limiter: new MessageRateLimiter(this.opts.messagesPerSec, now), connectedAt: now, lastPongAt: now };
+    this.clients.set(session, conn);
+    this.log.debug({ client: address, clients: this.clients.size }, 'client connected');
+
+    ws.on('error', (err) => this.log.debug({ err, client: address }, 'client socket error'));
+    ws.on('pong', () => (conn.lastPongAt = clock.nowMs()));
+    ws.on('message', (data, isBinary) => this.message(conn, data as Buffer, isBinary));
+    ws.on('close', (code, reason) => {
+      this.clients.delete(session);
+      this.log.debug(
+        { client: address, code, reason: reason.toString(), seconds: Math.round((clock.nowMs() - conn.connectedAt) / 1000), clients: this.clients.size },
+        'client disconnected',
+      );
+    });
+    ws.send(frame, TEXT);
+  }
+
+  private message(conn: Connection, data: Buffer, isBinary: boolean): void {
+    const { clock } = this.opts;
+    const nowMs = clock.nowMs();
+    switch (conn.limiter.take(nowMs)) {
+      case 'accept':
+        conn.ws.send(handleClientFrame(conn.session, data, isBinary, { nowMs, timestamp: clock.epochSeconds() }));
+        return;
+      case 'reject':
+        conn.ws.send(errorReply(clock.epochSeconds(), `rate limit: at most ${this.opts.messagesPerSec} messages per second; extra messages are dropped`));
+        return;
+      case 'drop':
+        return;
+      case 'flood':
+        this.log.warn({ client: conn.session.address }, 'closing a client flooding messages');
+        this.close(conn, CloseCode.RATE_LIMITED, 'rate limit exceeded');
+    }
+  }
+
+  /** Closes a client fan-out gave up on: it stayed over its buffer ceiling. */
+  closeSlow(session: ClientSession): void {
+    const conn = this.clients.get(session);
+    if (!conn) return;
+    this.log.warn({ client: session.address, bufferedBytes: conn.ws.bufferedAmount }, 'closing a slow consumer');
+    this.close(conn, CloseCode.SLOW_CONSUMER, 'slow consumer');
+  }
+
+  private close(conn: Connection, code: number, reason: string): void {
+    this.clients.delete(conn.session);
+    // The close frame queues behind unsent data; closeTimeout destroys the socket if it never drains.
+    conn.ws.close(code, reason);
+  }
+
+  /** Pings every client; terminates those that did not answer within two periods. */
+  private beat(): void {
+    const now = this.opts.clock.nowMs();
+    for (const conn of this.clients.values()) {
+      if (now - conn.lastPongAt > 2 * this.opts.heartbeatMs) {
+        this.log.info({ client: conn.session.address }, 'terminating a client that stopped answering pings');
+        this.clients.delete(conn.session);
+        conn.ws.terminate();
+      } else {
+        conn.ws.ping();
+      }
+    }
+  }
+
+  /**
+   * Refuses new upgrades, closes every client with `code` and resolves once
+   * all sockets are closed (each within the close timeout).
+   */
+  async closeAll(code: number, reason: string): Promise<void> {
+    this.accepting = false;
+    clearInterval(this.heartbeat);
+    this.clients.clear();
+    const closing: Promise<void>[] = [];
+    for (const ws of this.wss.clients) {
+      if (ws.readyState === ws.CLOSED) continue;
+      closing.push(new Promise((resolve) => ws.once('close', () => resolve())));
+      ws.close(code, reason);
+    }
+    this.log.info({ clients: closing.length, code }, 'closing every client');
+    await Promise.all(closing);
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}
+
+function addressOf(req: IncomingMessage): string {
+  return `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+}
+
+/** Answers an upgrade request with a plain HTTP error, before any WebSocket exists. */
+function refuse(socket: Duplex, status: number, body: string): void {
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+      'Connection: close\r\nContent-Type: application/json; charset=utf-8\r\n' +
+      (status === 503 ? 'Retry-After: 1\r\n' : '') +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}

@@ -1,0 +1,54 @@
+/**
+ * `npm start`: ingest, aggregator and gateway in one process on one port
+ * (CONTRACT §2). POST /v1/events goes to ingest; everything else (the
+ * WebSocket stream, REST, health) to the gateway.
+ */
+import { aggregatorSettings, createAggregator } from '@pulse/aggregator';
+import { createGateway } from '@pulse/gateway';
+import { createIngestApp } from '@pulse/ingest';
+import { createLogger, exitOnFatal, loadConfigOrExit, onShutdown } from '@pulse/runtime';
+import { createBackend } from './backends.js';
+import { standaloneVars } from './config.js';
+
+const config = loadConfigOrExit('pulse', standaloneVars);
+const logger = createLogger('pulse', config.LOG_LEVEL);
+exitOnFatal(logger);
+
+const backend = createBackend(config, logger);
+let stopping = false;
+
+const aggregator = createAggregator({
+  settings: aggregatorSettings(config),
+  source: backend.source,
+  lease: backend.lease,
+  publisher: backend.publisher,
+  logger,
+});
+const ingest = createIngestApp({ config, log: backend.log, logger, isReady: () => !stopping });
+const gateway = createGateway({
+  config: { ...config, REDIS_URL: config.REDIS_URL ?? '' },
+  feed: backend.feed,
+  logger,
+  fallback: ingest,
+});
+
+gateway.server.on('error', (err) => {
+  logger.fatal({ err, host: config.HOST, port: config.PORT }, 'cannot listen');
+  process.exit(1);
+});
+gateway.server.listen(config.PORT, config.HOST, () => {
+  const where = `http://${config.HOST === '0.0.0.0' ? 'localhost' : config.HOST}:${config.PORT}`;
+  logger.info(
+    { host: config.HOST, port: config.PORT, store: backend.kind, tickMs: config.PULSE_TICK_MS, windowSeconds: config.PULSE_WINDOW_SECONDS },
+    `Pulse listening: POST ${where}/v1/events, ws ${where.replace('http', 'ws')}/metrics/stream, GET ${where}/metrics/snapshot`,
+  );
+  aggregator.start();
+});
+
+onShutdown(logger, config.PULSE_SHUTDOWN_TIMEOUT_MS, async () => {
+  stopping = true;
+  await gateway.close();
+  await aggregator.close();
+  await backend.log.close();
+  await backend.close();
+});
