@@ -150,6 +150,20 @@ describe('snapshot bus on Redis only', () => {
     expect(ttl).toBeLessThanOrEqual(SNAPSHOT_TTL_SECONDS);
   });
 
+  it('publishes under a fence only while the fence holds the lease', async () => {
+    const keys = pulseKeys(uniquePrefix());
+    const producer = connectRedis(redis.url, 'producer', 'bus-fence', silentLogger());
+    producers.push(producer);
+    await once(producer, 'ready');
+    const publisher = new RedisSnapshotPublisher(producer, keys);
+    await admin.set(keys.leaderLease, 'tok|7');
+    expect(await publisher.publish(payload(1), { token: 'tok', epoch: 7 })).toBe(true);
+    expect(await admin.getBuffer(keys.latestSnapshot)).toEqual(payload(1));
+    // A former leader (epoch 6) that wakes up changes nothing.
+    expect(await publisher.publish(payload(2), { token: 'old', epoch: 6 })).toBe(false);
+    expect(await admin.getBuffer(keys.latestSnapshot)).toEqual(payload(1));
+  });
+
   it('refuses to publish once closed', async () => {
     const producer = connectRedis(redis.url, 'producer', 'bus-closed', silentLogger());
     producers.push(producer);

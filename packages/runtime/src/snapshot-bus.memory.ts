@@ -16,11 +16,13 @@ export class MemorySnapshotBus implements SnapshotPublisher, SnapshotFeed {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async publish(encoded: Buffer): Promise<void> {
+  /** One process holds the only lease: the fence always holds. */
+  async publish(encoded: Buffer): Promise<boolean> {
     this.stored = { encoded, expiresAt: this.now() + this.ttlSeconds * 1000 };
     // Delivered on a later turn of the event loop, as from Redis: a listener
     // never runs inside the publisher's tick, and its exceptions are its own.
     for (const listener of this.listeners) queueMicrotask(() => listener(encoded));
+    return true;
   }
 
   async latest(): Promise<Buffer | null> {

@@ -1,6 +1,6 @@
 /**
  * The snapshot bus on Redis: `SET latestSnapshot EX ttl` and `PUBLISH
- * snapshotChannel` in one MULTI on the publisher side; a dedicated subscriber
+ * snapshotChannel` in one script on the publisher side, fenced by the lease; a dedicated subscriber
  * connection plus a reader for `GET latestSnapshot` on the feed side. Every
  * payload travels as a Buffer (`messageBuffer`, `getBuffer`): snapshots are
  * binary and would not survive a UTF-8 round trip.
@@ -8,7 +8,17 @@
 import type { PulseKeys } from '@pulse/protocol';
 import type { Logger } from './logger.js';
 import { closeRedis, connectRedis, type Redis } from './redis.js';
+import type { Fence } from './event-source.js';
 import { SNAPSHOT_TTL_SECONDS, type SnapshotFeed, type SnapshotPublisher } from './snapshot-bus.js';
+
+// KEYS: lease, latest. ARGV: lease value expected ('' = unfenced), payload,
+// TTL seconds, channel. Store and broadcast only while the fence holds.
+const PUBLISH_LUA = `
+if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[2])
+return 1
+`;
 
 export class RedisSnapshotPublisher implements SnapshotPublisher {
   private closed = false;
@@ -18,24 +28,25 @@ export class RedisSnapshotPublisher implements SnapshotPublisher {
     private readonly redis: Redis,
     private readonly keys: PulseKeys,
     private readonly ttlSeconds: number = SNAPSHOT_TTL_SECONDS,
-  ) {}
+  ) {
+    redis.defineCommand('pulsePublish', { numberOfKeys: 2, lua: PUBLISH_LUA });
+  }
 
-  async publish(encoded: Buffer): Promise<void> {
+  async publish(encoded: Buffer, fence?: Fence): Promise<boolean> {
     if (this.closed) throw new Error('snapshot publisher is closed');
-    const replies = await this.redis
-      .multi()
-      .set(this.keys.latestSnapshot, encoded, 'EX', this.ttlSeconds)
-      .publish(this.keys.snapshotChannel, encoded)
-      .exec();
-    // exec() reports a command's failure in its reply slot rather than by rejecting.
-    const failed = replies?.find(([err]) => err)?.[0];
-    if (failed) throw failed;
-    if (!replies) throw new Error('snapshot publish transaction was aborted');
+    const expected = fence ? `${fence.token}|${fence.epoch}` : '';
+    const { leaderLease, latestSnapshot, snapshotChannel } = this.keys;
+    const done = await (this.redis as unknown as PublishCommand).pulsePublish(leaderLease, latestSnapshot, expected, encoded, this.ttlSeconds, snapshotChannel);
+    return Number(done) === 1;
   }
 
   async close(): Promise<void> {
     this.closed = true;
   }
+}
+
+interface PublishCommand {
+  pulsePublish(lease: string, latest: string, expected: string, payload: Buffer, ttl: number, channel: string): Promise<unknown>;
 }
 
 export interface RedisSnapshotFeedOptions {

@@ -11,6 +11,8 @@
  * drops what is not newer than what it holds.
  */
 
+import type { Fence } from './event-source.js';
+
 /** How long the latest snapshot outlives its publisher, so a dead cluster stops serving stale data. */
 export const SNAPSHOT_TTL_SECONDS = 300;
 
@@ -21,9 +23,14 @@ export interface SnapshotPublisher {
    * broadcasts it, atomically: a feed that fetches the latest right after
    * subscribing cannot miss a snapshot published in between. Delivery is
    * at most once to the feeds connected at that moment; the latest key is
-   * what a feed catches up from. Rejects when the store does not take it.
+   * what a feed catches up from.
+   *
+   * With a `fence`, only while that fence still holds the leader lease:
+   * otherwise nothing is stored or sent and it resolves false, so a former
+   * leader waking from a pause cannot put a stale snapshot anywhere.
+   * Rejects when the store does not take it.
    */
-  publish(encoded: Buffer): Promise<void>;
+  publish(encoded: Buffer, fence?: Fence): Promise<boolean>;
   /** Stops publishing. Idempotent. Does not close a connection it was given. */
   close(): Promise<void>;
 }

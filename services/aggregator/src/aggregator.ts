@@ -158,7 +158,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     w.advance(tickMs);
     const snapshot = w.snapshot(tickMs, fence!.epoch, Math.floor(tickMs / settings.tickMs), deps.droppedEvents?.() ?? 0);
     try {
-      await publisher.publish(encodeSnapshot(snapshot));
+      if (!(await publisher.publish(encodeSnapshot(snapshot), fence!))) return stepDown('lease lost: publish fenced off');
       lastPublished = snapshot;
       const done = waiters;
       waiters = [];
