@@ -58,11 +58,15 @@ export class BucketCell {
   readonly samples: Record<DistributionName, BucketSamples | null> = { latency: null, ttft: null, tokensPerSecond: null };
 }
 
-/** A running window distribution: histogram plus exact count and sum. */
+/** A running window distribution: histogram plus exact count, sum, min and max. */
 export class RunningDistribution {
   readonly histogram = new LogHistogram();
   count = 0;
   sum = 0;
+  min = Infinity;
+  max = -Infinity;
+  /** Set when an expired bucket held the min or max: recompute them from the live buckets. */
+  stale = false;
 }
 
 export class CellState {
@@ -75,8 +79,8 @@ export class CellState {
   readonly totals = zeroTotals();
   queueDepth = 0;
   activeStreams = 0;
-  /** Number of live time buckets this cell has a share in. */
-  liveBuckets = 0;
+  /** This cell's share of each live time bucket, by bucket number. */
+  readonly shares = new Map<number, BucketCell>();
 
   constructor(
     readonly endpoint: string,
@@ -95,10 +99,13 @@ export class CellState {
     dist.histogram.addIndex(index, 1);
     dist.count++;
     dist.sum += value;
+    if (value < dist.min) dist.min = value;
+    if (value > dist.max) dist.max = value;
   }
 
-  /** Takes an expired bucket's share out of the running aggregates. */
-  expire(bucket: BucketCell): void {
+  /** Takes the share of expired bucket `b` out of the running aggregates. */
+  expire(b: number, bucket: BucketCell): void {
+    this.shares.delete(b);
     for (const key of COUNTER_KEYS) this.counters[key] -= bucket.counters[key];
     for (const name of DISTRIBUTIONS) {
       const samples = bucket.samples[name];
@@ -108,12 +115,32 @@ export class CellState {
       dist.count -= samples.count;
       // Sums are floats: reset exactly when the window empties so no drift survives.
       dist.sum = dist.count === 0 ? 0 : dist.sum - samples.sum;
+      if (samples.min <= dist.min || samples.max >= dist.max) dist.stale = true;
     }
-    this.liveBuckets--;
+  }
+
+  /**
+   * Exact min and max over the live buckets. They are kept as samples arrive
+   * and recomputed only after an expired bucket held one of them.
+   */
+  extremes(name: DistributionName): { min: number; max: number } {
+    const dist = this.dists[name];
+    if (dist.stale) {
+      dist.min = Infinity;
+      dist.max = -Infinity;
+      for (const share of this.shares.values()) {
+        const s = share.samples[name];
+        if (!s || s.count === 0) continue;
+        if (s.min < dist.min) dist.min = s.min;
+        if (s.max > dist.max) dist.max = s.max;
+      }
+      dist.stale = false;
+    }
+    return dist;
   }
 
   /** True when the cell holds nothing worth publishing or keeping. */
   isIdle(): boolean {
-    return this.liveBuckets === 0 && this.queueDepth === 0 && this.activeStreams === 0 && TOTAL_KEYS.every((k) => this.totals[k] === 0);
+    return this.shares.size === 0 && this.queueDepth === 0 && this.activeStreams === 0 && TOTAL_KEYS.every((k) => this.totals[k] === 0);
   }
 }

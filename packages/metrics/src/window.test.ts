@@ -70,6 +70,16 @@ describe('MetricsWindow figures', () => {
     expect(Math.abs(s.p90 - 616) / 616).toBeLessThan(0.01); // numpy: 40 + 0.6 * 960
   });
 
+  it('min and max stay exact as the buckets holding them expire', () => {
+    const w = new MetricsWindow(opts);
+    feed(w, [start('a', t), end('a', t, { latency_ms: 5 })], t);
+    feed(w, [start('b', t + 10_000), end('b', t + 10_000, { latency_ms: 50 }), start('c', t + 20_000), end('c', t + 20_000, { latency_ms: 500 })], t + 20_000);
+    expect(viewAt(w, t + 30_000).latency['/v1/chat/completions']).toMatchObject({ min: 5, max: 500 });
+    expect(viewAt(w, t + 60_500).latency['/v1/chat/completions']).toMatchObject({ min: 50, max: 500, avg: 275 });
+    feed(w, [start('d', t + 61_000), end('d', t + 61_000, { latency_ms: 7 })], t + 61_000);
+    expect(viewAt(w, t + 70_500).latency['/v1/chat/completions']).toMatchObject({ min: 7, max: 500 });
+  });
+
   it('errors, cache and streaming figures', () => {
     const w = new MetricsWindow(opts);
     feed(

@@ -7,8 +7,8 @@
  * [store creation, log time]: a late event still counts in its own second,
  * and a producer clock running ahead cannot push events into the future.
  */
-import { isErrorEnd, type CellData, type InternalSnapshot, type PulseEvent, type RequestEnd } from '@pulse/protocol';
-import { BucketCell, CellState, DISTRIBUTIONS, TOTAL_KEYS, type DistributionName, type Totals } from './cell.js';
+import { EMPTY_DISTRIBUTION, isErrorEnd, type CellData, type DistributionData, type InternalSnapshot, type PulseEvent, type RequestEnd } from '@pulse/protocol';
+import { BucketCell, CellState, TOTAL_KEYS, type DistributionName, type Totals } from './cell.js';
 import { InFlightTracker } from './inflight.js';
 
 export const OTHER_LABEL = '__other__';
@@ -130,7 +130,7 @@ export class MetricsWindow {
     const cutoff = this.cutoffBucket(nowMs);
     for (const [b, shares] of this.buckets) {
       if (b >= cutoff) continue;
-      for (const [cell, share] of shares) cell.expire(share);
+      for (const [cell, share] of shares) cell.expire(b, share);
       this.buckets.delete(b);
     }
     this.inflight.sweep(nowMs);
@@ -141,15 +141,13 @@ export class MetricsWindow {
 
   /** Builds the snapshot at `nowMs` (call `advance(nowMs)` first). */
   snapshot(nowMs: number, epoch: number, seq: number, eventsDropped: number): InternalSnapshot {
-    const extremes = this.extremes();
     const cells: CellData[] = [];
     for (const cell of this.cells.values()) {
-      const ext = extremes.get(cell);
-      const d = (name: DistributionName) => {
+      const d = (name: DistributionName): DistributionData => {
         const dist = cell.dists[name];
-        if (dist.count === 0) return { count: 0, sum: 0, min: 0, max: 0, zeros: 0, offset: 0, counts: [] };
-        const x = ext?.[name];
-        return { count: dist.count, sum: dist.sum, min: x?.min ?? 0, max: x?.max ?? 0, ...dist.histogram.data() };
+        if (dist.count === 0) return EMPTY_DISTRIBUTION;
+        const { min, max } = cell.extremes(name);
+        return { count: dist.count, sum: dist.sum, min, max, ...dist.histogram.data() };
       };
       cells.push({
         endpoint: cell.endpoint,
@@ -189,28 +187,6 @@ export class MetricsWindow {
     return this.inflight.size;
   }
 
-  /** Exact min/max per cell and distribution over the live buckets. */
-  private extremes(): Map<CellState, Record<DistributionName, { min: number; max: number }>> {
-    const out = new Map<CellState, Record<DistributionName, { min: number; max: number }>>();
-    for (const shares of this.buckets.values()) {
-      for (const [cell, share] of shares) {
-        let ext = out.get(cell);
-        if (!ext) {
-          ext = { latency: { min: Infinity, max: -Infinity }, ttft: { min: Infinity, max: -Infinity }, tokensPerSecond: { min: Infinity, max: -Infinity } };
-          out.set(cell, ext);
-        }
-        for (const name of DISTRIBUTIONS) {
-          const s = share.samples[name];
-          if (!s || s.count === 0) continue;
-          const e = ext[name];
-          if (s.min < e.min) e.min = s.min;
-          if (s.max > e.max) e.max = s.max;
-        }
-      }
-    }
-    return out;
-  }
-
   private cutoffBucket(nowMs: number): number {
     return Math.ceil((nowMs - this.opts.windowMs) / this.opts.bucketMs);
   }
@@ -229,7 +205,7 @@ export class MetricsWindow {
     if (!share) {
       share = new BucketCell();
       shares.set(cell, share);
-      cell.liveBuckets++;
+      cell.shares.set(b, share);
     }
     return share;
   }
