@@ -92,6 +92,32 @@ export class BinaryReader {
     throw new DecodeError(`varint too long at byte ${this.pos}`);
   }
 
+  /** `len` varints below 2^32 into a Uint32Array: the histogram hot loop, inlined. */
+  uints(len: number): Uint32Array {
+    const out = new Uint32Array(len);
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < len; i++) {
+      let byte = buf[pos++]!;
+      if (byte < 0x80) {
+        out[i] = byte;
+        continue;
+      }
+      let v = byte & 0x7f;
+      let shift = 7;
+      do {
+        if (pos >= buf.length || shift > 28) throw new DecodeError(`bad varint at byte ${pos}`);
+        byte = buf[pos++]!;
+        v |= (byte & 0x7f) << shift;
+        shift += 7;
+      } while (byte >= 0x80);
+      out[i] = v >>> 0;
+    }
+    if (pos > buf.length) throw new DecodeError(`truncated at byte ${buf.length}`);
+    this.pos = pos;
+    return out;
+  }
+
   int(): number {
     const z = this.uint();
     return (z >>> 1) ^ -(z & 1);

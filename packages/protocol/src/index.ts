@@ -7,3 +7,4 @@ export * from './errors.js';
 export * from './close-codes.js';
 export { DecodeError } from './binary.js';
 export * from './stream-entry.js';
+export * from './backoff.js';

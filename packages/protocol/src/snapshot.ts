@@ -135,9 +135,7 @@ function readDistribution(r: BinaryReader): DistributionData {
   const offset = r.int();
   const len = r.uint();
   if (len > 65536) throw new DecodeError(`histogram of ${len} buckets`);
-  const counts = new Uint32Array(len);
-  for (let i = 0; i < len; i++) counts[i] = r.uint();
-  return { count, sum, min, max, zeros, offset, counts };
+  return { count, sum, min, max, zeros, offset, counts: r.uints(len) };
 }
 
 export function encodeSnapshot(s: InternalSnapshot): Buffer {
