@@ -1,0 +1,78 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DecodeError } from './binary.js';
+import { decodeSnapshot, encodeSnapshot, isNewer, type CellData, type InternalSnapshot } from './snapshot.js';
+
+const dist = (counts: number[], offset = -3) => ({ count: counts.reduce((a, b) => a + b, 1), sum: 12.5, min: 0.25, max: 1e6, zeros: 1, offset, counts: Uint32Array.from(counts) });
+
+function cell(endpoint: string, model: string, n: number): CellData {
+  return {
+    endpoint,
+    model,
+    requests: n,
+    responses: n + 1,
+    completionTokens: 2 ** 40 + n,
+    errors: 1,
+    lookups: 3,
+    hits: 2,
+    cachedTokens: 99,
+    lookupPromptTokens: 300,
+    prefixSum: 77,
+    latency: dist([1, 0, 300, 2 ** 31]),
+    ttft: { count: 0, sum: 0, min: 0, max: 0, zeros: 0, offset: 0, counts: new Uint32Array(0) },
+    tokensPerSecond: dist([5], 700),
+    queueDepth: 4,
+    activeStreams: 2,
+    completedStreams: 10,
+    failedStreams: 1,
+    totalLookups: 2 ** 35,
+    totalHits: 6,
+  };
+}
+
+const snapshot: InternalSnapshot = {
+  epoch: 3,
+  seq: 3_591_488_700,
+  builtAt: 1_795_744_350.5,
+  coveredSeconds: 42.5,
+  queueAdjust: -2,
+  activeAdjust: 5,
+  stats: { eventsApplied: 1e9, eventsDropped: 2, labelsFolded: 0 },
+  cells: [cell('/v1/chat/completions', 'gpt-4', 1), cell('/v1/chat/completions', 'ünïcødé 模型', 2), cell('/v1/embeddings', 'gpt-4', 3)],
+};
+
+describe('snapshot codec', () => {
+  it('round-trips every field exactly', () => {
+    expect(decodeSnapshot(encodeSnapshot(snapshot))).toEqual(snapshot);
+  });
+
+  it('rejects truncated, foreign and future-version buffers with DecodeError', () => {
+    const buf = encodeSnapshot(snapshot);
+    for (const cut of [0, 1, 10, buf.length - 1]) expect(() => decodeSnapshot(buf.subarray(0, cut))).toThrow(DecodeError);
+    expect(() => decodeSnapshot(Buffer.from('{"json":true}'))).toThrow(DecodeError);
+    const future = Buffer.from(buf);
+    future[1] = 99;
+    expect(() => decodeSnapshot(future)).toThrow(/version 99/);
+    expect(() => decodeSnapshot(Buffer.concat([buf, Buffer.from([0])]))).toThrow(/trailing/);
+  });
+
+  it('never throws anything but DecodeError on arbitrary bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 512 }), (bytes) => {
+        const b = Buffer.from([0x50, 1, ...bytes]);
+        try {
+          decodeSnapshot(b);
+        } catch (err) {
+          expect(err).toBeInstanceOf(DecodeError);
+        }
+      }),
+      { numRuns: 2000, seed: 5 },
+    );
+  });
+
+  it('orders snapshots by epoch, then seq', () => {
+    expect(isNewer({ epoch: 2, seq: 1 }, { epoch: 1, seq: 99 })).toBe(true);
+    expect(isNewer({ epoch: 1, seq: 99 }, { epoch: 2, seq: 1 })).toBe(false);
+    expect(isNewer({ epoch: 1, seq: 5 }, { epoch: 1, seq: 5 })).toBe(false);
+  });
+});
