@@ -8,7 +8,7 @@
  * and a producer clock running ahead cannot push events into the future.
  */
 import { EMPTY_DISTRIBUTION, isErrorEnd, type CellData, type DistributionData, type InternalSnapshot, type PulseEvent, type RequestEnd } from '@pulse/protocol';
-import { BucketCell, CellState, TOTAL_KEYS, type DistributionName, type Totals } from './cell.js';
+import { BucketCell, CellState, TOTAL_KEYS, zeroTotals, type DistributionName, type Totals } from './cell.js';
 import { InFlightTracker } from './inflight.js';
 
 export const OTHER_LABEL = '__other__';
@@ -105,8 +105,35 @@ export class MetricsWindow {
     return delta;
   }
 
-  /** Restores since-creation totals from their persisted fields; returns fields it could not read. */
+  /**
+   * Adds totals computed earlier (a delta taken from this window while it
+   * stood by) as if their events were counted now: to the cells and to the
+   * delta to persist.
+   */
+  addTotals(delta: ReadonlyMap<string, number>): void {
+    for (const [field, n] of delta) {
+      const parsed = parseTotalsField(field);
+      if (parsed) this.addTotal(this.cell(parsed.endpoint, parsed.model), parsed.key, n);
+    }
+  }
+
+  /**
+   * Counts an event's since-creation totals without touching the window, for
+   * an entry whose window share was applied before its totals were known.
+   * Only the end's own `stream` flag says whether it was a stream here.
+   */
+  countTotalsOnly(event: PulseEvent): void {
+    if (event.type !== 'request.end') return;
+    this.countTotals(this.cell(event.endpoint, event.model), event, event.stream);
+  }
+
+  /**
+   * Replaces every cell's since-creation totals with the persisted fields;
+   * returns how many fields could not be read.
+   */
   loadTotals(fields: Record<string, string>): number {
+    for (const cell of this.cells.values()) Object.assign(cell.totals, zeroTotals());
+    this.totalsDelta = new Map();
     let bad = 0;
     for (const [field, raw] of Object.entries(fields)) {
       const parsed = parseTotalsField(field);

@@ -90,17 +90,21 @@ describe.each(backends)('EventSource contract: $name', ({ make }) => {
     expect(await source.loadTotals()).toEqual({ f: '5' });
   });
 
-  it('a claimed and committed entry is history; a new one is not yet', async () => {
-    const { log, source, lease } = await make();
-    const fence = (await lease.acquireOrRenew())!;
+  it('tails every entry after an id, whatever the group did with it, and waits for new ones', async () => {
+    const { log, source } = await make();
+    const depth = (entries: { events: readonly PulseEvent[] }[]) => entries.map((e) => (e.events[0] as { queue_depth: number }).queue_depth);
+    const before = `${Date.now() - 60_000}-0`;
     await log.append([gauge(1)]);
-    const done = await source.claim(10, 100);
-    await source.commit(done.map((e) => e.id), new Map(), fence);
+    await source.claim(10, 100); // claimed by the group: the tail still sees it
     await log.append([gauge(2)]);
-    const pages: number[] = [];
-    await source.history(Date.now() - 60_000, (entries) => pages.push(...entries.map((e) => (e.events[0] as { queue_depth: number }).queue_depth)));
-    expect(pages).toEqual([1]);
-    expect((await source.claim(10, 100)).map((e) => (e.events[0] as { queue_depth: number }).queue_depth)).toEqual([2]);
+    const all = await source.tail(before, 10, 0);
+    expect(depth(all)).toEqual([1, 2]);
+    expect(depth(await source.tail(all[0]!.id, 10, 0))).toEqual([2]);
+    expect(await source.tail(all[1]!.id, 10, 0)).toEqual([]);
+    const waiting = source.tail(all[1]!.id, 10, 2000);
+    await new Promise((r) => setTimeout(r, 50));
+    await log.append([gauge(3)]);
+    expect(depth(await waiting)).toEqual([3]);
   });
 
   it('the creation time is fixed once', async () => {

@@ -1,6 +1,6 @@
 /**
  * The aggregator's side of the Redis event stream. Two connections, by role:
- * `blocking` for XREADGROUP BLOCK (patient, holds its socket while it
+ * `blocking` for XREAD / XREADGROUP BLOCK (patient, holds its socket while it
  * waits), `commands` for everything else that must fail fast (commit, meta).
  */
 import { decodeBatch, ENTRY_FIELD, type PulseKeys } from '@pulse/protocol';
@@ -41,8 +41,6 @@ return 1
 
 /** Ids per XACK call in one script: unpack() has a stack limit. */
 const MAX_IDS_PER_COMMIT = 4000;
-/** Entries per XRANGE / XPENDING page while rebuilding. */
-const PAGE = 1000;
 
 type RawEntry = [string, string[]] | null;
 
@@ -85,42 +83,10 @@ export class RedisEventSource implements EventSource {
     return this.commands.hgetall(this.opts.keys.totals);
   }
 
-  async history(sinceMs: number, onPage: (entries: LogEntry[]) => void): Promise<void> {
-    const { keys } = this.opts;
-    const info = await this.groupInfo();
-    if (!info) return; // no group yet: every entry will come through claim
-    const pending = new Set<string>();
-    let from = '-';
-    for (;;) {
-      const page = (await this.commands.call('XPENDING', keys.events, keys.group, from, '+', PAGE)) as [string, ...unknown[]][];
-      for (const [id] of page) pending.add(id);
-      if (page.length < PAGE) break;
-      from = `(${page[page.length - 1]![0]}`;
-    }
-    from = `${Math.max(0, sinceMs)}-0`;
-    for (;;) {
-      const raw = (await this.commands.call('XRANGE', keys.events, from, info.lastDelivered, 'COUNT', PAGE)) as RawEntry[];
-      const entries = this.decode(raw).filter((e) => !pending.has(e.id));
-      if (entries.length > 0) onPage(entries);
-      if (raw.length < PAGE) return;
-      from = `(${raw[raw.length - 1]![0]}`;
-    }
-  }
-
-  private async groupInfo(): Promise<{ lastDelivered: string } | null> {
-    let groups: unknown[][];
-    try {
-      groups = (await this.commands.call('XINFO', 'GROUPS', this.opts.keys.events)) as unknown[][];
-    } catch (err) {
-      if (String((err as Error).message).startsWith('ERR no such key')) return null;
-      throw err;
-    }
-    for (const g of groups) {
-      const fields = new Map<unknown, unknown>();
-      for (let i = 0; i + 1 < g.length; i += 2) fields.set(g[i], g[i + 1]);
-      if (fields.get('name') === this.opts.keys.group) return { lastDelivered: String(fields.get('last-delivered-id')) };
-    }
-    return null;
+  async tail(afterId: string, count: number, blockMs: number): Promise<LogEntry[]> {
+    const block = blockMs > 0 ? ['BLOCK', blockMs] : [];
+    const reply = await this.blocking.call('XREAD', 'COUNT', count, ...block, 'STREAMS', this.opts.keys.events, afterId);
+    return this.decode(streamEntries(reply));
   }
 
   takeOver(): void {
@@ -225,7 +191,7 @@ export class RedisEventSource implements EventSource {
 }
 
 /**
- * The entries of a one-stream XREADGROUP reply: RESP2 gives [[key, entries]],
+ * The entries of a one-stream XREAD / XREADGROUP reply: RESP2 gives [[key, entries]],
  * RESP3 (ioredis 6's default) a map that arrives flattened as [key, entries].
  */
 function streamEntries(reply: unknown): RawEntry[] {

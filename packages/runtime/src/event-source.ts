@@ -1,11 +1,11 @@
 /**
- * The aggregator's side of the event log, read through a consumer group so
- * that every entry counts exactly once, in the window and in the totals:
- * - `history`: on becoming leader, the entries the group already finished
- *   with (delivered and acknowledged), to rebuild the window from;
- * - `claim` + `commit`: everything else — entries left pending by a leader
- *   that died, then new ones — applied to window and totals, then
- *   acknowledged together with the totals, atomically and fenced.
+ * The aggregator's side of the event log. Two ways to read it:
+ * - `tail`: every entry in id order, no consumer group — how a standby keeps
+ *   its window hot, and how any replica builds its window at start;
+ * - `claim` + `commit`: the active aggregator's consumer-group reading, so
+ *   each entry's since-creation totals are counted exactly once: entries a
+ *   dead leader left pending first, then new ones, acknowledged together with
+ *   their totals, atomically and fenced by the lease.
  * Implementations: `event-source.redis.ts`, `event-source.memory.ts`.
  */
 import type { LogEntry } from './event-log.js';
@@ -22,11 +22,11 @@ export interface EventSource {
   /** The persisted since-creation totals, field → integer string. */
   loadTotals(): Promise<Record<string, string>>;
   /**
-   * Calls `onPage` with the finished entries logged at or after `sinceMs`,
-   * oldest first, page by page: those the group delivered and acknowledged.
-   * Pending entries are left out: `claim` hands them over afterwards.
+   * Entries with id after `afterId` (exclusive; `<ms>-<seq>`), oldest first,
+   * at most `count`, whatever their state in the group. When there are none
+   * yet, waits up to `blockMs` (0: answer at once).
    */
-  history(sinceMs: number, onPage: (entries: LogEntry[]) => void): Promise<void>;
+  tail(afterId: string, count: number, blockMs: number): Promise<LogEntry[]>;
   /**
    * The next entries for this consumer: first those stuck with consumers that
    * went quiet (reclaimed), then new ones; waits up to `blockMs` when none.

@@ -128,4 +128,28 @@ describe('aggregator', () => {
     const later = await until(b, (s) => responses(s) === 25);
     expect(buildView(later).data.streaming.completed_streams).toBe(25);
   });
+
+  it('a standby that takes over counts what a dead leader left behind exactly once', async () => {
+    const keys = pulseKeys(uniquePrefix('agg'));
+    const admin = await connection('producer');
+    // A "leader" that died mid-batch: it holds the lease and read entries it never acknowledged.
+    await admin.set(keys.leaderLease, 'ghost|1', 'PX', 1500);
+    await admin.call('XGROUP', 'CREATE', keys.events, keys.group, '0', 'MKSTREAM');
+    const log = await eventLog(keys);
+    for (let i = 0; i < 10; i++) await log.append(request(i, { stream: true }));
+    await admin.call('XREADGROUP', 'GROUP', keys.group, 'ghost', 'COUNT', 100, 'STREAMS', keys.events, '>');
+    for (let i = 10; i < 15; i++) await log.append(request(i, { stream: true })); // never delivered
+
+    const b = await replica(keys, 'b');
+    expect(b.status().role).toBe('standby');
+    const first = await until(b, () => true, 5000); // after the ghost's lease expired
+    expect(responses(first)).toBe(15); // each entry in the window once, though claimed after it was tailed
+    expect(buildView(first).data.streaming.completed_streams).toBe(15); // and its totals counted once
+    expect(((await admin.xpending(keys.events, keys.group)) as unknown[])[0]).toBe(0); // nothing left pending
+
+    for (let i = 15; i < 18; i++) await log.append(request(i, { stream: true }));
+    const later = await until(b, (s) => responses(s) === 18);
+    expect(buildView(later).data.streaming.completed_streams).toBe(18);
+  });
 });
+

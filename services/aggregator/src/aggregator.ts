@@ -1,17 +1,30 @@
 /**
- * The aggregator: the one active replica consumes the event log into a
- * MetricsWindow and, every tick, publishes a snapshot; the others stand by
- * and try the lease each tick.
+ * The aggregator. Every replica keeps a hot window: a standby tails the event
+ * log (no consumer group) into its MetricsWindow, so the moment it wins the
+ * lease it can publish — rates and percentiles continue, whatever the rate.
+ * Only the leader publishes, every tick, and only the leader counts the
+ * since-creation totals: it claims entries through the consumer group and
+ * acknowledges each batch together with its totals, fenced by the lease epoch.
  *
- * Becoming leader: rebuild the window from the log's finished history (so
- * rates and percentiles continue), load the totals, then claim what is left:
- * entries the previous leader left pending, then new ones. Every batch is
- * acknowledged together with its totals, fenced by the lease epoch, so a
- * former leader that wakes up from a pause can neither count nor publish.
+ * Taking over, exactly once for window and totals alike: the tail is caught
+ * up to the end of the log, at id P. From then on the leader claims what the
+ * old leader never acknowledged — pending entries, then new ones. An entry
+ * after P goes into the window and the totals; one at or before P is already
+ * in the window, so only its totals are counted, as the standby recorded them
+ * when it tailed that entry.
  */
 import { encodeSnapshot, type InternalSnapshot } from '@pulse/protocol';
-import { MetricsWindow } from '@pulse/metrics';
-import { idMs, type EventSource, type Fence, type LeaderLease, type LogEntry, type Logger, type SnapshotPublisher } from '@pulse/runtime';
+import { MetricsWindow, type TotalsDelta } from '@pulse/metrics';
+import {
+  compareIds,
+  idMs,
+  type EventSource,
+  type Fence,
+  type LeaderLease,
+  type LogEntry,
+  type Logger,
+  type SnapshotPublisher,
+} from '@pulse/runtime';
 import type { AggregatorSettings } from './config.js';
 import { TickTimer } from './tick-timer.js';
 
@@ -25,7 +38,7 @@ export interface AggregatorDeps {
   droppedEvents?: () => number;
 }
 
-export type Role = 'standby' | 'starting' | 'leader';
+export type Role = 'standby' | 'leader';
 
 export interface AggregatorStatus {
   role: Role;
@@ -34,6 +47,7 @@ export interface AggregatorStatus {
   lastPublishedAt: number | null;
   cells: number;
   inFlight: number;
+  labelsFolded: number;
   /** ms between the newest applied entry being logged and the last snapshot. */
   lagMs: number | null;
 }
@@ -42,88 +56,134 @@ export interface Aggregator {
   start(): void;
   close(): Promise<void>;
   status(): AggregatorStatus;
-  /** Resolves after the next snapshot is published (for tests and the all-in-one start). */
+  /** Resolves with the next snapshot this replica publishes (for tests). */
   nextSnapshot(): Promise<InternalSnapshot>;
 }
 
 /** Pause after a failed read or commit before trying again. */
 const RETRY_MS = 250;
+/** How long a read may wait for new entries: short, so a role change is seen quickly. */
+const BLOCK_MS = 100;
 
 export function createAggregator(deps: AggregatorDeps): Aggregator {
   const { settings, source, lease, publisher, logger } = deps;
   const log = logger.child({ component: 'aggregator' });
+  const horizonMs = settings.windowMs + settings.tickMs;
+
   let role: Role = 'standby';
   let fence: Fence | null = null;
+  /** A lease won by the tick, for the loop to take over with (the loop alone changes the window). */
+  let won: Fence | null = null;
   let window: MetricsWindow | null = null;
+  /** Last entry applied through the tail; after a takeover, the watermark P. */
+  let tailId = '';
+  /** Totals of tailed entries, by entry id, oldest first: what a takeover counts for entries ≤ P. */
+  const recorded = new Map<string, TotalsDelta>();
   let closing = false;
-  let consuming: Promise<void> | null = null;
+  let loop: Promise<void> | null = null;
   let lastPublished: InternalSnapshot | null = null;
   let newestApplied = 0;
   let waiters: ((s: InternalSnapshot) => void)[] = [];
 
-  async function becomeLeader(won: Fence): Promise<void> {
-    role = 'starting';
-    fence = won;
-    const started = Date.now();
-    source.takeOver();
-    const createdAtMs = await source.createdAt();
+  /** A fresh window, tailing from the start of the horizon. */
+  async function rebuild(): Promise<MetricsWindow> {
     const w = new MetricsWindow({
       windowMs: settings.windowMs,
       bucketMs: settings.tickMs,
-      createdAtMs,
+      createdAtMs: await source.createdAt(),
       maxEndpoints: settings.maxEndpoints,
       maxModels: settings.maxModels,
     });
-    const badTotals = w.loadTotals(await source.loadTotals());
-    if (badTotals > 0) log.warn({ fields: badTotals }, 'ignored unreadable totals fields');
-    let replayed = 0;
-    // A long rebuild must not let the lease lapse under it.
-    const keepLease = setInterval(() => void lease.acquireOrRenew().catch(() => undefined), settings.tickMs);
-    try {
-      await source.history(Date.now() - settings.windowMs - settings.tickMs, (entries) => {
-        for (const entry of entries) replayed += applyEntry(w, entry, false);
-      });
-    } finally {
-      clearInterval(keepLease);
+    tailId = `${Date.now() - horizonMs}-0`;
+    recorded.clear();
+    return w;
+  }
+
+  function apply(w: MetricsWindow, entry: LogEntry): void {
+    const at = idMs(entry.id);
+    for (const event of entry.events) w.apply(event, at, true);
+    if (at > newestApplied) newestApplied = at;
+  }
+
+  /** Standby: follow the log into the window, recording each entry's totals for a takeover. */
+  async function follow(w: MetricsWindow, blockMs: number): Promise<number> {
+    const entries = await source.tail(tailId, settings.batchEntries, blockMs);
+    for (const entry of entries) {
+      apply(w, entry);
+      const delta = w.takeTotalsDelta();
+      if (delta.size > 0) recorded.set(entry.id, delta);
+      tailId = entry.id;
     }
-    window = w;
+    forgetRecorded(Date.now() - horizonMs);
+    return entries.length;
+  }
+
+  /** Drops recorded totals older than the horizon: entries that old are not waiting to be claimed. */
+  function forgetRecorded(beforeMs: number): void {
+    for (const id of recorded.keys()) {
+      if (idMs(id) >= beforeMs) break;
+      recorded.delete(id);
+    }
+  }
+
+  async function takeOver(w: MetricsWindow, f: Fence): Promise<void> {
+    const started = Date.now();
+    // Catch the tail up to the end of the log: that position is P.
+    while ((await follow(w, 0)) === settings.batchEntries && !closing);
+    const bad = w.loadTotals(await source.loadTotals());
+    if (bad > 0) log.warn({ fields: bad }, 'ignored unreadable totals fields');
+    source.takeOver();
+    fence = f;
     role = 'leader';
-    log.info({ epoch: won.epoch, replayedEvents: replayed, ms: Date.now() - started }, 'became the active aggregator');
-    consuming ??= consume().finally(() => (consuming = null));
+    log.info({ epoch: f.epoch, watermark: tailId, cells: w.cellCount, ms: Date.now() - started }, 'became the active aggregator');
+  }
+
+  /** Leader: claim a batch, apply it, commit it with its totals. */
+  async function lead(w: MetricsWindow, f: Fence): Promise<void> {
+    const entries = await source.claim(settings.batchEntries, BLOCK_MS);
+    if (entries.length === 0) return;
+    for (const entry of entries) {
+      if (compareIds(entry.id, tailId) > 0) {
+        apply(w, entry);
+        continue;
+      }
+      // Already in the window since standby days: count its totals only.
+      const delta = recorded.get(entry.id);
+      if (delta) {
+        w.addTotals(delta);
+        recorded.delete(entry.id);
+      } else {
+        for (const event of entry.events) w.countTotalsOnly(event);
+      }
+    }
+    if (!(await source.commit(entries.map((e) => e.id), w.takeTotalsDelta(), f))) stepDown('lease lost: commit fenced off');
   }
 
   function stepDown(reason: string): void {
+    won = null;
     if (role === 'standby') return;
     log.warn({ epoch: fence?.epoch, reason }, 'no longer the active aggregator');
     role = 'standby';
     fence = null;
-    window = null; // rebuilt from the log if this replica leads again
+    // Its window may hold entries whose commit failed: start over from the log.
+    window = null;
   }
 
-  function applyEntry(w: MetricsWindow, entry: LogEntry, countTotals: boolean): number {
-    const at = idMs(entry.id);
-    for (const event of entry.events) w.apply(event, at, countTotals);
-    if (at > newestApplied) newestApplied = at;
-    return entry.events.length;
-  }
-
-  /** The leader's loop: claim a batch, apply it, commit it with its totals. */
-  async function consume(): Promise<void> {
-    while (!closing && role === 'leader') {
-      const w = window;
-      const f = fence;
-      if (!w || !f) return;
+  /** The one loop that reads the log and changes the window, in either role. */
+  async function run(): Promise<void> {
+    while (!closing) {
       try {
-        const entries = await source.claim(settings.batchEntries, Math.max(50, Math.floor(settings.tickMs / 2)));
-        if (entries.length === 0 || window !== w) continue;
-        for (const entry of entries) applyEntry(w, entry, true);
-        const committed = await source.commit(entries.map((e) => e.id), w.takeTotalsDelta(), f);
-        if (!committed) stepDown('lease lost: commit fenced off');
+        window ??= await rebuild();
+        const w = window;
+        if (role === 'standby' && won) await takeOver(w, won);
+        if (role === 'leader' && fence) await lead(w, fence);
+        else await follow(w, BLOCK_MS);
       } catch (err) {
         if (closing) return;
-        // The batch is still pending: it is claimed again once readable, so nothing is lost.
-        log.error({ err }, 'consuming the event log failed; retrying');
-        stepDown('consume failed');
+        // Whatever was claimed stays pending in the group and is claimed again: nothing is lost.
+        log.error({ err }, 'reading the event log failed; retrying');
+        stepDown('event log unreachable');
+        window = null;
         await sleep(RETRY_MS);
       }
     }
@@ -131,27 +191,22 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
 
   async function tick(tickMs: number): Promise<void> {
     if (closing) return;
-    let won: Fence | null;
+    let f: Fence | null;
     try {
-      won = await lease.acquireOrRenew();
+      f = await lease.acquireOrRenew();
     } catch (err) {
       log.warn({ err }, 'lease check failed');
-      stepDown('lease unreachable');
-      return;
+      return stepDown('lease unreachable');
     }
-    if (!won) return stepDown('lease held by another replica');
-    if (role === 'standby' || won.epoch !== fence?.epoch) {
-      try {
-        await becomeLeader(won);
-      } catch (err) {
-        log.error({ err }, 'taking over failed; will retry next tick');
-        role = 'standby';
-        fence = null;
-        return;
-      }
+    if (!f) return stepDown('lease held by another replica');
+    if (role === 'leader' && f.epoch !== fence?.epoch) stepDown('lease epoch changed');
+    if (role === 'standby') {
+      // The loop takes over (it alone changes the window); publish this very tick if it is quick.
+      won = f;
+      await until(() => role === 'leader' || closing, settings.tickMs / 2);
+      if ((role as Role) !== 'leader') return; // role changes across the await
     }
-    if (role !== 'leader' || !window) return;
-    await publish(window, tickMs);
+    if (window) await publish(window, tickMs);
   }
 
   async function publish(w: MetricsWindow, tickMs: number): Promise<void> {
@@ -172,31 +227,40 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
 
   return {
     start() {
+      loop ??= run();
       timer.start();
     },
     async close() {
       closing = true;
       timer.stop();
-      await consuming;
+      await loop;
       // Hand the lease over at once so a standby need not wait for it to expire.
-      if (role !== 'standby') await lease.release().catch(() => undefined);
+      if (role === 'leader') await lease.release().catch(() => undefined);
       role = 'standby';
     },
     status() {
+      const snap = lastPublished;
       return {
         role,
         epoch: fence?.epoch ?? null,
-        lastPublishedSeq: lastPublished?.seq ?? null,
-        lastPublishedAt: lastPublished?.builtAt ?? null,
+        lastPublishedSeq: snap?.seq ?? null,
+        lastPublishedAt: snap?.builtAt ?? null,
         cells: window?.cellCount ?? 0,
         inFlight: window?.inFlight ?? 0,
-        lagMs: lastPublished && newestApplied > 0 ? Math.max(0, lastPublished.builtAt * 1000 - newestApplied) : null,
+        labelsFolded: snap?.stats.labelsFolded ?? 0,
+        lagMs: snap && newestApplied > 0 ? Math.max(0, snap.builtAt * 1000 - newestApplied) : null,
       };
     },
     nextSnapshot() {
       return new Promise((resolve) => waiters.push(resolve));
     },
   };
+}
+
+/** Resolves once `done()` holds, checking every few ms, or after `ms` regardless. */
+async function until(done: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await sleep(5);
 }
 
 function sleep(ms: number): Promise<void> {

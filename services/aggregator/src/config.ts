@@ -6,7 +6,7 @@ export const aggregatorVars = {
   PORT: intVar(9100, 0, 65535),
   REDIS_URL: redisUrlVar.default('redis://127.0.0.1:6379'),
   /** Leader lease length: a standby takes over at most this long after the leader dies. */
-  PULSE_LEASE_MS: intVar(2000, 200, 60_000),
+  PULSE_LEASE_MS: intVar(1500, 200, 60_000),
   /** Entries pending this long with a silent consumer are taken over by the leader. */
   PULSE_RECLAIM_IDLE_MS: intVar(5000, 100, 600_000),
   /** Cardinality guard: distinct endpoints / models before folding into `__other__`. */

@@ -38,10 +38,15 @@ const aggregator = createAggregator({
 });
 
 const server = createHealthServer({ status: aggregator.status, storeReachable: () => commands.status === 'ready' });
+server.on('error', (err) => {
+  logger.fatal({ err, host: config.HOST, port: config.PORT }, 'cannot listen');
+  process.exit(1);
+});
 server.listen(config.PORT, config.HOST, () => {
   logger.info({ port: config.PORT, host: config.HOST, consumer }, 'aggregator listening (health and metrics)');
-  aggregator.start();
 });
+// The fail-fast connection refuses commands until it is ready: start reading once it is.
+commands.once('ready', () => aggregator.start());
 
 onShutdown(logger, config.PULSE_SHUTDOWN_TIMEOUT_MS, async () => {
   await aggregator.close();
