@@ -98,7 +98,8 @@ export class RedisEventSource implements EventSource {
     const reclaimed = await this.reclaim(count);
     if (reclaimed.length > 0) return reclaimed;
     const { keys, consumer } = this.opts;
-    const args = ['GROUP', keys.group, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', keys.events, '>'];
+    const block = blockMs > 0 ? ['BLOCK', blockMs] : [];
+    const args = ['GROUP', keys.group, consumer, 'COUNT', count, ...block, 'STREAMS', keys.events, '>'];
     try {
       return this.decode(streamEntries(await this.blocking.call('XREADGROUP', ...args)));
     } catch (err) {

@@ -29,7 +29,8 @@ export interface EventSource {
   tail(afterId: string, count: number, blockMs: number): Promise<LogEntry[]>;
   /**
    * The next entries for this consumer: first those stuck with consumers that
-   * went quiet (reclaimed), then new ones; waits up to `blockMs` when none.
+   * went quiet (reclaimed), then new ones; waits up to `blockMs` when none
+   * (0: answer at once).
    */
   claim(count: number, blockMs: number): Promise<LogEntry[]>;
   /** Called on becoming the leader: the next claims take over every pending entry, however fresh. */

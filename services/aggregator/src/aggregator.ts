@@ -133,18 +133,25 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     const bad = w.loadTotals(await source.loadTotals());
     if (bad > 0) log.warn({ fields: bad }, 'ignored unreadable totals fields');
     source.takeOver();
+    // Count what the old leader left unacknowledged before the first snapshot,
+    // so that snapshot's totals already match its window (bounded by a tick).
+    while (Date.now() - started < settings.tickMs && !closing) {
+      const { claimed, afterWatermark } = await lead(w, f, 0);
+      if (claimed === 0 || afterWatermark > 0) break;
+    }
     fence = f;
     role = 'leader';
     log.info({ epoch: f.epoch, watermark: tailId, cells: w.cellCount, ms: Date.now() - started }, 'became the active aggregator');
   }
 
   /** Leader: claim a batch, apply it, commit it with its totals. */
-  async function lead(w: MetricsWindow, f: Fence): Promise<void> {
-    const entries = await source.claim(settings.batchEntries, BLOCK_MS);
-    if (entries.length === 0) return;
+  async function lead(w: MetricsWindow, f: Fence, blockMs = BLOCK_MS): Promise<{ claimed: number; afterWatermark: number }> {
+    const entries = await source.claim(settings.batchEntries, blockMs);
+    let afterWatermark = 0;
     for (const entry of entries) {
       if (compareIds(entry.id, tailId) > 0) {
         apply(w, entry);
+        afterWatermark++;
         continue;
       }
       // Already in the window since standby days: count its totals only.
@@ -156,7 +163,10 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
         for (const event of entry.events) w.countTotalsOnly(event);
       }
     }
-    if (!(await source.commit(entries.map((e) => e.id), w.takeTotalsDelta(), f))) stepDown('lease lost: commit fenced off');
+    if (entries.length > 0 && !(await source.commit(entries.map((e) => e.id), w.takeTotalsDelta(), f))) {
+      stepDown('lease lost: commit fenced off');
+    }
+    return { claimed: entries.length, afterWatermark };
   }
 
   function stepDown(reason: string): void {
