@@ -1,0 +1,118 @@
+/**
+ * What the deployment checks compare against: the services' own config
+ * schemas (variable names, values, default ports), the deployment files, and
+ * `kubectl kustomize` when it is on PATH.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { aggregatorVars } from '@pulse/aggregator';
+import { gatewayConfigShape } from '@pulse/gateway';
+import { ingestConfigShape } from '@pulse/ingest';
+import { parseConfig } from '@pulse/runtime';
+import { standaloneVars } from '../../services/standalone/src/config.js';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+
+type Shape = Parameters<typeof parseConfig>[0];
+
+/** The start command of each service (CONTRACT §2), as the image runs it. */
+export const START = /^services\/([a-z0-9-]+)\/dist\/main\.js$/;
+
+const SHAPES: Record<string, Shape> = {
+  ingest: ingestConfigShape,
+  aggregator: aggregatorVars,
+  gateway: gatewayConfigShape,
+  standalone: standaloneVars,
+};
+
+/**
+ * The simulator (#6) was written in parallel with these checks: when
+ * services/simulator/src/config.ts exists, its exported shapes (objects of
+ * zod schemas) are the truth; without it, the variables compose sets must be
+ * the ones #6 documents (SIMULATOR_FIXED_VARS).
+ */
+const SIMULATOR_CONFIG = join(ROOT, 'services/simulator/src/config.ts');
+export const simulatorExists = existsSync(SIMULATOR_CONFIG);
+
+async function simulatorShape(): Promise<Shape | null> {
+  if (!simulatorExists) return null;
+  const mod: Record<string, unknown> = await import(pathToFileURL(SIMULATOR_CONFIG).href);
+  const shape: Record<string, unknown> = {};
+  for (const value of Object.values(mod)) {
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      const entries = Object.entries(value);
+      if (entries.length > 0 && entries.every(([, v]) => typeof (v as { safeParse?: unknown })?.safeParse === 'function')) {
+        Object.assign(shape, value);
+      }
+    }
+  }
+  return shape as Shape;
+}
+
+/** The config schema of a service, by the name in its start command; null when unknown. */
+export async function shapeOf(service: string): Promise<Shape | null> {
+  if (service === 'simulator') return simulatorShape();
+  return SHAPES[service] ?? null;
+}
+
+/** The simulator's variables compose sets, as #6 documents them (checked against its schema when present). */
+export const SIMULATOR_FIXED_VARS = ['PULSE_INGEST_URL', 'PULSE_SIM_NODES', 'PULSE_SIM_RATE'];
+
+/** The service a container runs, from its command (the image's default is the all-in-one process). */
+export function serviceOfCommand(command: readonly string[] | undefined): string | null {
+  if (command === undefined || command.length === 0) return 'standalone';
+  if (command[0] !== 'node' || command.length !== 2) return null;
+  return START.exec(command[1]!)?.[1] ?? null;
+}
+
+/** The port a service listens on with `env`: PORT, else its schema's default. */
+export function listenPort(shape: Shape, env: Record<string, string>): number {
+  const parsed = parseConfig(shape, env) as { PORT?: unknown };
+  if (typeof parsed.PORT !== 'number') throw new Error('service has no PORT');
+  return parsed.PORT;
+}
+
+/** Compose-style `${VAR:-default}` / `${VAR}` with the defaults the file gives (unset otherwise). */
+export function interpolate(value: string): string {
+  return value.replace(/\$\{([A-Z0-9_]+)(?::?-([^}]*))?\}/g, (_m, _name: string, def?: string) => def ?? '');
+}
+
+export function loadYaml(path: string): unknown {
+  // merge: YAML 1.1 `<<` keys, which docker compose resolves too.
+  return parseYaml(read(path), { merge: true });
+}
+
+// --- kubectl ---------------------------------------------------------------
+
+export type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [k: string]: unknown };
+
+export const OVERLAYS = ['dev', 'prod'] as const;
+
+/** Oldest kustomize these overlays are written for (`labels`, inline JSON6902 `patches`). */
+const MIN_KUSTOMIZE_MAJOR = 5;
+
+/** Why the kustomize checks cannot run here, or null when they can. */
+export const kubectlMissing: string | null = (() => {
+  const probe = spawnSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf8' });
+  if (probe.error) return 'kubectl is not on PATH';
+  if (probe.status !== 0) return `\`kubectl version --client\` failed: ${probe.stderr.trim().split('\n')[0]}`;
+  const kustomize = (JSON.parse(probe.stdout) as { kustomizeVersion?: string }).kustomizeVersion ?? '';
+  const major = Number(/^v?(\d+)/.exec(kustomize)?.[1] ?? 0);
+  if (major < MIN_KUSTOMIZE_MAJOR) return `kubectl embeds kustomize ${kustomize || '(unknown)'}; the overlays need v${MIN_KUSTOMIZE_MAJOR}+ (kubectl 1.27+)`;
+  return null;
+})();
+
+/** `kubectl kustomize infra/k8s/overlays/<overlay>`, parsed. */
+export function renderOverlay(overlay: string): K8sObject[] {
+  const out = execFileSync('kubectl', ['kustomize', join(ROOT, 'infra/k8s/overlays', overlay)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return parseAllDocuments(out)
+    .map((d) => d.toJS() as K8sObject | null)
+    .filter((o): o is K8sObject => o !== null);
+}
