@@ -58,7 +58,7 @@ describe('npm start (all in one, no Redis)', () => {
     try {
       await waitReady(proc, 60_000);
       const client = await TestClient.connect(`ws://127.0.0.1:${port}/metrics/stream`);
-      await client.nextOfType('historical_data');
+      await client.next((m) => m.type === 'historical_data', 5000, 0);
       client.send({ type: 'subscribe', filters: { metric_type: 'latency', interval: 0.5 } });
       await client.nextOfType('subscribed');
 

@@ -26,6 +26,8 @@ interface Subject {
   lease: LeaderLease;
   /** A second replica's lease on the same store, or null where there is only one process. */
   rival: LeaderLease | null;
+  /** Loses the epoch counter, as a Redis restarted empty would (null: nothing to lose). */
+  forgetEpoch: (() => Promise<unknown>) | null;
 }
 
 let redis: TestRedis;
@@ -50,7 +52,7 @@ const backends: { name: string; make(): Promise<Subject> }[] = [
     name: 'memory',
     async make() {
       const log = new MemoryEventLog(3_600_000);
-      return { log, source: new MemoryEventSource(log, Date.now() - 1000), lease: new MemoryLeaderLease(), rival: null };
+      return { log, source: new MemoryEventSource(log, Date.now() - 1000), lease: new MemoryLeaderLease(), rival: null, forgetEpoch: null };
     },
   },
   {
@@ -63,6 +65,7 @@ const backends: { name: string; make(): Promise<Subject> }[] = [
         source: new RedisEventSource(await conn('consumer'), commands, { keys, consumer: 'c1', reclaimIdleMs: 60_000 }),
         lease: new RedisLeaderLease(commands, keys, 5000),
         rival: new RedisLeaderLease(await conn('producer'), keys, 5000),
+        forgetEpoch: () => commands.del(keys.leaderEpoch),
       };
     },
   },
@@ -127,5 +130,14 @@ describe.each(backends)('EventSource contract: $name', ({ make }) => {
     const stale: Fence = mine;
     expect(await source.commit(entries.map((e) => e.id), new Map([['f', 1]]), stale)).toBe(false);
     expect(await source.loadTotals()).toEqual({});
+  });
+
+  it('epochs keep rising when the epoch counter is lost (a Redis restarted empty)', async () => {
+    const { lease, rival, forgetEpoch } = await make();
+    if (!rival || !forgetEpoch) return;
+    const first = (await lease.acquireOrRenew())!;
+    await lease.release();
+    await forgetEpoch();
+    expect((await rival.acquireOrRenew())!.epoch).toBeGreaterThan(first.epoch);
   });
 });

@@ -20,8 +20,15 @@ if cur then
   end
   return 0
 end
+-- A missing counter (a new store, or a Redis that restarted empty) starts at
+-- Redis time in ms, not 0: gateways drop snapshots of an epoch below the one
+-- they hold, so epochs must keep rising across a reset of the counter.
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[2], string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))
+end
 local ep = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ep, 'PX', ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. string.format('%d', ep), 'PX', ARGV[2])
 return ep
 `;
 

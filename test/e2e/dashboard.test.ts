@@ -1,0 +1,190 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium, driven by
+ * playwright-core) against a running Pulse fed by the simulator, both as
+ * processes. Checks that the figures appear and move, that every chart
+ * draws, that both tables fill, that producer-supplied names are shown as
+ * text and never run as markup, that a filter change narrows what is shown
+ * (and reaches the server), and that the page rides through a restart of
+ * Pulse. Saves screenshots under test-output/ and prints their paths.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startService, type ServiceProcess } from '../support/processes.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const OUTPUT = fileURLToPath(new URL('../../test-output/', import.meta.url));
+const PULSE_ENV = { PULSE_TICK_MS: '250', LOG_LEVEL: 'warn' };
+const HOSTILE_ENDPOINT = '<img src=x onerror="window.__pwned=1">';
+const HOSTILE_MODEL = '<script>window.__pwned=2</script>';
+
+let pulse: ServiceProcess;
+let simulator: ServiceProcess;
+let context: BrowserContext;
+let page: Page;
+let profileDir: string;
+const pageErrors: string[] = [];
+
+async function postHostileNames(): Promise<void> {
+  const ts = Date.now() / 1000;
+  const base = { ts, node: 'hostile', request_id: 'h1', endpoint: HOSTILE_ENDPOINT, model: HOSTILE_MODEL };
+  const res = await fetch(`${pulse.url}/v1/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify([{ type: 'request.start', ...base }, { type: 'request.end', ...base, status: 200, latency_ms: 5 }]),
+  });
+  expect(res.status).toBe(202);
+}
+
+async function snapshotTotal(): Promise<number> {
+  const snap = (await (await fetch(`${pulse.url}/metrics/snapshot`)).json()) as { data: { throughput: { total_requests_per_sec: number } } };
+  return snap.data.throughput.total_requests_per_sec;
+}
+
+const text = (selector: string) => page.locator(selector).first().innerText();
+const number = async (selector: string) => Number((await text(selector)).replace(/[^0-9.]/g, ''));
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`The dashboard test needs Debian's Chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run installs it)`);
+  }
+  mkdirSync(OUTPUT, { recursive: true });
+  pulse = await startService('standalone', PULSE_ENV);
+  await postHostileNames();
+  simulator = await startService(
+    'simulator',
+    {
+      PULSE_INGEST_URL: pulse.url,
+      PULSE_SIM_RATE: '60',
+      PULSE_SIM_ENDPOINTS: '/v1/chat/completions:3,/v1/embeddings:1',
+      PULSE_SIM_MODELS: 'gpt-4o:2,llama-3.1-70b:1',
+      PULSE_SIM_LATENCY_MS: '300',
+      PULSE_SIM_TTFT_MS: '80',
+      PULSE_SIM_TOKENS_PER_SEC: '400',
+      PULSE_SIM_ERROR_RATE: '0.05',
+      PULSE_SIM_GAUGE_INTERVAL_MS: '500',
+      LOG_LEVEL: 'warn',
+    },
+    { waitReady: false },
+  );
+  profileDir = mkdtempSync(join(tmpdir(), 'pulse-chromium-'));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1440, height: 1000 },
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') pageErrors.push(`console: ${msg.text()}`);
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await context?.close();
+  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  await simulator?.stop();
+  await pulse?.stop();
+});
+
+describe('dashboard in Chromium', () => {
+  it('shows live figures that change, every chart and both tables', async () => {
+    await page.goto(`${pulse.url}/`);
+    await expect.poll(() => page.getAttribute('#status', 'data-state'), { timeout: 10_000 }).toBe('open');
+    await expect.poll(() => text('#status')).toBe('live');
+
+    // Numbers appear…
+    await expect.poll(() => number('#card-requests .value'), { timeout: 15_000 }).toBeGreaterThan(0);
+    for (const card of ['#card-tokens', '#card-p99', '#card-ttft', '#card-hit']) {
+      await expect.poll(() => text(`${card} .value`), { timeout: 15_000 }).toMatch(/\d/);
+    }
+    // …and change.
+    const first = await text('#card-requests .value');
+    await expect.poll(() => text('#card-requests .value'), { timeout: 10_000 }).not.toBe(first);
+
+    // Every chart holds a few points and has drawn them.
+    const charts = await page.locator('.plot').count();
+    expect(charts).toBe(8);
+    await expect
+      .poll(async () => Math.min(...(await page.locator('.plot').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-points')))))), { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(3);
+    expect(await page.locator('.plot canvas').count()).toBe(8);
+
+    // The endpoint table, with the simulator's endpoints; the model table, one row per model.
+    await expect.poll(() => text('#endpoints'), { timeout: 10_000 }).toContain('/v1/chat/completions');
+    expect(await text('#endpoints')).toContain('/v1/embeddings');
+    await expect.poll(() => text('#models'), { timeout: 15_000 }).toContain('gpt-4o');
+    await expect.poll(() => text('#models'), { timeout: 10_000 }).toContain('llama-3.1-70b');
+    await expect.poll(async () => number('#models tr:has(th:text-is("gpt-4o")) td'), { timeout: 10_000 }).toBeGreaterThan(0);
+
+    const shot = join(OUTPUT, 'dashboard.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    console.log(`dashboard screenshot: ${shot}`);
+  }, 90_000);
+
+  it('shows producer-supplied names as text, never as markup', async () => {
+    await expect.poll(() => text('#endpoints'), { timeout: 10_000 }).toContain(HOSTILE_ENDPOINT);
+    await expect.poll(() => text('#models'), { timeout: 15_000 }).toContain(HOSTILE_MODEL);
+    expect(await page.locator('#endpoints img, #models script, #f-endpoint img').count()).toBe(0);
+    expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
+    // The picker offers it as an option's text too.
+    expect(await page.locator('#f-endpoint option', { hasText: HOSTILE_ENDPOINT }).count()).toBe(1);
+  }, 30_000);
+
+  it('a filter change narrows the figures, and the server confirms it', async () => {
+    await expect.poll(() => page.locator('#f-endpoint option[value="/v1/embeddings"]').count(), { timeout: 10_000 }).toBe(1);
+    await page.selectOption('#f-endpoint', '/v1/embeddings');
+    await expect.poll(() => text('#f-effective'), { timeout: 5000 }).toContain('endpoints: /v1/embeddings');
+    expect(page.url()).toContain('endpoint=%2Fv1%2Fembeddings');
+
+    // Only that endpoint is left in the table, and the totals are its own.
+    await expect.poll(() => page.locator('#endpoints tr').count(), { timeout: 10_000 }).toBe(1);
+    expect(await text('#endpoints th')).toBe('/v1/embeddings');
+    await expect.poll(() => number('#card-requests .value'), { timeout: 10_000 }).toBeGreaterThan(0);
+    // A quarter of the traffic: well under the unfiltered total.
+    expect(await number('#card-requests .value')).toBeLessThan(0.6 * (await snapshotTotal()));
+    // Embeddings never stream: no TTFT in this view.
+    expect(await text('#card-ttft .value')).toBe('—');
+
+    // Metric types: without throughput, its cards go blank; the server view says which types remain.
+    await page.uncheck('#f-types input[value="throughput"]');
+    await expect.poll(() => text('#f-effective'), { timeout: 5000 }).toContain('metrics: latency, cache, queue, streaming, error');
+    await expect.poll(() => text('#card-requests .value'), { timeout: 5000 }).toBe('—');
+    expect(await page.getAttribute('#card-requests', 'class')).toContain('off');
+    await expect.poll(() => text('#card-p99 .value'), { timeout: 5000 }).toMatch(/\d/);
+
+    await page.selectOption('#f-model', 'gpt-4o');
+    await expect.poll(() => text('#f-effective'), { timeout: 5000 }).toContain('models: gpt-4o');
+    await page.selectOption('#f-interval', '2');
+    await expect.poll(() => text('#f-effective'), { timeout: 5000 }).toContain('every 2 s');
+
+    const shot = join(OUTPUT, 'dashboard-filtered.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    console.log(`filtered dashboard screenshot: ${shot}`);
+
+    // Back to everything.
+    await page.check('#f-types input[value="throughput"]');
+    await page.selectOption('#f-endpoint', '');
+    await page.selectOption('#f-model', '');
+    await page.selectOption('#f-interval', '1');
+    await expect.poll(() => text('#f-effective'), { timeout: 5000 }).toBe('Server view — endpoints: all · models: all · metrics: all · every 1 s');
+    await expect.poll(() => page.locator('#endpoints tr').count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+  }, 60_000);
+
+  it('reconnects by itself when Pulse restarts, and the figures come back', async () => {
+    const port = pulse.port;
+    expect(await pulse.stop()).toBe(0);
+    await expect.poll(() => page.getAttribute('#status', 'data-state'), { timeout: 5000 }).not.toBe('open');
+    expect(await text('#status')).toMatch(/reconnecting|connecting/);
+    pulse = await startService('standalone', { ...PULSE_ENV, PORT: String(port) });
+    await expect.poll(() => page.getAttribute('#status', 'data-state'), { timeout: 20_000 }).toBe('open');
+    // The simulator retried its batches meanwhile: figures from the new process arrive.
+    await expect.poll(() => number('#card-requests .value'), { timeout: 15_000 }).toBeGreaterThan(0);
+    // While Pulse was down the page's requests failed; nothing else may have gone wrong.
+    expect(pageErrors.filter((e) => !e.includes('WebSocket') && !e.includes('ERR_CONNECTION_REFUSED'))).toEqual([]);
+  }, 60_000);
+});

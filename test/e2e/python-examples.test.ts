@@ -1,0 +1,44 @@
+/**
+ * examples/python against the real thing: its unit tests (the middleware's
+ * run where Starlette is installed, and are skipped otherwise), and the
+ * standard-library reporter run as a script against a running Pulse.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startService, type ServiceProcess } from '../support/processes.js';
+
+const EXAMPLES = fileURLToPath(new URL('../../examples/python/', import.meta.url));
+
+function python(args: string[]) {
+  const result = spawnSync('python3', args, { cwd: EXAMPLES, encoding: 'utf8', timeout: 60_000 });
+  if (result.error) throw new Error(`examples/python needs python3 on PATH: ${result.error.message}`);
+  return result;
+}
+
+let pulse: ServiceProcess;
+
+beforeAll(async () => {
+  pulse = await startService('standalone', { PULSE_TICK_MS: '100', LOG_LEVEL: 'warn' });
+}, 30_000);
+
+afterAll(async () => {
+  await pulse?.stop();
+});
+
+describe('examples/python', () => {
+  it('passes its own tests', () => {
+    const { status, stderr } = python(['-m', 'unittest', '-v', 'test_pulse_reporter', 'test_fastapi_middleware']);
+    expect(status, stderr).toBe(0);
+    expect(stderr).toMatch(/^OK/m);
+  });
+
+  it('the reporter script delivers its events to Pulse', async () => {
+    const { status, stdout, stderr } = python(['pulse_reporter.py', pulse.url, '--requests', '30', '--node', 'py-e2e']);
+    expect(status, stderr).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({ sent: 61, rejected: 0, dropped: 0, retries: 0 });
+    await expect
+      .poll(async () => ((await (await fetch(`${pulse.url}/metrics/snapshot`)).json()) as any).data.streaming.completed_streams, { timeout: 5000 })
+      .toBe(30);
+  });
+});
