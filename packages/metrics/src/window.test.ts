@@ -178,4 +178,13 @@ describe('MetricsWindow totals and cardinality', () => {
     expect(snap.cells.map((c) => c.endpoint).sort()).toEqual(['/a', '/b', OTHER_LABEL]);
     expect(snap.stats.labelsFolded).toBe(2);
   });
+
+  it('caps the number of cells, folding both labels beyond it', () => {
+    const w = new MetricsWindow({ ...opts, maxCells: 3 });
+    feed(w, ['a', 'b', 'c', 'd', 'e'].map((m, i) => start(`r${i}`, t, { model: m })), t);
+    w.advance(t + 500);
+    const cells = w.snapshot(t + 500, 1, 1, 0).cells.map((c) => `${c.endpoint} ${c.model}`);
+    expect(cells).toEqual(['/v1/chat/completions a', '/v1/chat/completions b', '/v1/chat/completions c', `${OTHER_LABEL} ${OTHER_LABEL}`]);
+    expect(buildView(w.snapshot(t + 500, 1, 1, 0)).data.throughput.total_requests_per_sec).toBeCloseTo(5 / 60, 12);
+  });
 });

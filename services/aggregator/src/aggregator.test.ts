@@ -47,7 +47,7 @@ async function replica(keys: PulseKeys, name: string, leaseMs = 600): Promise<Ag
   const commands = await connection('producer');
   const source = new RedisEventSource(await connection('consumer'), commands, { keys, consumer: name, reclaimIdleMs: 1000 });
   const agg = createAggregator({
-    settings: { windowMs: 60_000, tickMs: TICK, maxEndpoints: 100, maxModels: 100, batchEntries: 100 },
+    settings: { windowMs: 60_000, tickMs: TICK, maxEndpoints: 100, maxModels: 100, maxCells: 1000, batchEntries: 100 },
     source,
     lease: new RedisLeaderLease(commands, keys, leaseMs),
     publisher: new RedisSnapshotPublisher(commands, keys),

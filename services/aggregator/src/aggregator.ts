@@ -93,6 +93,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       createdAtMs: await source.createdAt(),
       maxEndpoints: settings.maxEndpoints,
       maxModels: settings.maxModels,
+      maxCells: settings.maxCells,
     });
     tailId = `${Date.now() - horizonMs}-0`;
     recorded.clear();

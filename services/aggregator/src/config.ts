@@ -12,6 +12,8 @@ export const aggregatorVars = {
   /** Cardinality guard: distinct endpoints / models before folding into `__other__`. */
   PULSE_MAX_ENDPOINTS: intVar(1000, 1, 100_000),
   PULSE_MAX_MODELS: intVar(1000, 1, 100_000),
+  /** … and distinct endpoint×model cells: bounds aggregator memory and snapshot size. */
+  PULSE_MAX_CELLS: intVar(10_000, 1, 1_000_000),
   /** Stream entries (ingest requests) read per batch. */
   PULSE_BATCH_ENTRIES: intVar(500, 1, 100_000),
 };
@@ -22,6 +24,7 @@ export interface AggregatorSettings {
   tickMs: number;
   maxEndpoints: number;
   maxModels: number;
+  maxCells: number;
   batchEntries: number;
 }
 
@@ -30,6 +33,7 @@ export function aggregatorSettings(env: {
   PULSE_TICK_MS: number;
   PULSE_MAX_ENDPOINTS: number;
   PULSE_MAX_MODELS: number;
+  PULSE_MAX_CELLS: number;
   PULSE_BATCH_ENTRIES: number;
 }): AggregatorSettings {
   return {
@@ -37,6 +41,7 @@ export function aggregatorSettings(env: {
     tickMs: env.PULSE_TICK_MS,
     maxEndpoints: env.PULSE_MAX_ENDPOINTS,
     maxModels: env.PULSE_MAX_MODELS,
+    maxCells: env.PULSE_MAX_CELLS,
     batchEntries: env.PULSE_BATCH_ENTRIES,
   };
 }

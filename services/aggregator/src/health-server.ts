@@ -48,6 +48,9 @@ function prometheusText(s: AggregatorStatus): string {
     '# HELP pulse_aggregator_in_flight Requests started and not yet ended.',
     '# TYPE pulse_aggregator_in_flight gauge',
     `pulse_aggregator_in_flight ${s.inFlight}`,
+    '# HELP pulse_aggregator_labels_folded_total Events whose endpoint or model was folded into __other__ by the cardinality guard.',
+    '# TYPE pulse_aggregator_labels_folded_total counter',
+    `pulse_aggregator_labels_folded_total ${s.labelsFolded}`,
   ];
   if (s.lagMs !== null) {
     lines.push('# HELP pulse_aggregator_lag_ms Newest applied entry to last snapshot.', '# TYPE pulse_aggregator_lag_ms gauge', `pulse_aggregator_lag_ms ${s.lagMs}`);
