@@ -12,6 +12,8 @@ import type { CellState } from './cell.js';
 export const NODE_SILENCE_MS = 30_000;
 /** A start whose end never comes is forgotten after this long. */
 export const MAX_REQUEST_AGE_MS = 10 * 60_000;
+/** Requests tracked at most: beyond it the oldest is forgotten, so a flood of starts cannot exhaust memory. */
+export const MAX_IN_FLIGHT = 1_000_000;
 /** An end seen before its start is remembered this long, so the start is not counted as in flight. */
 const EARLY_END_MS = 60_000;
 const AGE_SWEEP_MS = 5_000;
@@ -57,6 +59,15 @@ export class InFlightTracker {
     if (this.earlyEnds.delete(key) || this.requests.has(key)) return;
     this.requests.set(key, { cell, node, stream, startedAt: at });
     this.change(n, cell, stream, 1);
+    if (this.requests.size > MAX_IN_FLIGHT) this.forgetOldest();
+  }
+
+  private forgetOldest(): void {
+    const [key, req] = this.requests.entries().next().value!;
+    this.requests.delete(key);
+    const n = this.nodes.get(req.node);
+    if (n) this.change(n, req.cell, req.stream, -1);
+    else this.changeCell(req.cell, req.stream, -1);
   }
 
   /** Ends a request; returns whether its start said it was streaming (undefined if unknown). */
@@ -65,7 +76,7 @@ export class InFlightTracker {
     const key = requestKey(node, requestId);
     const req = this.requests.get(key);
     if (!req) {
-      this.earlyEnds.set(key, at);
+      if (this.earlyEnds.size < MAX_IN_FLIGHT) this.earlyEnds.set(key, at);
       return undefined;
     }
     this.requests.delete(key);
