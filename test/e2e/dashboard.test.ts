@@ -161,6 +161,10 @@ describe('dashboard in Chromium', () => {
     await expect.poll(() => text('#f-effective'), { timeout: 5000 }).toContain('models: gpt-4o');
     await page.selectOption('#f-interval', '2');
     await expect.poll(() => text('#f-effective'), { timeout: 5000 }).toContain('every 2 s');
+    // The charts start over with the new view; without throughput, its chart says it is not subscribed.
+    await expect.poll(async () => Number(await page.getAttribute('#chart-latency .plot', 'data-points')), { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    expect(await page.getAttribute('#chart-throughput', 'class')).toContain('off');
+    expect(await page.getAttribute('#chart-latency', 'class')).not.toContain('off');
 
     const shot = join(OUTPUT, 'dashboard-filtered.png');
     await page.screenshot({ path: shot, fullPage: true });

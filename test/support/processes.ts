@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-export type ServiceName = 'ingest' | 'aggregator' | 'gateway' | 'standalone';
+export type ServiceName = 'ingest' | 'aggregator' | 'gateway' | 'standalone' | 'simulator' | 'fake-openai';
 
 export interface ServiceProcess {
   readonly name: ServiceName;

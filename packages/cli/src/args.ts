@@ -1,0 +1,96 @@
+/**
+ * The command line of `pulse`, parsed into what to do or a usage error.
+ * Pure: main.ts prints and exits.
+ */
+import { parseArgs } from 'node:util';
+import type { SubscribeFilters } from '@pulse/client';
+import { METRIC_TYPES, isMetricType, type MetricType } from '@pulse/protocol/snapshot-data';
+
+export const USAGE = `usage: pulse watch <ws-url> [options]
+
+Watches Pulse's live metrics: a table refreshed in place, or the raw messages.
+
+  <ws-url>               the stream, e.g. ws://localhost:8000/metrics/stream
+                         (a bare http://host:port or host:port gets /metrics/stream)
+  --endpoint <path>      only this endpoint (repeatable)
+  --model <name>         only this model (repeatable)
+  --metric <type>        only this metric type (repeatable): ${METRIC_TYPES.join(', ')}
+  --interval <seconds>   seconds between updates (default 1)
+  --json                 print every message as one JSON line instead of the table
+  --count <n>            exit after n metrics updates
+  -h, --help             this help`;
+
+export interface WatchCommand {
+  kind: 'watch';
+  url: string;
+  filters: SubscribeFilters;
+  json: boolean;
+  /** Stop after this many metrics_update messages; undefined: run until interrupted. */
+  count?: number;
+}
+
+export type Command = WatchCommand | { kind: 'help' } | { kind: 'error'; message: string };
+
+export function parseCommand(argv: readonly string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        endpoint: { type: 'string', multiple: true },
+        model: { type: 'string', multiple: true },
+        metric: { type: 'string', multiple: true },
+        interval: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        count: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    return { kind: 'error', message: (err as Error).message };
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: 'help' };
+  const [command, url, ...extra] = positionals;
+  if (command !== 'watch') return { kind: 'error', message: command ? `unknown command: ${command}` : 'missing command: watch' };
+  if (!url) return { kind: 'error', message: 'missing <ws-url>' };
+  if (extra.length > 0) return { kind: 'error', message: `unexpected argument: ${extra[0]}` };
+
+  const filters: SubscribeFilters = {};
+  if (values.endpoint) filters.endpoints = values.endpoint;
+  if (values.model) filters.models = values.model;
+  if (values.metric) {
+    const bad = values.metric.find((m) => m !== 'all' && !isMetricType(m));
+    if (bad) return { kind: 'error', message: `--metric: unknown type ${bad} (expected one of ${METRIC_TYPES.join(', ')})` };
+    filters.metric_types = values.metric as (MetricType | 'all')[];
+  }
+  if (values.interval !== undefined) {
+    const interval = Number(values.interval);
+    if (!Number.isFinite(interval) || interval <= 0) return { kind: 'error', message: `--interval: not a positive number of seconds: ${values.interval}` };
+    filters.interval = interval;
+  }
+  let count: number | undefined;
+  if (values.count !== undefined) {
+    count = Number(values.count);
+    if (!Number.isInteger(count) || count < 1) return { kind: 'error', message: `--count: not a positive whole number: ${values.count}` };
+  }
+  const stream = streamUrl(url);
+  if (stream === null) return { kind: 'error', message: `not a WebSocket URL: ${url}` };
+  return { kind: 'watch', url: stream, filters, json: values.json, ...(count !== undefined ? { count } : {}) };
+}
+
+/** `ws://h:p/metrics/stream` as given; `http://h:p`, `h:p` or a URL without a path get the stream path. */
+export function streamUrl(input: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(/^[a-z]+:\/\//i.test(input) ? input : `ws://${input}`);
+  } catch {
+    return null;
+  }
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  else if (url.protocol !== 'ws:' && url.protocol !== 'wss:') return null;
+  if (url.pathname === '/' || url.pathname === '') url.pathname = '/metrics/stream';
+  return url.toString();
+}

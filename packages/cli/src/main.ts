@@ -1,0 +1,22 @@
+/** `pulse` (`npx pulse watch <ws-url> …`): parses the command line and runs it. */
+import { parseCommand, USAGE } from './args.js';
+import { watch } from './watch.js';
+
+// `pulse watch … | head` closes the pipe: that is the reader being done, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(0);
+});
+
+const command = parseCommand(process.argv.slice(2));
+switch (command.kind) {
+  case 'help':
+    process.stdout.write(`${USAGE}\n`);
+    break;
+  case 'error':
+    process.stderr.write(`pulse: ${command.message}\n\n${USAGE}\n`);
+    process.exitCode = 2;
+    break;
+  case 'watch':
+    process.exitCode = await watch(command, process.stdout, process.stderr);
+}

@@ -1,0 +1,17 @@
+/** @pulse/client for Node: the same client, over `ws`. */
+import { PulseClient, type PulseClientOptions } from './client.js';
+import { nodeTransport } from './transport.node.js';
+
+export { PulseClient, type ConnectionState, type ConnectionStatus, type PulseClientOptions } from './client.js';
+export { MessageStream } from './message-stream.js';
+export { endpointRows, headline, modelRow, type EndpointRow, type Headline, type ModelRow } from './summary.js';
+export { formatMs, formatNumber, formatPercent, formatTime, NO_DATA } from './format.js';
+export { toSubscribeFilters, type EffectiveFilters, type SubscribeFilters } from './subscriptions.js';
+export { type Transport, type TransportFactory, type TransportHandlers } from './transport.js';
+export { nodeTransport } from './transport.node.js';
+export type { MetricType, ServerMessage, SnapshotData, ViewData } from '@pulse/protocol';
+
+/** Connects to `url` (`ws://host:port/metrics/stream`) over `ws`. */
+export function connect(url: string, options: Partial<PulseClientOptions> = {}): PulseClient {
+  return new PulseClient(url, { transport: nodeTransport, ...options });
+}

@@ -1,0 +1,83 @@
+/**
+ * What the client has asked for, kept so a fresh connection can be brought
+ * back to it. The server's `subscribed` echo is the truth (it applied the
+ * rules and rounded the interval), so the ledger keeps the last echo plus
+ * the requests not answered yet, and replays exactly that after a reconnect:
+ * a subscribe the server rejected is never re-sent, and one lost with the
+ * connection is not lost.
+ */
+import type { MetricType, ServerMessage } from '@pulse/protocol';
+
+/** The `filters` of a subscribe (CONTRACT §5): strings add to sets, `interval` replaces. */
+export interface SubscribeFilters {
+  endpoint?: string;
+  endpoints?: readonly string[];
+  model?: string;
+  models?: readonly string[];
+  metric_type?: MetricType | 'all';
+  metric_types?: readonly (MetricType | 'all')[];
+  /** Seconds; rounded up by the server to whole ticks. */
+  interval?: number;
+}
+
+/** The effective filters the server echoes in `subscribed`. */
+export type EffectiveFilters = Extract<ServerMessage, { type: 'subscribed' }>['filters'];
+
+export type Request = { type: 'subscribe'; filters: SubscribeFilters } | { type: 'unsubscribe' };
+
+/** The error code the gateway gives a rejected subscribe. */
+const INVALID_SUBSCRIPTION = 'invalid_subscription';
+
+export class SubscriptionLedger {
+  private confirmed: EffectiveFilters | null = null;
+  /** Sent (or to be sent), not answered yet; the server answers in order. */
+  private pending: Request[] = [];
+
+  /** The filters the server last confirmed; null for the defaults. */
+  get filters(): EffectiveFilters | null {
+    return this.confirmed;
+  }
+
+  request(request: Request): void {
+    this.pending.push(request);
+  }
+
+  /** Takes the server's answer to the oldest pending request into account. */
+  settle(message: ServerMessage): void {
+    const head = this.pending[0];
+    if (!head) return;
+    if (message.type === 'subscribed' && head.type === 'subscribe') {
+      this.pending.shift();
+      this.confirmed = message.filters;
+    } else if (message.type === 'unsubscribed' && head.type === 'unsubscribe') {
+      this.pending.shift();
+      this.confirmed = null;
+    } else if (message.type === 'error' && head.type === 'subscribe' && (message.code === undefined || message.code === INVALID_SUBSCRIPTION)) {
+      // Rejected whole, changing nothing (CONTRACT §5): forget it.
+      this.pending.shift();
+    }
+  }
+
+  /**
+   * For a new connection, which starts at the defaults: the requests that
+   * rebuild the confirmed filters, then those still unanswered. They become
+   * the pending requests of the new connection.
+   */
+  replay(): readonly Request[] {
+    const requests: Request[] = [];
+    if (this.confirmed) requests.push({ type: 'subscribe', filters: toSubscribeFilters(this.confirmed) });
+    requests.push(...this.pending);
+    this.confirmed = null;
+    this.pending = [...requests];
+    return requests;
+  }
+}
+
+/** A subscribe that gives a fresh connection exactly `filters`. */
+export function toSubscribeFilters(filters: EffectiveFilters): SubscribeFilters {
+  const out: SubscribeFilters = { interval: filters.interval };
+  if (filters.endpoints.length > 0) out.endpoints = filters.endpoints;
+  if (filters.models.length > 0) out.models = filters.models;
+  if (!filters.metric_types.includes('all')) out.metric_types = filters.metric_types as MetricType[];
+  return out;
+}

@@ -1,0 +1,94 @@
+/**
+ * One time-series chart: a SeriesHistory drawn with uPlot. uPlot wants its
+ * series fixed, so a chart whose series change (an endpoint appears) is
+ * rebuilt; otherwise new data is only handed over. Series labels come from
+ * producers; uPlot writes them with textContent.
+ */
+import uPlot from 'uplot';
+import type { ViewData } from '@pulse/client';
+import { formatNumber, formatTime } from '@pulse/client';
+import type { ChartSpec } from './chart-specs.js';
+import { SeriesHistory } from './series.js';
+
+const PALETTE = ['#4f8cff', '#ff9f43', '#2ecc71', '#e8596a', '#b07cff', '#22c3b5', '#f4c542', '#ff7ac6'];
+const HEIGHT = 170;
+const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600];
+const AXIS = { stroke: '#8b95a5', grid: { stroke: '#273040', width: 1 }, ticks: { stroke: '#273040', width: 1 } };
+
+export class Chart {
+  private readonly history: SeriesHistory;
+  private plot: uPlot | null = null;
+  private drawn = '';
+
+  constructor(
+    readonly spec: ChartSpec,
+    private readonly container: HTMLElement,
+    spanSeconds: number,
+  ) {
+    this.history = new SeriesHistory(spanSeconds);
+  }
+
+  add(time: number, data: ViewData): void {
+    this.history.push(time, this.spec.point(data));
+    this.render();
+  }
+
+  clear(): void {
+    this.history.clear();
+    this.render();
+  }
+
+  resize(): void {
+    this.plot?.setSize({ width: this.width(), height: HEIGHT });
+  }
+
+  private render(): void {
+    const names = this.history.names;
+    const data: uPlot.AlignedData = [this.history.times, ...names.map((n) => this.history.series(n))];
+    const key = names.join('\n');
+    if (this.plot && key === this.drawn) this.plot.setData(data);
+    else this.rebuild(names, data);
+    this.drawn = key;
+    // Unless the pointer is on the chart, its legend shows the latest values.
+    const plot = this.plot!;
+    if ((plot.cursor.left ?? -1) < 0 && this.history.times.length > 0) plot.setLegend({ idx: this.history.times.length - 1 });
+    // For people and tests alike: how many points the chart holds.
+    this.container.dataset.points = String(this.history.times.length);
+  }
+
+  private rebuild(names: string[], data: uPlot.AlignedData): void {
+    this.plot?.destroy();
+    const unit = this.spec.unit;
+    this.plot = new uPlot(
+      {
+        width: this.width(),
+        height: HEIGHT,
+        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+        series: [
+          { value: (_u: uPlot, t: number | null) => (t === null ? '—' : formatTime(t)) },
+          ...names.map((label, i) => ({
+            label,
+            stroke: PALETTE[i % PALETTE.length],
+            width: 1.5,
+            // p50 lines dashed, so a latency chart reads as pairs per endpoint.
+            ...(label.endsWith(' p50') ? { dash: [4, 3] } : {}),
+            value: (_u: uPlot, v: number | null) => (v === null ? '—' : `${formatNumber(v)} ${unit}`),
+          })),
+        ],
+        axes: [
+          // Whole seconds and up: the figures change once per tick, finer ticks only repeat labels.
+          { ...AXIS, incrs: TIME_STEPS, values: (_u, ticks) => ticks.map((t) => formatTime(t)) },
+          { ...AXIS, size: 56, values: (_u, ticks) => ticks.map((t) => formatNumber(t)) },
+        ],
+        legend: { live: true },
+        cursor: { drag: { x: false, y: false } },
+      },
+      data,
+      this.container,
+    );
+  }
+
+  private width(): number {
+    return Math.max(240, this.container.clientWidth);
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * The dashboard page: one client for the figures, filtered as the controls
+ * say; cards, charts and the endpoint table from its messages; the model
+ * table from ModelViews; the connection pill from the client's status.
+ */
+import {
+  connect,
+  endpointRows,
+  formatMs,
+  formatNumber,
+  formatPercent,
+  formatTime,
+  headline,
+  type EffectiveFilters,
+  type Headline,
+  type ServerMessage,
+  type ViewData,
+} from '@pulse/client';
+import { METRIC_TYPES, isMetricType } from '@pulse/protocol/snapshot-data';
+import { Chart } from './chart.js';
+import { byId, element, setOptions } from './dom.js';
+import { CHARTS } from './chart-specs.js';
+import { DEFAULT_FILTERS, fromQuery, toQuery, toSubscribe, type FilterState } from './filters.js';
+import { fetchLabels, labelsUrl } from './labels.js';
+import { ModelViews } from './model-views.js';
+import { describeStatus } from './status.js';
+import { renderEndpoints, renderModels } from './tables.js';
+
+/** How much history the charts keep. */
+const CHART_SPAN_SECONDS = 5 * 60;
+const LABELS_EVERY_MS = 5000;
+
+/** The stream of the gateway that served the page, unless `?ws=` names another. */
+function streamUrl(): string {
+  const override = new URLSearchParams(location.search).get('ws');
+  if (override) return override;
+  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/metrics/stream`;
+}
+
+const url = streamUrl();
+const client = connect(url, { pingIntervalMs: 10_000 });
+const charts = buildCharts();
+const models = new ModelViews(url, () => renderModels(byId<HTMLTableSectionElement>('models'), models.rows(), models.hidden));
+let filters: FilterState = fromQuery(location.search);
+/** performance.now() when the figures on screen arrived (the local clock: the server's may be skewed). */
+let shownAt: number | null = null;
+/** Replies still due for the last filter change; updates before them were built with the old filters. */
+let awaitingReplies = 0;
+
+/** Models in Pulse's window, as the gateway last listed them. */
+let modelsInWindow: string[] = [];
+
+const controls = {
+  endpoint: byId<HTMLSelectElement>('f-endpoint'),
+  model: byId<HTMLSelectElement>('f-model'),
+  interval: byId<HTMLSelectElement>('f-interval'),
+  types: buildTypeBoxes(),
+};
+
+/** One checkbox per metric type of the protocol, so the page cannot fall behind it. */
+function buildTypeBoxes(): HTMLInputElement[] {
+  const group = byId('f-types');
+  return METRIC_TYPES.map((type) => {
+    const box = element('input', undefined, { type: 'checkbox', value: type, name: 'type' });
+    const label = element('label');
+    label.append(box, ` ${type}`);
+    group.append(label);
+    return box;
+  });
+}
+
+function buildCharts(): Chart[] {
+  const grid = byId('charts');
+  return CHARTS.map((spec) => {
+    const panel = element('section', undefined, { class: 'panel', id: `chart-${spec.id}` });
+    const plot = element('div', undefined, { class: 'plot', 'data-points': '0' });
+    panel.append(element('h2', spec.title), element('span', spec.unit, { class: 'unit' }), plot);
+    grid.append(panel);
+    return new Chart(spec, plot, CHART_SPAN_SECONDS);
+  });
+}
+
+function showControls(state: FilterState): void {
+  // Until the gateway lists its labels, the pickers offer what the address asked for.
+  setOptions(controls.endpoint, state.endpoint ? [state.endpoint] : []);
+  setOptions(controls.model, state.model ? [state.model] : []);
+  controls.endpoint.value = state.endpoint;
+  controls.model.value = state.model;
+  controls.interval.value = String(state.interval);
+  for (const box of controls.types) box.checked = isMetricType(box.value) && state.types.includes(box.value);
+}
+
+function readControls(): FilterState {
+  const types = controls.types.filter((b) => b.checked).map((b) => b.value).filter(isMetricType);
+  return {
+    endpoint: controls.endpoint.value,
+    model: controls.model.value,
+    // Unticking every type means no filter on types, not an empty page.
+    types: types.length > 0 ? types : DEFAULT_FILTERS.types,
+    interval: Number(controls.interval.value),
+  };
+}
+
+/** Sends the filters: reset, then one subscribe with everything (a subscribe only adds). */
+function applyFilters(state: FilterState): void {
+  filters = state;
+  history.replaceState(null, '', `${location.pathname}${queryWithWs(toQuery(state))}`);
+  client.unsubscribe();
+  awaitingReplies = 1;
+  const subscribe = toSubscribe(state);
+  if (subscribe) {
+    client.subscribe(subscribe);
+    awaitingReplies = 2;
+  }
+  for (const chart of charts) chart.clear();
+  models.sync(modelsInWindow, state.endpoint);
+}
+
+function queryWithWs(query: string): string {
+  const ws = new URLSearchParams(location.search).get('ws');
+  const q = new URLSearchParams(query);
+  if (ws) q.set('ws', ws);
+  const text = q.toString();
+  return text ? `?${text}` : '';
+}
+
+function showCards(cards: Headline, data: ViewData): void {
+  const set = (id: string, text: string, type: string) => {
+    const card = byId(id);
+    card.querySelector('.value')!.textContent = text;
+    card.classList.toggle('off', !(type in data));
+  };
+  set('card-requests', formatNumber(cards.requestsPerSec), 'throughput');
+  set('card-tokens', formatNumber(cards.tokensPerSec), 'throughput');
+  set('card-p99', formatMs(cards.worstP99), 'latency');
+  set('card-ttft', formatMs(cards.ttftP50), 'streaming');
+  set('card-hit', formatPercent(cards.hitRate), 'cache');
+  set('card-errors', formatNumber(cards.errorsPerSec), 'error');
+  set('card-streams', formatNumber(cards.activeStreams), 'queue');
+  set('card-queue', formatNumber(cards.queueDepth), 'queue');
+}
+
+function showData(timestamp: number, data: ViewData): void {
+  shownAt = performance.now();
+  showCards(headline(data), data);
+  for (const chart of charts) {
+    chart.add(timestamp, data);
+    // A chart whose metric type is not subscribed says so instead of looking empty.
+    byId(`chart-${chart.spec.id}`).classList.toggle('off', !(chart.spec.type in data));
+  }
+  renderEndpoints(byId<HTMLTableSectionElement>('endpoints'), endpointRows(data));
+  byId('updated').textContent = `updated ${formatTime(timestamp)}`;
+}
+
+function onMessage(message: ServerMessage): void {
+  switch (message.type) {
+    case 'historical_data':
+      // It is unfiltered: right for the default view only; a filtered one waits for its first update.
+      if (toSubscribe(filters) === null && awaitingReplies === 0) showData(message.timestamp, message.data);
+      return;
+    case 'metrics_update':
+      if (awaitingReplies === 0) showData(message.timestamp, message.data);
+      return;
+    case 'subscribed':
+    case 'unsubscribed':
+      awaitingReplies = Math.max(0, awaitingReplies - 1);
+      showEffective(message.type === 'subscribed' ? message.filters : null);
+      byId('notice').textContent = '';
+      return;
+    case 'error':
+      awaitingReplies = Math.max(0, awaitingReplies - 1);
+      byId('notice').textContent = `Pulse said: ${message.message}`;
+      return;
+    case 'pong':
+      return;
+  }
+}
+
+function showEffective(effective: EffectiveFilters | null): void {
+  const e = effective ?? { endpoints: [], models: [], metric_types: ['all'], interval: DEFAULT_FILTERS.interval };
+  const parts = [
+    `endpoints: ${e.endpoints.length ? e.endpoints.join(', ') : 'all'}`,
+    `models: ${e.models.length ? e.models.join(', ') : 'all'}`,
+    `metrics: ${e.metric_types.join(', ')}`,
+    `every ${e.interval} s`,
+  ];
+  byId('f-effective').textContent = `Server view — ${parts.join(' · ')}`;
+}
+
+async function refreshLabels(): Promise<void> {
+  const labels = await fetchLabels(labelsUrl(url));
+  setOptions(controls.endpoint, labels.endpoints);
+  setOptions(controls.model, labels.models);
+  modelsInWindow = labels.models;
+  models.sync(modelsInWindow, filters.endpoint);
+}
+
+/** Connected but no update for several intervals: the figures on screen are old, and the pill says so. */
+function markStale(): void {
+  const ageSeconds = shownAt === null ? 0 : (performance.now() - shownAt) / 1000;
+  byId('status').dataset.stale = String(client.status.state === 'open' && ageSeconds > 3 * filters.interval + 2);
+}
+
+client.onStatus((status) => {
+  const pill = byId('status');
+  pill.textContent = describeStatus(status);
+  pill.dataset.state = status.state;
+});
+client.onMessage(onMessage);
+
+showControls(filters);
+for (const control of [controls.endpoint, controls.model, controls.interval, ...controls.types]) {
+  control.addEventListener('change', () => applyFilters(readControls()));
+}
+byId('stream-url').textContent = url;
+if (toSubscribe(filters) !== null) applyFilters(filters);
+window.addEventListener('resize', () => charts.forEach((c) => c.resize()));
+setInterval(markStale, 1000);
+setInterval(() => void refreshLabels(), LABELS_EVERY_MS);
+void refreshLabels();

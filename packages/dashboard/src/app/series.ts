@@ -1,0 +1,48 @@
+/**
+ * The history a chart draws: one time axis and any number of named series
+ * aligned on it (the uPlot data layout), trimmed to a time span. A series
+ * that appears later is back-filled with gaps, so all arrays stay aligned.
+ */
+
+export type Point = Readonly<Record<string, number | null | undefined>>;
+
+export class SeriesHistory {
+  readonly times: number[] = [];
+  private readonly values = new Map<string, (number | null)[]>();
+
+  constructor(private readonly spanSeconds: number) {}
+
+  /** Series names, in the order they first appeared. */
+  get names(): string[] {
+    return [...this.values.keys()];
+  }
+
+  /** Adds one point at `time` (seconds); a name missing from `point` is a gap. Older points than the span drop off. */
+  push(time: number, point: Point): void {
+    if (this.times.length > 0 && time <= this.times[this.times.length - 1]!) return;
+    for (const name of Object.keys(point)) {
+      if (!this.values.has(name)) this.values.set(name, this.times.map(() => null));
+    }
+    this.times.push(time);
+    for (const [name, list] of this.values) list.push(finite(point[name]));
+    let drop = 0;
+    while (drop < this.times.length && this.times[drop]! < time - this.spanSeconds) drop += 1;
+    if (drop > 0) {
+      this.times.splice(0, drop);
+      for (const list of this.values.values()) list.splice(0, drop);
+    }
+  }
+
+  series(name: string): (number | null)[] {
+    return this.values.get(name) ?? [];
+  }
+
+  clear(): void {
+    this.times.length = 0;
+    this.values.clear();
+  }
+}
+
+function finite(v: number | null | undefined): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}

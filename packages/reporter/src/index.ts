@@ -1,0 +1,1 @@
+export { Reporter, type ReporterError, type ReporterEvent, type ReporterOptions, type ReporterStats } from './reporter.js';
