@@ -18,7 +18,10 @@ import { PROBE_PATHS } from './probes.js';
 import { kubectlMissing, listenPort, OVERLAYS, read, renderOverlay, ROOT, serviceOfCommand, shapeOf, type K8sObject } from './support.js';
 
 /** Secrets the prod overlay expects the operator to create (docs/DEPLOY.md), with a stand-in value. */
-const EXTERNAL_SECRETS: Record<string, Record<string, string>> = { 'pulse-redis': { REDIS_URL: 'rediss://redis.example:6380' } };
+const EXTERNAL_SECRETS: Record<string, Record<string, string>> = {
+  'pulse-redis': { REDIS_URL: 'rediss://redis.example:6380' },
+  'pulse-tokens': { write: 'stand-in-write-token-0123456789', read: 'stand-in-read-token-0123456789' },
+};
 
 type Container = { name: string; image: string; command?: string[]; args?: string[]; ports?: { name?: string; containerPort: number }[]; env?: any[]; envFrom?: any[]; [k: string]: any };
 

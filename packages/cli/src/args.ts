@@ -18,7 +18,10 @@ Watches Pulse's live metrics: a table refreshed in place, or the raw messages.
   --interval <seconds>   seconds between updates (default 1)
   --json                 print every message as one JSON line instead of the table
   --count <n>            exit after n metrics updates
-  -h, --help             this help`;
+  -h, --help             this help
+
+A Pulse with read tokens (docs/SECURITY.md) wants one: set PULSE_TOKEN (an
+environment variable rather than an option, so it stays out of \`ps\`).`;
 
 export interface WatchCommand {
   kind: 'watch';
@@ -27,6 +30,8 @@ export interface WatchCommand {
   json: boolean;
   /** Stop after this many metrics_update messages; undefined: run until interrupted. */
   count?: number;
+  /** Read token, from PULSE_TOKEN (main.ts); sent as an Authorization header. */
+  token?: string;
 }
 
 export type Command = WatchCommand | { kind: 'help' } | { kind: 'error'; message: string };

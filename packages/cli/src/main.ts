@@ -18,5 +18,5 @@ switch (command.kind) {
     process.exitCode = 2;
     break;
   case 'watch':
-    process.exitCode = await watch(command, process.stdout, process.stderr);
+    process.exitCode = await watch({ ...command, token: process.env.PULSE_TOKEN || undefined }, process.stdout, process.stderr);
 }

@@ -18,7 +18,7 @@ export interface Output {
 }
 
 export function watch(cmd: WatchCommand, out: Output, err: Output, signals: NodeJS.EventEmitter = process): Promise<number> {
-  const client = connect(cmd.url);
+  const client = connect(cmd.url, { token: cmd.token });
   const hasFilters = Object.keys(cmd.filters).length > 0;
   if (hasFilters) client.subscribe(cmd.filters);
   const state: WatchState = { url: cmd.url, status: client.status, filters: null };

@@ -133,9 +133,11 @@ describe('PulseClient against a running Pulse', () => {
     const port = pulse.port;
     expect(await pulse.stop()).toBe(0);
     await nextStatus(client, (s) => s.state === 'reconnecting');
+    // Listening before the new process is up: the client may reconnect before /readyz answers 200.
+    const resubscribing = nextMessage(client, (m) => m.type === 'subscribed', 15_000);
     pulse = await startService('standalone', { ...ENV, PORT: String(port) });
 
-    const resubscribed = await nextMessage(client, (m) => m.type === 'subscribed', 15_000);
+    const resubscribed = await resubscribing;
     expect(resubscribed.type === 'subscribed' && resubscribed.filters).toEqual({
       endpoints: [],
       models: ['model-a'],

@@ -32,6 +32,8 @@ export interface PulseClientOptions {
   bufferSize?: number;
   /** Random source of the jitter; for tests. */
   random?: () => number;
+  /** Read token of a Pulse with authentication on (docs/SECURITY.md); the transport sends it. Default none. */
+  token?: string;
 }
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -58,7 +60,7 @@ export class PulseClient implements AsyncIterable<ServerMessage> {
   /** Resolves once the client is closed for good: close() was called, or reconnecting stopped. */
   readonly closed: Promise<ConnectionStatus>;
 
-  private readonly opts: Required<Omit<PulseClientOptions, 'idleTimeoutMs'>> & { idleTimeoutMs: number };
+  private readonly opts: Required<Omit<PulseClientOptions, 'idleTimeoutMs' | 'token'>> & { idleTimeoutMs: number; token: string | undefined };
   private readonly ledger = new SubscriptionLedger();
   private readonly messageListeners = new Set<Listener<ServerMessage>>();
   private readonly statusListeners = new Set<Listener<ConnectionStatus>>();
@@ -89,6 +91,7 @@ export class PulseClient implements AsyncIterable<ServerMessage> {
       ...options,
       pingIntervalMs,
       idleTimeoutMs: options.idleTimeoutMs ?? 2 * pingIntervalMs,
+      token: options.token,
     };
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.connect();
@@ -176,7 +179,7 @@ export class PulseClient implements AsyncIterable<ServerMessage> {
         if (this.transport === transport) this.lastError = message;
       },
       onClose: (code, reason) => this.transport === transport && this.handleClose(code, reason),
-    });
+    }, this.opts.token);
     this.transport = transport;
   }
 

@@ -44,6 +44,15 @@ export interface EndpointRow {
   hitRate?: number;
 }
 
+/**
+ * The entry of endpoint `name` in a map, if the map has one of its own.
+ * Endpoint names come from producers: a plain `map[name]` finds Object's
+ * members for `constructor` or `__proto__` when that endpoint is missing.
+ */
+function own<T>(map: Readonly<Record<string, T>> | undefined, name: string): T | undefined {
+  return map !== undefined && Object.hasOwn(map, name) ? map[name] : undefined;
+}
+
 /** One row per endpoint present in any per-endpoint map, busiest first. */
 export function endpointRows(data: ViewData): EndpointRow[] {
   const names = new Set<string>();
@@ -51,17 +60,17 @@ export function endpointRows(data: ViewData): EndpointRow[] {
     for (const name of Object.keys(map ?? {})) names.add(name);
   }
   const rows = [...names].map((endpoint): EndpointRow => {
-    const latency = data.latency?.[endpoint];
+    const latency = own(data.latency, endpoint);
     return {
       endpoint,
-      requestsPerSec: data.throughput?.requests_per_sec[endpoint],
-      responsesPerSec: data.throughput?.responses_per_sec[endpoint],
-      tokensPerSec: data.throughput?.tokens_per_sec[endpoint],
-      errorsPerSec: data.error?.errors_per_sec[endpoint],
+      requestsPerSec: own(data.throughput?.requests_per_sec, endpoint),
+      responsesPerSec: own(data.throughput?.responses_per_sec, endpoint),
+      tokensPerSec: own(data.throughput?.tokens_per_sec, endpoint),
+      errorsPerSec: own(data.error?.errors_per_sec, endpoint),
       p50: latency?.p50,
       p90: latency?.p90,
       p99: latency?.p99,
-      hitRate: data.cache?.by_endpoint[endpoint]?.hit_rate,
+      hitRate: own(data.cache?.by_endpoint, endpoint)?.hit_rate,
     };
   });
   return rows.sort((a, b) => (b.requestsPerSec ?? 0) - (a.requestsPerSec ?? 0) || a.endpoint.localeCompare(b.endpoint));

@@ -7,8 +7,10 @@ const CLOSE_GRACE_MS = 2000;
 /** How long the opening handshake may take; a half-open peer would otherwise hold the attempt forever. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
-export const nodeTransport: TransportFactory = (url, handlers) => {
-  const ws = new WebSocket(url, { handshakeTimeout: HANDSHAKE_TIMEOUT_MS });
+export const nodeTransport: TransportFactory = (url, handlers, token) => {
+  // A header, not the query: it stays out of URLs and the access logs of proxies on the way.
+  const headers = token === undefined ? undefined : { authorization: `Bearer ${token}` };
+  const ws = new WebSocket(url, { handshakeTimeout: HANDSHAKE_TIMEOUT_MS, headers });
   let kill: NodeJS.Timeout | undefined;
   ws.on('open', () => handlers.onOpen());
   ws.on('message', (data, isBinary) => {

@@ -20,4 +20,9 @@ export interface Transport {
   close(code: number, reason: string): void;
 }
 
-export type TransportFactory = (url: string, handlers: TransportHandlers) => Transport;
+/**
+ * `token`: a read token for a Pulse with authentication on (docs/SECURITY.md),
+ * sent the way the platform can: an Authorization header where headers can be
+ * set, else the `token` query parameter.
+ */
+export type TransportFactory = (url: string, handlers: TransportHandlers, token?: string) => Transport;

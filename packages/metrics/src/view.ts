@@ -107,6 +107,17 @@ function inWindow(c: CellData): boolean {
   return c.requests > 0 || c.responses > 0;
 }
 
+/**
+ * A map keyed by endpoint. Endpoints are names producers chose: on a plain
+ * `{}`, `map['__proto__'] = stats` would replace the map's prototype (and the
+ * endpoint vanish from the JSON), and a read of `map['constructor']` would
+ * find Object. Without a prototype every name is just a key, and
+ * JSON.stringify gives the same text.
+ */
+function byEndpoint<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
 export function buildView(snapshot: InternalSnapshot | null, filter: CellFilter = ALL_CELLS): View {
   const perEndpoint = new Map<string, EndpointSums>();
   const ttft: DistributionData[] = [];
@@ -156,12 +167,19 @@ export function buildView(snapshot: InternalSnapshot | null, filter: CellFilter 
   const seconds = snapshot?.coveredSeconds ?? 1;
   const rate = (n: number) => n / seconds;
   const data: SnapshotData = {
-    throughput: { requests_per_sec: {}, responses_per_sec: {}, tokens_per_sec: {}, total_requests_per_sec: 0, total_responses_per_sec: 0, total_tokens_per_sec: 0 },
-    latency: {},
-    cache: { ...cacheFigures({ lookups: 0, hits: 0, cachedTokens: 0, lookupPromptTokens: 0, prefixSum: 0, totalLookups, totalHits }), by_endpoint: {} },
+    throughput: {
+      requests_per_sec: byEndpoint(),
+      responses_per_sec: byEndpoint(),
+      tokens_per_sec: byEndpoint(),
+      total_requests_per_sec: 0,
+      total_responses_per_sec: 0,
+      total_tokens_per_sec: 0,
+    },
+    latency: byEndpoint(),
+    cache: { ...cacheFigures({ lookups: 0, hits: 0, cachedTokens: 0, lookupPromptTokens: 0, prefixSum: 0, totalLookups, totalHits }), by_endpoint: byEndpoint() },
     queue: { queue_depth: queueDepth, active_streams: activeStreams },
     streaming: { active_streams: activeStreams, completed_streams: completedStreams, failed_streams: failedStreams },
-    error: { errors_per_sec: {}, total_errors_per_sec: 0 },
+    error: { errors_per_sec: byEndpoint(), total_errors_per_sec: 0 },
   };
   const all = { lookups: 0, hits: 0, cachedTokens: 0, lookupPromptTokens: 0, prefixSum: 0, totalLookups, totalHits };
   let requests = 0;

@@ -33,6 +33,8 @@ export type TotalsDelta = Map<string, number>;
 
 export class MetricsWindow {
   private readonly cells = new Map<string, CellState>();
+  /** The same cells by endpoint, then model: found per event without building a key string. */
+  private readonly byLabels = new Map<string, Map<string, CellState>>();
   private readonly buckets = new Map<number, Map<CellState, BucketCell>>();
   private readonly endpointCells = new Map<string, number>();
   private readonly modelCells = new Map<string, number>();
@@ -249,6 +251,8 @@ export class MetricsWindow {
   }
 
   private cell(endpoint: string, model: string): CellState {
+    const found = this.byLabels.get(endpoint)?.get(model);
+    if (found) return found;
     const key = `${endpoint}\u0000${model}`;
     const known = this.cells.get(key);
     if (known) return known;
@@ -262,6 +266,12 @@ export class MetricsWindow {
     }
     const cell = new CellState(endpoint, model);
     this.cells.set(key, cell);
+    let models = this.byLabels.get(endpoint);
+    if (!models) {
+      models = new Map();
+      this.byLabels.set(endpoint, models);
+    }
+    models.set(model, cell);
     this.endpointCells.set(endpoint, (this.endpointCells.get(endpoint) ?? 0) + 1);
     this.modelCells.set(model, (this.modelCells.get(model) ?? 0) + 1);
     return cell;
@@ -274,6 +284,9 @@ export class MetricsWindow {
 
   private forget(key: string, cell: CellState): void {
     this.cells.delete(key);
+    const models = this.byLabels.get(cell.endpoint);
+    models?.delete(cell.model);
+    if (models?.size === 0) this.byLabels.delete(cell.endpoint);
     for (const [map, label] of [[this.endpointCells, cell.endpoint], [this.modelCells, cell.model]] as const) {
       const n = (map.get(label) ?? 1) - 1;
       if (n === 0) map.delete(label);

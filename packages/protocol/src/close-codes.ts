@@ -17,6 +17,10 @@ export const CloseCode = {
   UNAUTHORIZED: 4500,
   /** A message larger than the configured maximum. */
   MESSAGE_TOO_BIG: 1009,
+  /** A frame that breaks the WebSocket protocol (RFC 6455), e.g. unmasked from a client. */
+  PROTOCOL_ERROR: 1002,
+  /** A text frame that is not valid UTF-8. */
+  INVALID_PAYLOAD: 1007,
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

@@ -6,6 +6,8 @@ export const ErrorCode = {
   INVALID_BODY: 'invalid_body',
   INVALID_EVENT: 'invalid_event',
   BODY_TOO_LARGE: 'body_too_large',
+  /** More events in one request than PULSE_MAX_EVENTS_PER_BATCH. */
+  TOO_MANY_EVENTS: 'too_many_events',
   UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
   STORE_UNAVAILABLE: 'store_unavailable',
   NOT_READY: 'not_ready',
@@ -13,6 +15,18 @@ export const ErrorCode = {
   INVALID_MESSAGE: 'invalid_message',
   INVALID_SUBSCRIPTION: 'invalid_subscription',
   INTERNAL: 'internal',
+  /** No valid token (docs/SECURITY.md); the reply carries `WWW-Authenticate: Bearer`. */
+  UNAUTHORIZED: 'unauthorized',
+  /** A browser origin outside PULSE_ALLOWED_ORIGINS. */
+  FORBIDDEN_ORIGIN: 'forbidden_origin',
+  /** PULSE_GATEWAY_MAX_CONNECTIONS reached: try another gateway, or later. */
+  OVER_CAPACITY: 'over_capacity',
+  /** PULSE_GATEWAY_MAX_CONNECTIONS_PER_IP reached: close a connection first. */
+  TOO_MANY_CONNECTIONS: 'too_many_connections',
+  /** Request headers not complete within PULSE_GATEWAY_HANDSHAKE_TIMEOUT_MS. */
+  REQUEST_TIMEOUT: 'request_timeout',
+  /** A client message dropped by PULSE_GATEWAY_CLIENT_MSGS_PER_SEC (WebSocket `error` only). */
+  RATE_LIMITED: 'rate_limited',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -21,6 +35,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   invalid_body: 400,
   invalid_event: 400,
   body_too_large: 413,
+  too_many_events: 413,
   unsupported_media_type: 415,
   store_unavailable: 503,
   not_ready: 503,
@@ -28,6 +43,12 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   invalid_message: 400,
   invalid_subscription: 400,
   internal: 500,
+  unauthorized: 401,
+  forbidden_origin: 403,
+  over_capacity: 503,
+  too_many_connections: 429,
+  request_timeout: 408,
+  rate_limited: 429,
 };
 
 /** An error a caller may see, with its stable code. */

@@ -5,6 +5,7 @@
  * Unknown fields are dropped, so producers may send more than v1 knows.
  */
 import { z } from 'zod';
+import { fastEvent, fastPathKeys } from './event-fast-path.js';
 
 export const EVENT_TYPES = ['request.start', 'request.end', 'node.gauge'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -55,6 +56,11 @@ export const requestEndSchema = z.object({
   ttft_ms: duration.optional(),
   prompt_tokens: count.optional(),
   completion_tokens: count.optional(),
+  /**
+   * True when `completion_tokens` was counted by an observer (the ingest
+   * proxy counting content chunks) rather than reported by the server's `usage`.
+   */
+  tokens_estimated: z.boolean().optional(),
   cache: cacheLookup.optional(),
 });
 
@@ -84,6 +90,22 @@ export type PulseEvent = z.infer<typeof eventSchema>;
 export type EventCheck = { ok: true; event: PulseEvent } | { ok: false; error: string };
 
 /**
+ * Whether the hand-written fast path (event-fast-path.ts) knows exactly the
+ * fields of these schemas; a field added here and not there turns it off
+ * rather than have it drop the new field (and a test fails).
+ */
+export const FAST_PATH_ENABLED = (() => {
+  const schemas: Record<string, { shape: object }> = {
+    'request.start': requestStartSchema,
+    'request.end': requestEndSchema,
+    'node.gauge': nodeGaugeSchema,
+    cache: cacheLookup,
+  };
+  const known = fastPathKeys();
+  return Object.entries(schemas).every(([name, s]) => Object.keys(s.shape).join() === known[name]?.join());
+})();
+
+/**
  * Validates one event. The error names the first offending field, e.g.
  * `latency_ms: expected number, received string`.
  */
@@ -94,6 +116,10 @@ export function checkEvent(input: unknown): EventCheck {
   const type = (input as { type?: unknown }).type;
   if (typeof type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(type)) {
     return { ok: false, error: `type: must be one of ${EVENT_TYPES.join(', ')}` };
+  }
+  if (FAST_PATH_ENABLED) {
+    const event = fastEvent(input as Record<string, unknown>, type);
+    if (event) return { ok: true, event };
   }
   const parsed = eventSchema.safeParse(input);
   if (parsed.success) return { ok: true, event: parsed.data };

@@ -39,7 +39,8 @@ export type ClientMessage =
   | { type: 'unsubscribe' }
   | { type: 'ping' };
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+/** `limit` is set when a configured limit (not a malformed request) refused it, for the self-metrics. */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string; limit?: SubscribeLimit };
 
 /** Parses one text frame. Never throws. */
 export function parseClientMessage(text: string): Parsed<ClientMessage> {
@@ -78,18 +79,36 @@ const FILTER_KEYS = new Set(['endpoint', 'endpoints', 'model', 'models', 'metric
 export interface SubscribeLimits {
   /** Most endpoints plus models one client may hold. */
   maxLabels: number;
+  /** Most endpoints plus models one subscribe may name. */
+  maxLabelsPerSubscribe: number;
   /** Longest endpoint or model name accepted. */
   maxLabelLength: number;
 }
 
-export const DEFAULT_SUBSCRIBE_LIMITS: SubscribeLimits = { maxLabels: 256, maxLabelLength: 256 };
+/** The limits a refusal names, as the gateway's self-metrics count them. */
+export type SubscribeLimit = 'string_length' | 'labels_per_subscribe' | 'labels_per_client';
+
+export const DEFAULT_SUBSCRIBE_LIMITS: SubscribeLimits = { maxLabels: 256, maxLabelsPerSubscribe: 100, maxLabelLength: 256 };
+
+/**
+ * A client's value, short, for an error message. Never JSON.stringify of an
+ * object or array: a 64 KB frame nests deep enough to overflow its stack.
+ */
+function preview(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object' && value !== null) return 'an object';
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 64));
+  return JSON.stringify(value) ?? typeof value;
+}
 
 function strings(key: string, value: unknown, many: boolean, limits: SubscribeLimits): Parsed<string[]> {
   const list = many ? value : [value];
   if (!Array.isArray(list)) return { ok: false, error: `${key}: must be an array of strings` };
   for (const item of list) {
-    if (typeof item !== 'string') return { ok: false, error: `${key}: must be a string, got ${JSON.stringify(item) ?? typeof item}` };
-    if (item.length > limits.maxLabelLength) return { ok: false, error: `${key}: longer than ${limits.maxLabelLength} characters` };
+    if (typeof item !== 'string') return { ok: false, error: `${key}: must be a string, got ${preview(item)}` };
+    if (item.length > limits.maxLabelLength) {
+      return { ok: false, error: `${key}: longer than ${limits.maxLabelLength} characters`, limit: 'string_length' };
+    }
   }
   return { ok: true, value: list as string[] };
 }
@@ -113,6 +132,17 @@ export function applySubscribe(
   let metricTypes = current.metricTypes === null ? null : new Set(current.metricTypes);
   let intervalMs = current.intervalMs;
 
+  let named = 0;
+  for (const key of ['endpoints', 'models'] as const) {
+    const list = filters[key];
+    if (Array.isArray(list)) named += list.length;
+  }
+  for (const key of ['endpoint', 'model'] as const) if (key in filters) named++;
+  // Before any work on them: a subscribe naming thousands of labels costs nothing to refuse.
+  if (named > limits.maxLabelsPerSubscribe) {
+    return { ok: false, error: `filters: more than ${limits.maxLabelsPerSubscribe} endpoints and models in one subscribe`, limit: 'labels_per_subscribe' };
+  }
+
   for (const [key, many, target] of [
     ['endpoint', false, endpoints],
     ['endpoints', true, endpoints],
@@ -125,7 +155,7 @@ export function applySubscribe(
     for (const s of parsed.value) target.add(s);
   }
   if (endpoints.size + models.size > limits.maxLabels) {
-    return { ok: false, error: `filters: more than ${limits.maxLabels} endpoints and models in total` };
+    return { ok: false, error: `filters: more than ${limits.maxLabels} endpoints and models in total`, limit: 'labels_per_client' };
   }
 
   for (const [key, many] of [['metric_type', false], ['metric_types', true]] as const) {
@@ -147,7 +177,7 @@ export function applySubscribe(
   if ('interval' in filters) {
     const v = filters.interval;
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-      return { ok: false, error: `interval: must be a positive finite number of seconds, got ${JSON.stringify(v) ?? typeof v}` };
+      return { ok: false, error: `interval: must be a positive finite number of seconds, got ${preview(v)}` };
     }
     intervalMs = roundInterval(v, tickMs);
   }

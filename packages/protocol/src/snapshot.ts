@@ -122,7 +122,7 @@ function writeDistribution(w: BinaryWriter, d: DistributionData): void {
   w.uint(d.zeros);
   w.int(d.offset);
   w.uint(d.counts.length);
-  for (let i = 0; i < d.counts.length; i++) w.uint(d.counts[i]!);
+  w.uints(d.counts);
 }
 
 function readDistribution(r: BinaryReader): DistributionData {
@@ -200,10 +200,32 @@ export function decodeSnapshot(buf: Buffer): InternalSnapshot {
   const cells: CellData[] = [];
   const nCells = r.uint();
   for (let i = 0; i < nCells; i++) {
-    const cell = { endpoint: label(r.uint()), model: label(r.uint()) } as Record<string, unknown>;
-    for (const k of CELL_COUNTERS) cell[k] = r.uint();
-    for (const k of DISTRIBUTIONS) cell[k] = readDistribution(r);
-    cells.push(cell as unknown as CellData);
+    // One literal, fields in wire order (CELL_COUNTERS, then DISTRIBUTIONS; property values
+    // evaluate in order): every cell gets one allocation and one shape, where adding fields
+    // one by one cost a third of a gateway's decode.
+    const cell: CellData = {
+      endpoint: label(r.uint()),
+      model: label(r.uint()),
+      requests: r.uint(),
+      responses: r.uint(),
+      completionTokens: r.uint(),
+      errors: r.uint(),
+      lookups: r.uint(),
+      hits: r.uint(),
+      cachedTokens: r.uint(),
+      lookupPromptTokens: r.uint(),
+      prefixSum: r.uint(),
+      queueDepth: r.uint(),
+      activeStreams: r.uint(),
+      completedStreams: r.uint(),
+      failedStreams: r.uint(),
+      totalLookups: r.uint(),
+      totalHits: r.uint(),
+      latency: readDistribution(r),
+      ttft: readDistribution(r),
+      tokensPerSecond: readDistribution(r),
+    };
+    cells.push(cell);
   }
   if (!r.done) throw new DecodeError('trailing bytes after snapshot');
   return { epoch, seq, builtAt, coveredSeconds, queueAdjust, activeAdjust, stats, cells };

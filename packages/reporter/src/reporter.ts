@@ -30,6 +30,8 @@ export interface ReporterOptions {
   maxDelayMs?: number;
   /** One POST may take this long, ms. Default 10000. */
   requestTimeoutMs?: number;
+  /** Write token of an ingest with authentication on (docs/SECURITY.md), sent as `Authorization: Bearer`. Default none. */
+  token?: string;
   /** Told about what could not be delivered: rejected events, batches given up. Default: nothing. */
   onError?: (error: ReporterError) => void;
   fetch?: typeof fetch;
@@ -56,7 +58,7 @@ export interface ReporterStats {
 }
 
 export class Reporter {
-  private readonly opts: Required<Omit<ReporterOptions, 'onError'>> & Pick<ReporterOptions, 'onError'>;
+  private readonly opts: Required<Omit<ReporterOptions, 'onError' | 'token'>> & Pick<ReporterOptions, 'onError' | 'token'>;
   private readonly endpoint: string;
   private readonly waiting: ReporterEvent[] = [];
   private inFlight = 0;
@@ -141,7 +143,7 @@ export class Reporter {
     const key = randomUUID();
     const { fetch, requestTimeoutMs, initialDelayMs, maxDelayMs, random } = this.opts;
     for (let attempt = 0; ; attempt++) {
-      const outcome: SendOutcome = await sendBatch(this.endpoint, body, key, { fetch, timeoutMs: requestTimeoutMs });
+      const outcome: SendOutcome = await sendBatch(this.endpoint, body, key, { fetch, timeoutMs: requestTimeoutMs, token: this.opts.token });
       if (outcome.kind === 'done') {
         this.counts.sent += outcome.accepted;
         this.counts.rejected += outcome.rejected.length;

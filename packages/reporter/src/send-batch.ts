@@ -13,6 +13,8 @@ export type SendOutcome =
 export interface SendOptions {
   fetch: typeof fetch;
   timeoutMs: number;
+  /** Write token, when ingest wants one; a wrong one is a 401, given up like any 4xx. */
+  token?: string | undefined;
 }
 
 export async function sendBatch(url: string, body: string, idempotencyKey: string, opts: SendOptions): Promise<SendOutcome> {
@@ -21,7 +23,11 @@ export async function sendBatch(url: string, body: string, idempotencyKey: strin
   try {
     res = await opts.fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
+      headers: {
+        'content-type': 'application/json',
+        'idempotency-key': idempotencyKey,
+        ...(opts.token === undefined ? {} : { authorization: `Bearer ${opts.token}` }),
+      },
       body,
       signal: AbortSignal.timeout(opts.timeoutMs),
     });

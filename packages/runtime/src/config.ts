@@ -30,6 +30,15 @@ export const redisUrlVar = z
   .string()
   .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL');
 
+/** Schemas whose value must never be echoed, not even in a config error (tokens). */
+const secretSchemas = new WeakSet<z.ZodType>();
+
+/** Marks an env var's schema as secret: a config error names the variable but never shows its value. */
+export function secretVar<T extends z.ZodType>(schema: T): T {
+  secretSchemas.add(schema);
+  return schema;
+}
+
 /** Variables every service reads (CONTRACT §2). */
 export const commonVars = {
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -58,7 +67,11 @@ export function parseConfig<S extends z.ZodRawShape>(
   const parsed = z.object(shape).safeParse(input);
   if (!parsed.success) {
     throw new ConfigError(
-      parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}${describeValue(env[String(i.path[0])])}`),
+      parsed.error.issues.map((i) => {
+        const key = String(i.path[0]);
+        const shown = secretSchemas.has(shape[key] as z.ZodType) ? '' : describeValue(env[key]);
+        return `${i.path.join('.') || 'config'}: ${i.message}${shown}`;
+      }),
     );
   }
   return Object.freeze(parsed.data);

@@ -72,13 +72,14 @@ export class RedisEventLog implements EventLog {
   async append(
     events: readonly PulseEvent[],
     idempotency?: { key: string; reply: StoredReply; ttlSeconds: number },
+    encoded?: Buffer,
   ): Promise<AppendResult> {
     if (events.length === 0 && !idempotency) return { id: null, replay: null };
     const { keys, retentionMs } = this.options;
     const scriptKeys = idempotency ? [keys.events, keys.idempotency(idempotency.key)] : [keys.events];
-    const args = [
+    const args: (string | Buffer)[] = [
       ENTRY_FIELD,
-      events.length > 0 ? encodeBatch(events) : '',
+      events.length > 0 ? (encoded ?? encodeBatch(events)) : '',
       String(retentionMs),
       idempotency ? JSON.stringify(idempotency.reply) : '',
       idempotency ? String(Math.max(1, Math.ceil(idempotency.ttlSeconds))) : '',
@@ -105,7 +106,7 @@ export class RedisEventLog implements EventLog {
   }
 
   /** EVALSHA, falling back to EVAL once after a restart or SCRIPT FLUSH emptied the cache. */
-  private async run(scriptKeys: string[], args: string[]): Promise<unknown> {
+  private async run(scriptKeys: string[], args: (string | Buffer)[]): Promise<unknown> {
     try {
       return await this.redis.evalsha(APPEND_SHA, scriptKeys.length, ...scriptKeys, ...args);
     } catch (err) {

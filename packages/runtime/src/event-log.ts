@@ -36,10 +36,16 @@ export interface EventLog {
    * With `idempotency`, the append and the stored reply are written together
    * atomically; if the key was already stored, nothing is appended and the
    * stored reply is returned in `replay`.
+   *
+   * `encoded`, when the caller holds it already, is the entry's payload as
+   * stored: a UTF-8 JSON array whose elements validate to exactly `events`
+   * (ingest: the request body). A store that keeps encoded entries writes it
+   * instead of encoding `events` again; readers validate entries anyway.
    */
   append(
     events: readonly PulseEvent[],
     idempotency?: { key: string; reply: StoredReply; ttlSeconds: number },
+    encoded?: Buffer,
   ): Promise<AppendResult>;
   /** True while the store answers. */
   ping(): Promise<boolean>;

@@ -14,3 +14,6 @@ export * from './leader-lease.redis.js';
 export * from './snapshot-bus.js';
 export * from './snapshot-bus.memory.js';
 export * from './snapshot-bus.redis.js';
+export * from './security-config.js';
+export * from './tokens.js';
+export * from './limit-counters.js';

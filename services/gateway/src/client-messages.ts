@@ -3,7 +3,7 @@
  * `unsubscribe`, `ping`; anything else gets an `error` naming what was wrong,
  * changes nothing, and leaves the connection open. Pure: the caller sends.
  */
-import { ErrorCode, parseClientMessage, type SubscribeLimits } from '@pulse/protocol';
+import { ErrorCode, parseClientMessage, type SubscribeLimit, type SubscribeLimits } from '@pulse/protocol';
 import type { ClientSession } from './client-session.js';
 import { errorReply, pongReply, subscribedReply, unsubscribedReply } from './frames.js';
 
@@ -14,6 +14,12 @@ export interface MessageTime {
   timestamp: number;
 }
 
+/** The gateway's subscribe limits, and where a refusal by one of them is counted. */
+export interface SubscribeGuard {
+  readonly limits: SubscribeLimits;
+  onLimit(limit: SubscribeLimit): void;
+}
+
 export const BINARY_FRAME_ERROR = 'binary frames are not supported: send JSON text frames';
 
 /** Handles one frame from `session`'s client and returns the reply to send it. */
@@ -22,7 +28,7 @@ export function handleClientFrame(
   data: Buffer,
   isBinary: boolean,
   at: MessageTime,
-  limits?: SubscribeLimits,
+  guard?: SubscribeGuard,
 ): string {
   if (isBinary) return errorReply(at.timestamp, BINARY_FRAME_ERROR, ErrorCode.INVALID_MESSAGE);
   const parsed = parseClientMessage(data.toString('utf8'));
@@ -30,10 +36,10 @@ export function handleClientFrame(
   const message = parsed.value;
   switch (message.type) {
     case 'subscribe': {
-      const result = session.subscribe(message.filters, at.nowMs, limits);
-      return result.ok
-        ? subscribedReply(at.timestamp, result.value)
-        : errorReply(at.timestamp, result.error, ErrorCode.INVALID_SUBSCRIPTION);
+      const result = session.subscribe(message.filters, at.nowMs, guard?.limits);
+      if (result.ok) return subscribedReply(at.timestamp, result.value);
+      if (result.limit) guard?.onLimit(result.limit);
+      return errorReply(at.timestamp, result.error, ErrorCode.INVALID_SUBSCRIPTION);
     }
     case 'unsubscribe':
       session.unsubscribe(at.nowMs);

@@ -17,6 +17,19 @@ describe('gateway config', () => {
     });
   });
 
+  it('has the documented security defaults: open, with limits', () => {
+    expect(parseGatewayConfig({})).toMatchObject({
+      PULSE_READ_TOKENS: [],
+      PULSE_ALLOWED_ORIGINS: [],
+      PULSE_MAX_STRING_LENGTH: 256,
+      PULSE_GATEWAY_MAX_CONNECTIONS_PER_IP: 100,
+      PULSE_GATEWAY_TRUSTED_PROXY_HOPS: 0,
+      PULSE_GATEWAY_HANDSHAKE_TIMEOUT_MS: 10_000,
+      PULSE_GATEWAY_MAX_LABELS_PER_SUBSCRIBE: 100,
+      PULSE_GATEWAY_MAX_LABELS_PER_CLIENT: 256,
+    });
+  });
+
   it('names every bad variable at once', () => {
     const parse = () => parseGatewayConfig({ PORT: 'eighty', REDIS_URL: 'http://x', PULSE_GATEWAY_MAX_CONNECTIONS: '0' });
     expect(parse).toThrow(ConfigError);

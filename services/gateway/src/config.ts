@@ -2,10 +2,11 @@
  * The gateway's configuration: the common variables of CONTRACT §2 plus the
  * knobs that protect a gateway from its clients. Parsed once in main.ts.
  */
-import { commonVars, intVar, parseConfig, redisUrlVar } from '@pulse/runtime';
+import { commonVars, intVar, parseConfig, redisUrlVar, securityVars } from '@pulse/runtime';
 
 export const gatewayConfigShape = {
   ...commonVars,
+  ...securityVars,
   PORT: intVar(8000, 0, 65_535),
   REDIS_URL: redisUrlVar.default('redis://127.0.0.1:6379'),
   /** WebSocket clients one gateway holds; beyond it an upgrade is refused with 503. Default 10000. */
@@ -22,6 +23,23 @@ export const gatewayConfigShape = {
   PULSE_GATEWAY_MAX_PAYLOAD_KB: intVar(64, 1, 16_384),
   /** Client messages per second (token bucket, bursts of as many); a sustained flood is closed. Default 50. */
   PULSE_GATEWAY_CLIENT_MSGS_PER_SEC: intVar(50, 1, 10_000),
+  /**
+   * WebSocket clients one address may hold; beyond it an upgrade is refused
+   * with 429. A dashboard tab holds up to 13 (one per model row). Default 100.
+   */
+  PULSE_GATEWAY_MAX_CONNECTIONS_PER_IP: intVar(100, 1, 1_000_000),
+  /**
+   * Proxies in front whose X-Forwarded-For entries are trusted for the
+   * per-address limit: 0 counts the socket's peer, 1 the address the nearest
+   * proxy saw (compose's HAProxy, ingress-nginx). Default 0.
+   */
+  PULSE_GATEWAY_TRUSTED_PROXY_HOPS: intVar(0, 0, 10),
+  /** A connection must send its request headers (the upgrade, or a REST request) within this; 408 after. Default 10 s. */
+  PULSE_GATEWAY_HANDSHAKE_TIMEOUT_MS: intVar(10_000, 100, 120_000),
+  /** Endpoints plus models one subscribe may name; more is an `error`. Default 100. */
+  PULSE_GATEWAY_MAX_LABELS_PER_SUBSCRIBE: intVar(100, 1, 100_000),
+  /** Endpoints plus models one client may hold across its subscribes; more is an `error`. Default 256. */
+  PULSE_GATEWAY_MAX_LABELS_PER_CLIENT: intVar(256, 1, 100_000),
 };
 
 export type GatewayConfig = ReturnType<typeof parseGatewayConfig>;

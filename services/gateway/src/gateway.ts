@@ -5,12 +5,15 @@
  */
 import { createServer, type Server } from 'node:http';
 import { CloseCode } from '@pulse/protocol';
-import type { Logger, SnapshotFeed } from '@pulse/runtime';
+import { GATEWAY_LIMITS, LimitCounters, type Logger, type SnapshotFeed } from '@pulse/runtime';
+import { AccessPolicy } from './access.js';
 import type { ClientSession } from './client-session.js';
 import { systemClock, type GatewayClock } from './clock.js';
 import type { GatewayConfig } from './config.js';
 import { fanout } from './fanout.js';
-import { httpRoutes, type HttpHandler } from './http-routes.js';
+import { checkingIntervalMs, guardHandshakes } from './handshake.js';
+import { httpRoutes, type HttpHandler, type OptionalHttpHandler } from './http-routes.js';
+import { labelsBody } from './labels.js';
 import { SnapshotState } from './snapshot-state.js';
 import { StreamServer } from './ws-server.js';
 
@@ -22,6 +25,10 @@ export interface GatewayDeps {
   clock?: GatewayClock;
   /** Handles requests for paths the gateway has no route for (see http-routes.ts). */
   fallback?: HttpHandler;
+  /** Serves the dashboard at `/` (main.ts passes @pulse/dashboard's handler); tried before `fallback`. */
+  dashboard?: OptionalHttpHandler;
+  /** Where refusals are counted; the all-in-one process shares one with ingest. Default: the gateway's own. */
+  counters?: LimitCounters;
 }
 
 export interface Gateway {
@@ -39,7 +46,15 @@ export const SLOW_CONSUMER_TICKS = 5;
 /** Longest a closing handshake may take; below the default shutdown deadline so a drain fits in it. */
 const CLOSE_TIMEOUT_MS = 5000;
 
-export function createGateway({ config, feed, logger, clock = systemClock, fallback }: GatewayDeps): Gateway {
+export function createGateway({
+  config,
+  feed,
+  logger,
+  clock = systemClock,
+  fallback,
+  dashboard,
+  counters = new LimitCounters(GATEWAY_LIMITS),
+}: GatewayDeps): Gateway {
   const log = logger.child({ component: 'gateway' });
   const state = new SnapshotState();
   let feedConnected = false;
@@ -54,15 +69,36 @@ export function createGateway({ config, feed, logger, clock = systemClock, fallb
     return null;
   };
 
+  const access = new AccessPolicy(config, counters);
+  const handshakeMs = config.PULSE_GATEWAY_HANDSHAKE_TIMEOUT_MS;
   const server = createServer(
-    httpRoutes({ snapshotBody: () => state.restBody(clock.epochSeconds()), notReadyReason, fallback }),
+    { connectionsCheckingInterval: checkingIntervalMs(handshakeMs) },
+    httpRoutes({
+      snapshotBody: () => state.restBody(clock.epochSeconds()),
+      labelsBody: () => labelsBody(state.snapshot, clock.epochSeconds()),
+      limitsText: () => counters.prometheusText(),
+      access,
+      notReadyReason,
+      fallback,
+      dashboard,
+    }),
   );
+  guardHandshakes(server, handshakeMs, counters);
   const streams = new StreamServer(server, {
     tickMs: config.PULSE_TICK_MS,
     maxConnections: config.PULSE_GATEWAY_MAX_CONNECTIONS,
     maxPayloadBytes: config.PULSE_GATEWAY_MAX_PAYLOAD_KB * 1024,
     heartbeatMs: config.PULSE_GATEWAY_HEARTBEAT_MS,
     messagesPerSec: config.PULSE_GATEWAY_CLIENT_MSGS_PER_SEC,
+    maxConnectionsPerIp: config.PULSE_GATEWAY_MAX_CONNECTIONS_PER_IP,
+    trustedProxyHops: config.PULSE_GATEWAY_TRUSTED_PROXY_HOPS,
+    subscribeLimits: {
+      maxLabels: config.PULSE_GATEWAY_MAX_LABELS_PER_CLIENT,
+      maxLabelsPerSubscribe: config.PULSE_GATEWAY_MAX_LABELS_PER_SUBSCRIBE,
+      maxLabelLength: config.PULSE_MAX_STRING_LENGTH,
+    },
+    access,
+    counters,
     closeTimeoutMs: Math.min(CLOSE_TIMEOUT_MS, config.PULSE_SHUTDOWN_TIMEOUT_MS / 2),
     state,
     clock,

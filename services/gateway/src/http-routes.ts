@@ -1,25 +1,45 @@
 /**
  * The gateway's REST surface (CONTRACT §2, §6): `/metrics/snapshot`,
- * `/healthz`, `/readyz`; anything else is a JSON 404. `/` is left free for
- * the dashboard.
+ * `/metrics/labels`, `/metrics/limits`, `/healthz`, `/readyz`; then the
+ * dashboard (`/` and its assets), then the fallback; anything else is a JSON
+ * 404. The `/metrics/*` routes carry data: read token, origin and CORS apply
+ * to them (access.ts); probes and the dashboard's static files stay open.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, HTTP_STATUS } from '@pulse/protocol';
+import { PROMETHEUS_CONTENT_TYPE } from '@pulse/runtime';
+import type { AccessPolicy } from './access.js';
 
 export interface HttpRouteDeps {
   /** Body of `GET /metrics/snapshot`. */
   snapshotBody(): string;
+  /** Body of `GET /metrics/labels` (see labels.ts). */
+  labelsBody(): string;
+  /** Body of `GET /metrics/limits`: the refusal counters, Prometheus text. */
+  limitsText(): string;
+  /** Guards every `/metrics/*` route: read token, origin, CORS. */
+  access: AccessPolicy;
   /** Null when ready, else why not. */
   notReadyReason(): string | null;
   /** Requests for paths the gateway has no route for (the all-in-one process mounts ingest here). */
   fallback?: HttpHandler;
+  /** Serves the dashboard's page and assets; returns false for a path that is not one of them. */
+  dashboard?: OptionalHttpHandler;
 }
 
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
+export type OptionalHttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** Routes under this prefix carry metrics: they need a read token when tokens are configured. */
+const DATA_PREFIX = '/metrics/';
 
 export function httpRoutes(deps: HttpRouteDeps): HttpHandler {
-  const routes: Record<string, () => [number, string]> = {
+  const routes: Record<string, () => [status: number, body: string, type?: string]> = {
     '/metrics/snapshot': () => [200, deps.snapshotBody()],
+    '/metrics/labels': () => [200, deps.labelsBody()],
+    '/metrics/limits': () => [200, deps.limitsText(), PROMETHEUS_CONTENT_TYPE],
     '/healthz': () => [200, '{"status":"ok"}'],
     '/readyz': () => {
       const reason = deps.notReadyReason();
@@ -33,15 +53,27 @@ export function httpRoutes(deps: HttpRouteDeps): HttpHandler {
     const path = pathOf(req.url);
     const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
     if (!route) {
+      if (deps.dashboard?.(req, res)) return;
       if (deps.fallback) return deps.fallback(req, res);
       return send(res, HTTP_STATUS[ErrorCode.NOT_FOUND], errorBody(ErrorCode.NOT_FOUND, `no route for ${req.method} ${path}`));
+    }
+    const guarded = path.startsWith(DATA_PREFIX);
+    if (guarded && req.method === 'OPTIONS') {
+      // A CORS preflight carries no token: only the origin decides.
+      const refusal = deps.access.checkPreflight(req);
+      if (refusal) return send(res, refusal.status, errorBody(refusal.code, refusal.message));
+      res.writeHead(204, { ...deps.access.corsHeaders(req, true), 'Cache-Control': 'no-store' });
+      return res.end();
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return send(res, 405, errorBody('method_not_allowed', `${req.method} is not allowed on ${path}`));
     }
-    const [status, body] = route();
-    send(res, status, body, req.method === 'HEAD');
+    const cors = guarded ? deps.access.corsHeaders(req) : {};
+    const refusal = guarded ? deps.access.check(req) : null;
+    if (refusal) return send(res, refusal.status, errorBody(refusal.code, refusal.message), req.method === 'HEAD', { ...cors, ...refusal.headers });
+    const [status, body, type] = route();
+    send(res, status, body, req.method === 'HEAD', cors, type);
   };
 }
 
@@ -58,9 +90,10 @@ export function errorBody(code: string, message: string): string {
   return JSON.stringify({ error: message, code });
 }
 
-function send(res: ServerResponse, status: number, body: string, headOnly = false): void {
+function send(res: ServerResponse, status: number, body: string, headOnly = false, headers: Record<string, string> = {}, type = JSON_TYPE): void {
   res.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
+    ...headers,
+    'Content-Type': type,
     'Content-Length': Buffer.byteLength(body),
     'Cache-Control': 'no-store',
   });

@@ -3,6 +3,7 @@
  * listen on HOST:PORT; SIGTERM drains within the shutdown deadline.
  */
 import { hostname } from 'node:os';
+import { dashboardHandler } from '@pulse/dashboard';
 import { pulseKeys } from '@pulse/protocol';
 import { createLogger, exitOnFatal, loadConfigOrExit, onShutdown, RedisSnapshotFeed } from '@pulse/runtime';
 import { gatewayConfigShape } from './config.js';
@@ -18,7 +19,7 @@ const feed = new RedisSnapshotFeed({
   name: `gateway-${hostname()}-${process.pid}`,
   logger,
 });
-const gateway = createGateway({ config, feed, logger });
+const gateway = createGateway({ config, feed, logger, dashboard: dashboardHandler() });
 
 gateway.server.on('error', (err) => {
   logger.fatal({ err, host: config.HOST, port: config.PORT }, 'cannot listen');

@@ -1,22 +1,28 @@
 /**
  * The WebSocket side of the gateway: upgrades on /metrics/stream (anything
- * else 404, over capacity or shutting down 503, all before the upgrade), one
- * ClientSession per connection, its frames answered, and the protections of
- * the `ws` README: heartbeats that terminate dead peers, `maxPayload`, a
- * per-client rate limit, slow consumers closed, an 'error' listener on
- * every socket.
+ * else 404; a foreign origin 403; no valid read token 401; over capacity or
+ * shutting down 503; too many from one address 429 — all before the
+ * upgrade, so no WebSocket is opened), one ClientSession per connection, its
+ * frames answered, and the protections of the `ws` README: heartbeats that
+ * terminate dead peers, `maxPayload`, a per-client rate limit, slow
+ * consumers closed, an 'error' listener on every socket. Every refusal is
+ * counted in the self-metrics.
  */
-import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
-import { CloseCode, ErrorCode } from '@pulse/protocol';
-import type { Logger } from '@pulse/runtime';
-import { handleClientFrame } from './client-messages.js';
+import { CloseCode, ErrorCode, type SubscribeLimits } from '@pulse/protocol';
+import type { LimitCounters, Logger } from '@pulse/runtime';
+import type { AccessPolicy } from './access.js';
+import { clientAddress } from './client-address.js';
+import { handleClientFrame, type SubscribeGuard } from './client-messages.js';
 import { ClientSession } from './client-session.js';
 import type { GatewayClock } from './clock.js';
+import { ConnectionQuota } from './connection-quota.js';
 import { errorReply } from './frames.js';
 import { errorBody, pathOf } from './http-routes.js';
 import { MessageRateLimiter } from './rate-limit.js';
+import { writeRawReply } from './raw-reply.js';
 import type { SnapshotState } from './snapshot-state.js';
 
 export const STREAM_PATH = '/metrics/stream';
@@ -27,6 +33,12 @@ export interface StreamServerOptions {
   maxPayloadBytes: number;
   heartbeatMs: number;
   messagesPerSec: number;
+  maxConnectionsPerIp: number;
+  /** X-Forwarded-For entries trusted for the per-address limit (see client-address.ts). */
+  trustedProxyHops: number;
+  subscribeLimits: SubscribeLimits;
+  access: AccessPolicy;
+  counters: LimitCounters;
   /** How long a closing handshake may take before the socket is destroyed. */
   closeTimeoutMs: number;
   state: SnapshotState;
@@ -51,6 +63,8 @@ export class StreamServer {
   private readonly clients = new Map<ClientSession, Connection>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly log: Logger;
+  private readonly quota: ConnectionQuota;
+  private readonly guard: SubscribeGuard;
   private accepting = true;
 
   constructor(
@@ -58,6 +72,8 @@ export class StreamServer {
     private readonly opts: StreamServerOptions,
   ) {
     this.log = opts.logger.child({ component: 'ws' });
+    this.quota = new ConnectionQuota(opts.maxConnectionsPerIp);
+    this.guard = { limits: opts.subscribeLimits, onLimit: (limit) => opts.counters.hit(limit) };
     // `closeTimeout` exists in ws 8 but not in its type definitions.
     const wsOptions = {
       noServer: true,
@@ -82,22 +98,35 @@ export class StreamServer {
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    // A peer resetting mid-handshake must not become an uncaught 'error'.
-    socket.on('error', (err) => this.log.debug({ err, client: addressOf(req) }, 'socket error during upgrade'));
+    // A peer resetting mid-handshake must not become an uncaught 'error'. This listener lives as
+    // long as the socket: it must not hold `req` (with its headers, ~2 KB a client) alive.
+    const client = addressOf(req);
+    socket.on('error', (err) => this.log.debug({ err, client }, 'socket error during upgrade'));
     const path = pathOf(req.url);
     if (path !== STREAM_PATH) {
       return refuse(socket, 404, errorBody(ErrorCode.NOT_FOUND, `no WebSocket endpoint at ${path}; use ${STREAM_PATH}`));
     }
     if (!this.accepting) return refuse(socket, 503, errorBody(ErrorCode.NOT_READY, 'gateway shutting down'));
-    // The upgrade below completes synchronously, so the count cannot be overtaken.
+    const refusal = this.opts.access.check(req);
+    if (refusal) return refuse(socket, refusal.status, errorBody(refusal.code, refusal.message), refusal.headers);
+    // The upgrade below completes synchronously, so neither count can be overtaken.
     if (this.clients.size >= this.opts.maxConnections) {
+      this.opts.counters.hit('connections');
       this.log.warn({ client: addressOf(req), max: this.opts.maxConnections }, 'connection refused: gateway at capacity');
-      return refuse(socket, 503, errorBody('over_capacity', `gateway holds its maximum of ${this.opts.maxConnections} connections`));
+      return refuse(socket, 503, errorBody(ErrorCode.OVER_CAPACITY, `gateway holds its maximum of ${this.opts.maxConnections} connections`));
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, req));
+    const ip = clientAddress(req, this.opts.trustedProxyHops);
+    if (this.quota.of(ip) >= this.opts.maxConnectionsPerIp) {
+      this.opts.counters.hit('connections_per_ip');
+      this.log.warn({ client: addressOf(req), max: this.opts.maxConnectionsPerIp }, 'connection refused: address at its connection limit');
+      const message = `at most ${this.opts.maxConnectionsPerIp} connections per client address; close one first`;
+      return refuse(socket, 429, errorBody(ErrorCode.TOO_MANY_CONNECTIONS, message), { 'Retry-After': '5' });
+    }
+    // `ws` hands `req` back: capturing it here would keep it in the error listener's closure context.
+    this.wss.handleUpgrade(req, socket, head, (ws, request) => this.connected(ws, request, ip));
   }
 
-  private connected(ws: WebSocket, req: IncomingMessage): void {
+  private connected(ws: WebSocket, req: IncomingMessage, ip: string): void {
     const { state, clock } = this.opts;
     const now = clock.nowMs();
     const address = addressOf(req);
@@ -106,13 +135,20 @@ export class StreamServer {
     const session = new ClientSession(ws, address, this.opts.tickMs, now, state.fullView().view.base);
     const conn: Connection = { ws, session, limiter: new MessageRateLimiter(this.opts.messagesPerSec, now), connectedAt: now, lastPongAt: now };
     this.clients.set(session, conn);
+    // Taken once the WebSocket exists, so a handshake `ws` aborts (a bad key) holds no slot.
+    this.quota.acquire(ip);
     this.log.debug({ client: address, clients: this.clients.size }, 'client connected');
 
-    ws.on('error', (err) => this.log.debug({ err, client: address }, 'client socket error'));
+    ws.on('error', (err: Error & { code?: string }) => {
+      // ws closes the connection with 1009 right after.
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.opts.counters.hit('frame_bytes');
+      this.log.debug({ err, client: address }, 'client socket error');
+    });
     ws.on('pong', () => (conn.lastPongAt = clock.nowMs()));
     ws.on('message', (data, isBinary) => this.message(conn, data as Buffer, isBinary));
     ws.on('close', (code, reason) => {
       this.clients.delete(session);
+      this.quota.release(ip);
       this.log.debug(
         { client: address, code, reason: reason.toString(), seconds: Math.round((clock.nowMs() - conn.connectedAt) / 1000), clients: this.clients.size },
         'client disconnected',
@@ -122,18 +158,25 @@ export class StreamServer {
   }
 
   private message(conn: Connection, data: Buffer, isBinary: boolean): void {
+    // A client being closed is not answered: frames it had queued are dropped, not each counted as another flood.
+    if (!this.clients.has(conn.session)) return;
     const { clock } = this.opts;
     const nowMs = clock.nowMs();
     switch (conn.limiter.take(nowMs)) {
       case 'accept':
-        conn.ws.send(handleClientFrame(conn.session, data, isBinary, { nowMs, timestamp: clock.epochSeconds() }));
+        conn.ws.send(handleClientFrame(conn.session, data, isBinary, { nowMs, timestamp: clock.epochSeconds() }, this.guard));
         return;
-      case 'reject':
-        conn.ws.send(errorReply(clock.epochSeconds(), `rate limit: at most ${this.opts.messagesPerSec} messages per second; extra messages are dropped`));
+      case 'reject': {
+        this.opts.counters.hit('client_messages_per_sec');
+        const message = `rate limit: at most ${this.opts.messagesPerSec} messages per second; extra messages are dropped`;
+        conn.ws.send(errorReply(clock.epochSeconds(), message, ErrorCode.RATE_LIMITED));
         return;
+      }
       case 'drop':
+        this.opts.counters.hit('client_messages_per_sec');
         return;
       case 'flood':
+        this.opts.counters.hit('client_flood');
         this.log.warn({ client: conn.session.address }, 'closing a client flooding messages');
         this.close(conn, CloseCode.RATE_LIMITED, 'rate limit exceeded');
     }
@@ -143,6 +186,7 @@ export class StreamServer {
   closeSlow(session: ClientSession): void {
     const conn = this.clients.get(session);
     if (!conn) return;
+    this.opts.counters.hit('buffered_bytes');
     this.log.warn({ client: session.address, bufferedBytes: conn.ws.bufferedAmount }, 'closing a slow consumer');
     this.close(conn, CloseCode.SLOW_CONSUMER, 'slow consumer');
   }
@@ -192,11 +236,6 @@ function addressOf(req: IncomingMessage): string {
 }
 
 /** Answers an upgrade request with a plain HTTP error, before any WebSocket exists. */
-function refuse(socket: Duplex, status: number, body: string): void {
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
-      'Connection: close\r\nContent-Type: application/json; charset=utf-8\r\n' +
-      (status === 503 ? 'Retry-After: 1\r\n' : '') +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
+function refuse(socket: Duplex, status: number, body: string, headers: Readonly<Record<string, string>> = {}): void {
+  writeRawReply(socket, status, body, status === 503 ? { 'Retry-After': '1', ...headers } : headers);
 }

@@ -3,6 +3,10 @@
  * one call, and a rejection per invalid one, by its position in the request.
  */
 import { checkEvent, ErrorCode, PulseError, type PulseEvent } from '@pulse/protocol';
+import { overlongField } from './string-limit.js';
+
+/** CONTRACT §3's longest string field: no limit beyond the schemas'. */
+const CONTRACT_MAX_STRING = 256;
 
 export interface Rejection {
   readonly index: number;
@@ -13,8 +17,13 @@ export class Batch {
   readonly events: PulseEvent[] = [];
   readonly rejected: Rejection[] = [];
   private count = 0;
+  /** Events rejected for a string over `maxString` (a self-metric). */
+  overlong = 0;
 
-  constructor(private readonly maxEvents: number) {}
+  constructor(
+    private readonly maxEvents: number,
+    private readonly maxString = CONTRACT_MAX_STRING,
+  ) {}
 
   /** Number of events seen, valid or not. */
   get size(): number {
@@ -24,8 +33,17 @@ export class Batch {
   add(item: unknown): void {
     const index = this.next();
     const checked = checkEvent(item);
-    if (checked.ok) this.events.push(checked.event);
-    else this.rejected.push({ index, error: checked.error });
+    if (!checked.ok) {
+      this.rejected.push({ index, error: checked.error });
+      return;
+    }
+    const overlong = this.maxString < CONTRACT_MAX_STRING ? overlongField(checked.event, this.maxString) : null;
+    if (overlong === null) {
+      this.events.push(checked.event);
+    } else {
+      this.overlong++;
+      this.rejected.push({ index, error: overlong });
+    }
   }
 
   reject(error: string): void {
@@ -44,11 +62,11 @@ export class Batch {
 }
 
 function tooManyEvents(max: number): PulseError {
-  return new PulseError(ErrorCode.BODY_TOO_LARGE, `more than ${max} events in one request; split the batch`);
+  return new PulseError(ErrorCode.TOO_MANY_EVENTS, `more than ${max} events in one request; split the batch`);
 }
 
 /** `application/json`: one event, an array of events, or `{"events": [...]}`. */
-export function batchFromJson(body: unknown, maxEvents: number): Batch {
+export function batchFromJson(body: unknown, maxEvents: number, maxString?: number): Batch {
   let items: unknown = body;
   if (typeof body === 'object' && body !== null && !Array.isArray(body) && Object.hasOwn(body, 'events')) {
     items = (body as { events: unknown }).events;
@@ -57,7 +75,7 @@ export function batchFromJson(body: unknown, maxEvents: number): Batch {
   const list = Array.isArray(items) ? items : [items];
   // Checked before validating anything: an oversized batch costs no validation work.
   if (list.length > maxEvents) throw tooManyEvents(maxEvents);
-  const batch = new Batch(maxEvents);
+  const batch = new Batch(maxEvents, maxString);
   for (const item of list) batch.add(item);
   return batch;
 }
@@ -68,8 +86,8 @@ const NON_BLANK = /\S/;
  * `application/x-ndjson`: one event per line; blank lines are skipped and do
  * not count as events. A line that is not JSON is rejected on its own.
  */
-export function batchFromNdjson(text: string, maxEvents: number): Batch {
-  const batch = new Batch(maxEvents);
+export function batchFromNdjson(text: string, maxEvents: number, maxString?: number): Batch {
+  const batch = new Batch(maxEvents, maxString);
   let line = 0;
   for (let start = 0; start <= text.length; ) {
     let end = text.indexOf('\n', start);

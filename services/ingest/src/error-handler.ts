@@ -5,7 +5,7 @@
  */
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { ErrorCode, HTTP_STATUS, PulseError } from '@pulse/protocol';
-import type { Logger } from '@pulse/runtime';
+import type { LimitCounters, LimitReason, Logger } from '@pulse/runtime';
 
 /** How long a client should wait before retrying a 503, in seconds. */
 const RETRY_AFTER_SECONDS = '1';
@@ -23,11 +23,22 @@ export const notFound: RequestHandler = (req, res) => {
   sendError(res, new PulseError(ErrorCode.NOT_FOUND, `no route ${req.method} ${req.path}`));
 };
 
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+/** The refusals that are limits, counted in the self-metrics. */
+const LIMIT_OF: Partial<Record<ErrorCode, LimitReason>> = {
+  [ErrorCode.UNAUTHORIZED]: 'unauthorized',
+  [ErrorCode.BODY_TOO_LARGE]: 'body_bytes',
+  [ErrorCode.TOO_MANY_EVENTS]: 'events_per_batch',
+};
+
+export function errorHandler(logger: Logger, counters: LimitCounters): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     if (res.headersSent) return next(err);
     const known = err instanceof PulseError ? err : fromBodyParser(err);
-    if (known) return sendError(res, known);
+    if (known) {
+      const limit = LIMIT_OF[known.code];
+      if (limit) counters.hit(limit);
+      return sendError(res, known);
+    }
     // Only what identifies the failure: bodies and headers may hold producer data or tokens.
     const { name, message, stack } = err instanceof Error ? err : { name: 'NonError', message: String(err), stack: '' };
     logger.error({ err: { name, message, stack }, method: req.method, path: req.path }, 'request failed');
@@ -35,12 +46,16 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   };
 }
 
-/** body-parser errors carry `type` and `status` (http-errors); map the ones a client causes. */
+/**
+ * body-parser errors carry `status` (http-errors) and mostly a `type`; map
+ * the ones a client causes. A body that fails to decompress (a bad gzip,
+ * deflate or br stream) comes as zlib's own error with only a 400 status.
+ */
 function fromBodyParser(err: unknown): PulseError | null {
   if (typeof err !== 'object' || err === null) return null;
   const { type, status, message } = err as { type?: unknown; status?: unknown; message?: unknown };
-  if (typeof type !== 'string' || typeof status !== 'number' || status >= 500) return null;
-  const text = typeof message === 'string' ? message : type;
+  if (typeof status !== 'number' || status < 400 || status >= 500) return null;
+  const text = typeof message === 'string' ? message : String(type);
   switch (type) {
     case 'entity.too.large': {
       const limit = String((err as { limit?: unknown }).limit);

@@ -3,7 +3,7 @@
  * process. Lists take optional weights: `/v1/chat/completions:6,/v1/embeddings:2`.
  */
 import { z } from 'zod';
-import { intVar, numVar } from '@pulse/runtime';
+import { intVar, numVar, secretVar } from '@pulse/runtime';
 import type { Weighted } from './random.js';
 
 /** `a:3,b,c:0.5` → weighted items (weight 1 when omitted). */
@@ -36,6 +36,8 @@ const fraction = (def: number) => numVar(def, 0, 1);
 export const simulatorVars = {
   /** Where to POST events: an ingest node or `npm start`. */
   PULSE_INGEST_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8000'),
+  /** A write token, when ingest has PULSE_WRITE_TOKENS (docs/SECURITY.md). Unset: none sent. */
+  PULSE_INGEST_TOKEN: secretVar(z.string().min(1).optional()),
   /** Virtual FakeAI nodes, each with its own name, arrivals and gauges. */
   PULSE_SIM_NODES: intVar(3, 1, 10_000),
   /** Requests per second over all nodes (Poisson arrivals). */

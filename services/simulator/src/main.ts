@@ -21,6 +21,7 @@ exitOnFatal(logger);
 const seed = config.PULSE_SIM_SEED ?? Math.floor(Math.random() * 2 ** 32);
 const reporter = new Reporter({
   url: config.PULSE_INGEST_URL,
+  token: config.PULSE_INGEST_TOKEN,
   onError: (err) => logger.warn({ kind: err.kind, events: err.events }, err.message),
 });
 const simulator = new Simulator({

@@ -33,6 +33,8 @@ export interface Backend {
   readonly lease: LeaderLease;
   readonly publisher: SnapshotPublisher;
   readonly feed: SnapshotFeed;
+  /** Resolves once the store takes commands (fail-fast connections refuse them before). */
+  ready(): Promise<void>;
   /** Closes what the roles did not close themselves. */
   close(): Promise<void>;
 }
@@ -59,6 +61,7 @@ function memoryBackend(config: BackendConfig): Backend {
     lease: new MemoryLeaderLease(),
     publisher: bus,
     feed: bus,
+    ready: async () => undefined,
     close: async () => undefined,
   };
 }
@@ -82,6 +85,7 @@ function redisBackend(url: string, config: BackendConfig, logger: Logger): Backe
     lease: new RedisLeaderLease(commands, keys, config.PULSE_LEASE_MS),
     publisher: new RedisSnapshotPublisher(commands, keys),
     feed: new RedisSnapshotFeed({ url, keys, name, logger }),
+    ready: () => (commands.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => commands.once('ready', () => resolve()))),
     close: async () => {
       await source.close();
       await closeRedis(commands);

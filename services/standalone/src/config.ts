@@ -6,12 +6,14 @@
 import { aggregatorVars } from '@pulse/aggregator';
 import { gatewayConfigShape } from '@pulse/gateway';
 import { ingestLimitVars } from '@pulse/ingest';
-import { intVar, redisUrlVar } from '@pulse/runtime';
+import { intVar, redisUrlVar, securityVars } from '@pulse/runtime';
 
 export const standaloneVars = {
   ...aggregatorVars,
   ...gatewayConfigShape,
   ...ingestLimitVars,
+  // Also in the gateway's shape; named here since ingest's half (write tokens) matters in this process too.
+  ...securityVars,
   PORT: intVar(8000, 0, 65_535),
   REDIS_URL: redisUrlVar.optional(),
 };

@@ -4,9 +4,10 @@
  * WebSocket stream, REST, health) to the gateway.
  */
 import { aggregatorSettings, createAggregator } from '@pulse/aggregator';
+import { dashboardHandler } from '@pulse/dashboard';
 import { createGateway } from '@pulse/gateway';
 import { createIngestApp } from '@pulse/ingest';
-import { createLogger, exitOnFatal, loadConfigOrExit, onShutdown } from '@pulse/runtime';
+import { createLogger, exitOnFatal, GATEWAY_LIMITS, INGEST_LIMITS, LimitCounters, loadConfigOrExit, onShutdown } from '@pulse/runtime';
 import { createBackend } from './backends.js';
 import { standaloneVars } from './config.js';
 
@@ -24,12 +25,16 @@ const aggregator = createAggregator({
   publisher: backend.publisher,
   logger,
 });
-const ingest = createIngestApp({ config, log: backend.log, logger, isReady: () => !stopping });
+// One set of refusal counters for both roles: the gateway serves them at /metrics/limits.
+const counters = new LimitCounters([...GATEWAY_LIMITS, ...INGEST_LIMITS]);
+const ingest = createIngestApp({ config, log: backend.log, logger, isReady: () => !stopping, counters });
 const gateway = createGateway({
   config: { ...config, REDIS_URL: config.REDIS_URL ?? '' },
   feed: backend.feed,
   logger,
   fallback: ingest,
+  dashboard: dashboardHandler(),
+  counters,
 });
 
 gateway.server.on('error', (err) => {
@@ -40,9 +45,9 @@ gateway.server.listen(config.PORT, config.HOST, () => {
   const where = `http://${config.HOST === '0.0.0.0' ? 'localhost' : config.HOST}:${config.PORT}`;
   logger.info(
     { host: config.HOST, port: config.PORT, store: backend.kind, tickMs: config.PULSE_TICK_MS, windowSeconds: config.PULSE_WINDOW_SECONDS },
-    `Pulse listening: POST ${where}/v1/events, ws ${where.replace('http', 'ws')}/metrics/stream, GET ${where}/metrics/snapshot`,
+    `Pulse listening: dashboard ${where}/, POST ${where}/v1/events, ws ${where.replace('http', 'ws')}/metrics/stream, GET ${where}/metrics/snapshot`,
   );
-  aggregator.start();
+  void backend.ready().then(() => aggregator.start());
 });
 
 onShutdown(logger, config.PULSE_SHUTDOWN_TIMEOUT_MS, async () => {

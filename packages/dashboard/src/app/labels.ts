@@ -20,10 +20,13 @@ export function labelsUrl(streamUrl: string): string {
   return url.toString();
 }
 
-/** Never throws: a gateway that is down or too old to have the route yields no labels. */
-export async function fetchLabels(url: string): Promise<Labels> {
+/**
+ * Never throws: a gateway that is down, too old to have the route, or that
+ * refuses `token` yields no labels. The token goes in a header: fetch can set one.
+ */
+export async function fetchLabels(url: string, token?: string): Promise<Labels> {
   try {
-    const res = await fetch(url, { cache: 'no-store' });
+    const res = await fetch(url, { cache: 'no-store', headers: token ? { authorization: `Bearer ${token}` } : {} });
     if (!res.ok) return EMPTY;
     const body = (await res.json()) as Partial<Labels>;
     const strings = (v: unknown) => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);

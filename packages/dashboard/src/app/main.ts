@@ -38,9 +38,14 @@ function streamUrl(): string {
 }
 
 const url = streamUrl();
-const client = connect(url, { pingIntervalMs: 10_000 });
+/**
+ * A read token, for a Pulse with authentication on (docs/SECURITY.md): the
+ * page's own `?token=`, passed to every connection and to the labels request.
+ */
+const token = new URLSearchParams(location.search).get('token') ?? undefined;
+const client = connect(url, { pingIntervalMs: 10_000, token });
 const charts = buildCharts();
-const models = new ModelViews(url, () => renderModels(byId<HTMLTableSectionElement>('models'), models.rows(), models.hidden));
+const models = new ModelViews(url, () => renderModels(byId<HTMLTableSectionElement>('models'), models.rows(), models.hidden), token);
 let filters: FilterState = fromQuery(location.search);
 /** performance.now() when the figures on screen arrived (the local clock: the server's may be skewed). */
 let shownAt: number | null = null;
@@ -116,10 +121,12 @@ function applyFilters(state: FilterState): void {
   models.sync(modelsInWindow, state.endpoint);
 }
 
+/** The filters' query plus what the page was opened with: `ws`, and `token` so a reload still authenticates. */
 function queryWithWs(query: string): string {
   const ws = new URLSearchParams(location.search).get('ws');
   const q = new URLSearchParams(query);
   if (ws) q.set('ws', ws);
+  if (token) q.set('token', token);
   const text = q.toString();
   return text ? `?${text}` : '';
 }
@@ -188,7 +195,7 @@ function showEffective(effective: EffectiveFilters | null): void {
 }
 
 async function refreshLabels(): Promise<void> {
-  const labels = await fetchLabels(labelsUrl(url));
+  const labels = await fetchLabels(labelsUrl(url), token);
   setOptions(controls.endpoint, labels.endpoints);
   setOptions(controls.model, labels.models);
   modelsInWindow = labels.models;

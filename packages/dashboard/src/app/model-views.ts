@@ -21,6 +21,8 @@ export class ModelViews {
   constructor(
     private readonly streamUrl: string,
     private readonly onChange: () => void,
+    /** The page's read token, for a Pulse with authentication on. */
+    private readonly token?: string,
   ) {}
 
   /** Keeps one subscription per model of `models` (up to the cap), narrowed to `endpoint` when set. */
@@ -52,7 +54,7 @@ export class ModelViews {
   }
 
   private open(model: string): void {
-    const client = connect(this.streamUrl);
+    const client = connect(this.streamUrl, { token: this.token });
     client.subscribe(this.filters(model));
     client.onMessage((message) => {
       // historical_data is unfiltered: only updates describe this model.

@@ -1,0 +1,2 @@
+export { createFakeOpenAI, type FakeOpenAI, type FakeOpenAIStats } from './server.js';
+export type { FakeOpenAIOptions } from './options.js';
