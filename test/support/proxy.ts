@@ -22,7 +22,7 @@ export interface TestProxy {
 export interface TestProxyOptions {
   readonly redisUrl: string;
   readonly upstreams: readonly string[];
-  /** Overrides of the test defaults: health checks every minute, 20 ms flushes. */
+  /** Overrides of the test defaults: health checks every minute, 20 ms flushes, no heartbeat within a test. */
   readonly settings?: Partial<ProxySettings>;
   readonly logger?: Logger;
 }
@@ -40,6 +40,7 @@ export async function startProxy(options: TestProxyOptions): Promise<TestProxy> 
     connectTimeoutMs: 1000,
     idleTimeoutMs: 10_000,
     events: { flushMs: 20, batchEvents: 500, maxQueued: 10_000 },
+    heartbeatMs: 600_000,
     ...options.settings,
   };
   const proxy = createProxy({ settings, log, logger });

@@ -21,6 +21,7 @@ describe('ingest config: proxy mode', () => {
       connectTimeoutMs: 2000,
       idleTimeoutMs: 300_000,
       events: { flushMs: 100, batchEvents: 500, maxQueued: 20_000 },
+      heartbeatMs: 10_000,
     });
   });
 

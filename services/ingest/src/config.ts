@@ -4,7 +4,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { commonVars, intVar, redisUrlVar, securityVars, type parseConfig, type SecuritySettings } from '@pulse/runtime';
-import type { ProxySettings } from './proxy/proxy.js';
+import { HEARTBEAT_MS, type ProxySettings } from './proxy/proxy.js';
 
 /** The request limits, separate so the all-in-one process can reuse them in its own shape. */
 export const ingestLimitVars = {
@@ -105,5 +105,6 @@ export function proxySettings(config: IngestConfig): ProxySettings | null {
       batchEvents: config.PULSE_PROXY_BATCH_EVENTS,
       maxQueued: config.PULSE_PROXY_MAX_QUEUED_EVENTS,
     },
+    heartbeatMs: HEARTBEAT_MS,
   };
 }

@@ -190,4 +190,15 @@ describe('proxy: requests and their events', () => {
     expect(proxy.proxy.status().active).toBe(0);
     expect(proxy.proxy.status().upstreams[0]!.inFlight).toBe(0);
   });
+
+  it('sends a node.gauge heartbeat, so streams longer than the silence rule stay counted', async () => {
+    const { url } = await fakeUpstream();
+    const proxy = await startProxy({ redisUrl: redis.url, upstreams: [url], settings: { heartbeatMs: 50 } });
+    cleanups.push(() => proxy.close());
+    await expect
+      .poll(async () => (await storedEvents(reader, proxy.keys)).filter((e) => e.type === 'node.gauge').length, { timeout: 5000 })
+      .toBeGreaterThanOrEqual(2);
+    const gauge = (await storedEvents(reader, proxy.keys)).find((e) => e.type === 'node.gauge')!;
+    expect(gauge).toMatchObject({ node: TEST_NODE, queue_depth: 0 });
+  });
 });

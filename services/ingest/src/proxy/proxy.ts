@@ -12,6 +12,9 @@ import { startHealthChecks, type HealthCheckSettings } from './health-checks.js'
 import { ProxyFailure } from './openai-error.js';
 import { UpstreamPool, type UpstreamStatus } from './upstream-pool.js';
 
+/** Period of the proxy's node.gauge heartbeat: well under the 30 s node-silence rule. */
+export const HEARTBEAT_MS = 10_000;
+
 export interface ProxySettings {
   /** Base URLs, at least one. */
   readonly upstreams: readonly string[];
@@ -21,6 +24,8 @@ export interface ProxySettings {
   readonly connectTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly events: BatcherSettings;
+  /** Period of the node.gauge heartbeat (HEARTBEAT_MS in production). */
+  readonly heartbeatMs: number;
 }
 
 export interface ProxyDeps {
@@ -64,6 +69,13 @@ export function createProxy({ settings, log, logger }: ProxyDeps): Proxy {
   });
   const health = startHealthChecks(pool, settings.health);
   const server = http.createServer(forwarder.handle);
+  // A node silent for 30 s drops out of queue depth and active streams (CONTRACT §4):
+  // a heartbeat gauge keeps streams longer than that counted while they last.
+  const heartbeat = setInterval(
+    () => batcher.push({ type: 'node.gauge', ts: Date.now() / 1000, node: settings.node, queue_depth: forwarder.active }),
+    settings.heartbeatMs,
+  );
+  heartbeat.unref();
   let closing: Promise<void> | null = null;
 
   const ready = () => closing === null && pool.anyHealthy();
@@ -75,6 +87,7 @@ export function createProxy({ settings, log, logger }: ProxyDeps): Proxy {
     close: (graceMs) => {
       closing ??= (async () => {
         health.stop();
+        clearInterval(heartbeat);
         await drain(server, graceMs, () => forwarder.abortAll(ProxyFailure.SHUTDOWN));
         await batcher.close();
         pool.close();
