@@ -6,7 +6,7 @@
  */
 
 /** Every reason a request, connection, frame or event can be refused for: one per setting. */
-const LIMIT_REASONS = [
+export const LIMIT_REASONS = [
   /** Missing or wrong token (PULSE_WRITE_TOKENS, PULSE_READ_TOKENS): 401. */
   'unauthorized',
   /** PULSE_ALLOWED_ORIGINS: 403. */
