@@ -1,48 +1,67 @@
-/** Renders docs/PERFORMANCE.md from the results of one bench run. */
+/** Renders docs/PERFORMANCE.md from the results of one bench run (bench/results/latest.json). */
+import type { MachineInfo } from './lib/machine.js';
+import type { EndToEndResult } from './scenarios/end-to-end.js';
+import type { FanoutResult } from './scenarios/fanout.js';
+import type { IngestResult } from './scenarios/ingest.js';
+import type { ProxyResult } from './scenarios.js';
 import type { CellsResult } from './snapshot-views.js';
 import type { SketchResult } from './sketch-merge.js';
+import { cellsSection, sketchSection } from './report/cells.js';
+import { endToEndSection } from './report/end-to-end.js';
+import { fanoutSection } from './report/fanout.js';
+import { ingestSection } from './report/ingest.js';
+import { targets, targetsSection } from './report/targets.js';
 
-export function renderReport(results: Record<string, unknown>): string {
-  const machine = results.machine as { cpus: number; model: string; memGiB: number; node: string };
+export interface BenchResults {
+  machine: MachineInfo;
+  startedAt: string;
+  durationSeconds?: number;
+  loadAvgAtEnd?: number[];
+  sketch?: SketchResult;
+  snapshot?: CellsResult[];
+  ingest?: IngestResult;
+  fanout?: FanoutResult;
+  e2e?: EndToEndResult;
+  proxy?: ProxyResult;
+}
+
+export function renderReport(raw: Record<string, unknown>): string {
+  const r = { ...raw } as unknown as BenchResults;
+  const m = r.machine;
   const out: string[] = [
     '# Performance',
     '',
-    `Measured by \`npm run bench\` on ${machine.cpus} × ${machine.model}, ${machine.memGiB} GiB, Node ${machine.node}, ${results.startedAt as string}.`,
-    'Every figure below comes from that one run (bench/results/latest.json); ratios compare figures measured side by side in it.',
+    `Measured by \`npm run bench\` on ${m.cpus} × ${m.model}, ${m.memGiB} GiB, Node ${m.node}, ${r.startedAt}` +
+      (r.durationSeconds ? ` (the run took ${Math.floor(r.durationSeconds / 60)} min ${r.durationSeconds % 60} s)` : '') +
+      '.',
+    `Load average before the run ${m.loadAvg?.join(' / ') ?? '–'}, after ${r.loadAvgAtEnd?.join(' / ') ?? '–'} (1 / 5 / 15 min; the bench itself adds to it).`,
+    'Every figure below comes from that one run (bench/results/latest.json); every ratio compares figures measured side by side in it.',
     '',
+    '## Method',
+    '',
+    '`npm run bench` builds, then starts what each scenario needs as separate processes: a fresh `redis-server` (no persistence),',
+    "Pulse's services exactly as their start scripts run them (`node services/<name>/dist/main.js`, configuration in the environment),",
+    'and load generators (bench/src/workers/) driven over IPC. The services and the load generators share this machine\'s cores, so',
+    'the load generators\' CPU is reported beside every figure: they must not be the bottleneck. CPU is utime + stime of each process',
+    'from /proc/<pid>/stat over the measured window (% of one core), memory is VmRSS from /proc/<pid>/status. All clocks are the',
+    'same machine\'s wall clock. `BENCH_PROFILE=<dir> npm run bench` writes a V8 CPU profile of every service to <dir>.',
+    '',
+    ...targetsSection(targets(r)),
   ];
-  const sketch = results.sketch as SketchResult | undefined;
-  if (sketch) {
-    out.push(
-      '## Quantile sketch: DDSketch vs Pulse\'s log-bucket histogram',
-      '',
-      `Same samples (lognormal latencies), relative accuracy 1 %, ${sketch.samplesPerSketch} samples per sketch.`,
-      '',
-      '| | @datadog/sketches-js | Pulse LogHistogram |',
-      '|---|---|---|',
-      `| add, ns/sample | ${sketch.addNs.ddsketch} | ${sketch.addNs.pulse} |`,
-      `| merge, µs/sketch | ${sketch.mergeUs.ddsketch} | ${sketch.mergeUs.pulse} |`,
-      '',
-      `Merging is ${sketch.mergeSpeedup}× faster, and a gateway merges one histogram per cell per view per tick.`,
-      '',
-    );
+  const failed = Object.entries(raw).filter(([, v]) => typeof v === 'object' && v !== null && 'error' in v);
+  for (const [name, v] of failed) {
+    out.push(`## Scenario \`${name}\` failed in this run`, '', '```', String((v as { error: unknown }).error).split('\n').slice(0, 6).join('\n'), '```', '');
+    delete (r as unknown as Record<string, unknown>)[name];
   }
-  const cells = results.snapshot as CellsResult[] | undefined;
-  if (cells) {
-    out.push(
-      '## Snapshot build and view build',
-      '',
-      'Each cell saw two requests per 500 ms tick over a full 60 s window. Snapshot build = expire + build + encode',
-      'on the aggregator; view build = decode once, then build and JSON-serialize each distinct view on a gateway.',
-      '',
-      '| cells | events in window | snapshot build p50 / p99 ms | payload bytes | 1 view ms/tick | 10 views ms/tick | 100 views ms/tick | ms per view (100) |',
-      '|---|---|---|---|---|---|---|---|',
-      ...cells.map((c) => {
-        const v = (n: number) => c.views.find((x) => x.views === n)!;
-        return `| ${c.cells} | ${c.eventsInWindow} | ${c.snapshotBuildMs.p50} / ${c.snapshotBuildMs.p99} | ${c.payloadBytes} | ${v(1).perTickMs.p50} | ${v(10).perTickMs.p50} | ${v(100).perTickMs.p50} | ${v(100).perViewMs} |`;
-      }),
-      '',
-    );
+  if (r.ingest) out.push(...ingestSection(r.ingest));
+  if (r.fanout) out.push(...fanoutSection(r.fanout));
+  if (r.e2e) out.push(...endToEndSection(r.e2e));
+  if (r.snapshot) out.push(...cellsSection(r.snapshot));
+  if (r.sketch) out.push(...sketchSection(r.sketch));
+  if (r.proxy) {
+    // The proxy module renders its own section, heading included.
+    if (r.proxy.markdown) out.push(r.proxy.markdown.trimEnd(), '');
+    else out.push('## Ingest proxy overhead', '', '```json', JSON.stringify(r.proxy.result, null, 2), '```', '');
   }
   return out.join('\n') + '\n';
 }

@@ -183,22 +183,31 @@ export class MetricsWindow {
   snapshot(nowMs: number, epoch: number, seq: number, eventsDropped: number): InternalSnapshot {
     const cells: CellData[] = [];
     for (const cell of this.cells.values()) {
-      const d = (name: DistributionName): DistributionData => {
-        const dist = cell.dists[name];
-        if (dist.count === 0) return EMPTY_DISTRIBUTION;
-        const { min, max } = cell.extremes(name);
-        return { count: dist.count, sum: dist.sum, min, max, ...dist.histogram.data() };
-      };
+      // Fields spelled out, not spread, and no closure per cell: this runs for every cell every
+      // tick, and spreading cost a third of a 1,000-cell snapshot's build.
+      const c = cell.counters;
+      const t = cell.totals;
       cells.push({
         endpoint: cell.endpoint,
         model: cell.model,
-        ...cell.counters,
-        latency: d('latency'),
-        ttft: d('ttft'),
-        tokensPerSecond: d('tokensPerSecond'),
+        requests: c.requests,
+        responses: c.responses,
+        completionTokens: c.completionTokens,
+        errors: c.errors,
+        lookups: c.lookups,
+        hits: c.hits,
+        cachedTokens: c.cachedTokens,
+        lookupPromptTokens: c.lookupPromptTokens,
+        prefixSum: c.prefixSum,
+        latency: distributionOf(cell, 'latency'),
+        ttft: distributionOf(cell, 'ttft'),
+        tokensPerSecond: distributionOf(cell, 'tokensPerSecond'),
         queueDepth: cell.queueDepth,
         activeStreams: cell.activeStreams,
-        ...cell.totals,
+        completedStreams: t.completedStreams,
+        failedStreams: t.failedStreams,
+        totalLookups: t.totalLookups,
+        totalHits: t.totalHits,
       });
     }
     const adjust = this.inflight.adjustments();
@@ -293,6 +302,15 @@ export class MetricsWindow {
       else map.set(label, n);
     }
   }
+}
+
+/** A cell's window distribution as a snapshot carries it (its histogram counts are a view: encode before the next add). */
+function distributionOf(cell: CellState, name: DistributionName): DistributionData {
+  const dist = cell.dists[name];
+  if (dist.count === 0) return EMPTY_DISTRIBUTION;
+  const { min, max } = cell.extremes(name);
+  const h = dist.histogram.data();
+  return { count: dist.count, sum: dist.sum, min, max, zeros: h.zeros, offset: h.offset, counts: h.counts };
 }
 
 /** Field of a since-creation total in the persisted hash. */

@@ -1,16 +1,20 @@
 /**
- * The hot path: one snapshot to every client due for it.
+ * The hot path: one snapshot to every client due for it, in one pass over
+ * the clients: a due check (two integer compares), a buffer check, then the
+ * client's frame is looked up — by view key, metric-type mask and the
+ * identity of its delta base object — and written at once.
  *
- * 1. One pass over the clients: a due check (two integer compares) and a
- *    buffer check; due clients are grouped by view key, then by metric-type
- *    mask, then by the identity of their delta base object.
- * 2. Each distinct view (endpoint + model filter) is built once; each metric
- *    type of it is stringified once; each distinct frame (view, mask, base) is
- *    assembled once into one Buffer and written to every client of its group.
+ * Each distinct view (endpoint + model filter) is built once, when its first
+ * client comes; each metric type of it is stringified once; each distinct
+ * frame (view, mask, base) is assembled once into one Buffer shared by every
+ * client it goes to. One pass rather than grouping first and sending after:
+ * each client's socket objects are touched once while in cache (with
+ * thousands of clients, the second pass missed it), and the first frames
+ * leave before the last clients are even looked at.
  *
- * Base objects are shared: every client of a group is given the same view's
- * base after the send, so clients that received the same frames keep sharing
- * one base and one group. Nothing is computed or stringified per client.
+ * Base objects are shared: every client is given its view's base after the
+ * send, so clients that received the same frames keep sharing one base and
+ * one frame. Nothing is computed or stringified per client.
  */
 import type { InternalSnapshot } from '@pulse/protocol';
 import { buildView, type DeltaBase } from '@pulse/metrics';
@@ -36,10 +40,10 @@ export interface FanoutResult {
   frames: number;
 }
 
-/** Due clients of one view: mask → delta base → clients. */
-interface ViewGroup {
-  readonly first: ClientSession;
-  readonly byMask: Map<number, Map<DeltaBase, ClientSession[]>>;
+/** One view of this snapshot and its frames so far: mask → delta base → frame. */
+interface ViewFrames {
+  readonly rendered: RenderedView;
+  readonly byMask: Map<number, Map<DeltaBase, Buffer>>;
 }
 
 const TEXT = { binary: false } as const;
@@ -56,7 +60,7 @@ export function fanout(
   opts: FanoutOptions,
 ): FanoutResult {
   const result: FanoutResult = { sent: 0, skipped: 0, views: 0, frames: 0 };
-  const groups = new Map<string, ViewGroup>();
+  const views = new Map<string, ViewFrames>();
 
   for (const session of sessions) {
     if (!session.isDue(snapshot.seq, nowMs)) continue;
@@ -67,37 +71,29 @@ export function fanout(
       continue;
     }
     session.slowTicks = 0;
-    let group = groups.get(session.viewKey);
-    if (!group) {
-      group = { first: session, byMask: new Map() };
-      groups.set(session.viewKey, group);
+    const key = session.viewKey;
+    let view = views.get(key);
+    if (!view) {
+      view = { rendered: key === UNFILTERED_VIEW ? fullView : new RenderedView(buildView(snapshot, session.filter)), byMask: new Map() };
+      views.set(key, view);
+      result.views++;
     }
-    let byBase = group.byMask.get(session.typesMask);
+    const mask = session.typesMask;
+    let byBase = view.byMask.get(mask);
     if (!byBase) {
       byBase = new Map();
-      group.byMask.set(session.typesMask, byBase);
+      view.byMask.set(mask, byBase);
     }
-    const clients = byBase.get(session.base);
-    if (clients) clients.push(session);
-    else byBase.set(session.base, [session]);
-  }
-
-  for (const [key, group] of groups) {
-    const rendered = key === UNFILTERED_VIEW ? fullView : new RenderedView(buildView(snapshot, group.first.filter));
-    const base = rendered.view.base;
-    result.views++;
-    for (const [mask, byBase] of group.byMask) {
-      const data = rendered.dataJson(mask);
-      for (const [prev, clients] of byBase) {
-        const frame = updateFrame(snapshot.builtAt, data, deltasJson(mask, base, prev));
-        result.frames++;
-        for (const client of clients) {
-          client.socket.send(frame, TEXT);
-          client.markSent(snapshot.seq, base);
-        }
-        result.sent += clients.length;
-      }
+    const base = view.rendered.view.base;
+    let frame = byBase.get(session.base);
+    if (!frame) {
+      frame = updateFrame(snapshot.builtAt, view.rendered.dataJson(mask), deltasJson(mask, base, session.base));
+      byBase.set(session.base, frame);
+      result.frames++;
     }
+    session.socket.send(frame, TEXT);
+    session.markSent(snapshot.seq, base);
+    result.sent++;
   }
   return result;
 }

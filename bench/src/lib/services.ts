@@ -1,0 +1,88 @@
+/**
+ * Pulse's services as real processes, started the way their start scripts
+ * start them (`node services/<name>/dist/main.js`, configuration in the
+ * environment), each on a free port and awaited on /readyz.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { killOnExit } from './children.js';
+import { freePort, waitUntil } from './ports.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export type ServiceName = 'ingest' | 'aggregator' | 'gateway';
+
+/** Output kept for the error message of a service that dies. */
+const TAIL_CHARS = 4000;
+
+export class ServiceProcess {
+  private tail = '';
+
+  private constructor(
+    readonly name: ServiceName,
+    readonly port: number,
+    readonly child: ChildProcess,
+  ) {
+    // BENCH_SERVICE_LOGS=1 passes every line on to the bench's stderr, for debugging a scenario.
+    const echo = process.env.BENCH_SERVICE_LOGS === '1';
+    const keep = (chunk: Buffer) => {
+      this.tail = (this.tail + chunk.toString()).slice(-TAIL_CHARS);
+      if (echo) process.stderr.write(chunk.toString().replace(/^(?=.)/gm, `[${name}] `));
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+  }
+
+  /**
+   * `env` adds to (and overrides) the bench defaults: REDIS_URL must be in it.
+   * From the bench's own environment: BENCH_PROFILE=<dir> makes each service
+   * write a V8 CPU profile to <dir>/<name>/ when it exits; BENCH_NODE_ARGS
+   * adds node flags (e.g. `--heapsnapshot-signal=SIGUSR2`).
+   */
+  static async start(name: ServiceName, env: Record<string, string>, execArgv: string[] = diagnosticArgs(name)): Promise<ServiceProcess> {
+    const port = await freePort();
+    const child = spawn(process.execPath, [...execArgv, `services/${name}/dist/main.js`], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    killOnExit(child);
+    const service = new ServiceProcess(name, port, child);
+    try {
+      await waitUntil(name, async () => child.exitCode !== null || (await fetch(`${service.url}/readyz`)).status === 200);
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw new Error(`${(err as Error).message}\n${service.tail}`, { cause: err });
+    }
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${service.tail}`);
+    return service;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get output(): string {
+    return this.tail;
+  }
+
+  /** SIGTERM (a drain), SIGKILL after `ms`. */
+  async stop(ms = 10_000): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), ms);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+function diagnosticArgs(name: string): string[] {
+  const dir = process.env.BENCH_PROFILE;
+  const extra = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  return [...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}/${name}`] : []), ...extra];
+}

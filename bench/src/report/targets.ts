@@ -1,0 +1,100 @@
+/**
+ * The targets of issue 4, each checked against this run's figures. Ratios
+ * are of figures measured side by side in the same run; FakeAI's figures
+ * are the ones measured on this machine before (they are not re-measured).
+ */
+import type { EndToEndResult } from '../scenarios/end-to-end.js';
+import type { FanoutResult } from '../scenarios/fanout.js';
+import type { IngestResult } from '../scenarios/ingest.js';
+import type { CellsResult } from '../snapshot-views.js';
+import { n, pct, ratio, table, verdict } from './format.js';
+
+/** FakeAI's own streamer at 5,000 clients / 1 s on this machine: 59–65 % of a core. */
+const FAKEAI_CPU_PCT = 59;
+
+export interface Target {
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+export function targets(r: {
+  ingest?: IngestResult;
+  fanout?: FanoutResult;
+  e2e?: EndToEndResult;
+  snapshot?: CellsResult[];
+}): Target[] {
+  const out: Target[] = [];
+  const best = r.ingest?.best;
+  out.push({
+    target: 'ingest end to end ≥ 150,000 events/s with aggregator lag p99 < 1 s',
+    measured: r.ingest
+      ? best
+        ? `${n(best.achievedPerSec)} events/s, lag p50 ${n(best.lagMs.p50)} / p99 ${n(best.lagMs.p99)} ms; ${ratio(r.ingest.ratio?.redisBenchmark ?? r.ingest.ratio?.perEventXadd)} Redis's per-event XADD ceiling`
+        : 'no rate sustained'
+      : '–',
+    met: r.ingest ? (best?.achievedPerSec ?? 0) >= 150_000 : null,
+  });
+  const at = (k: number) => r.fanout?.runs.find((x) => x.clients === k);
+  const f5 = at(5000);
+  out.push({
+    target: '5,000 clients at 1 s: gateway CPU ≤ 1.3× the bare-ws server\'s',
+    measured: f5 ? `${pct(f5.pulse.serverCpuPct)} vs ${pct(f5.bare.serverCpuPct)}: ${ratio(f5.ratio.cpu)}` : '–',
+    met: f5 ? f5.ratio.cpu <= 1.3 : null,
+  });
+  out.push({
+    target: '5,000 clients at 1 s: gateway CPU ≥ 5× below FakeAI\'s (59–65 % of a core, measured on this machine before; not re-run here)',
+    measured: f5 ? `${pct(f5.pulse.serverCpuPct)}: ${ratio(FAKEAI_CPU_PCT / f5.pulse.serverCpuPct)} below` : '–',
+    met: f5 ? FAKEAI_CPU_PCT / f5.pulse.serverCpuPct >= 5 : null,
+  });
+  out.push({
+    target: '5,000 clients at 1 s: every client gets every update, delivered interval p99 ≤ 1.1 s',
+    measured: f5 ? `${f5.pulse.complete}/${f5.pulse.snapshots} snapshots to every client, ${n(f5.pulse.missing)} missing; interval p99 ${n(f5.pulse.intervalMs.p99)} ms` : '–',
+    met: f5 ? f5.pulse.missing === 0 && f5.pulse.intervalMs.p99 <= 1100 : null,
+  });
+  out.push({
+    target: '5,000 clients at 1 s: fan-out spread p99 ≤ 1.25× the bare-ws floor\'s',
+    measured: f5 ? `${n(f5.pulse.spreadMs.p99)} vs ${n(f5.bare.spreadMs.p99)} ms: ${ratio(f5.ratio.spreadP99)}` : '–',
+    met: f5 ? f5.ratio.spreadP99 <= 1.25 : null,
+  });
+  const f10 = at(10_000);
+  out.push({
+    target: '10,000 clients at 1 s: delivered messages/s per gateway core ≥ 60 % of the bare-ws floor\'s',
+    measured: f10 ? `${n(f10.pulse.messagesPerSecPerCore)} vs ${n(f10.bare.messagesPerSecPerCore)}: ${n(f10.ratio.messagesPerCore * 100)} %` : '–',
+    met: f10 ? f10.ratio.messagesPerCore >= 0.6 : null,
+  });
+  const rss = r.fanout?.runs.filter((x) => x.clients >= 5000) ?? [];
+  out.push({
+    target: 'gateway RSS ≤ 12 KB per client',
+    measured: rss.length > 0 ? rss.map((x) => `${n(x.pulse.rssPerClientKiB, 1)} KiB at ${n(x.clients)} (bare ${n(x.bare.rssPerClientKiB, 1)})`).join('; ') : '–',
+    met: rss.length > 0 ? rss.every((x) => x.pulse.rssPerClientKiB * 1024 <= 12_000) : null,
+  });
+  out.push({
+    target: 'event → client p99 ≤ 600 ms at a 500 ms tick',
+    measured: r.e2e ? `p50 ${n(r.e2e.visibleMs.p50)} ms, p99 ${n(r.e2e.visibleMs.p99)} ms` : '–',
+    met: r.e2e ? r.e2e.visibleMs.p99 <= 600 && r.e2e.lost === 0 : null,
+  });
+  const c1k = r.snapshot?.find((c) => c.cells === 1000);
+  out.push({
+    target: 'snapshot build ≤ 5 ms at 1,000 cells',
+    measured: c1k ? `p50 ${n(c1k.snapshotBuildMs.p50, 2)} ms (p99 ${n(c1k.snapshotBuildMs.p99, 2)})` : '–',
+    met: c1k ? c1k.snapshotBuildMs.p50 <= 5 : null,
+  });
+  const v = c1k?.views.find((x) => x.views === 1);
+  const v100 = c1k?.views.find((x) => x.views === 100);
+  out.push({
+    target: 'view build ≤ 1 ms per view at 1,000 cells: 100 distinct views',
+    measured: v100 && c1k ? `${n(v100.perViewMs, 3)} ms per view (decode ${n(c1k.decodeMs?.p50, 2)} ms, once per snapshot, not included)` : '–',
+    met: v100 ? v100.perViewMs <= 1 : null,
+  });
+  out.push({
+    target: 'view build ≤ 1 ms per view at 1,000 cells: the unfiltered view (every cell; one per snapshot, shared)',
+    measured: v ? `${n(v.perTickMs.p50, 2)} ms` : '–',
+    met: v ? v.perTickMs.p50 <= 1 : null,
+  });
+  return out;
+}
+
+export function targetsSection(list: Target[]): string[] {
+  return ['## Targets', '', ...table(['target', 'measured (this run)', ''], list.map((t) => [t.target, t.measured, verdict(t.met)])), ''];
+}
