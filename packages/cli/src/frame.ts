@@ -2,7 +2,7 @@
  * One screen of `pulse watch`: where it is connected and how, the view the
  * server confirmed, the headline figures and a row per endpoint. Pure.
  */
-import { endpointRows, formatMs, formatNumber, formatPercent, formatTime, headline, type ConnectionStatus, type EffectiveFilters, type ViewData } from '@pulse/client';
+import { endpointCells, endpointRows, formatMs, formatNumber, formatPercent, formatTime, headline, type ConnectionStatus, type EffectiveFilters, type ViewData } from '@pulse/client';
 import { DEFAULT_INTERVAL_SECONDS } from '@pulse/protocol';
 import { safeName, textTable } from './text-table.js';
 
@@ -32,17 +32,7 @@ export function renderFrame(state: WatchState): string {
   lines.push(
     ...textTable(
       ['ENDPOINT', 'req/s', 'resp/s', 'tokens/s', 'errors/s', 'p50', 'p90', 'p99', 'cache hit'],
-      rows.map((r) => [
-        safeName(r.endpoint),
-        formatNumber(r.requestsPerSec),
-        formatNumber(r.responsesPerSec),
-        formatNumber(r.tokensPerSec),
-        formatNumber(r.errorsPerSec),
-        formatMs(r.p50),
-        formatMs(r.p90),
-        formatMs(r.p99),
-        formatPercent(r.hitRate),
-      ]),
+      rows.map((r) => [safeName(r.endpoint), ...endpointCells(r)]),
     ),
     '',
   );

@@ -1,3 +1,4 @@
+import type { EndpointRow } from './summary.js';
 /** How figures read on a dashboard or a terminal: few significant digits, units that fit, a dash for "no data". */
 
 export const NO_DATA = '—';
@@ -29,4 +30,18 @@ export function formatPercent(value: number | null | undefined): string {
 /** Seconds since the epoch as a wall-clock time. */
 export function formatTime(epochSeconds: number): string {
   return new Date(epochSeconds * 1000).toLocaleTimeString('en-GB', { hour12: false });
+}
+
+/** The figures of one endpoint row as table cells, after its name: one layout for the dashboard and the CLI. */
+export function endpointCells(r: EndpointRow): string[] {
+  return [
+    formatNumber(r.requestsPerSec),
+    formatNumber(r.responsesPerSec),
+    formatNumber(r.tokensPerSec),
+    formatNumber(r.errorsPerSec),
+    formatMs(r.p50),
+    formatMs(r.p90),
+    formatMs(r.p99),
+    formatPercent(r.hitRate),
+  ];
 }

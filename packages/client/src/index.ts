@@ -8,7 +8,7 @@ import { browserTransport } from './transport.browser.js';
 export { PulseClient, type ConnectionState, type ConnectionStatus, type PulseClientOptions } from './client.js';
 export { MessageStream } from './message-stream.js';
 export { endpointRows, headline, modelRow, type EndpointRow, type Headline, type ModelRow } from './summary.js';
-export { formatMs, formatNumber, formatPercent, formatTime, NO_DATA } from './format.js';
+export { endpointCells, formatMs, formatNumber, formatPercent, formatTime, NO_DATA } from './format.js';
 export { toSubscribeFilters, type EffectiveFilters, type SubscribeFilters } from './subscriptions.js';
 export { type Transport, type TransportFactory, type TransportHandlers } from './transport.js';
 export { browserTransport } from './transport.browser.js';

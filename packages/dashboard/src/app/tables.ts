@@ -1,6 +1,6 @@
 /** The per-endpoint and per-model tables, rebuilt from rows with textContent only. */
 import { element } from './dom.js';
-import { formatMs, formatNumber, formatPercent, type EndpointRow, type ModelRow } from '@pulse/client';
+import { endpointCells, formatMs, formatNumber, type EndpointRow, type ModelRow } from '@pulse/client';
 
 function fill(body: HTMLTableSectionElement, rows: readonly (readonly string[])[], columns: number, empty: string): void {
   if (rows.length === 0) {
@@ -21,17 +21,7 @@ function fill(body: HTMLTableSectionElement, rows: readonly (readonly string[])[
 export function renderEndpoints(body: HTMLTableSectionElement, rows: readonly EndpointRow[]): void {
   fill(
     body,
-    rows.map((r) => [
-      r.endpoint,
-      formatNumber(r.requestsPerSec),
-      formatNumber(r.responsesPerSec),
-      formatNumber(r.tokensPerSec),
-      formatNumber(r.errorsPerSec),
-      formatMs(r.p50),
-      formatMs(r.p90),
-      formatMs(r.p99),
-      formatPercent(r.hitRate),
-    ]),
+    rows.map((r) => [r.endpoint, ...endpointCells(r)]),
     9,
     'no requests in the window',
   );
