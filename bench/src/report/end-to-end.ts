@@ -1,6 +1,6 @@
 /** The end-to-end section. */
 import type { EndToEndResult } from '../scenarios/end-to-end.js';
-import { n, pct } from './format.js';
+import { machineLoad, n, pct } from './format.js';
 
 export function endToEndSection(r: EndToEndResult): string[] {
   return [
@@ -17,7 +17,7 @@ export function endToEndSection(r: EndToEndResult): string[] {
     `(waiting for the next tick: half a tick on average, a whole one at most, more when the event missed a tick); that snapshot's`,
     `build time → the client p50 ${n(r.snapshotToClientMs?.p50)} ms, p99 ${n(r.snapshotToClientMs?.p99)} ms (build, publish, decode, views, sends).`,
     '',
-    `CPU meanwhile: ${Object.entries(r.cpu.cpuPct).map(([k, v]) => `${k} ${pct(v)}`).join(', ')}.`,
+    `CPU meanwhile: ${Object.entries(r.cpu.cpuPct).map(([k, v]) => `${k} ${pct(v)}`).join(', ')} (${machineLoad(r.cpu)}).`,
     '',
   ];
 }

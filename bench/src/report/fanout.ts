@@ -1,6 +1,6 @@
 /** The fan-out section: Pulse's gateway and the bare-ws floor, side by side per client count. */
 import type { FanoutResult } from '../scenarios/fanout.js';
-import { n, pct, ratio, table } from './format.js';
+import { machineLoad, n, pct, ratio, table } from './format.js';
 
 export function fanoutSection(r: FanoutResult): string[] {
   const rows: (string | number)[][] = [];
@@ -36,6 +36,8 @@ export function fanoutSection(r: FanoutResult): string[] {
       ['clients, server', 'server CPU', 'msgs/s', 'msgs/s per core', 'spread p50 / p99 ms', 'freshness p50 / p99 ms', 'interval p50 / p99 ms', 'complete', 'RSS KiB/client', 'client procs CPU'],
       rows,
     ),
+    '',
+    `Over each window: ${r.runs.map((run) => `${n(run.clients)} clients, ${machineLoad(run.cpu)}`).join('; ')}.`,
     '',
     'Where the CPU goes: per delivered message, in µs of CPU (of which in the kernel: the socket write and, on loopback, the',
     'TCP path to the receiver). Whatever Pulse spends beyond the floor is in user space: the snapshot from Redis, decoding it,',

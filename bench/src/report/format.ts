@@ -17,6 +17,12 @@ export function table(head: string[], rows: (string | number)[][]): string[] {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
 }
 
+/** How busy the machine was over a window, and how much of that was the bench's own processes. */
+export function machineLoad(w: { cpuPct: Record<string, number>; hostBusyPct: number }): string {
+  const ours = Object.values(w.cpuPct).reduce((a, v) => a + v, 0);
+  return `machine busy ${n(w.hostBusyPct, 0)} % of 200 %, the bench's processes ${n(ours, 0)} % of it`;
+}
+
 export function verdict(ok: boolean | null): string {
   return ok === null ? 'not measured' : ok ? '**met**' : '**missed**';
 }

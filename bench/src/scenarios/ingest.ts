@@ -26,6 +26,15 @@ const MAX_STEPS = 5;
 const LAG_P99_MS = 1000;
 /** A step whose achieved rate is below this share of its target did not sustain it. */
 const SUSTAINED = 0.97;
+/** How long after a step every acknowledged event may take to be in a snapshot before the step counts as not drained. */
+const DRAIN_MS = 15_000;
+/** How long the aggregator may take to stop moving before a step (after a step it could not keep up with). */
+const SETTLE_MS = 30_000;
+
+/** The aggregator's event count kept moving with no load: it is stuck catching up (or rebuilding over and over). */
+class AggregatorStalled extends Error {
+  override readonly name = 'AggregatorStalled';
+}
 
 export interface IngestStep {
   targetPerSec: number;
@@ -48,6 +57,8 @@ export interface IngestResult {
   /** Closed loop, `connections` requests in flight: what one ingest node takes when nothing waits. */
   capacityPerSec: number;
   steps: IngestStep[];
+  /** Why the search stopped early, when it did. */
+  stalled: string | null;
   best: IngestStep | null;
   /** Raw XADDs: one entry per event and one per request through ioredis, one per event through redis-benchmark (null: not installed). */
   ceiling: { perEvent: CeilingResult; perBatch: CeilingResult; redisBenchmark: RedisBenchmarkResult | null };
@@ -86,8 +97,8 @@ export async function benchIngest(log: (line: string) => void): Promise<IngestRe
      * back (a lost lease, a rebuilt window) cannot be matched: it fails.
      */
     const drive = async (eventsPerSec: number, durationMs: number) => {
-      const baseline = await observer.settled(15_000);
-      if (baseline === null) throw new Error('the aggregator never settled (its event count kept moving with no load)');
+      const baseline = await observer.settled(SETTLE_MS);
+      if (baseline === null) throw new AggregatorStalled();
       const fromSnapshot = observer.seen.length;
       const epoch = observer.last!.epoch;
       const statusLags: number[] = [];
@@ -102,14 +113,20 @@ export async function benchIngest(log: (line: string) => void): Promise<IngestRe
       const cpu = meter.end();
       clearInterval(poll);
       const doneAt = Date.now();
-      const drained = await observer.waitApplied(baseline + run.ackedEvents, 15_000);
-      const drainMs = drained ? Date.now() - doneAt : null;
+      const drained = await observer.waitApplied(baseline + run.ackedEvents, DRAIN_MS);
+      const gaveUpAt = Date.now();
+      const drainMs = drained ? gaveUpAt - doneAt : null;
       const acks: Ack[] = Array.from(run.ackAt, (at, i) => ({ at, events: run.ackEvents[i]! }));
       const during = observer.seen.slice(fromSnapshot);
       const restarted = during.some((s, i) => s.epoch !== epoch || s.eventsApplied < (during[i - 1]?.eventsApplied ?? baseline));
       const published = during.map((s) => ({ recvMs: s.recvMs, applied: s.eventsApplied - baseline }));
-      const lags = restarted ? [Infinity] : batchLags(acks, published, 0).sort((a, b) => a - b);
-      if (restarted) log(`ingest: the aggregator changed epoch or rebuilt its window during the ${eventsPerSec}/s step`);
+      // A batch no snapshot included (or none we can match, after a restart) waited at least until we gave up.
+      const lags = batchLags(restarted ? [] : acks, published, 0).map((lag, i) => (Number.isFinite(lag) ? lag : gaveUpAt - acks[i]!.at));
+      if (restarted) {
+        for (const a of acks) lags.push(gaveUpAt - a.at);
+        log(`ingest: the aggregator changed epoch or rebuilt its window during the ${eventsPerSec}/s step`);
+      }
+      lags.sort((a, b) => a - b);
       const inWindow = acks.filter((a) => a.at <= run.startedAt + run.elapsedMs).reduce((n, a) => n + a.events, 0);
       return { run, cpu, drainMs, lags, statusLags, achievedPerSec: Math.round((inWindow * 1000) / run.elapsedMs) };
     };
@@ -121,11 +138,20 @@ export async function benchIngest(log: (line: string) => void): Promise<IngestRe
     log(`ingest: closed-loop capacity ${capacity} events/s (aggregator drained in ${probe.drainMs} ms)`);
 
     const steps: IngestStep[] = [];
+    let stalled: string | null = null;
     let lo = 0;
     let hi = Math.round(capacity * 1.05);
     let target = roundTo(capacity * 0.85, 5000);
     for (let i = 0; i < MAX_STEPS && target > lo && target < hi; i++) {
-      const r = await drive(target, STEP_MS);
+      let r: Awaited<ReturnType<typeof drive>>;
+      try {
+        r = await drive(target, STEP_MS);
+      } catch (err) {
+        if (!(err instanceof AggregatorStalled)) throw err;
+        stalled = `the aggregator did not settle within ${SETTLE_MS / 1000} s after the ${steps.at(-1)?.targetPerSec ?? '?'}/s step (lost its lease under the backlog?)`;
+        log(`ingest: ${stalled}; search stopped`);
+        break;
+      }
       const lagMs = { p50: round(percentile(r.lags, 0.5), 0), p99: round(percentile(r.lags, 0.99), 0), max: round(r.lags[r.lags.length - 1] ?? NaN, 0) };
       const pass = r.drainMs !== null && lagMs.p99 < LAG_P99_MS && r.achievedPerSec >= SUSTAINED * target;
       const step: IngestStep = {
@@ -171,6 +197,7 @@ export async function benchIngest(log: (line: string) => void): Promise<IngestRe
       connections: CONNECTIONS,
       capacityPerSec: capacity,
       steps,
+      stalled,
       best,
       ceiling: { perEvent, perBatch, redisBenchmark },
       ratio: best
