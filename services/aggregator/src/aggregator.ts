@@ -64,6 +64,8 @@ export interface Aggregator {
 const RETRY_MS = 250;
 /** How long a read may wait for new entries: short, so a role change is seen quickly. */
 const BLOCK_MS = 100;
+/** Events applied per read at most (about 50–100 ms of work), whatever the entry sizes. */
+const EVENTS_PER_READ = 20_000;
 
 export function createAggregator(deps: AggregatorDeps): Aggregator {
   const { settings, source, lease, publisher, logger } = deps;
@@ -84,6 +86,23 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   let lastPublished: InternalSnapshot | null = null;
   let newestApplied = 0;
   let waiters: ((s: InternalSnapshot) => void)[] = [];
+
+  /**
+   * Entries per read, so one read holds about EVENTS_PER_READ events: a read is
+   * applied in one go, and a huge one would block the event loop past the
+   * lease (batches of 1,000 events × 500 entries took ~2 s).
+   */
+  // Start as if entries were big, so the very first read cannot be huge; it adapts at once.
+  let eventsPerEntry = 1000;
+  function readCount(): number {
+    return Math.max(1, Math.min(settings.batchEntries, Math.floor(EVENTS_PER_READ / eventsPerEntry)));
+  }
+  function noteSizes(entries: readonly LogEntry[]): void {
+    if (entries.length === 0) return;
+    let events = 0;
+    for (const e of entries) events += e.events.length;
+    eventsPerEntry = Math.max(1, 0.5 * eventsPerEntry + (0.5 * events) / entries.length);
+  }
 
   /** A fresh window, tailing from the start of the horizon. */
   async function rebuild(): Promise<MetricsWindow> {
@@ -106,9 +125,11 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     if (at > newestApplied) newestApplied = at;
   }
 
-  /** Standby: follow the log into the window, recording each entry's totals for a takeover. */
-  async function follow(w: MetricsWindow, blockMs: number): Promise<number> {
-    const entries = await source.tail(tailId, settings.batchEntries, blockMs);
+  /** Standby: follow the log into the window, recording each entry's totals for a takeover; true when the read was full. */
+  async function follow(w: MetricsWindow, blockMs: number): Promise<boolean> {
+    const count = readCount();
+    const entries = await source.tail(tailId, count, blockMs);
+    noteSizes(entries);
     for (const entry of entries) {
       apply(w, entry);
       const delta = w.takeTotalsDelta();
@@ -116,7 +137,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       tailId = entry.id;
     }
     forgetRecorded(Date.now() - horizonMs);
-    return entries.length;
+    return entries.length === count;
   }
 
   /** Drops recorded totals older than the horizon: entries that old are not waiting to be claimed. */
@@ -130,7 +151,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   async function takeOver(w: MetricsWindow, f: Fence): Promise<void> {
     const started = Date.now();
     // Catch the tail up to the end of the log: that position is P.
-    while ((await follow(w, 0)) === settings.batchEntries && !closing);
+    while ((await follow(w, 0)) && !closing);
     const bad = w.loadTotals(await source.loadTotals());
     if (bad > 0) log.warn({ fields: bad }, 'ignored unreadable totals fields');
     source.takeOver();
@@ -147,7 +168,8 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
 
   /** Leader: claim a batch, apply it, commit it with its totals. */
   async function lead(w: MetricsWindow, f: Fence, blockMs = BLOCK_MS): Promise<{ claimed: number; afterWatermark: number }> {
-    const entries = await source.claim(settings.batchEntries, blockMs);
+    const entries = await source.claim(readCount(), blockMs);
+    noteSizes(entries);
     let afterWatermark = 0;
     for (const entry of entries) {
       if (compareIds(entry.id, tailId) > 0) {
