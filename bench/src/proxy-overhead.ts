@@ -3,8 +3,12 @@
  * compatible upstream. The fake upstream (services/fake-openai) and an
  * ingest node in proxy mode writing its events to a local Redis run as
  * `node` processes, started as deployed; this process is the client and
- * sends the same requests straight to the upstream ("direct") and through
- * the proxy, alternately, so drift and noise of the machine hit both alike.
+ * sends the same requests straight to the upstream ("direct"), through two
+ * reference hops and through the proxy, in turn, so drift and noise of the
+ * machine hit all four alike: a bare TCP relay (bench/src/workers/
+ * tcp-relay.ts, what any extra process on the path costs here) and a bare
+ * Node HTTP proxy (http-relay.ts, what Node's HTTP stack costs, with
+ * nothing observed). The proxy's figures above those are its own.
  *
  * - latency: non-streaming chat completions one at a time, request to last
  *   byte; the added p50 / p99 is proxied minus direct.
@@ -22,6 +26,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { killOnExit } from './lib/children.js';
 import { cpuMs } from './lib/proc-stats.js';
 import { freePort, waitUntil } from './lib/ports.js';
 import { BenchRedis } from './lib/redis-server.js';
@@ -30,8 +35,8 @@ import { percentile, round } from './timing.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WARMUP = 500;
-const LATENCY_PAIRS = 3000;
-const TTFT_PAIRS = 1500;
+const LATENCY_SAMPLES = 5000;
+const TTFT_SAMPLES = 3000;
 const CONCURRENCY = 32;
 const THROUGHPUT_MS = 5000;
 const SLOW_UPSTREAM_MS = 50;
@@ -49,11 +54,16 @@ export interface Percentiles {
 }
 
 export interface Comparison {
+  /** Requests each way. */
   samples: number;
   directMs: Percentiles;
   proxiedMs: Percentiles;
   /** Proxied minus direct, per percentile. */
   addedMs: Percentiles;
+  /** Through a bare TCP relay, minus direct, in the same loop: what any extra process on the path costs here. */
+  relayAddedMs: Percentiles;
+  /** Through a bare Node HTTP proxy (Node's server, undici, nothing observed), minus direct, in the same loop. */
+  nodeProxyAddedMs: Percentiles;
 }
 
 export interface ThroughputComparison {
@@ -87,11 +97,16 @@ export async function benchProxyOverhead(log: (line: string) => void = console.l
     stack.push(fast);
     const proxy = await startProxy(redis.url, fast.url);
     stack.push(proxy);
+    const relay = await startReference('tcp-relay', fast.port);
+    stack.push(relay);
+    const nodeProxy = await startReference('http-relay', fast.port);
+    stack.push(nodeProxy);
+    const ports = { direct: fast.port, relay: relay.port, nodeProxy: nodeProxy.port, proxied: proxy.proxyPort };
 
-    log(`proxy: latency, ${LATENCY_PAIRS} non-streaming requests each way, one at a time`);
-    const latency = await compareOneAtATime(fast.port, proxy.proxyPort, CHAT, LATENCY_PAIRS, false);
-    log(`proxy: TTFT, ${TTFT_PAIRS} streaming requests each way`);
-    const ttft = await compareOneAtATime(fast.port, proxy.proxyPort, STREAM, TTFT_PAIRS, true);
+    log(`proxy: latency, ${LATENCY_SAMPLES} non-streaming requests each way (direct, TCP relay, bare Node proxy, Pulse proxy), one at a time`);
+    const latency = await compareOneAtATime(ports, CHAT, LATENCY_SAMPLES, false);
+    log(`proxy: TTFT, ${TTFT_SAMPLES} streaming requests each way`);
+    const ttft = await compareOneAtATime(ports, STREAM, TTFT_SAMPLES, true);
     log(`proxy: saturated throughput, ${CONCURRENCY} clients, ${THROUGHPUT_MS / 1000} s per run`);
     const cpuBefore = cpuMs(proxy.service.pid);
     const saturated = await compareThroughput(fast.port, proxy.proxyPort, CONCURRENCY, 0);
@@ -134,12 +149,15 @@ export function renderProxyOverhead(r: ProxyOverheadResult | { skipped: string }
     '## Ingest proxy overhead',
     '',
     'The fake OpenAI upstream and an ingest node in proxy mode (events to a local Redis) as processes; one client',
-    'sends the same requests direct and through the proxy, alternately. Added = proxied − direct, per percentile.',
+    'sends the same requests direct, through two reference hops and through the proxy, in turn, one at a time.',
+    'Added = through the hop − direct, per percentile. References, as processes in the same place: a bare TCP relay',
+    '(copies bytes: what any extra process on the path costs on this machine) and a bare Node HTTP proxy (Node\'s',
+    'server and undici, as the proxy uses them, observing nothing: what Node\'s HTTP stack costs).',
     '',
-    '| | direct p50 / p99 ms | proxied p50 / p99 ms | added p50 / p99 ms |',
-    '|---|---|---|---|',
-    `| non-streaming latency (${r.latency.samples} each) | ${ms(r.latency.directMs)} | ${ms(r.latency.proxiedMs)} | ${ms(r.latency.addedMs)} |`,
-    `| streaming TTFT (${r.ttft.samples} each) | ${ms(r.ttft.directMs)} | ${ms(r.ttft.proxiedMs)} | ${ms(r.ttft.addedMs)} |`,
+    '| | direct p50 / p99 ms | proxied p50 / p99 ms | added by the proxy | added by a bare TCP relay | added by a bare Node HTTP proxy |',
+    '|---|---|---|---|---|---|',
+    `| non-streaming latency (${r.latency.samples} each) | ${ms(r.latency.directMs)} | ${ms(r.latency.proxiedMs)} | ${ms(r.latency.addedMs)} | ${ms(r.latency.relayAddedMs)} | ${ms(r.latency.nodeProxyAddedMs)} |`,
+    `| streaming TTFT (${r.ttft.samples} each) | ${ms(r.ttft.directMs)} | ${ms(r.ttft.proxiedMs)} | ${ms(r.ttft.addedMs)} | ${ms(r.ttft.relayAddedMs)} | ${ms(r.ttft.nodeProxyAddedMs)} |`,
     '',
     '| throughput | clients | direct req/s | proxied req/s | proxied / direct |',
     '|---|---|---|---|---|',
@@ -179,12 +197,31 @@ async function startUpstream(env: Record<string, string>): Promise<Upstream> {
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  process.once('exit', () => child.kill('SIGKILL'));
+  killOnExit(child);
   const url = `http://127.0.0.1:${port}`;
   await waitUntil('fake-openai', async () => (await fetch(`${url}/readyz`)).status === 200);
   return {
     port,
     url,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** A reference hop in front of the upstream: bench/src/workers/tcp-relay.ts or http-relay.ts. */
+async function startReference(worker: 'tcp-relay' | 'http-relay', upstreamPort: number): Promise<{ port: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [fileURLToPath(new URL(`./workers/${worker}.js`, import.meta.url)), String(port), String(upstreamPort)], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  killOnExit(child);
+  await waitUntil(worker, async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
+  return {
+    port,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -217,32 +254,38 @@ async function startProxy(redisUrl: string, upstream: string): Promise<BenchProx
   };
 }
 
-/** `pairs` requests each way, alternating direct and proxied, one at a time after a warm-up. */
-async function compareOneAtATime(directPort: number, proxyPort: number, body: string, pairs: number, toFirstContent: boolean): Promise<Comparison> {
-  const direct = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const proxied = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const d: number[] = [];
-  const p: number[] = [];
+/** `samples` requests each way, in turn — direct, relay, bare Node proxy, Pulse proxy — one at a time after a warm-up. */
+async function compareOneAtATime(
+  ports: { direct: number; relay: number; nodeProxy: number; proxied: number },
+  body: string,
+  samples: number,
+  toFirstContent: boolean,
+): Promise<Comparison> {
+  const ways = (['direct', 'relay', 'nodeProxy', 'proxied'] as const).map((way) => ({
+    way,
+    port: ports[way],
+    agent: new http.Agent({ keepAlive: true, maxSockets: 1 }),
+    ms: [] as number[],
+  }));
   try {
-    for (let i = 0; i < WARMUP + pairs; i++) {
-      const a = await timedRequest(direct, directPort, body, toFirstContent);
-      const b = await timedRequest(proxied, proxyPort, body, toFirstContent);
-      if (i >= WARMUP) {
-        d.push(a);
-        p.push(b);
+    for (let i = 0; i < WARMUP + samples; i++) {
+      for (const w of ways) {
+        const ms = await timedRequest(w.agent, w.port, body, toFirstContent);
+        if (i >= WARMUP) w.ms.push(ms);
       }
     }
   } finally {
-    direct.destroy();
-    proxied.destroy();
+    for (const w of ways) w.agent.destroy();
   }
-  const directMs = percentiles(d);
-  const proxiedMs = percentiles(p);
+  const [directMs, relayMs, nodeProxyMs, proxiedMs] = ways.map((w) => percentiles(w.ms)) as [Percentiles, Percentiles, Percentiles, Percentiles];
+  const minus = (a: Percentiles, b: Percentiles) => ({ p50: round(a.p50 - b.p50), p99: round(a.p99 - b.p99) });
   return {
-    samples: pairs,
+    samples,
     directMs,
     proxiedMs,
-    addedMs: { p50: round(proxiedMs.p50 - directMs.p50), p99: round(proxiedMs.p99 - directMs.p99) },
+    addedMs: minus(proxiedMs, directMs),
+    relayAddedMs: minus(relayMs, directMs),
+    nodeProxyAddedMs: minus(nodeProxyMs, directMs),
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * Active health checks: every interval, GET the health path on each upstream
- * (through its keep-alive agent, so checks cost no new connection); a 2xx
+ * (through its connection pool, so checks cost no new connection); a 2xx
  * within the timeout keeps it in or readmits it, anything else takes it out.
  * A check still running when the next is due is not doubled.
  */
@@ -40,16 +40,13 @@ export function startHealthChecks(pool: UpstreamPool, settings: HealthCheckSetti
 }
 
 /** Resolves null when healthy, else why not. Never rejects. */
-function probe(upstream: Upstream, { path, timeoutMs }: HealthCheckSettings): Promise<string | null> {
-  return new Promise((resolve) => {
-    const req = upstream.request('GET', path, { accept: 'application/json' });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('response', (res) => {
-      res.resume();
-      const status = res.statusCode ?? 0;
-      resolve(status >= 200 && status < 300 ? null : `health check answered ${status}`);
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => resolve(`health check failed: ${err.code ?? err.message}`));
-    req.end();
-  });
+async function probe(upstream: Upstream, { path, timeoutMs }: HealthCheckSettings): Promise<string | null> {
+  try {
+    const status = await upstream.get(path, timeoutMs);
+    return status >= 200 && status < 300 ? null : `health check answered ${status}`;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const reason = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.code ?? e.message);
+    return `health check failed: ${reason}`;
+  }
 }

@@ -17,12 +17,19 @@ export const ProxyFailure = {
   CLIENT_DISCONNECTED: 'client_disconnected',
   /** Still running when the shutdown deadline came. */
   SHUTDOWN: 'proxy_shutdown',
+  /** A request the proxy cannot send on as it came (a duplicate Host, say): 400, never sent. */
+  INVALID_REQUEST: 'invalid_request_error',
 } as const;
 
 export type ProxyFailure = (typeof ProxyFailure)[keyof typeof ProxyFailure];
 
 export function proxyErrorBody(failure: ProxyFailure, detail: string): string {
-  const message = failure === ProxyFailure.TIMEOUT ? `upstream timed out: ${detail}` : `upstream unavailable: ${detail}`;
+  const message =
+    failure === ProxyFailure.TIMEOUT
+      ? `upstream timed out: ${detail}`
+      : failure === ProxyFailure.INVALID_REQUEST
+        ? `request cannot be forwarded: ${detail}`
+        : `upstream unavailable: ${detail}`;
   return JSON.stringify({ error: { message, type: failure, param: null, code: failure } });
 }
 

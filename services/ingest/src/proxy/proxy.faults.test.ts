@@ -7,7 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PulseEvent, RequestEnd } from '@pulse/protocol';
 import { createFakeOpenAI } from '@pulse/fake-openai';
@@ -208,6 +208,83 @@ describe('proxy: the bytes are the upstream’s', () => {
     expect(status).toBe(200);
     expect(body.equals(Buffer.concat(chunks))).toBe(true);
     expect(rawHeaders.slice(0, 8)).toEqual(['Content-Type', 'application/octet-stream', 'X-Upstream-Case', 'Kept', 'x-twice', '1', 'x-twice', '2']);
+  });
+
+  it('request headers reach the upstream in the caller’s order, case and repeats, without hop-by-hop ones', async () => {
+    let seen: string[] = [];
+    const url = await upstream((req, res) => {
+      seen = req.rawHeaders;
+      req.resume();
+      res.end('{}');
+    });
+    const proxy = await proxyTo([url]);
+    const status = await new Promise<number>((resolve, reject) => {
+      const headers = [['Host', 'caller.example'], ['X-Caller-Case', 'Kept'], ['x-twice', '1'], ['x-twice', '2'], ['Connection', 'keep-alive, X-Hop'], ['X-Hop', 'no'], ['Accept', '*/*']];
+      const req = http.request(proxy.url + '/v1/models', { method: 'GET', headers: headers.flat() }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(200);
+    // undici writes Host first and adds its own Connection; the rest is the caller's, as sent.
+    expect(seen.slice(0, 2)).toEqual(['host', 'caller.example']);
+    expect(seen.slice(2).filter((_, i, rest) => rest[i - (i % 2)]!.toLowerCase() !== 'connection')).toEqual(
+      ['X-Caller-Case', 'Kept', 'x-twice', '1', 'x-twice', '2', 'Accept', '*/*'],
+    );
+  });
+
+  it('Expect: 100-continue is answered by the proxy, and the body still reaches the upstream', async () => {
+    const url = await upstream((req, res) => {
+      let size = 0;
+      req.on('data', (part: Buffer) => (size += part.length));
+      req.on('end', () => res.end(JSON.stringify({ size, expect: req.headers.expect ?? null })));
+    });
+    const proxy = await proxyTo([url]);
+    const reply = await new Promise<string>((resolve, reject) => {
+      const req = http.request(proxy.url + '/v1/files', { method: 'POST', headers: { expect: '100-continue', 'content-length': '5' } }, (res) => {
+        let text = '';
+        res.on('data', (part: Buffer) => (text += part.toString()));
+        res.on('end', () => resolve(text));
+      });
+      req.on('continue', () => req.end('12345'));
+      req.on('error', reject);
+    });
+    expect(JSON.parse(reply)).toEqual({ size: 5, expect: null });
+  });
+
+  it('an upstream that refuses a 5 MB upload before reading it (401): the caller gets the 401', async () => {
+    const url = await upstream((_req, res) => {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end('{"error":{"message":"no key","type":"invalid_request_error"}}');
+    });
+    const proxy = await proxyTo([url]);
+    const res = await fetch(proxy.url + '/v1/files', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: randomBytes(5 * 1024 * 1024) });
+    expect(res.status).toBe(401);
+    expect(await json(res)).toEqual({ error: { message: 'no key', type: 'invalid_request_error' } });
+    const [end] = await ends(proxy, 1);
+    expect(end).toMatchObject({ status: 401, error: 'invalid_request_error' });
+  });
+
+  it('a request that cannot be forwarded as it came (two Host headers): 400, and nothing reaches the upstream', async () => {
+    let reached = 0;
+    const url = await upstream((req, res) => {
+      if (req.url !== '/health') reached++;
+      res.end('{}');
+    });
+    const proxy = await proxyTo([url]);
+    const { port } = new URL(proxy.url);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    socket.end('GET /v1/models HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n');
+    let reply = '';
+    for await (const part of socket) reply += (part as Buffer).toString();
+    expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { type: 'invalid_request_error' } });
+    expect(reached).toBe(0);
+    const [end] = await ends(proxy, 1);
+    expect(end).toMatchObject({ status: 400, error: 'invalid_request_error' });
+    expect(proxy.proxy.status().upstreams[0]!.healthy).toBe(true);
   });
 
   it('a 5 MB binary upload arrives at the upstream byte for byte, with the caller’s headers', async () => {

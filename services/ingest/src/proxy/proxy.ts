@@ -58,13 +58,11 @@ export interface Proxy {
 
 export function createProxy({ settings, log, logger }: ProxyDeps): Proxy {
   const proxyLogger = logger.child({ component: 'proxy' });
-  const pool = new UpstreamPool(settings.upstreams, proxyLogger);
+  const pool = new UpstreamPool(settings.upstreams, settings, proxyLogger);
   const batcher = new EventBatcher(log, settings.events, proxyLogger);
   const forwarder = createForwarder({
     pool,
     node: settings.node,
-    connectTimeoutMs: settings.connectTimeoutMs,
-    idleTimeoutMs: settings.idleTimeoutMs,
     emit: (event) => batcher.push(event),
   });
   const health = startHealthChecks(pool, settings.health);
@@ -90,7 +88,7 @@ export function createProxy({ settings, log, logger }: ProxyDeps): Proxy {
         clearInterval(heartbeat);
         await drain(server, graceMs, () => forwarder.abortAll(ProxyFailure.SHUTDOWN));
         await batcher.close();
-        pool.close();
+        await pool.close();
       })();
       return closing;
     },

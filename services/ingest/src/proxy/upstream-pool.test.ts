@@ -4,11 +4,11 @@ import { UpstreamPool } from './upstream-pool.js';
 
 const pools: UpstreamPool[] = [];
 function pool(n: number): UpstreamPool {
-  const p = new UpstreamPool(Array.from({ length: n }, (_, i) => `http://127.0.0.1:${9000 + i}`), silentLogger());
+  const p = new UpstreamPool(Array.from({ length: n }, (_, i) => `http://127.0.0.1:${9000 + i}`), { connectTimeoutMs: 1000, idleTimeoutMs: 1000 }, silentLogger());
   pools.push(p);
   return p;
 }
-afterEach(() => pools.splice(0).forEach((p) => p.close()));
+afterEach(() => Promise.all(pools.splice(0).map((p) => p.close())));
 
 const port = (p: UpstreamPool) => Number(new URL(p.pick().url).port) - 9000;
 

@@ -9,16 +9,22 @@
  * path or a brief blip into a full outage, while a truly dead upstream
  * fails the attempt fast anyway.
  */
-import http from 'node:http';
-import https from 'node:https';
+import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '@pulse/runtime';
 
 /**
- * Idle keep-alive sockets are closed after this long: under the 5 s idle
+ * Idle keep-alive connections are closed after this long: under the 5 s idle
  * timeout of common servers (Node, uvicorn), so the proxy never reuses a
- * socket the server is closing at that very moment.
+ * connection the server is closing at that very moment.
  */
 const IDLE_SOCKET_MS = 4000;
+
+export interface UpstreamTimeouts {
+  /** To open a connection. */
+  readonly connectTimeoutMs: number;
+  /** Silence from the upstream, before the response head and between body chunks. */
+  readonly idleTimeoutMs: number;
+}
 
 export interface UpstreamStatus {
   readonly url: string;
@@ -30,46 +36,72 @@ export interface UpstreamStatus {
   readonly lastError: string | null;
 }
 
+/**
+ * One upstream: an undici connection pool to its origin (keep-alive, one
+ * request per connection at a time) and the counters the choice reads.
+ */
 export class Upstream {
   inFlight = 0;
   requests = 0;
   healthy = true;
   lastError: string | null = null;
-  readonly agent: http.Agent;
-  private readonly base: URL;
+  private readonly pool: Pool;
   private readonly basePath: string;
+  /** TLS server name: the caller's Host header goes through untouched, so TLS must be told the upstream's. */
+  private readonly servername: string | undefined;
 
-  constructor(readonly url: string) {
-    this.base = new URL(url);
-    this.basePath = this.base.pathname.replace(/\/$/, '');
-    const options = { keepAlive: true, timeout: IDLE_SOCKET_MS, scheduling: 'lifo' as const };
-    this.agent = this.base.protocol === 'https:' ? new https.Agent(options) : new http.Agent(options);
+  constructor(
+    readonly url: string,
+    timeouts: UpstreamTimeouts,
+  ) {
+    const base = new URL(url);
+    this.basePath = base.pathname.replace(/\/$/, '');
+    this.servername = base.protocol === 'https:' ? base.hostname.replace(/^\[(.*)\]$/, '$1') : undefined;
+    this.pool = new Pool(base.origin, {
+      connectTimeout: timeouts.connectTimeoutMs,
+      headersTimeout: timeouts.idleTimeoutMs,
+      bodyTimeout: timeouts.idleTimeoutMs,
+      keepAliveTimeout: IDLE_SOCKET_MS,
+      keepAliveMaxTimeout: IDLE_SOCKET_MS,
+    });
   }
 
   /**
-   * Starts a request for `target` (a path with its query) on this upstream.
-   * A flat raw header list keeps the caller's order, case and repeats, and is
-   * sent as is: Node adds no Host to it.
+   * Sends a request for `target` (a path with its query) to this upstream.
+   * `headers` is a flat [name, value, …] list, sent in its order, case and
+   * repeats (undici writes Host and Content-Length first, from their values).
    */
-  request(method: string, target: string, headers: readonly string[] | http.OutgoingHttpHeaders): http.ClientRequest {
-    const secure = this.base.protocol === 'https:';
-    const hostname = this.base.hostname.replace(/^\[(.*)\]$/, '$1');
-    const options: https.RequestOptions = {
-      hostname,
-      port: this.base.port || (secure ? 443 : 80),
-      method,
-      path: this.basePath + target,
-      headers: headers as string[] | http.OutgoingHttpHeaders,
-      agent: this.agent,
-      // The caller's Host header goes through untouched, so TLS must be told the upstream's name.
-      ...(secure && { servername: hostname }),
-    };
-    return secure ? https.request(options) : http.request(options);
+  dispatch(
+    method: string,
+    target: string,
+    headers: string[] | Record<string, string>,
+    body: Dispatcher.DispatchOptions['body'],
+    handler: Dispatcher.DispatchHandler,
+  ): void {
+    const options = { method: method as Dispatcher.HttpMethod, path: this.basePath + target, headers, body, servername: this.servername };
+    this.pool.dispatch(options, handler);
+  }
+
+  /** A GET answered with its status; the body is discarded. Rejects on failure or after `timeoutMs`. */
+  async get(path: string, timeoutMs: number): Promise<number> {
+    const res = await this.pool.request({
+      method: 'GET',
+      path: this.basePath + path,
+      headers: { accept: 'application/json' },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await res.body.dump();
+    return res.statusCode;
   }
 
   status(): UpstreamStatus {
     const { url, healthy, inFlight, requests, lastError } = this;
     return { url, healthy, inFlight, requests, lastError };
+  }
+
+  /** Closes every connection, ending requests still running. */
+  close(): Promise<void> {
+    return this.pool.destroy();
   }
 }
 
@@ -79,10 +111,11 @@ export class UpstreamPool {
 
   constructor(
     urls: readonly string[],
+    timeouts: UpstreamTimeouts,
     private readonly logger: Logger,
   ) {
     if (urls.length === 0) throw new RangeError('an upstream pool needs at least one upstream');
-    this.upstreams = urls.map((u) => new Upstream(u));
+    this.upstreams = urls.map((u) => new Upstream(u, timeouts));
   }
 
   pick(): Upstream {
@@ -118,8 +151,8 @@ export class UpstreamPool {
     return this.upstreams.map((u) => u.status());
   }
 
-  close(): void {
-    for (const u of this.upstreams) u.agent.destroy();
+  async close(): Promise<void> {
+    await Promise.all(this.upstreams.map((u) => u.close()));
   }
 
   /** Scans from `first` so that, among equally busy ones, each gets its turn. */
