@@ -26,7 +26,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { killOnExit } from './lib/children.js';
+import { killOnExit, stopChild } from './lib/children.js';
 import { cpuMs } from './lib/proc-stats.js';
 import { freePort, waitUntil } from './lib/ports.js';
 import { BenchRedis } from './lib/redis-server.js';
@@ -203,12 +203,7 @@ async function startUpstream(env: Record<string, string>): Promise<Upstream> {
   return {
     port,
     url,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    },
+    stop: () => stopChild(child),
   };
 }
 
@@ -222,12 +217,7 @@ async function startReference(worker: 'tcp-relay' | 'http-relay', upstreamPort: 
   await waitUntil(worker, async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
   return {
     port,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    },
+    stop: () => stopChild(child),
   };
 }
 

@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startService, waitReady, type ServiceName, type ServiceProcess } from '../support/processes.js';
+import { freePort } from '../support/redis-server.js';
+import { startService, waitReady, type ServiceName, type ServiceProcess } from '../support/processes.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../support/redis.js';
 import { TestClient } from '../support/ws-client.js';
 

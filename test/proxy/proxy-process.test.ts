@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pulseKeys, type RequestEnd } from '@pulse/protocol';
-import { freePort, startService, type ServiceProcess } from '../support/processes.js';
+import { freePort } from '../support/redis-server.js';
+import { startService, type ServiceProcess } from '../support/processes.js';
 import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '../support/redis.js';
 import { storedEvents } from '../support/proxy.js';
 

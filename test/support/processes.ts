@@ -4,9 +4,8 @@
  * /readyz, output kept for the failure message, and signals sent directly.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './redis-server.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -22,16 +21,6 @@ export interface ServiceProcess {
   /** Sends a signal; resolves with the exit code once the process ended. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   exited: Promise<number | null>;
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 /** Starts `services/<name>/dist/main.js` (built by `npm test`'s pretest). */

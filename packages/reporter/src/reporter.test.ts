@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pulseKeys } from '@pulse/protocol';
 import { Reporter, type ReporterError, type ReporterEvent } from '@pulse/reporter';
-import { freePort, startService, type ServiceProcess } from '../../../test/support/processes.js';
+import { startService, type ServiceProcess } from '../../../test/support/processes.js';
+import { freePort } from '../../../test/support/redis-server.js';
 import { startTestRedis, testClient, uniquePrefix } from '../../../test/support/redis.js';
 
 function requestPair(i: number, model = 'gpt-4'): ReporterEvent[] {

@@ -71,6 +71,8 @@ const backends: { name: string; make(): Promise<Subject> }[] = [
   },
 ];
 
+/** The queue depth of each entry's first event: which gauges came back. */
+const depth = (entries: { events: readonly PulseEvent[] }[]) => entries.map((e) => (e.events[0] as { queue_depth: number }).queue_depth);
 const gauge = (i: number): PulseEvent => ({ type: 'node.gauge', ts: Date.now() / 1000, node: `n${i}`, queue_depth: i });
 
 describe.each(backends)('EventSource contract: $name', ({ make }) => {
@@ -95,7 +97,6 @@ describe.each(backends)('EventSource contract: $name', ({ make }) => {
 
   it('tails every entry after an id, whatever the group did with it, and waits for new ones', async () => {
     const { log, source } = await make();
-    const depth = (entries: { events: readonly PulseEvent[] }[]) => entries.map((e) => (e.events[0] as { queue_depth: number }).queue_depth);
     const before = `${Date.now() - 60_000}-0`;
     await log.append([gauge(1)]);
     await source.claim(10, 100); // claimed by the group: the tail still sees it
@@ -138,6 +139,26 @@ describe.each(backends)('EventSource contract: $name', ({ make }) => {
     const first = (await lease.acquireOrRenew())!;
     await lease.release();
     await forgetEpoch();
+    // A restart takes far longer than the millisecond the restarted counter is read from.
+    await new Promise((resolve) => setTimeout(resolve, 5));
     expect((await rival.acquireOrRenew())!.epoch).toBeGreaterThan(first.epoch);
+  });
+});
+
+describe('RedisEventSource when Redis restarts empty', () => {
+  it('the next claim re-creates the group and the store’s creation time, and counts what ingest wrote since', async () => {
+    const keys = pulseKeys(uniquePrefix('src'));
+    const commands = await conn('producer');
+    const log = new RedisEventLog(await conn('producer'), { keys, retentionMs: 3_600_000 });
+    const source = new RedisEventSource(await conn('consumer'), commands, { keys, consumer: 'c1', reclaimIdleMs: 60_000 });
+    expect(await source.claim(10, 0)).toEqual([]); // no group yet: created
+    await log.append([gauge(1)]);
+    expect(depth(await source.claim(10, 0))).toEqual([1]);
+
+    await commands.del(keys.events, keys.meta); // the stream (and its group) and the meta, gone
+    await log.append([gauge(2)]); // ingest writes again: the stream comes back, the group does not
+    expect(await source.claim(10, 0)).toEqual([]);
+    expect(Number(await commands.hget(keys.meta, 'created_at'))).toBeGreaterThan(0);
+    expect(depth(await source.claim(10, 0))).toEqual([2]);
   });
 });

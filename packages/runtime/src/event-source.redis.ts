@@ -167,13 +167,20 @@ export class RedisEventSource implements EventSource {
     }
   }
 
-  /** Creates the group at the start of the stream: entries accepted before any aggregator ran still count. */
+  /**
+   * Creates the group at the start of the stream: entries accepted before any
+   * aggregator ran still count. A missing group means a new or a lost store
+   * (Redis restarted empty), so the store's meta is established with it — not
+   * left to whichever replica next rebuilds its window.
+   */
   private async createGroup(): Promise<void> {
     try {
       await this.commands.call('XGROUP', 'CREATE', this.opts.keys.events, this.opts.keys.group, '0', 'MKSTREAM');
     } catch (err) {
       if (!String((err as Error).message).startsWith('BUSYGROUP')) throw err;
+      return;
     }
+    await this.createdAt();
   }
 
   private decode(raw: RawEntry[]): LogEntry[] {
