@@ -254,8 +254,11 @@ describe('proxy: the bytes are the upstream’s', () => {
     expect(JSON.parse(reply)).toEqual({ size: 5, expect: null });
   });
 
-  it('an upstream that refuses a 5 MB upload before reading it (401): the caller gets the 401', async () => {
-    const url = await upstream((_req, res) => {
+  it('an upstream that refuses a 5 MB upload before reading it (401): the caller gets the 401, the half-sent connection is closed', async () => {
+    let upstreamSocket: net.Socket | null = null;
+    const url = await upstream((req, res) => {
+      if (req.url === '/health') return res.end('ok');
+      upstreamSocket = req.socket;
       res.writeHead(401, { 'content-type': 'application/json' });
       res.end('{"error":{"message":"no key","type":"invalid_request_error"}}');
     });
@@ -265,6 +268,7 @@ describe('proxy: the bytes are the upstream’s', () => {
     expect(await json(res)).toEqual({ error: { message: 'no key', type: 'invalid_request_error' } });
     const [end] = await ends(proxy, 1);
     expect(end).toMatchObject({ status: 401, error: 'invalid_request_error' });
+    await expect.poll(() => upstreamSocket?.destroyed).toBe(true);
   });
 
   it('a request that cannot be forwarded as it came (two Host headers): 400, and nothing reaches the upstream', async () => {
