@@ -35,7 +35,11 @@ export async function fuzzFor<T>(suite: string, property: fc.IAsyncPropertyWithH
     endOnFailure: true,
     ...(SEED === undefined ? {} : { seed: SEED }),
   });
-  if (details.failed) throw new Error(`${suite}: ${fc.defaultReportMessage(details)}`);
+  if (details.failed) {
+    // The failure first: a counterexample can be long enough to push it out of sight.
+    const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+    throw new Error(`${suite}: ${cause}\n${fc.defaultReportMessage(details)}`);
+  }
   const report = { suite, cases: details.numRuns, seconds: (performance.now() - started) / 1000 };
   // The closing note of issue 7 quotes these lines.
   console.log(`fuzz ${suite}: ${report.cases} cases in ${report.seconds.toFixed(1)} s (seed ${details.seed})`);
