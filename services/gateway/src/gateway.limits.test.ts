@@ -133,6 +133,29 @@ describe('limits', () => {
     expect(alive.ws.readyState).toBe(WebSocket.OPEN);
     expect((await alive.request({ type: 'ping' }, 'pong')).type).toBe('pong');
   });
+
+  it('pings its clients spread over the heartbeat period, each once per period, never all in one burst', async () => {
+    bus = new MemorySnapshotBus();
+    gw = await startGateway(bus, { PULSE_GATEWAY_HEARTBEAT_MS: '1000' });
+    const pings: number[][] = [];
+    for (let i = 0; i < 20; i++) {
+      const c = await connect();
+      const times: number[] = [];
+      c.ws.on('ping', () => times.push(performance.now()));
+      pings.push(times);
+    }
+    const started = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // Each client: two or three pings in 2.5 periods, about a period apart.
+    for (const times of pings) {
+      expect(times.length).toBeGreaterThanOrEqual(2);
+      expect(times.length).toBeLessThanOrEqual(3);
+      for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThan(800);
+    }
+    // The first pings after `started` fall across most of the period, not in one moment.
+    const firsts = pings.map((times) => times.find((t) => t >= started)!).sort((a, b) => a - b);
+    expect(firsts[firsts.length - 1]! - firsts[0]!).toBeGreaterThan(500);
+  });
 });
 
 describe('shutdown', () => {

@@ -53,7 +53,15 @@ interface Connection {
   readonly limiter: MessageRateLimiter;
   readonly connectedAt: number;
   lastPongAt: number;
+  /** Which slice of the heartbeat period pings this client. */
+  readonly pingSlice: number;
 }
+
+/**
+ * Each heartbeat period pings its clients in this many slices, so 10,000
+ * pings (and their pongs) never land in one burst beside a snapshot's sends.
+ */
+const PING_SLICES = 10;
 
 const TEXT = { binary: false } as const;
 
@@ -66,6 +74,9 @@ export class StreamServer {
   private readonly quota: ConnectionQuota;
   private readonly guard: SubscribeGuard;
   private accepting = true;
+  /** The slice the next heartbeat pings, and the slice the next client joins. */
+  private beatSlice = 0;
+  private joinSlice = 0;
 
   constructor(
     server: Server,
@@ -84,7 +95,7 @@ export class StreamServer {
     this.wss = new WebSocketServer(wsOptions);
     this.wss.on('error', (err) => this.log.error({ err }, 'websocket server error'));
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
-    this.heartbeat = setInterval(() => this.beat(), opts.heartbeatMs);
+    this.heartbeat = setInterval(() => this.beat(), opts.heartbeatMs / PING_SLICES);
     this.heartbeat.unref();
   }
 
@@ -133,7 +144,8 @@ export class StreamServer {
     // historical_data and the base of the first deltas come from the same snapshot.
     const frame = state.historicalFrame(clock.epochSeconds());
     const session = new ClientSession(ws, address, this.opts.tickMs, now, state.fullView().view.base);
-    const conn: Connection = { ws, session, limiter: new MessageRateLimiter(this.opts.messagesPerSec, now), connectedAt: now, lastPongAt: now };
+    const conn: Connection = { ws, session, limiter: new MessageRateLimiter(this.opts.messagesPerSec, now), connectedAt: now, lastPongAt: now, pingSlice: this.joinSlice };
+    this.joinSlice = (this.joinSlice + 1) % PING_SLICES;
     this.clients.set(session, conn);
     // Taken once the WebSocket exists, so a handshake `ws` aborts (a bad key) holds no slot.
     this.quota.acquire(ip);
@@ -197,10 +209,13 @@ export class StreamServer {
     conn.ws.close(code, reason);
   }
 
-  /** Pings every client; terminates those that did not answer within two periods. */
+  /** Pings one slice of the clients; terminates those of it that did not answer within two periods. */
   private beat(): void {
     const now = this.opts.clock.nowMs();
+    const slice = this.beatSlice;
+    this.beatSlice = (slice + 1) % PING_SLICES;
     for (const conn of this.clients.values()) {
+      if (conn.pingSlice !== slice) continue;
       if (now - conn.lastPongAt > 2 * this.opts.heartbeatMs) {
         this.log.info({ client: conn.session.address }, 'terminating a client that stopped answering pings');
         this.clients.delete(conn.session);
