@@ -179,6 +179,26 @@ describe('dashboard in Chromium', () => {
     await expect.poll(() => page.locator('#endpoints tr').count(), { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
   }, 60_000);
 
+  it('a page opened later draws the last minutes at once, from the gateway’s history', async () => {
+    // The gateway keeps a point every 5 s: wait for two, whatever ran before this test.
+    let history: { points: { timestamp: number }[] } = { points: [] };
+    await expect
+      .poll(async () => (history = (await (await fetch(`${pulse.url}/metrics/history`)).json()) as typeof history).points.length, { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(2);
+    const later = await context.newPage();
+    try {
+      const opened = Date.now() / 1000;
+      await later.goto(`${pulse.url}/`);
+      const since = async () => Number((await later.getAttribute('#chart-throughput .plot', 'data-since')) || Infinity);
+      await expect.poll(since, { timeout: 5000 }).toBeLessThanOrEqual(history.points[0]!.timestamp);
+      // Live updates alone would start at the page's opening.
+      expect(opened - (await since())).toBeGreaterThan(4);
+      expect(Number(await later.getAttribute('#chart-throughput .plot', 'data-points'))).toBeGreaterThanOrEqual(history.points.length);
+    } finally {
+      await later.close();
+    }
+  }, 30_000);
+
   it('reconnects by itself when Pulse restarts, and the figures come back', async () => {
     const port = pulse.port;
     expect(await pulse.stop()).toBe(0);

@@ -127,7 +127,7 @@ function uriPart(s: string): string {
 
 const restRequest = fc.record({
   path: fc.oneof(
-    fc.constantFrom('/metrics/snapshot', '/metrics/labels', '/metrics/limits', '/healthz', '/readyz', '/metrics/', '/metrics/stream'),
+    fc.constantFrom('/metrics/snapshot', '/metrics/labels', '/metrics/history', '/metrics/limits', '/healthz', '/readyz', '/metrics/', '/metrics/stream'),
     label.map((l) => `/metrics/${uriPart(l)}`),
     headerValue.map((p) => `/${uriPart(p)}`),
   ),

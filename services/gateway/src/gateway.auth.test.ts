@@ -94,7 +94,7 @@ describe('read tokens on the WebSocket upgrade', () => {
 describe('read tokens on REST', () => {
   it('guards every /metrics/* route and leaves the probes open', async () => {
     const { http } = await start(TOKENS);
-    for (const path of ['/metrics/snapshot', '/metrics/labels', '/metrics/limits']) {
+    for (const path of ['/metrics/snapshot', '/metrics/labels', '/metrics/history', '/metrics/limits']) {
       const refused = await fetch(`${http}${path}`);
       expect(refused.status, path).toBe(401);
       expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="pulse"');

@@ -45,6 +45,20 @@ describe('gateway HTTP routes', () => {
     expect(await res.json()).toEqual({ timestamp: 0.5, endpoints: ['/v1/chat/completions', '/v1/embeddings'], models: ['gpt-4', 'llama'] });
   });
 
+  it('keeps one unfiltered point every 5 s over the last 5 minutes at /metrics/history', async () => {
+    const { url, bus } = await start({});
+    const history = async () => (await (await fetch(`${url}/metrics/history`)).json()) as { points: { timestamp: number; data: unknown }[] };
+    expect((await history()).points).toEqual([]);
+    // 1002 is within a step of 1000; 1000 and 1005 fall out of the 5 minutes before 1306.
+    const times = [1000, 1002, 1005, 1011, 1200, 1306];
+    for (const [i, builtAt] of times.entries()) await bus.publish(encodeSnapshot(snapshot(10 + i, SAMPLE_CELLS.slice(0, 1 + (i % 3)), { builtAt })));
+    await vi.waitFor(async () => expect((await history()).points.map((p) => p.timestamp)).toEqual([1011, 1200, 1306]));
+    const { points } = await history();
+    // Each point is the unfiltered view of its snapshot: the newest is what /metrics/snapshot serves.
+    expect(points[2]!.data).toEqual(((await (await fetch(`${url}/metrics/snapshot`)).json()) as { data: unknown }).data);
+    expect(points[0]!.data).not.toEqual(points[2]!.data);
+  });
+
   it('serves the dashboard at / before the fallback, and leaves it everything else', async () => {
     const fallback: HttpHandler = (req, res) => res.writeHead(299).end(`fallback ${req.method} ${req.url}`);
     const { url } = await start({ dashboard: true, fallback });

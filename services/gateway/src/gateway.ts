@@ -76,6 +76,7 @@ export function createGateway({
     httpRoutes({
       snapshotBody: () => state.restBody(clock.epochSeconds()),
       labelsBody: () => labelsBody(state.snapshot, clock.epochSeconds()),
+      historyBody: () => state.history.responseBody(clock.epochSeconds()),
       limitsText: () => counters.prometheusText(),
       access,
       notReadyReason,

@@ -1,6 +1,6 @@
 /**
  * The gateway's REST surface (CONTRACT §2, §6): `/metrics/snapshot`,
- * `/metrics/labels`, `/metrics/limits`, `/healthz`, `/readyz`; then the
+ * `/metrics/labels`, `/metrics/history`, `/metrics/limits`, `/healthz`, `/readyz`; then the
  * dashboard (`/` and its assets), then the fallback; anything else is a JSON
  * 404. The `/metrics/*` routes carry data: read token, origin and CORS apply
  * to them (access.ts); probes and the dashboard's static files stay open.
@@ -15,6 +15,8 @@ export interface HttpRouteDeps {
   snapshotBody(): string;
   /** Body of `GET /metrics/labels` (see labels.ts). */
   labelsBody(): string;
+  /** Body of `GET /metrics/history` (see history.ts). */
+  historyBody(): string;
   /** Body of `GET /metrics/limits`: the refusal counters, Prometheus text. */
   limitsText(): string;
   /** Guards every `/metrics/*` route: read token, origin, CORS. */
@@ -39,6 +41,7 @@ export function httpRoutes(deps: HttpRouteDeps): HttpHandler {
   const routes: Record<string, () => [status: number, body: string, type?: string]> = {
     '/metrics/snapshot': () => [200, deps.snapshotBody()],
     '/metrics/labels': () => [200, deps.labelsBody()],
+    '/metrics/history': () => [200, deps.historyBody()],
     '/metrics/limits': () => [200, deps.limitsText(), PROMETHEUS_CONTENT_TYPE],
     '/healthz': () => [200, '{"status":"ok"}'],
     '/readyz': () => {

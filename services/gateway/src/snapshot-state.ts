@@ -6,6 +6,7 @@
 import { decodeSnapshot, isNewer, type InternalSnapshot } from '@pulse/protocol';
 import { buildView } from '@pulse/metrics';
 import { historicalFrame, RenderedView, snapshotBody } from './frames.js';
+import { SnapshotHistory } from './history.js';
 import { ALL_TYPES_MASK } from './metric-types.js';
 
 export type AcceptResult =
@@ -24,6 +25,8 @@ export class SnapshotState {
   private held: InternalSnapshot | null = null;
   private full: RenderedView | null = null;
   private historical: Buffer | null = null;
+  /** Recent unfiltered figures, for `GET /metrics/history`. */
+  readonly history = new SnapshotHistory();
 
   /** Decodes `encoded` and keeps it when it is newer than the one held. Never throws. */
   accept(encoded: Buffer): AcceptResult {
@@ -40,6 +43,7 @@ export class SnapshotState {
     this.held = snapshot;
     this.full = null;
     this.historical = null;
+    this.history.offer(snapshot.builtAt, () => this.fullView().dataJson(ALL_TYPES_MASK));
     return { kind: 'accepted', snapshot };
   }
 

@@ -33,6 +33,12 @@ export class Chart {
     this.render();
   }
 
+  /** Draws figures from before the first point shown (the gateway's recent history). */
+  backfill(points: readonly { timestamp: number; data: ViewData }[]): void {
+    this.history.backfill(points.map((p) => [p.timestamp, this.spec.point(p.data)] as const));
+    this.render();
+  }
+
   clear(): void {
     this.history.clear();
     this.render();
@@ -52,8 +58,9 @@ export class Chart {
     // Unless the pointer is on the chart, its legend shows the latest values.
     const plot = this.plot!;
     if ((plot.cursor.left ?? -1) < 0 && this.history.times.length > 0) plot.setLegend({ idx: this.history.times.length - 1 });
-    // For people and tests alike: how many points the chart holds.
+    // For people and tests alike: how many points the chart holds, and since when (epoch seconds).
     this.container.dataset.points = String(this.history.times.length);
+    this.container.dataset.since = String(this.history.times[0] ?? '');
   }
 
   private rebuild(names: string[], data: uPlot.AlignedData): void {

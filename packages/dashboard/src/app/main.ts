@@ -21,7 +21,7 @@ import { Chart } from './chart.js';
 import { byId, element, setOptions } from './dom.js';
 import { CHARTS } from './chart-specs.js';
 import { DEFAULT_FILTERS, fromQuery, toQuery, toSubscribe, type FilterState } from './filters.js';
-import { fetchLabels, labelsUrl } from './labels.js';
+import { fetchHistory, fetchLabels } from './rest.js';
 import { ModelViews } from './model-views.js';
 import { describeStatus } from './status.js';
 import { renderEndpoints, renderModels } from './tables.js';
@@ -163,7 +163,10 @@ function onMessage(message: ServerMessage): void {
   switch (message.type) {
     case 'historical_data':
       // It is unfiltered: right for the default view only; a filtered one waits for its first update.
-      if (toSubscribe(filters) === null && awaitingReplies === 0) showData(message.timestamp, message.data);
+      if (isDefaultView()) {
+        showData(message.timestamp, message.data);
+        void backfillCharts();
+      }
       return;
     case 'metrics_update':
       if (awaitingReplies === 0) showData(message.timestamp, message.data);
@@ -183,6 +186,17 @@ function onMessage(message: ServerMessage): void {
   }
 }
 
+function isDefaultView(): boolean {
+  return toSubscribe(filters) === null && awaitingReplies === 0;
+}
+
+/** On each (re)connect in the default view: the gateway's recent unfiltered figures, so charts start full. */
+async function backfillCharts(): Promise<void> {
+  const points = await fetchHistory(url, token);
+  if (!isDefaultView()) return; // the filters changed meanwhile: the history is not theirs
+  for (const chart of charts) chart.backfill(points);
+}
+
 function showEffective(effective: EffectiveFilters | null): void {
   const e = effective ?? { endpoints: [], models: [], metric_types: ['all'], interval: DEFAULT_FILTERS.interval };
   const parts = [
@@ -195,7 +209,7 @@ function showEffective(effective: EffectiveFilters | null): void {
 }
 
 async function refreshLabels(): Promise<void> {
-  const labels = await fetchLabels(labelsUrl(url), token);
+  const labels = await fetchLabels(url, token);
   setOptions(controls.endpoint, labels.endpoints);
   setOptions(controls.model, labels.models);
   modelsInWindow = labels.models;

@@ -36,4 +36,27 @@ describe('SeriesHistory', () => {
     expect(h.times).toEqual([]);
     expect(h.names).toEqual([]);
   });
+
+  it('backfills older points ahead of those held, aligned, and leaves out the ones it already covers', () => {
+    const h = new SeriesHistory(60);
+    h.push(10, { a: 10, live: 1 });
+    h.push(11, { a: 11 });
+    h.backfill([
+      [5, { a: 5 }],
+      [0, { a: 0, old: 7 }],
+      [10, { a: 99 }], // already held: the live point wins
+      [12, { a: 99 }],
+    ]);
+    expect(h.times).toEqual([0, 5, 10, 11]);
+    expect(h.series('a')).toEqual([0, 5, 10, 11]);
+    expect(h.series('old')).toEqual([7, null, null, null]);
+    expect(h.series('live')).toEqual([null, null, 1, null]);
+  });
+
+  it('backfills within its span only', () => {
+    const h = new SeriesHistory(10);
+    h.push(100, { a: 100 });
+    h.backfill([[80, { a: 80 }], [95, { a: 95 }]]);
+    expect(h.times).toEqual([95, 100]);
+  });
 });

@@ -33,6 +33,19 @@ export class SeriesHistory {
     }
   }
 
+  /**
+   * Adds points older than the oldest one held (history fetched after live
+   * points arrived); the others are already covered and are left out.
+   */
+  backfill(points: readonly (readonly [time: number, point: Point])[]): void {
+    const oldest = this.times[0] ?? Infinity;
+    const older = points.filter(([time]) => time < oldest).sort((a, b) => a[0] - b[0]);
+    if (older.length === 0) return;
+    const held = this.times.map((time, i): [number, Point] => [time, Object.fromEntries([...this.values].map(([name, list]) => [name, list[i]]))]);
+    this.clear();
+    for (const [time, point] of [...older, ...held]) this.push(time, point);
+  }
+
   series(name: string): (number | null)[] {
     return this.values.get(name) ?? [];
   }
