@@ -194,6 +194,9 @@ describe('dashboard in Chromium', () => {
       // Live updates alone would start at the page's opening.
       expect(opened - (await since())).toBeGreaterThan(4);
       expect(Number(await later.getAttribute('#chart-throughput .plot', 'data-points'))).toBeGreaterThanOrEqual(history.points.length);
+      const shot = join(OUTPUT, 'dashboard-history.png');
+      await later.screenshot({ path: shot, fullPage: true });
+      console.log(`dashboard opened later, screenshot: ${shot}`);
     } finally {
       await later.close();
     }
