@@ -78,7 +78,8 @@ export interface ThroughputComparison {
 export interface ProxyOverheadResult {
   latency: Comparison;
   ttft: Comparison;
-  saturated: ThroughputComparison & { proxyCpuUsPerRequest: number };
+  /** CPU per request under the saturated load: the proxy's, and the bare Node HTTP proxy's. */
+  saturated: ThroughputComparison & { proxyCpuUsPerRequest: number; nodeProxyCpuUsPerRequest: number };
   latencyBound: ThroughputComparison;
   /** The proxy's event counters at the end: every observed event should be appended. */
   events: { appended: number; dropped: number };
@@ -111,6 +112,7 @@ export async function benchProxyOverhead(log: (line: string) => void = console.l
     const cpuBefore = cpuMs(proxy.service.pid);
     const saturated = await compareThroughput(fast.port, proxy.proxyPort, CONCURRENCY, 0);
     const proxyCpuUsPerRequest = round(((cpuMs(proxy.service.pid) - cpuBefore) * 1000) / saturated.proxiedRequests, 1);
+    const nodeProxyCpuUsPerRequest = await cpuPerRequest(nodeProxy, CONCURRENCY);
 
     const slow = await startUpstream({ FAKE_OPENAI_LATENCY_MS: String(SLOW_UPSTREAM_MS) });
     stack.push(slow);
@@ -123,7 +125,7 @@ export async function benchProxyOverhead(log: (line: string) => void = console.l
     const result: ProxyOverheadResult = {
       latency,
       ttft,
-      saturated: { ...withoutCounts(saturated), proxyCpuUsPerRequest },
+      saturated: { ...withoutCounts(saturated), proxyCpuUsPerRequest, nodeProxyCpuUsPerRequest },
       latencyBound: withoutCounts(latencyBound),
       events: { appended: events.reduce((n, e) => n + e.appended, 0), dropped: events.reduce((n, e) => n + e.dropped, 0) },
       loadAvg1m: { start: loadAtStart, end: round(loadavg()[0]!, 2) },
@@ -164,7 +166,8 @@ export function renderProxyOverhead(r: ProxyOverheadResult | { skipped: string }
     `| saturated (upstream answers at once) | ${r.saturated.concurrency} | ${r.saturated.directPerSec} | ${r.saturated.proxiedPerSec} | ${pct(r.saturated.ratio)} |`,
     `| latency-bound (upstream ${r.latencyBound.upstreamLatencyMs} ms) | ${r.latencyBound.concurrency} | ${r.latencyBound.directPerSec} | ${r.latencyBound.proxiedPerSec} | ${pct(r.latencyBound.ratio)} |`,
     '',
-    `The proxy spends ${r.saturated.proxyCpuUsPerRequest} µs of CPU per request (forwarding, observing, events).`,
+    `Under the saturated load the proxy spends ${r.saturated.proxyCpuUsPerRequest} µs of CPU per request (forwarding, observing, events); ` +
+      `the bare Node HTTP proxy ${r.saturated.nodeProxyCpuUsPerRequest} µs.`,
     `Events appended: ${r.events.appended}, dropped: ${r.events.dropped}. ` +
       `Load average (1 min) ${r.loadAvg1m.start} at the start, ${r.loadAvg1m.end} at the end.`,
     `Budget: added p99 ≤ ${r.budget.addedP99Ms} ms — ${r.budget.addedP99Pass ? 'met' : 'missed'}; ` +
@@ -208,7 +211,7 @@ async function startUpstream(env: Record<string, string>): Promise<Upstream> {
 }
 
 /** A reference hop in front of the upstream: bench/src/workers/tcp-relay.ts or http-relay.ts. */
-async function startReference(worker: 'tcp-relay' | 'http-relay', upstreamPort: number): Promise<{ port: number; stop(): Promise<void> }> {
+async function startReference(worker: 'tcp-relay' | 'http-relay', upstreamPort: number): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const child = spawn(process.execPath, [fileURLToPath(new URL(`./workers/${worker}.js`, import.meta.url)), String(port), String(upstreamPort)], {
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -217,8 +220,17 @@ async function startReference(worker: 'tcp-relay' | 'http-relay', upstreamPort: 
   await waitUntil(worker, async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200);
   return {
     port,
+    pid: child.pid!,
     stop: () => stopChild(child),
   };
+}
+
+/** CPU µs per request of a reference hop under the saturated load, over two runs like the proxy's. */
+async function cpuPerRequest(hop: { port: number; pid: number }, concurrency: number): Promise<number> {
+  const before = cpuMs(hop.pid);
+  let requests = 0;
+  for (let run = 0; run < 2; run++) requests += (await closedLoop(hop.port, concurrency)).requests;
+  return round(((cpuMs(hop.pid) - before) * 1000) / requests, 1);
 }
 
 interface BenchProxy {
