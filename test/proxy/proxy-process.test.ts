@@ -74,4 +74,19 @@ describe('ingest in proxy mode, as a process', () => {
     expect(events[1] as RequestEnd).toMatchObject({ node: 'edge-1', model: 'gpt-4', stream: true, status: 200, completion_tokens: 20, tokens_estimated: true });
     expect((events[1] as RequestEnd).error).toBeUndefined();
   });
+
+  it('with read tokens configured, its status and metrics take one; its readiness stays open for probes', async () => {
+    const token = 'proxy-read-token-0123456789';
+    const ingest = await proxyNode({ PULSE_READ_TOKENS: token });
+    expect((await fetch(`${ingest.url}/proxy/readyz`)).status).toBe(200);
+    for (const path of ['/proxy/status', '/metrics']) {
+      const refused = await fetch(`${ingest.url}${path}`);
+      expect(refused.status, path).toBe(401);
+      expect(await refused.json()).toMatchObject({ code: 'unauthorized' });
+      const allowed = await fetch(`${ingest.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(allowed.status, path).toBe(200);
+    }
+    // Proxied traffic is the caller's business with the upstream: no Pulse token asked.
+    expect((await fetch(`${ingest.proxyUrl}/v1/models`)).status).toBe(200);
+  });
 });

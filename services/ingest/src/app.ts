@@ -12,6 +12,8 @@ import { batchFromJson, batchFromNdjson, type Batch } from './batch.js';
 import type { IngestLimits } from './config.js';
 import { errorHandler, notFound, sendError } from './error-handler.js';
 import { IDEMPOTENCY_TTL_SECONDS, idempotencyKey } from './idempotency.js';
+import type { Proxy } from './proxy/proxy.js';
+import { proxyRoutes } from './proxy/status-routes.js';
 
 export interface IngestDeps {
   readonly config: IngestLimits;
@@ -21,12 +23,14 @@ export interface IngestDeps {
   isReady(): boolean;
   /** Where refusals are counted; the all-in-one process shares one with the gateway. Default: the app's own. */
   readonly counters?: LimitCounters;
+  /** In proxy mode, the proxy whose readiness, status and metrics this app also serves. */
+  readonly proxy?: Proxy | null;
 }
 
 const JSON_TYPE = 'application/json';
 const NDJSON_TYPE = 'application/x-ndjson';
 
-export function createIngestApp({ config, log, logger, isReady, counters = new LimitCounters(INGEST_LIMITS) }: IngestDeps): Express {
+export function createIngestApp({ config, log, logger, isReady, counters = new LimitCounters(INGEST_LIMITS), proxy }: IngestDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   const writers = requireToken(new TokenSet(config.PULSE_WRITE_TOKENS));
@@ -42,6 +46,7 @@ export function createIngestApp({ config, log, logger, isReady, counters = new L
   app.get('/metrics/limits', readers, (_req, res) => {
     res.type(PROMETHEUS_CONTENT_TYPE).send(counters.prometheusText());
   });
+  if (proxy) app.use(proxyRoutes(proxy, readers));
 
   const limit = config.PULSE_MAX_BODY_BYTES;
   const maxEvents = config.PULSE_MAX_EVENTS_PER_BATCH;

@@ -8,13 +8,11 @@
  * closes, exit 0.
  */
 import { createServer, type Server } from 'node:http';
-import express from 'express';
 import { pulseKeys } from '@pulse/protocol';
 import { connectRedis, createLogger, exitOnFatal, loadConfigOrExit, onShutdown, RedisEventLog } from '@pulse/runtime';
 import { createIngestApp } from './app.js';
 import { eventRetentionMs, ingestConfigShape, proxySettings } from './config.js';
 import { createProxy } from './proxy/proxy.js';
-import { proxyRoutes } from './proxy/status-routes.js';
 import { probeReadiness } from './readiness.js';
 
 const config = loadConfigOrExit('ingest', ingestConfigShape);
@@ -28,10 +26,10 @@ const log = new RedisEventLog(connectRedis(config.REDIS_URL, 'producer', 'ingest
 const store = probeReadiness(() => log.ping());
 let stopping = false;
 
-const app = createIngestApp({ config, log, logger, isReady: () => !stopping && store.ready });
 const proxyConfig = proxySettings(config);
 const proxy = proxyConfig && createProxy({ settings: proxyConfig, log, logger });
-const server = createServer(proxy ? express().disable('x-powered-by').use(proxyRoutes(proxy), app) : app);
+const app = createIngestApp({ config, log, logger, isReady: () => !stopping && store.ready, proxy });
+const server = createServer(app);
 server.on('error', (err) => {
   logger.fatal({ err }, 'cannot listen');
   process.exit(1);

@@ -3,20 +3,22 @@
  * forwards every path): readiness for a load balancer in front of the proxy,
  * status as JSON, and self-metrics for Prometheus. Readiness ignores the
  * event store on purpose: without Redis the proxy still serves traffic.
+ * Status and metrics name the upstreams: with read tokens configured they
+ * take one, as every other route that carries figures does.
  */
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { Proxy, ProxyStatus } from './proxy.js';
 
-export function proxyRoutes(proxy: Proxy): Router {
+export function proxyRoutes(proxy: Proxy, readers: RequestHandler): Router {
   const router = Router();
   router.get('/proxy/readyz', (_req, res) => {
     const ready = proxy.ready();
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
   });
-  router.get('/proxy/status', (_req, res) => {
+  router.get('/proxy/status', readers, (_req, res) => {
     res.json(proxy.status());
   });
-  router.get('/metrics', (_req, res) => {
+  router.get('/metrics', readers, (_req, res) => {
     res.type('text/plain; version=0.0.4').send(prometheusText(proxy.status()));
   });
   return router;
