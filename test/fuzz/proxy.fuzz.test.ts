@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { RequestEnd } from '@pulse/protocol';
-import { startProxy, storedEvents, type TestProxy } from '../support/proxy.js';
+import { bodyDigest, startProxy, storedEvents, type TestProxy } from '../support/proxy.js';
 import { startTestRedis, testClient, type TestRedis } from '../support/redis.js';
 import { FUZZ_SECONDS, fuzzFor, liveHeapBytes, MB } from './budget.js';
 
@@ -115,15 +115,9 @@ let proxy: TestProxy;
 const seen = new Map<string, Seen>();
 
 function record(req: IncomingMessage, res: ServerResponse): void {
-  const hash = createHash('sha256');
-  let size = 0;
-  req.on('data', (part: Buffer) => {
-    hash.update(part);
-    size += part.length;
-  });
-  req.on('end', () => {
+  void bodyDigest(req).then(({ size, sha256 }) => {
     const id = req.headers['x-fuzz-id'];
-    if (typeof id === 'string') seen.set(id, { method: req.method!, url: req.url!, headers: req.rawHeaders, size, sha: hash.digest('hex') });
+    if (typeof id === 'string') seen.set(id, { method: req.method!, url: req.url!, headers: req.rawHeaders, size, sha: sha256 });
     const spec = JSON.parse(String(req.headers['x-fuzz-reply'] ?? '{"status":200,"framing":"length","size":2}')) as Reply;
     answer(req, res, spec);
   });

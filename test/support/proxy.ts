@@ -2,7 +2,9 @@
  * The ingest proxy on a real socket (port 0) over a RedisEventLog with a
  * fresh key prefix, and the events it wrote, read back from the stream.
  */
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeBatch, pulseKeys, type PulseEvent, type PulseKeys } from '@pulse/protocol';
 import { connectRedis, RedisEventLog, silentLogger, type Logger, type Redis } from '@pulse/runtime';
@@ -64,5 +66,23 @@ export async function storedEvents(reader: Redis, keys: PulseKeys): Promise<Puls
     const { events, dropped } = decodeBatch(fields[1]);
     if (dropped > 0) throw new Error(`${dropped} stored events do not validate`);
     return events;
+  });
+}
+
+/**
+ * Reads a request body to its end: its size and SHA-256, without holding it.
+ * A body cut short (the caller hung up) leaves the promise pending: there is
+ * nobody left to answer.
+ */
+export function bodyDigest(req: IncomingMessage): Promise<{ size: number; sha256: string }> {
+  return new Promise((resolve) => {
+    const hash = createHash('sha256');
+    let size = 0;
+    req.on('data', (part: Buffer) => {
+      hash.update(part);
+      size += part.length;
+    });
+    req.on('end', () => resolve({ size, sha256: hash.digest('hex') }));
+    req.on('error', () => {});
   });
 }

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PulseEvent, RequestEnd } from '@pulse/protocol';
 import { createFakeOpenAI } from '@pulse/fake-openai';
 import { startTestRedis, testClient, type TestRedis } from '../../../../test/support/redis.js';
-import { startProxy, storedEvents, type TestProxy, type TestProxyOptions } from '../../../../test/support/proxy.js';
+import { bodyDigest, startProxy, storedEvents, type TestProxy, type TestProxyOptions } from '../../../../test/support/proxy.js';
 
 let redis: TestRedis;
 let reader: ReturnType<typeof testClient>;
@@ -294,15 +294,9 @@ describe('proxy: the bytes are the upstream’s', () => {
   it('a 5 MB binary upload arrives at the upstream byte for byte, with the caller’s headers', async () => {
     const upload = randomBytes(5 * 1024 * 1024);
     const url = await upstream((req, res) => {
-      const hash = createHash('sha256');
-      let size = 0;
-      req.on('data', (part: Buffer) => {
-        hash.update(part);
-        size += part.length;
-      });
-      req.on('end', () => {
+      void bodyDigest(req).then(({ size, sha256 }) => {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ sha256: hash.digest('hex'), size, auth: req.headers.authorization, path: req.url }));
+        res.end(JSON.stringify({ sha256, size, auth: req.headers.authorization, path: req.url }));
       });
     });
     const proxy = await proxyTo([url]);
