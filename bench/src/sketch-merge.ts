@@ -5,7 +5,8 @@
  */
 import { DDSketch } from '@datadog/sketches-js';
 import { LogHistogram } from '@pulse/metrics';
-import { measure, percentile, rng, round } from './timing.js';
+import { seededRandom } from '@pulse/simulator';
+import { measure, percentile, round } from './timing.js';
 
 export interface SketchResult {
   samplesPerSketch: number;
@@ -15,7 +16,7 @@ export interface SketchResult {
 }
 
 export function benchSketches(): SketchResult {
-  const r = rng(3);
+  const r = seededRandom(3);
   const n = 2000;
   const values = Array.from({ length: n }, () => Math.exp(5 + 0.8 * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r())));
 

@@ -6,7 +6,8 @@
  */
 import { decodeSnapshot, encodeSnapshot, type PulseEvent } from '@pulse/protocol';
 import { buildView, MetricsWindow, type CellFilter } from '@pulse/metrics';
-import { measure, percentile, rng, round } from './timing.js';
+import { seededRandom } from '@pulse/simulator';
+import { measure, percentile, round } from './timing.js';
 
 const TICK_MS = 500;
 const WINDOW_MS = 60_000;
@@ -32,7 +33,7 @@ export function filledWindow(cells: number, now: number): { window: MetricsWindo
   const endpoints = Array.from({ length: ne }, (_, i) => `/v1/endpoint-${i}`);
   const models = Array.from({ length: nm }, (_, i) => `model-${i}`);
   const w = new MetricsWindow({ windowMs: WINDOW_MS, bucketMs: TICK_MS, createdAtMs: now - 10 * WINDOW_MS, maxEndpoints: 10_000, maxModels: 10_000 });
-  const r = rng(cells);
+  const r = seededRandom(cells);
   let events = 0;
   let id = 0;
   for (let t = now - WINDOW_MS + TICK_MS; t <= now; t += TICK_MS) {
@@ -64,7 +65,7 @@ export function filledWindow(cells: number, now: number): { window: MetricsWindo
 }
 
 export function filters(n: number, endpoints: string[], models: string[]): CellFilter[] {
-  const r = rng(n);
+  const r = seededRandom(n);
   const pick = (from: string[]) => new Set(from.filter(() => r() < 0.3));
   const out: CellFilter[] = [{ endpoints: new Set(), models: new Set() }];
   while (out.length < n) {

@@ -5,8 +5,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type ServiceProcess } from '../support/processes.js';
+import { describe, expect, it } from 'vitest';
+import { standalonePerFile, type ServiceProcess } from '../support/processes.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/python/', import.meta.url));
 
@@ -18,13 +18,7 @@ function python(args: string[]) {
 
 let pulse: ServiceProcess;
 
-beforeAll(async () => {
-  pulse = await startService('standalone', { PULSE_TICK_MS: '100', LOG_LEVEL: 'warn' });
-}, 30_000);
-
-afterAll(async () => {
-  await pulse?.stop();
-});
+standalonePerFile({}, (p) => (pulse = p));
 
 describe('examples/python', () => {
   it('passes its own tests', () => {

@@ -6,10 +6,11 @@
  * through to a client. Both keep counting every acknowledged event exactly
  * once.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeSnapshot } from '@pulse/protocol';
 import {
-  Cluster,
+  clusterPerFile,
+  type Cluster,
   completedStreams,
   kill9,
   pause,
@@ -31,17 +32,7 @@ let cluster: Cluster;
 /** Streaming requests acknowledged (202) over the whole file: what completed_streams must reach. */
 let acknowledged = 0;
 
-beforeAll(async () => {
-  cluster = await Cluster.start({ ingest: 2, aggregators: 2, gateways: 2 });
-}, 60_000);
-
-afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail') console.log(cluster?.logTail());
-});
-
-afterAll(async () => {
-  await cluster?.stop();
-});
+clusterPerFile({ ingest: 2, aggregators: 2, gateways: 2 }, (c) => (cluster = c));
 
 function traffic(): Traffic {
   return new Traffic({ targets: () => cluster.ingest.map((i) => i.url), batch: 5, periodMs: 100, concurrency: 2 }).start();

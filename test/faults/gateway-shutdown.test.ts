@@ -3,10 +3,10 @@
  * reconnect — to the other gateway — and get `historical_data` at once, then
  * updates; the other gateway's clients never notice.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CloseCode, shouldReconnect } from '@pulse/protocol';
 import { TestClient } from '../support/ws-client.js';
-import { Cluster, postEvents, requests, UpdateRecorder } from './support.js';
+import { clusterPerFile, type Cluster, postEvents, requests, UpdateRecorder } from './support.js';
 
 const CLIENTS = 5;
 /** The other gateway's client (interval 0.2 s, tick 0.1 s) keeps its pace: a generous bound, it only must not notice. */
@@ -14,17 +14,7 @@ const BYSTANDER_MAX_GAP_MS = 1000;
 
 let cluster: Cluster;
 
-beforeAll(async () => {
-  cluster = await Cluster.start({ ingest: 2, aggregators: 2, gateways: 2, env: { PULSE_TICK_MS: '100' } });
-}, 60_000);
-
-afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail') console.log(cluster?.logTail());
-});
-
-afterAll(async () => {
-  await cluster?.stop();
-});
+clusterPerFile({ ingest: 2, aggregators: 2, gateways: 2, env: { PULSE_TICK_MS: '100' } }, (c) => (cluster = c));
 
 describe('gateway SIGTERM', () => {
   it('closes its clients with 1001; they reconnect to the other gateway and get historical_data', async () => {

@@ -5,23 +5,13 @@
  * - SIGTERM of an ingest node under concurrent load: it drains, and every
  *   event it answered 202 for is in the stream, exactly once.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { Cluster, postEvents, requests, sleep, Traffic, until, UpdateRecorder } from './support.js';
+import { clusterPerFile, type Cluster, postEvents, requests, sleep, Traffic, until, UpdateRecorder } from './support.js';
 
 let cluster: Cluster;
 
-beforeAll(async () => {
-  cluster = await Cluster.start({ ingest: 2, aggregators: 2, gateways: 2, env: { PULSE_TICK_MS: '100' } });
-}, 60_000);
-
-afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail') console.log(cluster?.logTail());
-});
-
-afterAll(async () => {
-  await cluster?.stop();
-});
+clusterPerFile({ ingest: 2, aggregators: 2, gateways: 2, env: { PULSE_TICK_MS: '100' } }, (c) => (cluster = c));
 
 describe('ingest faults', () => {
   it('the same batch with one Idempotency-Key, posted to two ingest nodes, is counted once', async () => {

@@ -8,9 +8,9 @@
  * The cluster first goes through a leader change, as any long-running one
  * has: its fencing epoch is above 1 when Redis loses everything.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
-import { Cluster, getJson, postEvents, requests, roleOf, sleep, until, UpdateRecorder } from './support.js';
+import { clusterPerFile, type Cluster, getJson, postEvents, requests, roleOf, sleep, until, UpdateRecorder } from './support.js';
 
 /** The ingest promise of CONTRACT §3 / README: a 503 within 2 s while Redis is down. */
 const MAX_REPLY_MS = 2000;
@@ -19,17 +19,7 @@ const OUTAGE_MS = 2500;
 
 let cluster: Cluster;
 
-beforeAll(async () => {
-  cluster = await Cluster.start({ ingest: 2, aggregators: 2, gateways: 2 });
-}, 60_000);
-
-afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail') console.log(cluster?.logTail());
-});
-
-afterAll(async () => {
-  await cluster?.stop();
-});
+clusterPerFile({ ingest: 2, aggregators: 2, gateways: 2 }, (c) => (cluster = c));
 
 /** Posts the same batch until it is answered 202 (a 503 accepted nothing, so a retry cannot double it). */
 async function postUntilAccepted(url: string, events: object[], timeoutMs: number): Promise<number> {

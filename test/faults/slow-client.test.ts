@@ -5,9 +5,9 @@
  * memory stays bounded, and the clients that do read keep getting their
  * updates on time.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CloseCode } from '@pulse/protocol';
-import { Cluster, mb, postEvents, requests, rssBytes, sleep, until, UpdateRecorder } from './support.js';
+import { clusterPerFile, type Cluster, mb, postEvents, requests, rssBytes, sleep, until, UpdateRecorder } from './support.js';
 
 const TICK_MS = 500;
 const INTERVAL_S = 0.5;
@@ -19,23 +19,16 @@ const RSS_GROWTH_CEILING = 64 * 1024 * 1024;
 
 let cluster: Cluster;
 
-beforeAll(async () => {
-  cluster = await Cluster.start({
+clusterPerFile(
+  {
     ingest: 1,
     aggregators: 1,
     gateways: 1,
     env: { PULSE_TICK_MS: String(TICK_MS) },
     gatewayEnv: { PULSE_GATEWAY_MAX_BUFFERED_BYTES: String(MAX_BUFFERED_BYTES) },
-  });
-}, 60_000);
-
-afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail') console.log(cluster?.logTail());
-});
-
-afterAll(async () => {
-  await cluster?.stop();
-});
+  },
+  (c) => (cluster = c),
+);
 
 const slowClosures = () => cluster.gateways[0]!.output().split('closing a slow consumer').length - 1;
 

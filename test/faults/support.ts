@@ -9,6 +9,7 @@
  * failed test left behind.
  */
 import { readFileSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { ENTRY_FIELD, pulseKeys, type PulseKeys } from '@pulse/protocol';
 import type { Redis } from 'ioredis';
 import { startTestRedis, testClient, uniquePrefix, type KillableTestRedis } from '../support/redis.js';
@@ -138,6 +139,25 @@ export interface ClusterOptions {
   ingestEnv?: Record<string, string>;
   aggregatorEnv?: Record<string, string>;
   gatewayEnv?: Record<string, string>;
+}
+
+/**
+ * One cluster for a test file: started before its tests and handed to
+ * `use`, its services' log tails printed after a failing test, stopped after
+ * the last one.
+ */
+export function clusterPerFile(options: ClusterOptions, use: (cluster: Cluster) => void): void {
+  let cluster: Cluster | undefined;
+  beforeAll(async () => {
+    cluster = await Cluster.start(options);
+    use(cluster);
+  }, 60_000);
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail') console.log(cluster?.logTail());
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
 }
 
 /** redis-server (killable) + ingest ×N + aggregator ×N + gateway ×N, one unique key prefix. */

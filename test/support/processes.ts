@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort } from './redis-server.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -21,6 +22,22 @@ export interface ServiceProcess {
   /** Sends a signal; resolves with the exit code once the process ended. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   exited: Promise<number | null>;
+}
+
+/**
+ * An all-in-one Pulse (`npm start`) with a 100 ms tick for a test file's
+ * tests (or a describe's): handed to `use` once ready, stopped after the last
+ * test. `env` adds to its environment.
+ */
+export function standalonePerFile(env: Record<string, string>, use: (pulse: ServiceProcess) => void): void {
+  let pulse: ServiceProcess | undefined;
+  beforeAll(async () => {
+    pulse = await startService('standalone', { PULSE_TICK_MS: '100', LOG_LEVEL: 'warn', ...env });
+    use(pulse);
+  }, 30_000);
+  afterAll(async () => {
+    await pulse?.stop();
+  });
 }
 
 /** Starts `services/<name>/dist/main.js` (built by `npm test`'s pretest). */

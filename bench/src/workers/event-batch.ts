@@ -5,7 +5,7 @@
  * so a generator spends microseconds per request rather than a
  * JSON.stringify of a thousand events, and stays far from the bottleneck.
  */
-import { rng } from '../timing.js';
+import { seededRandom } from '@pulse/simulator';
 
 /** 20 endpoints × 5 models = 100 cells, the shape of a busy FakeAI cluster. */
 export const ENDPOINTS = [
@@ -29,7 +29,7 @@ export interface BodyTemplate {
 
 /** Events as FakeAI sends them; `pairs` start/end pairs, request ids `<prefix>-<batch>-<i>`. */
 export function eventObjects(pairs: number, seed: number, prefix: string, ts: number | string, seq: string): Record<string, unknown>[] {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   const out: Record<string, unknown>[] = [];
   for (let i = 0; i < pairs; i++) {
     const endpoint = ENDPOINTS[Math.floor(r() * ENDPOINTS.length)]!;

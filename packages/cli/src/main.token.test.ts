@@ -5,19 +5,14 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type ServiceProcess } from '../../../test/support/processes.js';
+import { describe, expect, it } from 'vitest';
+import { standalonePerFile, type ServiceProcess } from '../../../test/support/processes.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TOKEN = 'cli-read-token-0123456789';
 let pulse: ServiceProcess;
 
-beforeAll(async () => {
-  pulse = await startService('standalone', { PULSE_TICK_MS: '100', LOG_LEVEL: 'warn', PULSE_READ_TOKENS: TOKEN });
-}, 30_000);
-afterAll(async () => {
-  await pulse?.stop();
-});
+standalonePerFile({ PULSE_READ_TOKENS: TOKEN }, (p) => (pulse = p));
 
 describe('pulse watch with PULSE_TOKEN', () => {
   it('reads the stream of a Pulse that wants a read token', async () => {

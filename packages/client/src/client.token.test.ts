@@ -3,9 +3,9 @@
  * the Node client sends it as an Authorization header, the browser client
  * as the `token` query parameter, and without it the upgrade is refused.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type ConnectionStatus, type PulseClient } from '@pulse/client/node';
-import { startService, type ServiceProcess } from '../../../test/support/processes.js';
+import { standalonePerFile, type ServiceProcess } from '../../../test/support/processes.js';
 import { PulseClient as CoreClient } from './client.js';
 import { withToken } from './transport.browser.js';
 import type { TransportFactory } from './transport.js';
@@ -14,12 +14,7 @@ const TOKEN = 'client-read-token-0123456789';
 let pulse: ServiceProcess;
 const clients: PulseClient[] = [];
 
-beforeAll(async () => {
-  pulse = await startService('standalone', { PULSE_TICK_MS: '100', LOG_LEVEL: 'warn', PULSE_READ_TOKENS: TOKEN });
-}, 30_000);
-afterAll(async () => {
-  await pulse?.stop();
-});
+standalonePerFile({ PULSE_READ_TOKENS: TOKEN }, (p) => (pulse = p));
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
 });

@@ -7,10 +7,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { pulseKeys } from '@pulse/protocol';
 import { Reporter, type ReporterError, type ReporterEvent } from '@pulse/reporter';
-import { startService, type ServiceProcess } from '../../../test/support/processes.js';
+import { standalonePerFile, startService, type ServiceProcess } from '../../../test/support/processes.js';
 import { freePort } from '../../../test/support/redis-server.js';
 import { startTestRedis, testClient, uniquePrefix } from '../../../test/support/redis.js';
 
@@ -45,12 +45,7 @@ async function recordingServer(answer: (n: number, req: IncomingMessage, res: Se
 
 describe('Reporter → Pulse', () => {
   let pulse: ServiceProcess;
-  beforeAll(async () => {
-    pulse = await startService('standalone', { PULSE_TICK_MS: '100', LOG_LEVEL: 'warn' });
-  }, 30_000);
-  afterAll(async () => {
-    await pulse?.stop();
-  });
+  standalonePerFile({}, (p) => (pulse = p));
 
   it('delivers every event in batches and flushes on close', async () => {
     const reporter = new Reporter({ url: pulse.url, maxBatchEvents: 64 });

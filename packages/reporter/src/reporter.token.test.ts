@@ -3,19 +3,14 @@
  * with it every event is accepted; without it ingest answers 401, which the
  * reporter gives up on like any 4xx and reports.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Reporter, type ReporterError } from '@pulse/reporter';
-import { startService, type ServiceProcess } from '../../../test/support/processes.js';
+import { standalonePerFile, type ServiceProcess } from '../../../test/support/processes.js';
 
 const TOKEN = 'reporter-write-token-0123456789';
 let pulse: ServiceProcess;
 
-beforeAll(async () => {
-  pulse = await startService('standalone', { PULSE_TICK_MS: '100', LOG_LEVEL: 'warn', PULSE_WRITE_TOKENS: TOKEN });
-}, 30_000);
-afterAll(async () => {
-  await pulse?.stop();
-});
+standalonePerFile({ PULSE_WRITE_TOKENS: TOKEN }, (p) => (pulse = p));
 
 function report(reporter: Reporter): void {
   const base = { ts: Date.now() / 1000, node: 'reporter-token', request_id: `r-${Math.random()}`, endpoint: '/v1/chat/completions', model: 'm' };

@@ -40,20 +40,8 @@ export const LIMIT_REASONS = [
 export type LimitReason = (typeof LIMIT_REASONS)[number];
 
 export const INGEST_LIMITS: readonly LimitReason[] = ['unauthorized', 'body_bytes', 'events_per_batch', 'string_length'];
-export const GATEWAY_LIMITS: readonly LimitReason[] = [
-  'unauthorized',
-  'origin',
-  'string_length',
-  'labels_per_subscribe',
-  'labels_per_client',
-  'client_messages_per_sec',
-  'client_flood',
-  'frame_bytes',
-  'connections',
-  'connections_per_ip',
-  'handshake_timeout',
-  'buffered_bytes',
-];
+/** Every reason but the two about event batches, which only ingest has. */
+export const GATEWAY_LIMITS: readonly LimitReason[] = LIMIT_REASONS.filter((r) => r !== 'body_bytes' && r !== 'events_per_batch');
 
 const METRIC = 'pulse_rejections_total';
 

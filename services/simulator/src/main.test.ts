@@ -3,18 +3,12 @@
  * figures its settings describe, it stops cleanly on SIGTERM (flushing), and
  * a bad setting exits 2 naming the variable.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type ServiceProcess } from '../../../test/support/processes.js';
+import { describe, expect, it } from 'vitest';
+import { standalonePerFile, startService, type ServiceProcess } from '../../../test/support/processes.js';
 
 let pulse: ServiceProcess;
 
-beforeAll(async () => {
-  pulse = await startService('standalone', { PULSE_TICK_MS: '100', LOG_LEVEL: 'warn' });
-}, 30_000);
-
-afterAll(async () => {
-  await pulse?.stop();
-});
+standalonePerFile({}, (p) => (pulse = p));
 
 async function snapshot(): Promise<any> {
   return (await (await fetch(`${pulse.url}/metrics/snapshot`)).json()) as any;

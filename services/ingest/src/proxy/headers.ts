@@ -36,7 +36,8 @@ export function responseHeaders(raw: readonly (string | Buffer)[]): string[] {
 
 /** `raw` is a flat [name, value, name, value, …] list; so is the result. */
 function endToEnd(raw: readonly (string | Buffer)[], drop: ReadonlySet<string>): string[] {
-  const text = raw.map((h) => (typeof h === 'string' ? h : h.toString('latin1')));
+  // Node's lists are strings already (copied only when they are undici's Buffers).
+  const text = typeof raw[0] === 'string' ? (raw as readonly string[]) : raw.map((h) => (typeof h === 'string' ? h : h.toString('latin1')));
   // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
   let named: Set<string> | null = null;
   for (let i = 0; i < text.length; i += 2) {
