@@ -140,6 +140,11 @@ export class InFlightTracker {
     return this.requests.size;
   }
 
+  /** Nodes heard from within the silence limit (as of the last sweep). */
+  get nodeCount(): number {
+    return this.nodes.size;
+  }
+
   private change(n: NodeState, cell: CellState, stream: boolean, d: number): void {
     n.queueDepth += d;
     if (stream) n.activeStreams += d;

@@ -36,6 +36,8 @@ export interface AggregatorDeps {
   logger: Logger;
   /** Events in log entries that failed validation (for the self-metrics). */
   droppedEvents?: () => number;
+  /** Wall clock in ms (log ids, tick edges, the window's horizon); tests pin it. Default Date.now. */
+  now?: () => number;
 }
 
 export type Role = 'standby' | 'leader';
@@ -46,14 +48,25 @@ export interface AggregatorStatus {
   lastPublishedSeq: number | null;
   lastPublishedAt: number | null;
   cells: number;
+  /** Time buckets the window holds: at most window ÷ tick + 1 in either role. */
+  buckets: number;
+  /** Events this replica applied to its window since it (re)built it. */
+  eventsApplied: number;
+  /** Id of the last log entry this replica read into its window. */
+  appliedId: string;
   inFlight: number;
+  /** Producing nodes the window tracks (silent ones drop out after 30 s). */
+  nodes: number;
   labelsFolded: number;
   /** ms between the newest applied entry being logged and the last snapshot. */
   lagMs: number | null;
 }
 
 export interface Aggregator {
-  start(): void;
+  /** Starts the read loop and, unless `ticks` is false (tests drive `tick` themselves), the tick timer. */
+  start(options?: { ticks?: boolean }): void;
+  /** One tick at `tickMs`: renew or win the lease, then publish (what the timer calls). */
+  tick(tickMs: number): Promise<void>;
   close(): Promise<void>;
   status(): AggregatorStatus;
   /** Resolves with the next snapshot this replica publishes (for tests). */
@@ -69,6 +82,7 @@ const EVENTS_PER_READ = 20_000;
 
 export function createAggregator(deps: AggregatorDeps): Aggregator {
   const { settings, source, lease, publisher, logger } = deps;
+  const now = deps.now ?? Date.now;
   const log = logger.child({ component: 'aggregator' });
   const horizonMs = settings.windowMs + settings.tickMs;
 
@@ -85,6 +99,8 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   let loop: Promise<void> | null = null;
   let lastPublished: InternalSnapshot | null = null;
   let newestApplied = 0;
+  /** Id of the last entry read from the log, in either role. */
+  let readId = '';
   let waiters: ((s: InternalSnapshot) => void)[] = [];
 
   /**
@@ -99,6 +115,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   }
   function noteSizes(entries: readonly LogEntry[]): void {
     if (entries.length === 0) return;
+    readId = entries[entries.length - 1]!.id;
     let events = 0;
     for (const e of entries) events += e.events.length;
     eventsPerEntry = Math.max(1, 0.5 * eventsPerEntry + (0.5 * events) / entries.length);
@@ -114,7 +131,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       maxModels: settings.maxModels,
       maxCells: settings.maxCells,
     });
-    tailId = `${Date.now() - horizonMs}-0`;
+    tailId = `${now() - horizonMs}-0`;
     recorded.clear();
     return w;
   }
@@ -136,7 +153,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       if (delta.size > 0) recorded.set(entry.id, delta);
       tailId = entry.id;
     }
-    forgetRecorded(Date.now() - horizonMs);
+    forgetRecorded(now() - horizonMs);
     return entries.length === count;
   }
 
@@ -149,7 +166,7 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
   }
 
   async function takeOver(w: MetricsWindow, f: Fence): Promise<void> {
-    const started = Date.now();
+    const started = now();
     // Catch the tail up to the end of the log: that position is P.
     while ((await follow(w, 0)) && !closing);
     const bad = w.loadTotals(await source.loadTotals());
@@ -157,13 +174,13 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     source.takeOver();
     // Count what the old leader left unacknowledged before the first snapshot,
     // so that snapshot's totals already match its window (bounded by a tick).
-    while (Date.now() - started < settings.tickMs && !closing) {
+    while (now() - started < settings.tickMs && !closing) {
       const { claimed, afterWatermark } = await lead(w, f, 0);
       if (claimed === 0 || afterWatermark > 0) break;
     }
     fence = f;
     role = 'leader';
-    log.info({ epoch: f.epoch, watermark: tailId, cells: w.cellCount, ms: Date.now() - started }, 'became the active aggregator');
+    log.info({ epoch: f.epoch, watermark: tailId, cells: w.cellCount, ms: now() - started }, 'became the active aggregator');
   }
 
   /** Leader: claim a batch, apply it, commit it with its totals. */
@@ -229,9 +246,9 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       f = await lease.acquireOrRenew();
     } catch (err) {
       log.warn({ err }, 'lease check failed');
-      return stepDown('lease unreachable');
+      return standBy('lease unreachable', tickMs);
     }
-    if (!f) return stepDown('lease held by another replica');
+    if (!f) return standBy('lease held by another replica', tickMs);
     if (role === 'leader' && f.epoch !== fence?.epoch) stepDown('lease epoch changed');
     if (role === 'standby') {
       // The loop takes over (it alone changes the window); publish this very tick if it is quick.
@@ -240,6 +257,16 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
       if ((role as Role) !== 'leader') return; // role changes across the await
     }
     if (window) await publish(window, tickMs);
+  }
+
+  /**
+   * A standby's tick: its window expires buckets and silent nodes on the
+   * leader's schedule, so its memory is the leader's and a takeover finds
+   * the window the leader had.
+   */
+  function standBy(reason: string, tickMs: number): void {
+    stepDown(reason);
+    window?.advance(tickMs);
   }
 
   async function publish(w: MetricsWindow, tickMs: number): Promise<void> {
@@ -256,13 +283,14 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     }
   }
 
-  const timer = new TickTimer(settings.tickMs, tick);
+  const timer = new TickTimer(settings.tickMs, tick, now);
 
   return {
-    start() {
+    start({ ticks = true } = {}) {
       loop ??= run();
-      timer.start();
+      if (ticks) timer.start();
     },
+    tick,
     async close() {
       closing = true;
       timer.stop();
@@ -279,7 +307,11 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
         lastPublishedSeq: snap?.seq ?? null,
         lastPublishedAt: snap?.builtAt ?? null,
         cells: window?.cellCount ?? 0,
+        buckets: window?.bucketCount ?? 0,
+        eventsApplied: window?.eventsApplied ?? 0,
+        appliedId: readId,
         inFlight: window?.inFlight ?? 0,
+        nodes: window?.nodeCount ?? 0,
         labelsFolded: snap?.stats.labelsFolded ?? 0,
         lagMs: snap && newestApplied > 0 ? Math.max(0, snap.builtAt * 1000 - newestApplied) : null,
       };
