@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createIngestApp, ingestConfigShape } from '@pulse/ingest';
-import { INGEST_LIMITS, LimitCounters, MemoryEventLog, parseConfig, silentLogger, type Logger } from '@pulse/runtime';
+import { INGEST_LIMITS, LimitCounters, MemoryEventLog, parseConfig, SelfMetrics, silentLogger, type Logger } from '@pulse/runtime';
 
 export interface MemoryIngest {
   /** `http://127.0.0.1:<port>` */
@@ -22,8 +22,9 @@ export interface MemoryIngest {
 export async function startMemoryIngest(env: Record<string, string> = {}, logger: Logger = silentLogger()): Promise<MemoryIngest> {
   const config = parseConfig(ingestConfigShape, env);
   const log = new MemoryEventLog(600_000);
-  const counters = new LimitCounters(INGEST_LIMITS);
-  const server = createIngestApp({ config, log, logger, isReady: () => true, counters }).listen(0, '127.0.0.1');
+  const metrics = new SelfMetrics();
+  const counters = new LimitCounters(INGEST_LIMITS, metrics);
+  const server = createIngestApp({ config, log, logger, isReady: () => true, metrics, counters }).listen(0, '127.0.0.1');
   await once(server, 'listening');
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

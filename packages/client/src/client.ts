@@ -106,7 +106,11 @@ export class PulseClient implements AsyncIterable<ServerMessage> {
     return this.ledger.filters;
   }
 
-  /** Adds filters (CONTRACT §5); sent now or on the next connection, and kept across reconnects. */
+  /**
+   * Adds filters (CONTRACT §5); sent now or on the next connection, and kept
+   * across reconnects. Throws a RangeError when 256 requests are unanswered
+   * (subscribing in a loop while offline).
+   */
   subscribe(filters: SubscribeFilters = {}): void {
     this.request({ type: 'subscribe', filters });
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SubscriptionLedger, toSubscribeFilters, type EffectiveFilters } from './subscriptions.js';
+import { MAX_PENDING_REQUESTS, SubscriptionLedger, toSubscribeFilters, type EffectiveFilters } from './subscriptions.js';
 
 const echo = (filters: Partial<EffectiveFilters>) => ({
   type: 'subscribed' as const,
@@ -33,6 +33,18 @@ describe('SubscriptionLedger', () => {
       { type: 'unsubscribe' },
       { type: 'subscribe', filters: { model: 'm' } },
     ]);
+  });
+
+  it('holds at most MAX_PENDING_REQUESTS unanswered requests, across replays too', () => {
+    const ledger = new SubscriptionLedger();
+    for (let i = 0; i < MAX_PENDING_REQUESTS; i++) ledger.request({ type: 'subscribe', filters: { endpoint: `/e${i}` } });
+    expect(() => ledger.request({ type: 'subscribe', filters: { model: 'one-too-many' } })).toThrow(RangeError);
+    expect(ledger.replay()).toHaveLength(MAX_PENDING_REQUESTS);
+    expect(() => ledger.request({ type: 'unsubscribe' })).toThrow(RangeError);
+    // Answers make room again.
+    ledger.settle(echo({ endpoints: ['/e0'] }));
+    ledger.request({ type: 'unsubscribe' });
+    expect(ledger.replay()).toHaveLength(MAX_PENDING_REQUESTS + 1);
   });
 
   it('forgets a subscribe the server rejected', () => {

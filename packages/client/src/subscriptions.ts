@@ -28,6 +28,13 @@ export type Request = { type: 'subscribe'; filters: SubscribeFilters } | { type:
 /** The error code the gateway gives a rejected subscribe. */
 const INVALID_SUBSCRIPTION = 'invalid_subscription';
 
+/**
+ * Requests waiting for the server's answer, at most. Connected, the server
+ * answers each at once; they pile up only while the client is offline, and
+ * an app that keeps subscribing then has a bug worth hearing about.
+ */
+export const MAX_PENDING_REQUESTS = 256;
+
 export class SubscriptionLedger {
   private confirmed: EffectiveFilters | null = null;
   /** Sent (or to be sent), not answered yet; the server answers in order. */
@@ -38,7 +45,11 @@ export class SubscriptionLedger {
     return this.confirmed;
   }
 
+  /** Throws a RangeError, keeping nothing, when MAX_PENDING_REQUESTS are unanswered already. */
   request(request: Request): void {
+    if (this.pending.length >= MAX_PENDING_REQUESTS) {
+      throw new RangeError(`${MAX_PENDING_REQUESTS} requests are waiting for the server already (is the client offline?)`);
+    }
     this.pending.push(request);
   }
 

@@ -15,8 +15,23 @@ export const MAX_REQUEST_AGE_MS = 10 * 60_000;
 /** Requests tracked at most: beyond it the oldest is forgotten, so a flood of starts cannot exhaust memory. */
 export const MAX_IN_FLIGHT = 1_000_000;
 /** An end seen before its start is remembered this long, so the start is not counted as in flight. */
-const EARLY_END_MS = 60_000;
+export const EARLY_END_MS = 60_000;
+/** Early ends remembered at most: beyond it a new one is not, and its late start counts as in flight until its age runs out. */
+export const MAX_EARLY_ENDS = 1_000_000;
+/** Nodes tracked at most: beyond it new names share one state, so a flood of node names cannot exhaust memory. */
+export const MAX_NODES = 10_000;
+/** The node state that nodes beyond MAX_NODES share. */
+export const OTHER_NODE = '__other__';
 const AGE_SWEEP_MS = 5_000;
+
+/** Every bound of the tracker; the defaults are the constants above (tests shrink them). */
+export interface InFlightLimits {
+  maxRequests: number;
+  maxEarlyEnds: number;
+  maxNodes: number;
+}
+
+const DEFAULT_LIMITS: InFlightLimits = { maxRequests: MAX_IN_FLIGHT, maxEarlyEnds: MAX_EARLY_ENDS, maxNodes: MAX_NODES };
 
 interface InFlight {
   cell: CellState;
@@ -26,6 +41,8 @@ interface InFlight {
 }
 
 interface NodeState {
+  /** The key this state is tracked under: the node's name, or OTHER_NODE. */
+  name: string;
   lastSeen: number;
   queueDepth: number;
   activeStreams: number;
@@ -38,11 +55,18 @@ export class InFlightTracker {
   private readonly nodes = new Map<string, NodeState>();
   private lastAgeSweep = 0;
 
+  constructor(private readonly limits: InFlightLimits = DEFAULT_LIMITS) {}
+
+  /** The state `name` counts in: its own, or the shared one once MAX_NODES are tracked. */
   private node(name: string, at: number): NodeState {
     let n = this.nodes.get(name);
     if (!n) {
-      n = { lastSeen: at, queueDepth: 0, activeStreams: 0, gauge: null };
-      this.nodes.set(name, n);
+      const key = this.nodes.size < this.limits.maxNodes ? name : OTHER_NODE;
+      n = this.nodes.get(key);
+      if (!n) {
+        n = { name: key, lastSeen: at, queueDepth: 0, activeStreams: 0, gauge: null };
+        this.nodes.set(key, n);
+      }
     }
     if (at > n.lastSeen) n.lastSeen = at;
     return n;
@@ -57,13 +81,18 @@ export class InFlightTracker {
     const n = this.node(node, at);
     const key = requestKey(node, requestId);
     if (this.earlyEnds.delete(key) || this.requests.has(key)) return;
-    this.requests.set(key, { cell, node, stream, startedAt: at });
+    this.requests.set(key, { cell, node: n.name, stream, startedAt: at });
     this.change(n, cell, stream, 1);
-    if (this.requests.size > MAX_IN_FLIGHT) this.forgetOldest();
+    if (this.requests.size > this.limits.maxRequests) this.forgetOldest();
   }
 
   private forgetOldest(): void {
     const [key, req] = this.requests.entries().next().value!;
+    this.forget(key, req);
+  }
+
+  /** Takes a request out of the state it was counted in (its node's may be gone already). */
+  private forget(key: string, req: InFlight): void {
     this.requests.delete(key);
     const n = this.nodes.get(req.node);
     if (n) this.change(n, req.cell, req.stream, -1);
@@ -72,15 +101,14 @@ export class InFlightTracker {
 
   /** Ends a request; returns whether its start said it was streaming (undefined if unknown). */
   end(node: string, requestId: string, at: number): boolean | undefined {
-    const n = this.node(node, at);
+    this.node(node, at);
     const key = requestKey(node, requestId);
     const req = this.requests.get(key);
     if (!req) {
-      if (this.earlyEnds.size < MAX_IN_FLIGHT) this.earlyEnds.set(key, at);
+      if (this.earlyEnds.size < this.limits.maxEarlyEnds) this.earlyEnds.set(key, at);
       return undefined;
     }
-    this.requests.delete(key);
-    this.change(n, req.cell, req.stream, -1);
+    this.forget(key, req);
     return req.stream;
   }
 
@@ -107,11 +135,8 @@ export class InFlightTracker {
     if (dropped || ageSweep) {
       if (ageSweep) this.lastAgeSweep = now;
       for (const [key, req] of this.requests) {
-        const n = this.nodes.get(req.node);
-        if (n && now - req.startedAt <= MAX_REQUEST_AGE_MS) continue;
-        this.requests.delete(key);
-        if (n) this.change(n, req.cell, req.stream, -1);
-        else this.changeCell(req.cell, req.stream, -1);
+        if (this.nodes.has(req.node) && now - req.startedAt <= MAX_REQUEST_AGE_MS) continue;
+        this.forget(key, req);
       }
     }
     for (const [key, at] of this.earlyEnds) {
@@ -143,6 +168,11 @@ export class InFlightTracker {
   /** Nodes heard from within the silence limit (as of the last sweep). */
   get nodeCount(): number {
     return this.nodes.size;
+  }
+
+  /** Ends seen before their starts, still remembered. */
+  get earlyEndCount(): number {
+    return this.earlyEnds.size;
   }
 
   private change(n: NodeState, cell: CellState, stream: boolean, d: number): void {

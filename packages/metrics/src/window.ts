@@ -43,7 +43,7 @@ export class MetricsWindow {
   /** Each cell's totals field names, built once: a JSON.stringify per event was a fifth of the aggregator's CPU. */
   private readonly totalsFields = new WeakMap<CellState, Partial<Record<keyof Totals, string>>>();
   private applied = 0;
-  private labelsFolded = 0;
+  private folded = 0;
 
   constructor(private readonly opts: WindowOptions) {}
 
@@ -218,7 +218,7 @@ export class MetricsWindow {
       coveredSeconds: this.coveredMs(nowMs) / 1000,
       queueAdjust: adjust.queueDepth,
       activeAdjust: adjust.activeStreams,
-      stats: { eventsApplied: this.applied, eventsDropped, labelsFolded: this.labelsFolded },
+      stats: { eventsApplied: this.applied, eventsDropped, labelsFolded: this.folded },
       cells,
     };
   }
@@ -239,6 +239,11 @@ export class MetricsWindow {
 
   get eventsApplied(): number {
     return this.applied;
+  }
+
+  /** Events whose labels the cardinality guard folded into `__other__`. */
+  get labelsFolded(): number {
+    return this.folded;
   }
 
   get inFlight(): number {
@@ -283,7 +288,7 @@ export class MetricsWindow {
     const ep = full ? OTHER_LABEL : this.admit(this.endpointCells, endpoint, this.opts.maxEndpoints);
     const md = full ? OTHER_LABEL : this.admit(this.modelCells, model, this.opts.maxModels);
     if (ep !== endpoint || md !== model) {
-      this.labelsFolded++;
+      this.folded++;
       return this.cell(ep, md);
     }
     const cell = new CellState(endpoint, model);

@@ -48,6 +48,16 @@ export class MemoryEventLog implements EventLog {
     for (const wake of this.waiters) wake();
   }
 
+  /** Entries held: those of the last `retentionMs`. */
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** Idempotency replies held: those not yet expired, plus a few expired ones awaiting the next appends. */
+  get replyCount(): number {
+    return this.replies.size;
+  }
+
   /** Entries with id strictly after `afterId` ('0-0' for all), oldest first, at most `count`. */
   readAfter(afterId: string, count: number): LogEntry[] {
     const start = this.entries.findIndex((e) => compareIds(e.id, afterId) > 0);

@@ -17,3 +17,4 @@ export * from './snapshot-bus.redis.js';
 export * from './security-config.js';
 export * from './tokens.js';
 export * from './limit-counters.js';
+export * from './self-metrics.js';

@@ -1,9 +1,11 @@
 /**
  * Self-metrics of the protections (docs/SECURITY.md): how often each limit
  * refused something, as one Prometheus counter labelled by reason. Served
- * at GET /metrics/limits by ingest and the gateway. A counter is per
- * process; Prometheus sums them across replicas.
+ * at GET /metrics/limits by ingest and the gateway, and with the process's
+ * other self-metrics at GET /metrics. A counter is per process; Prometheus
+ * sums them across replicas.
  */
+import { Counter, endLines, SelfMetrics } from './self-metrics.js';
 
 /** Every reason a request, connection, frame or event can be refused for: one per setting. */
 export const LIMIT_REASONS = [
@@ -47,26 +49,34 @@ const METRIC = 'pulse_rejections_total';
 
 export class LimitCounters {
   private readonly counts = new Map<LimitReason, number>();
+  private readonly counter: Counter<'reason'>;
 
-  /** `reasons` are listed from the start, at 0, so a dashboard sees the series before the first refusal. */
-  constructor(reasons: Iterable<LimitReason>) {
-    for (const r of reasons) this.counts.set(r, 0);
+  /**
+   * `reasons` are listed from the start, at 0, so a dashboard sees the series
+   * before the first refusal. Registered on `metrics` (the process's self
+   * metrics at GET /metrics); GET /metrics/limits serves this one alone.
+   */
+  constructor(reasons: Iterable<LimitReason>, private readonly metrics: SelfMetrics = new SelfMetrics()) {
+    this.counter = new Counter({
+      name: METRIC,
+      help: 'Requests, connections, messages and events refused, by the limit that refused them.',
+      labelNames: ['reason'],
+      registers: [metrics.registry],
+    });
+    for (const r of [...reasons].sort()) this.hit(r, 0);
   }
 
   hit(reason: LimitReason, n = 1): void {
     this.counts.set(reason, (this.counts.get(reason) ?? 0) + n);
+    this.counter.inc({ reason }, n);
   }
 
   get(reason: LimitReason): number {
     return this.counts.get(reason) ?? 0;
   }
 
-  /** Prometheus text exposition format, version 0.0.4. */
-  prometheusText(): string {
-    const lines = [`# HELP ${METRIC} Requests, connections, messages and events refused, by the limit that refused them.`, `# TYPE ${METRIC} counter`];
-    for (const [reason, n] of [...this.counts].sort(([a], [b]) => a.localeCompare(b))) lines.push(`${METRIC}{reason="${reason}"} ${n}`);
-    return lines.join('\n') + '\n';
+  /** This counter alone, Prometheus text exposition format 0.0.4. */
+  async prometheusText(): Promise<string> {
+    return endLines(await this.metrics.registry.getSingleMetricAsString(METRIC));
   }
 }
-
-export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';

@@ -110,6 +110,9 @@ describe('aggregator memory bounds', () => {
       expect(stand.cells).toBe(lead.cells);
       expect(stand.nodes).toBe(2);
       expect(lead.nodes).toBe(2);
+      // One log entry a step: a standby records the totals of the last window + tick of them.
+      expect(stand.recordedEntries).toBeGreaterThan(0);
+      expect(stand.recordedEntries).toBeLessThanOrEqual((WINDOW + TICK) / TICK + 1);
       // Only the last step's requests are still open on each replica.
       expect(stand.inFlight).toBe(20);
       expect(lead.inFlight).toBe(20);

@@ -57,6 +57,8 @@ export interface AggregatorStatus {
   inFlight: number;
   /** Producing nodes the window tracks (silent ones drop out after 30 s). */
   nodes: number;
+  /** Log entries whose totals this standby recorded for a takeover: those of the last window + tick. */
+  recordedEntries: number;
   labelsFolded: number;
   /** ms between the newest applied entry being logged and the last snapshot. */
   lagMs: number | null;
@@ -79,6 +81,8 @@ const RETRY_MS = 250;
 const BLOCK_MS = 100;
 /** Events applied per read at most (about 50–100 ms of work), whatever the entry sizes. */
 const EVENTS_PER_READ = 20_000;
+/** Log entries whose totals a standby records for a takeover, at most (besides the horizon). */
+const MAX_RECORDED = 1_000_000;
 
 export function createAggregator(deps: AggregatorDeps): Aggregator {
   const { settings, source, lease, publisher, logger } = deps;
@@ -157,10 +161,14 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
     return entries.length === count;
   }
 
-  /** Drops recorded totals older than the horizon: entries that old are not waiting to be claimed. */
+  /**
+   * Drops recorded totals older than the horizon (entries that old are not
+   * waiting to be claimed), and the oldest beyond MAX_RECORDED: a takeover
+   * then counts such an entry from its events alone.
+   */
   function forgetRecorded(beforeMs: number): void {
     for (const id of recorded.keys()) {
-      if (idMs(id) >= beforeMs) break;
+      if (idMs(id) >= beforeMs && recorded.size <= MAX_RECORDED) break;
       recorded.delete(id);
     }
   }
@@ -312,7 +320,8 @@ export function createAggregator(deps: AggregatorDeps): Aggregator {
         appliedId: readId,
         inFlight: window?.inFlight ?? 0,
         nodes: window?.nodeCount ?? 0,
-        labelsFolded: snap?.stats.labelsFolded ?? 0,
+        recordedEntries: recorded.size,
+        labelsFolded: window?.labelsFolded ?? 0,
         lagMs: snap && newestApplied > 0 ? Math.max(0, snap.builtAt * 1000 - newestApplied) : null,
       };
     },

@@ -1,17 +1,22 @@
 /**
  * The aggregator's HTTP face: health, readiness and self-metrics only.
  * Ready means Redis answers and this replica either leads or stands by
- * healthily; `/status` says which.
+ * healthily; `/status` says which. Internal: no token (docs/SECURITY.md).
  */
 import http from 'node:http';
+import { PROMETHEUS_CONTENT_TYPE, registerScraped, SelfMetrics, type ScrapedMetric } from '@pulse/runtime';
 import type { AggregatorStatus } from './aggregator.js';
 
 export interface HealthDeps {
   status(): AggregatorStatus;
   storeReachable(): boolean;
+  /** The process's self-metrics; the aggregator's own are added to it. Default: a registry of its own. */
+  metrics?: SelfMetrics;
 }
 
 export function createHealthServer(deps: HealthDeps): http.Server {
+  const metrics = deps.metrics ?? new SelfMetrics();
+  registerAggregatorMetrics(metrics, deps.status);
   return http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const json = (code: number, body: unknown) => {
@@ -29,31 +34,46 @@ export function createHealthServer(deps: HealthDeps): http.Server {
       case '/status':
         return json(200, deps.status());
       case '/metrics':
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-        return res.end(prometheusText(deps.status()));
+        return void metrics.exposition().then(
+          (text) => {
+            res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE });
+            res.end(text);
+          },
+          (err: unknown) => json(500, { error: `could not collect metrics: ${String(err)}` }),
+        );
       default:
         return json(404, { error: 'not found' });
     }
   });
 }
 
-function prometheusText(s: AggregatorStatus): string {
-  const lines = [
-    '# HELP pulse_aggregator_leader 1 while this replica is the active aggregator.',
-    '# TYPE pulse_aggregator_leader gauge',
-    `pulse_aggregator_leader ${s.role === 'leader' ? 1 : 0}`,
-    '# HELP pulse_aggregator_cells Endpoint×model cells in the window.',
-    '# TYPE pulse_aggregator_cells gauge',
-    `pulse_aggregator_cells ${s.cells}`,
-    '# HELP pulse_aggregator_in_flight Requests started and not yet ended.',
-    '# TYPE pulse_aggregator_in_flight gauge',
-    `pulse_aggregator_in_flight ${s.inFlight}`,
-    '# HELP pulse_aggregator_labels_folded_total Events whose endpoint or model was folded into __other__ by the cardinality guard.',
-    '# TYPE pulse_aggregator_labels_folded_total counter',
-    `pulse_aggregator_labels_folded_total ${s.labelsFolded}`,
+/** The replica's role and what its window holds, in either role: a standby's memory shows here too. */
+export function registerAggregatorMetrics(metrics: SelfMetrics, status: () => AggregatorStatus): void {
+  const scraped: ScrapedMetric[] = [
+    { name: 'pulse_aggregator_leader', type: 'gauge', help: '1 while this replica is the active aggregator.', read: () => (status().role === 'leader' ? 1 : 0) },
+    { name: 'pulse_aggregator_cells', type: 'gauge', help: 'Endpoint×model cells in the window.', read: () => status().cells },
+    { name: 'pulse_aggregator_buckets', type: 'gauge', help: 'Time buckets in the window: at most window ÷ tick + 1.', read: () => status().buckets },
+    { name: 'pulse_aggregator_nodes', type: 'gauge', help: 'Producing nodes heard from in the last 30 s.', read: () => status().nodes },
+    { name: 'pulse_aggregator_in_flight', type: 'gauge', help: 'Requests started and not yet ended.', read: () => status().inFlight },
+    {
+      name: 'pulse_aggregator_recorded_entries',
+      type: 'gauge',
+      help: 'Log entries whose totals a standby keeps for a takeover (the last window + tick).',
+      read: () => status().recordedEntries,
+    },
+    { name: 'pulse_aggregator_events_applied', type: 'gauge', help: 'Events applied to the window since this replica (re)built it.', read: () => status().eventsApplied },
+    {
+      name: 'pulse_aggregator_labels_folded_total',
+      type: 'counter',
+      help: 'Events whose endpoint or model was folded into __other__ by the cardinality guard.',
+      read: () => status().labelsFolded,
+    },
+    {
+      name: 'pulse_aggregator_lag_ms',
+      type: 'gauge',
+      help: 'Newest applied entry to the last snapshot, ms (0 until this replica has published one).',
+      read: () => status().lagMs ?? 0,
+    },
   ];
-  if (s.lagMs !== null) {
-    lines.push('# HELP pulse_aggregator_lag_ms Newest applied entry to last snapshot.', '# TYPE pulse_aggregator_lag_ms gauge', `pulse_aggregator_lag_ms ${s.lagMs}`);
-  }
-  return lines.join('\n') + '\n';
+  for (const metric of scraped) registerScraped(metrics.registry, metric);
 }

@@ -77,11 +77,23 @@ describe('REST', () => {
     await vi.waitFor(async () => expect((await getJson(`${gw.http}/readyz`)).status).toBe(200));
   });
 
+  it('serves its self-metrics at /metrics: process memory, event-loop lag, clients, refusals', async () => {
+    await setup();
+    const res = await fetch(`${gw.http}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const text = await res.text();
+    for (const series of ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds', 'pulse_gateway_clients 0']) {
+      expect(text).toContain(`\n${series}`);
+    }
+    expect(text).toMatch(/^pulse_rejections_total\{reason="unauthorized"\} 0$/m);
+  });
+
   it('answers healthz 200 and anything else with a JSON 404', async () => {
     await setup();
     const health = await getJson(`${gw.http}/healthz`);
     expect([health.status, health.body]).toEqual([200, { status: 'ok' }]);
-    for (const path of ['/', '/metrics', '/metrics/stream']) {
+    for (const path of ['/', '/metricz', '/metrics/stream']) {
       const res = await getJson(`${gw.http}${path}`);
       expect(res.status).toBe(404);
       expect(res.body.code).toBe('not_found');

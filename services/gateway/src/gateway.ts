@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { CloseCode } from '@pulse/protocol';
-import { GATEWAY_LIMITS, LimitCounters, type Logger, type SnapshotFeed } from '@pulse/runtime';
+import { Counter, Gauge, GATEWAY_LIMITS, LimitCounters, SelfMetrics, type Logger, type SnapshotFeed } from '@pulse/runtime';
 import { AccessPolicy } from './access.js';
 import type { ClientSession } from './client-session.js';
 import { systemClock, type GatewayClock } from './clock.js';
@@ -27,7 +27,9 @@ export interface GatewayDeps {
   fallback?: HttpHandler;
   /** Serves the dashboard at `/` (main.ts passes @pulse/dashboard's handler); tried before `fallback`. */
   dashboard?: OptionalHttpHandler;
-  /** Where refusals are counted; the all-in-one process shares one with ingest. Default: the gateway's own. */
+  /** The process's self-metrics (GET /metrics); the all-in-one process shares one with ingest and the aggregator. */
+  metrics?: SelfMetrics;
+  /** Where refusals are counted; the all-in-one process shares one with ingest. Default: the gateway's own, on `metrics`. */
   counters?: LimitCounters;
 }
 
@@ -53,14 +55,19 @@ export function createGateway({
   clock = systemClock,
   fallback,
   dashboard,
-  counters = new LimitCounters(GATEWAY_LIMITS),
+  metrics = new SelfMetrics(),
+  counters = new LimitCounters(GATEWAY_LIMITS, metrics),
 }: GatewayDeps): Gateway {
   const log = logger.child({ component: 'gateway' });
   const state = new SnapshotState();
   let feedConnected = false;
   let closing: Promise<void> | null = null;
-  let undecodable = 0;
-  let stale = 0;
+  const dropped = new Counter({
+    name: 'pulse_gateway_snapshots_dropped_total',
+    help: 'Snapshots from the feed not fanned out: undecodable, or older than the one held.',
+    labelNames: ['reason'],
+    registers: [metrics.registry],
+  });
 
   const notReadyReason = (): string | null => {
     if (closing) return 'shutting down';
@@ -78,6 +85,7 @@ export function createGateway({
       labelsBody: () => labelsBody(state.snapshot, clock.epochSeconds()),
       historyBody: () => state.history.responseBody(clock.epochSeconds()),
       limitsText: () => counters.prometheusText(),
+      selfMetricsText: () => metrics.exposition(),
       access,
       notReadyReason,
       fallback,
@@ -105,6 +113,14 @@ export function createGateway({
     clock,
     logger,
   });
+  new Gauge({
+    name: 'pulse_gateway_clients',
+    help: 'WebSocket clients connected to this gateway.',
+    registers: [metrics.registry],
+    collect() {
+      this.set(streams.size);
+    },
+  });
   const fanoutOptions = {
     maxBufferedBytes: config.PULSE_GATEWAY_MAX_BUFFERED_BYTES,
     slowTicks: SLOW_CONSUMER_TICKS,
@@ -116,14 +132,16 @@ export function createGateway({
     const result = state.accept(encoded);
     switch (result.kind) {
       case 'invalid':
-        log.warn({ err: result.error, bytes: encoded.length, undecodable: ++undecodable }, 'dropped an undecodable snapshot');
+        dropped.inc({ reason: 'undecodable' });
+        log.warn({ err: result.error, bytes: encoded.length }, 'dropped an undecodable snapshot');
         return;
       case 'duplicate':
         return;
       case 'stale': {
+        dropped.inc({ reason: 'stale' });
         const held = state.snapshot!;
         log.warn(
-          { epoch: result.snapshot.epoch, seq: result.snapshot.seq, heldEpoch: held.epoch, heldSeq: held.seq, stale: ++stale },
+          { epoch: result.snapshot.epoch, seq: result.snapshot.seq, heldEpoch: held.epoch, heldSeq: held.seq },
           'dropped a snapshot older than the one held',
         );
         return;

@@ -1,9 +1,10 @@
 /**
  * The gateway's REST surface (CONTRACT §2, §6): `/metrics/snapshot`,
- * `/metrics/labels`, `/metrics/history`, `/metrics/limits`, `/healthz`, `/readyz`; then the
+ * `/metrics/labels`, `/metrics/history`, `/metrics/limits`, `/metrics` (self-metrics),
+ * `/healthz`, `/readyz`; then the
  * dashboard (`/` and its assets), then the fallback; anything else is a JSON
  * 404. The `/metrics/*` routes carry data: read token, origin and CORS apply
- * to them (access.ts); probes and the dashboard's static files stay open.
+ * to them and to `/metrics` (access.ts); probes and the dashboard's static files stay open.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, HTTP_STATUS } from '@pulse/protocol';
@@ -18,7 +19,9 @@ export interface HttpRouteDeps {
   /** Body of `GET /metrics/history` (see history.ts). */
   historyBody(): string;
   /** Body of `GET /metrics/limits`: the refusal counters, Prometheus text. */
-  limitsText(): string;
+  limitsText(): Promise<string>;
+  /** Body of `GET /metrics`: the process's self-metrics, Prometheus text. */
+  selfMetricsText(): Promise<string>;
   /** Guards every `/metrics/*` route: read token, origin, CORS. */
   access: AccessPolicy;
   /** Null when ready, else why not. */
@@ -34,15 +37,18 @@ export type OptionalHttpHandler = (req: IncomingMessage, res: ServerResponse) =>
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-/** Routes under this prefix carry metrics: they need a read token when tokens are configured. */
-const DATA_PREFIX = '/metrics/';
+type Reply = [status: number, body: string, type?: string];
+
+/** `/metrics` and the routes under it carry metrics: they need a read token when tokens are configured. */
+const isGuarded = (path: string): boolean => path === '/metrics' || path.startsWith('/metrics/');
 
 export function httpRoutes(deps: HttpRouteDeps): HttpHandler {
-  const routes: Record<string, () => [status: number, body: string, type?: string]> = {
+  const routes: Record<string, () => Reply | Promise<Reply>> = {
     '/metrics/snapshot': () => [200, deps.snapshotBody()],
     '/metrics/labels': () => [200, deps.labelsBody()],
     '/metrics/history': () => [200, deps.historyBody()],
-    '/metrics/limits': () => [200, deps.limitsText(), PROMETHEUS_CONTENT_TYPE],
+    '/metrics/limits': async () => [200, await deps.limitsText(), PROMETHEUS_CONTENT_TYPE],
+    '/metrics': async () => [200, await deps.selfMetricsText(), PROMETHEUS_CONTENT_TYPE],
     '/healthz': () => [200, '{"status":"ok"}'],
     '/readyz': () => {
       const reason = deps.notReadyReason();
@@ -60,7 +66,7 @@ export function httpRoutes(deps: HttpRouteDeps): HttpHandler {
       if (deps.fallback) return deps.fallback(req, res);
       return send(res, HTTP_STATUS[ErrorCode.NOT_FOUND], errorBody(ErrorCode.NOT_FOUND, `no route for ${req.method} ${path}`));
     }
-    const guarded = path.startsWith(DATA_PREFIX);
+    const guarded = isGuarded(path);
     if (guarded && req.method === 'OPTIONS') {
       // A CORS preflight carries no token: only the origin decides.
       const refusal = deps.access.checkPreflight(req);
@@ -75,8 +81,10 @@ export function httpRoutes(deps: HttpRouteDeps): HttpHandler {
     const cors = guarded ? deps.access.corsHeaders(req) : {};
     const refusal = guarded ? deps.access.check(req) : null;
     if (refusal) return send(res, refusal.status, errorBody(refusal.code, refusal.message), req.method === 'HEAD', { ...cors, ...refusal.headers });
-    const [status, body, type] = route();
-    send(res, status, body, req.method === 'HEAD', cors, type);
+    void Promise.resolve(route()).then(
+      ([status, body, type]) => send(res, status, body, req.method === 'HEAD', cors, type),
+      (err: unknown) => send(res, 500, errorBody(ErrorCode.INTERNAL, `could not answer ${path}: ${String(err)}`)),
+    );
   };
 }
 

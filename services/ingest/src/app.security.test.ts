@@ -110,6 +110,12 @@ describe('ingest limits and their self-metrics', () => {
     expect(text).toContain('pulse_rejections_total{reason="body_bytes"} 1');
     expect(text).toContain('pulse_rejections_total{reason="events_per_batch"} 1');
     expect(text).toContain('pulse_rejections_total{reason="string_length"} 1');
+
+    // GET /metrics: the same counters among the process's own figures, behind the same token.
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+    const all = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${READ}` } })).text();
+    expect(all).toContain('pulse_rejections_total{reason="unauthorized"} 4');
+    for (const name of ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) expect(all).toContain(`\n${name} `);
   });
 });
 

@@ -6,14 +6,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
 import { ErrorCode, PulseError } from '@pulse/protocol';
-import { INGEST_LIMITS, LimitCounters, PROMETHEUS_CONTENT_TYPE, TokenSet, type EventLog, type Logger } from '@pulse/runtime';
+import { INGEST_LIMITS, LimitCounters, PROMETHEUS_CONTENT_TYPE, SelfMetrics, TokenSet, type EventLog, type Logger } from '@pulse/runtime';
 import { requireToken } from './auth.js';
 import { batchFromJson, batchFromNdjson, type Batch } from './batch.js';
 import type { IngestLimits } from './config.js';
 import { errorHandler, notFound, sendError } from './error-handler.js';
 import { IDEMPOTENCY_TTL_SECONDS, idempotencyKey } from './idempotency.js';
 import type { Proxy } from './proxy/proxy.js';
-import { proxyRoutes } from './proxy/status-routes.js';
+import { proxyRoutes, registerProxyMetrics } from './proxy/status-routes.js';
 
 export interface IngestDeps {
   readonly config: IngestLimits;
@@ -21,7 +21,9 @@ export interface IngestDeps {
   readonly logger: Logger;
   /** Whether /readyz answers 200: the store answers and the process is not stopping. */
   isReady(): boolean;
-  /** Where refusals are counted; the all-in-one process shares one with the gateway. Default: the app's own. */
+  /** The process's self-metrics (GET /metrics); the all-in-one process shares one with the gateway and the aggregator. */
+  readonly metrics?: SelfMetrics;
+  /** Where refusals are counted; the all-in-one process shares one with the gateway. Default: the app's own, on `metrics`. */
   readonly counters?: LimitCounters;
   /** In proxy mode, the proxy whose readiness, status and metrics this app also serves. */
   readonly proxy?: Proxy | null;
@@ -30,7 +32,15 @@ export interface IngestDeps {
 const JSON_TYPE = 'application/json';
 const NDJSON_TYPE = 'application/x-ndjson';
 
-export function createIngestApp({ config, log, logger, isReady, counters = new LimitCounters(INGEST_LIMITS), proxy }: IngestDeps): Express {
+export function createIngestApp({
+  config,
+  log,
+  logger,
+  isReady,
+  metrics = new SelfMetrics(),
+  counters = new LimitCounters(INGEST_LIMITS, metrics),
+  proxy,
+}: IngestDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   const writers = requireToken(new TokenSet(config.PULSE_WRITE_TOKENS));
@@ -43,10 +53,16 @@ export function createIngestApp({ config, log, logger, isReady, counters = new L
     if (isReady()) res.json({ status: 'ready' });
     else sendError(res, new PulseError(ErrorCode.NOT_READY, 'not ready: the event store does not answer'));
   });
-  app.get('/metrics/limits', readers, (_req, res) => {
-    res.type(PROMETHEUS_CONTENT_TYPE).send(counters.prometheusText());
+  app.get('/metrics/limits', readers, async (_req, res) => {
+    res.type(PROMETHEUS_CONTENT_TYPE).send(await counters.prometheusText());
   });
-  if (proxy) app.use(proxyRoutes(proxy, readers));
+  app.get('/metrics', readers, async (_req, res) => {
+    res.type(PROMETHEUS_CONTENT_TYPE).send(await metrics.exposition());
+  });
+  if (proxy) {
+    registerProxyMetrics(proxy, metrics.registry);
+    app.use(proxyRoutes(proxy, readers));
+  }
 
   const limit = config.PULSE_MAX_BODY_BYTES;
   const maxEvents = config.PULSE_MAX_EVENTS_PER_BATCH;

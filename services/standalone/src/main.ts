@@ -3,11 +3,11 @@
  * (CONTRACT §2). POST /v1/events goes to ingest; everything else (the
  * WebSocket stream, REST, health) to the gateway.
  */
-import { aggregatorSettings, createAggregator } from '@pulse/aggregator';
+import { aggregatorSettings, createAggregator, registerAggregatorMetrics } from '@pulse/aggregator';
 import { dashboardHandler } from '@pulse/dashboard';
 import { createGateway } from '@pulse/gateway';
 import { createIngestApp } from '@pulse/ingest';
-import { createLogger, exitOnFatal, GATEWAY_LIMITS, INGEST_LIMITS, LimitCounters, loadConfigOrExit, onShutdown } from '@pulse/runtime';
+import { createLogger, exitOnFatal, GATEWAY_LIMITS, INGEST_LIMITS, LimitCounters, loadConfigOrExit, onShutdown, SelfMetrics } from '@pulse/runtime';
 import { createBackend } from './backends.js';
 import { standaloneVars } from './config.js';
 
@@ -25,15 +25,19 @@ const aggregator = createAggregator({
   publisher: backend.publisher,
   logger,
 });
-// One set of refusal counters for both roles: the gateway serves them at /metrics/limits.
-const counters = new LimitCounters([...GATEWAY_LIMITS, ...INGEST_LIMITS]);
-const ingest = createIngestApp({ config, log: backend.log, logger, isReady: () => !stopping, counters });
+// One registry of self-metrics and one set of refusal counters for the three roles: the gateway
+// serves them at /metrics and /metrics/limits.
+const metrics = new SelfMetrics();
+registerAggregatorMetrics(metrics, aggregator.status);
+const counters = new LimitCounters([...GATEWAY_LIMITS, ...INGEST_LIMITS], metrics);
+const ingest = createIngestApp({ config, log: backend.log, logger, isReady: () => !stopping, metrics, counters });
 const gateway = createGateway({
   config: { ...config, REDIS_URL: config.REDIS_URL ?? '' },
   feed: backend.feed,
   logger,
   fallback: ingest,
   dashboard: dashboardHandler(),
+  metrics,
   counters,
 });
 

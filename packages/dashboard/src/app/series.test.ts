@@ -20,6 +20,14 @@ describe('SeriesHistory', () => {
     expect(h.series('a')).toEqual([20, 25, 30]);
   });
 
+  it('forgets a series with no point left in its span, so names stay bounded', () => {
+    const h = new SeriesHistory(10);
+    for (let t = 0; t <= 1000; t += 5) h.push(t, { steady: t, [`endpoint-${Math.floor(t / 100)}`]: t });
+    expect(h.names).toEqual(['steady', 'endpoint-9', 'endpoint-10']);
+    expect(h.series('endpoint-0')).toEqual([]);
+    expect(h.series('steady')).toEqual([990, 995, 1000]);
+  });
+
   it('ignores a point that is not newer (the same snapshot twice after a reconnect)', () => {
     const h = new SeriesHistory(10);
     h.push(5, { a: 1 });

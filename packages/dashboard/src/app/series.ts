@@ -29,7 +29,11 @@ export class SeriesHistory {
     while (drop < this.times.length && this.times[drop]! < time - this.spanSeconds) drop += 1;
     if (drop > 0) {
       this.times.splice(0, drop);
-      for (const list of this.values.values()) list.splice(0, drop);
+      for (const [name, list] of this.values) {
+        list.splice(0, drop);
+        // A series with no point left in the span (an endpoint gone quiet) goes, so names stay bounded over a long session.
+        if (list.every((v) => v === null)) this.values.delete(name);
+      }
     }
   }
 

@@ -1,13 +1,15 @@
 /**
  * The proxy's own endpoints, served on the ingest port (the proxy port
  * forwards every path): readiness for a load balancer in front of the proxy,
- * status as JSON, and self-metrics for Prometheus. Readiness ignores the
+ * status as JSON, and its self-metrics among the process's at /metrics. Readiness ignores the
  * event store on purpose: without Redis the proxy still serves traffic.
  * Status and metrics name the upstreams: with read tokens configured they
  * take one, as every other route that carries figures does.
  */
 import { Router, type RequestHandler } from 'express';
-import type { Proxy, ProxyStatus } from './proxy.js';
+import { registerScraped, type Registry, type ScrapedMetric } from '@pulse/runtime';
+import type { Proxy } from './proxy.js';
+import type { UpstreamStatus } from './upstream-pool.js';
 
 export function proxyRoutes(proxy: Proxy, readers: RequestHandler): Router {
   const router = Router();
@@ -18,25 +20,21 @@ export function proxyRoutes(proxy: Proxy, readers: RequestHandler): Router {
   router.get('/proxy/status', readers, (_req, res) => {
     res.json(proxy.status());
   });
-  router.get('/metrics', readers, (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(prometheusText(proxy.status()));
-  });
   return router;
 }
 
-function prometheusText(s: ProxyStatus): string {
-  const lines: string[] = [];
-  const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: [labels: string, value: number][]) => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
-  };
-  const perUpstream = (value: (u: ProxyStatus['upstreams'][number]) => number): [string, number][] =>
-    s.upstreams.map((u) => [`{upstream=${JSON.stringify(u.url)}}`, value(u)]);
-  metric('pulse_proxy_events_appended_total', 'counter', 'Observed events accepted by the event store.', [['', s.events.appended]]);
-  metric('pulse_proxy_events_dropped_total', 'counter', 'Observed events lost: queue full or store down.', [['', s.events.dropped]]);
-  metric('pulse_proxy_events_queued', 'gauge', 'Observed events waiting for the next append.', [['', s.events.queued]]);
-  metric('pulse_proxy_upstream_healthy', 'gauge', '1 while the upstream is in rotation.', perUpstream((u) => (u.healthy ? 1 : 0)));
-  metric('pulse_proxy_upstream_in_flight', 'gauge', 'Requests on the upstream now.', perUpstream((u) => u.inFlight));
-  metric('pulse_proxy_upstream_requests_total', 'counter', 'Requests sent to the upstream.', perUpstream((u) => u.requests));
-  return lines.join('\n') + '\n';
+/** The proxy's figures among the process's self-metrics (GET /metrics), read from its status at scrape time. */
+export function registerProxyMetrics(proxy: Proxy, registry: Registry): void {
+  const events = () => proxy.status().events;
+  const perUpstream = (value: (u: UpstreamStatus) => number) => () =>
+    proxy.status().upstreams.map((u) => [{ upstream: u.url }, value(u)] as const);
+  const scraped: ScrapedMetric[] = [
+    { name: 'pulse_proxy_events_appended_total', type: 'counter', help: 'Observed events accepted by the event store.', read: () => events().appended },
+    { name: 'pulse_proxy_events_dropped_total', type: 'counter', help: 'Observed events lost: queue full or store down.', read: () => events().dropped },
+    { name: 'pulse_proxy_events_queued', type: 'gauge', help: 'Observed events waiting for the next append.', read: () => events().queued },
+    { name: 'pulse_proxy_upstream_healthy', type: 'gauge', help: '1 while the upstream is in rotation.', labelNames: ['upstream'], read: perUpstream((u) => (u.healthy ? 1 : 0)) },
+    { name: 'pulse_proxy_upstream_in_flight', type: 'gauge', help: 'Requests on the upstream now.', labelNames: ['upstream'], read: perUpstream((u) => u.inFlight) },
+    { name: 'pulse_proxy_upstream_requests_total', type: 'counter', help: 'Requests sent to the upstream.', labelNames: ['upstream'], read: perUpstream((u) => u.requests) },
+  ];
+  for (const metric of scraped) registerScraped(registry, metric);
 }
