@@ -1,4 +1,8 @@
-/** Renders docs/PERFORMANCE.md from the results of one bench run (bench/results/latest.json). */
+/**
+ * Renders docs/PERFORMANCE.md from the results of one bench run
+ * (bench/results/latest.json), with a summary of the last soak
+ * (bench/results/soak.json) when there is one.
+ */
 import type { MachineInfo } from './lib/machine.js';
 import type { EndToEndResult } from './scenarios/end-to-end.js';
 import type { FanoutResult } from './scenarios/fanout.js';
@@ -6,10 +10,12 @@ import type { IngestResult } from './scenarios/ingest.js';
 import type { ProxyResult } from './scenarios.js';
 import type { CellsResult } from './snapshot-views.js';
 import type { SketchResult } from './sketch-merge.js';
+import type { SoakResult } from './soak/result.js';
 import { cellsSection, sketchSection } from './report/cells.js';
 import { endToEndSection } from './report/end-to-end.js';
 import { fanoutSection } from './report/fanout.js';
 import { ingestSection } from './report/ingest.js';
+import { soakSection } from './report/soak.js';
 import { targets, targetsSection } from './report/targets.js';
 
 export interface BenchResults {
@@ -25,7 +31,7 @@ export interface BenchResults {
   proxy?: ProxyResult;
 }
 
-export function renderReport(raw: Record<string, unknown>): string {
+export function renderReport(raw: Record<string, unknown>, soak?: SoakResult): string {
   const r = { ...raw } as unknown as BenchResults;
   const m = r.machine;
   const out: string[] = [
@@ -63,5 +69,6 @@ export function renderReport(raw: Record<string, unknown>): string {
     if (r.proxy.markdown) out.push(r.proxy.markdown.trimEnd(), '');
     else out.push('## Ingest proxy overhead', '', '```json', JSON.stringify(r.proxy.result, null, 2), '```', '');
   }
+  if (soak) out.push(...soakSection(soak));
   return out.join('\n') + '\n';
 }

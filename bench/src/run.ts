@@ -6,21 +6,26 @@
  * A full run writes bench/results/latest.json and docs/PERFORMANCE.md, so
  * every figure there comes from one run; naming scenarios runs only those
  * and writes bench/results/partial.json. `--render` rewrites
- * docs/PERFORMANCE.md from latest.json without measuring anything.
+ * docs/PERFORMANCE.md from latest.json without measuring anything. Either
+ * way PERFORMANCE.md summarizes the last soak (bench/results/soak.json,
+ * `npm run soak`) when there is one.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { machineInfo } from './lib/machine.js';
 import { renderReport } from './report.js';
 import { SCENARIOS } from './scenarios.js';
+import type { SoakResult } from './soak/result.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const resultsDir = `${root}bench/results`;
 const args = process.argv.slice(2);
+const soakFile = `${resultsDir}/soak.json`;
+const soak = existsSync(soakFile) ? (JSON.parse(readFileSync(soakFile, 'utf8')) as SoakResult) : undefined;
 
 if (args.includes('--render')) {
   const results = JSON.parse(readFileSync(`${resultsDir}/latest.json`, 'utf8')) as Record<string, unknown>;
-  writeFileSync(`${root}docs/PERFORMANCE.md`, renderReport(results));
+  writeFileSync(`${root}docs/PERFORMANCE.md`, renderReport(results, soak));
   console.log('rewrote docs/PERFORMANCE.md from bench/results/latest.json');
   process.exit(0);
 }
@@ -65,7 +70,7 @@ results.loadAvgAtEnd = machineInfo().loadAvg;
 mkdirSync(resultsDir, { recursive: true });
 const file = full ? 'latest.json' : 'partial.json';
 writeFileSync(`${resultsDir}/${file}`, JSON.stringify(results, null, 2) + '\n');
-if (full) writeFileSync(`${root}docs/PERFORMANCE.md`, renderReport(results));
+if (full) writeFileSync(`${root}docs/PERFORMANCE.md`, renderReport(results, soak));
 log(`wrote bench/results/${file}${full ? ' and docs/PERFORMANCE.md' : ''} (${results.durationSeconds} s)`);
 // Sockets of stopped workers may keep handles alive a moment; the results are written.
 process.exit(failed.length === 0 && existsSync(`${resultsDir}/${file}`) ? 0 : 1);

@@ -7,7 +7,7 @@
 import { MsHistogram } from './histogram.js';
 import type { NamedPid } from './proc-stats.js';
 import { WorkerProcess } from './rpc.js';
-import type { ClientsConfig, ClientsStats } from '../workers/ws-clients.js';
+import type { ClientRecord, ClientsConfig, ClientsStats } from '../workers/ws-clients.js';
 
 const PER_PROCESS = 2500;
 const CONNECT_CONCURRENCY = 100;
@@ -72,6 +72,14 @@ export class ClientFleet {
     for (const byLabel of parts) {
       for (const [label, p] of Object.entries(byLabel)) mergeInto((out[label] ??= emptyStats()), p);
     }
+    return out;
+  }
+
+  /** Every client's own counts (see ClientRecord), by label, across processes. */
+  async records(): Promise<Record<string, ClientRecord[]>> {
+    const parts = await Promise.all(this.workers.map((w) => w.call<Record<string, ClientRecord[]>>('records')));
+    const out: Record<string, ClientRecord[]> = {};
+    for (const byLabel of parts) for (const [label, list] of Object.entries(byLabel)) (out[label] ??= []).push(...list);
     return out;
   }
 

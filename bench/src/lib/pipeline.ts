@@ -10,7 +10,8 @@ import { ServiceProcess } from './services.js';
 import type { NamedPid } from './proc-stats.js';
 import type { IngestLoadConfig } from '../workers/ingest-load.js';
 
-const GATEWAY_LIMITS = { PULSE_GATEWAY_MAX_CONNECTIONS: '12000', PULSE_GATEWAY_MAX_CONNECTIONS_PER_IP: '12000' };
+/** Every bench client comes from 127.0.0.1: the per-address cap goes up with the total one. */
+export const GATEWAY_LIMITS = { PULSE_GATEWAY_MAX_CONNECTIONS: '12000', PULSE_GATEWAY_MAX_CONNECTIONS_PER_IP: '12000' };
 
 export interface PipelineOptions {
   tickMs: number;

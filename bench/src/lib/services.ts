@@ -4,6 +4,7 @@
  * environment), each on a free port and awaited on /readyz.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { killOnExit } from './children.js';
 import { freePort, waitUntil } from './ports.js';
@@ -15,18 +16,38 @@ export type ServiceName = 'ingest' | 'aggregator' | 'gateway';
 /** Output kept for the error message of a service that dies. */
 const TAIL_CHARS = 4000;
 
+export interface ServiceOptions {
+  /**
+   * Opens the V8 inspector on a free 127.0.0.1 port (`inspectPort`), so the
+   * heap can be read from outside (after a forced GC) without instrumenting the service.
+   */
+  inspect?: boolean;
+  /** Every byte the service writes (stdout and stderr) is also written to this file, for reading after the run. */
+  logFile?: string;
+}
+
 export class ServiceProcess {
   private tail = '';
+  /** Resolves once the log file (if any) holds everything the process wrote: after it exited. */
+  readonly logWritten: Promise<void>;
 
   private constructor(
     readonly name: ServiceName,
     readonly port: number,
     readonly child: ChildProcess,
+    /** The V8 inspector's port, when started with `inspect`. */
+    readonly inspectPort: number | null,
+    logFile: string | undefined,
   ) {
     // BENCH_SERVICE_LOGS=1 passes every line on to the bench's stderr, for debugging a scenario.
     const echo = process.env.BENCH_SERVICE_LOGS === '1';
+    const file = logFile === undefined ? null : createWriteStream(logFile, { flags: 'a' });
+    // 'close', not 'exit': output may still arrive after the process exited, until its pipes close.
+    if (file) child.once('close', () => file.end());
+    this.logWritten = file ? new Promise<void>((resolve) => file.once('close', () => resolve())) : Promise.resolve();
     const keep = (chunk: Buffer) => {
       this.tail = (this.tail + chunk.toString()).slice(-TAIL_CHARS);
+      file?.write(chunk);
       if (echo) process.stderr.write(chunk.toString().replace(/^(?=.)/gm, `[${name}] `));
     };
     child.stdout!.on('data', keep);
@@ -37,17 +58,25 @@ export class ServiceProcess {
    * `env` adds to (and overrides) the bench defaults: REDIS_URL must be in it.
    * From the bench's own environment: BENCH_PROFILE=<dir> makes each service
    * write a V8 CPU profile to <dir>/<name>/ when it exits; BENCH_NODE_ARGS
-   * adds node flags (e.g. `--heapsnapshot-signal=SIGUSR2`).
+   * adds node flags (e.g. `--heapsnapshot-signal=SIGUSR2`). `execArgv`
+   * undefined keeps those defaults when passing `options`.
    */
-  static async start(name: ServiceName, env: Record<string, string>, execArgv: string[] = diagnosticArgs(name)): Promise<ServiceProcess> {
+  static async start(
+    name: ServiceName,
+    env: Record<string, string>,
+    execArgv: string[] = diagnosticArgs(name),
+    options: ServiceOptions = {},
+  ): Promise<ServiceProcess> {
     const port = await freePort();
-    const child = spawn(process.execPath, [...execArgv, `services/${name}/dist/main.js`], {
+    const inspectPort = options.inspect ? await freePort() : null;
+    const inspectArgs = inspectPort === null ? [] : [`--inspect=127.0.0.1:${inspectPort}`];
+    const child = spawn(process.execPath, [...execArgv, ...inspectArgs, `services/${name}/dist/main.js`], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     killOnExit(child);
-    const service = new ServiceProcess(name, port, child);
+    const service = new ServiceProcess(name, port, child, inspectPort, options.logFile);
     try {
       await waitUntil(name, async () => child.exitCode !== null || (await fetch(`${service.url}/readyz`)).status === 200);
     } catch (err) {

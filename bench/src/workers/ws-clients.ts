@@ -7,6 +7,9 @@
  * last arrival (fan-out spread); per message: freshness (arrival − the
  * snapshot's timestamp) and each client's interval since its previous one.
  *
+ * Per client it also keeps its own counts (updates, the last one's arrival,
+ * an unexpected close, errors), which a soak reads at the end with `records`.
+ *
  * Only the frame's head is read (type and timestamp come first in Pulse's
  * frames and the floor's): parsing every 8 KB body would make the clients,
  * not the server, the thing measured.
@@ -51,12 +54,24 @@ export interface ClientsStats {
   other: Record<string, number>;
 }
 
+/** One client's own counts since begin(). */
+export interface ClientRecord {
+  group: number;
+  /** metrics_update messages received. */
+  updates: number;
+  /** Wall-clock ms of the last one (0: none yet). */
+  lastUpdateMs: number;
+  /** The server closed it (or it broke) while measuring: the bench closes only after end(). */
+  closed: boolean;
+  /** Socket errors plus `error` messages from the server. */
+  errors: number;
+}
+
 const HEAD = '{"type":"metrics_update","timestamp":';
 
-interface Client {
+interface Client extends ClientRecord {
   ws: WebSocket;
   label: string;
-  group: number;
   lastAt: number;
 }
 
@@ -101,8 +116,11 @@ function onMessage(c: Client, data: Buffer): void {
   if (!head.startsWith(HEAD)) {
     const type = /"type":"([^"]*)"/.exec(head)?.[1] ?? 'unknown';
     stats.other[type] = (stats.other[type] ?? 0) + 1;
+    if (type === 'error') c.errors++;
     return;
   }
+  c.updates++;
+  c.lastUpdateMs = at;
   const ts = head.slice(HEAD.length, head.indexOf(',', HEAD.length));
   let s = stats.snapshots.get(ts);
   if (!s) {
@@ -126,16 +144,19 @@ async function connect(cfg: ClientsConfig): Promise<{ open: number; failed: numb
       const group = (cfg.first + i) % cfg.filters.length;
       // The group rides in the query: the floor server sends by it, Pulse ignores it.
       const ws = new WebSocket(`${cfg.url}?g=${group}`, { perMessageDeflate: false, skipUTF8Validation: true });
-      const c: Client = { ws, label: cfg.label, group, lastAt: 0 };
+      const c: Client = { ws, label: cfg.label, group, lastAt: 0, updates: 0, lastUpdateMs: 0, closed: false, errors: 0 };
       ws.on('message', (data: Buffer) => onMessage(c, data));
-      ws.on('error', () => undefined);
+      ws.on('error', () => c.errors++);
       ws.once('open', () => {
         ws.send(JSON.stringify({ type: 'subscribe', filters: cfg.filters[group] }));
         clients.push(c);
         resolve();
       });
       ws.once('close', () => {
-        if (measuring) statsOf(cfg.label).closed++;
+        if (measuring) {
+          statsOf(cfg.label).closed++;
+          c.closed = true;
+        }
         resolve();
       });
       ws.once('unexpected-response', () => {
@@ -157,7 +178,7 @@ serve({
   connect,
   begin() {
     stats = new Map();
-    for (const c of clients) c.lastAt = 0;
+    for (const c of clients) Object.assign(c, { lastAt: 0, updates: 0, lastUpdateMs: 0, closed: false, errors: 0 });
     measuring = true;
   },
   /** Stats since begin(), by label. */
@@ -180,6 +201,12 @@ serve({
         other: s.other,
       };
     }
+    return out;
+  },
+  /** Every client's own counts, by label. */
+  records(): Record<string, ClientRecord[]> {
+    const out: Record<string, ClientRecord[]> = {};
+    for (const c of clients) (out[c.label] ??= []).push({ group: c.group, updates: c.updates, lastUpdateMs: c.lastUpdateMs, closed: c.closed, errors: c.errors });
     return out;
   },
   async close() {
