@@ -12,7 +12,22 @@ import { createIngestApp, ingestConfigShape } from '@pulse/ingest';
 import { MemoryEventLog, MemorySnapshotBus, parseConfig, silentLogger } from '@pulse/runtime';
 import { PROBE_PATHS } from './probes.js';
 
-const standby: AggregatorStatus = { role: 'standby', epoch: null, lastPublishedSeq: null, lastPublishedAt: null, cells: 0, inFlight: 0, labelsFolded: 0, lagMs: null };
+const standby: AggregatorStatus = {
+  role: 'standby',
+  state: 'standby',
+  epoch: null,
+  lastPublishedSeq: null,
+  lastPublishedAt: null,
+  cells: 0,
+  buckets: 0,
+  eventsApplied: 0,
+  appliedId: '',
+  inFlight: 0,
+  nodes: 0,
+  recordedEntries: 0,
+  labelsFolded: 0,
+  lagMs: null,
+};
 
 let gateway: Gateway;
 const servers: Record<string, Server> = {};

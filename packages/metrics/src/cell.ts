@@ -1,61 +1,36 @@
 /**
- * The state of one (endpoint, model) cell: running window aggregates, the
- * since-creation totals and the in-flight gauges, plus its share of every
- * time bucket so expired buckets can be subtracted exactly.
+ * The state of one (endpoint, model) cell: its numbers (window counters,
+ * in-flight gauges, since-creation totals — the lists of
+ * @pulse/protocol's cell-fields.ts), its running window distributions, and
+ * its share of every time bucket so expired buckets can be subtracted
+ * exactly.
  */
+import {
+  CELL_DISTRIBUTIONS,
+  CELL_GAUGES,
+  CELL_NUMBERS,
+  CELL_TOTALS,
+  compileFill,
+  compileSubtract,
+  compileZero,
+  WINDOW_COUNTERS,
+  type CellDistribution,
+  type CellNumber,
+  type Counts,
+  type WindowCounter,
+} from '@pulse/protocol';
 import { LogHistogram } from './log-histogram.js';
 import { BucketSamples } from './samples.js';
 
-/** Additive window counters of a cell (CONTRACT §4). */
-export interface Counters {
-  requests: number;
-  responses: number;
-  completionTokens: number;
-  errors: number;
-  lookups: number;
-  hits: number;
-  cachedTokens: number;
-  lookupPromptTokens: number;
-  prefixSum: number;
-}
-
-export const COUNTER_KEYS = [
-  'requests',
-  'responses',
-  'completionTokens',
-  'errors',
-  'lookups',
-  'hits',
-  'cachedTokens',
-  'lookupPromptTokens',
-  'prefixSum',
-] as const satisfies readonly (keyof Counters)[];
-
-export const DISTRIBUTIONS = ['latency', 'ttft', 'tokensPerSecond'] as const;
-export type DistributionName = (typeof DISTRIBUTIONS)[number];
-
-/** Since-creation totals, persisted by the aggregator (CONTRACT §4). */
-export interface Totals {
-  completedStreams: number;
-  failedStreams: number;
-  totalLookups: number;
-  totalHits: number;
-}
-
-export const TOTAL_KEYS = ['completedStreams', 'failedStreams', 'totalLookups', 'totalHits'] as const satisfies readonly (keyof Totals)[];
-
-export function zeroCounters(): Counters {
-  return { requests: 0, responses: 0, completionTokens: 0, errors: 0, lookups: 0, hits: 0, cachedTokens: 0, lookupPromptTokens: 0, prefixSum: 0 };
-}
-
-export function zeroTotals(): Totals {
-  return { completedStreams: 0, failedStreams: 0, totalLookups: 0, totalHits: 0 };
-}
+const zeroNumbers = compileZero(CELL_NUMBERS);
+const perDistribution = compileFill(CELL_DISTRIBUTIONS);
+const zeroWindowCounters = compileZero(WINDOW_COUNTERS);
+const subtractWindowCounters = compileSubtract(WINDOW_COUNTERS);
 
 /** What one cell contributed to one time bucket. */
 export class BucketCell {
-  readonly counters = zeroCounters();
-  readonly samples: Record<DistributionName, BucketSamples | null> = { latency: null, ttft: null, tokensPerSecond: null };
+  readonly counters: Counts<WindowCounter> = zeroWindowCounters();
+  readonly samples: Record<CellDistribution, BucketSamples | null> = perDistribution(() => null);
 }
 
 /** A running window distribution: histogram plus exact count, sum, min and max. */
@@ -70,15 +45,9 @@ export class RunningDistribution {
 }
 
 export class CellState {
-  readonly counters = zeroCounters();
-  readonly dists: Record<DistributionName, RunningDistribution> = {
-    latency: new RunningDistribution(),
-    ttft: new RunningDistribution(),
-    tokensPerSecond: new RunningDistribution(),
-  };
-  readonly totals = zeroTotals();
-  queueDepth = 0;
-  activeStreams = 0;
+  /** Every number of the cell: the window counters (running sums over the live buckets), gauges and totals. */
+  readonly counts: Counts<CellNumber> = zeroNumbers();
+  readonly dists: Record<CellDistribution, RunningDistribution> = perDistribution(() => new RunningDistribution());
   /** This cell's share of each live time bucket, by bucket number. */
   readonly shares = new Map<number, BucketCell>();
 
@@ -87,12 +56,12 @@ export class CellState {
     readonly model: string,
   ) {}
 
-  addCounter(bucket: BucketCell, key: keyof Counters, n: number): void {
+  addCounter(bucket: BucketCell, key: WindowCounter, n: number): void {
     bucket.counters[key] += n;
-    this.counters[key] += n;
+    this.counts[key] += n;
   }
 
-  addSample(bucket: BucketCell, name: DistributionName, value: number): void {
+  addSample(bucket: BucketCell, name: CellDistribution, value: number): void {
     const samples = (bucket.samples[name] ??= new BucketSamples());
     const index = samples.add(value);
     const dist = this.dists[name];
@@ -106,8 +75,8 @@ export class CellState {
   /** Takes the share of expired bucket `b` out of the running aggregates. */
   expire(b: number, bucket: BucketCell): void {
     this.shares.delete(b);
-    for (const key of COUNTER_KEYS) this.counters[key] -= bucket.counters[key];
-    for (const name of DISTRIBUTIONS) {
+    subtractWindowCounters(this.counts, bucket.counters);
+    for (const name of CELL_DISTRIBUTIONS) {
       const samples = bucket.samples[name];
       if (!samples) continue;
       const dist = this.dists[name];
@@ -123,7 +92,7 @@ export class CellState {
    * Exact min and max over the live buckets. They are kept as samples arrive
    * and recomputed only after an expired bucket held one of them.
    */
-  extremes(name: DistributionName): { min: number; max: number } {
+  extremes(name: CellDistribution): { min: number; max: number } {
     const dist = this.dists[name];
     if (dist.stale) {
       dist.min = Infinity;
@@ -139,8 +108,8 @@ export class CellState {
     return dist;
   }
 
-  /** True when the cell holds nothing worth publishing or keeping. */
+  /** True when the cell holds nothing worth publishing or keeping: no live bucket, nothing in flight, no totals. */
   isIdle(): boolean {
-    return this.shares.size === 0 && this.queueDepth === 0 && this.activeStreams === 0 && TOTAL_KEYS.every((k) => this.totals[k] === 0);
+    return this.shares.size === 0 && CELL_GAUGES.every((k) => this.counts[k] === 0) && CELL_TOTALS.every((k) => this.counts[k] === 0);
   }
 }

@@ -1,5 +1,6 @@
 export * from './log-histogram.js';
 export * from './cell.js';
 export * from './inflight.js';
+export * from './totals.js';
 export * from './window.js';
 export * from './view.js';

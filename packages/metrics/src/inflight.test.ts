@@ -16,12 +16,12 @@ describe('InFlightTracker bounds', () => {
     const t = new InFlightTracker(limits);
     for (let i = 0; i < 1000; i++) t.start('n1', `r${i}`, cell, true, T0 + i);
     expect(t.size).toBe(100);
-    expect(cell.queueDepth).toBe(100);
-    expect(cell.activeStreams).toBe(100);
+    expect(cell.counts.queueDepth).toBe(100);
+    expect(cell.counts.activeStreams).toBe(100);
     // The newest are the ones kept: ending one of them counts down, ending a forgotten one does not.
     expect(t.end('n1', 'r999', T0 + 1000)).toBe(true);
     expect(t.end('n1', 'r0', T0 + 1000)).toBeUndefined();
-    expect(cell.queueDepth).toBe(99);
+    expect(cell.counts.queueDepth).toBe(99);
   });
 
   it('forgets a request whose end never comes after MAX_REQUEST_AGE_MS', () => {
@@ -34,7 +34,7 @@ describe('InFlightTracker bounds', () => {
       t.sweep(at);
     }
     expect(t.size).toBe(0);
-    expect(cell.queueDepth).toBe(0);
+    expect(cell.counts.queueDepth).toBe(0);
   });
 
   it('remembers at most maxEarlyEnds ends before their starts, each for EARLY_END_MS', () => {
@@ -44,7 +44,7 @@ describe('InFlightTracker bounds', () => {
     expect(t.earlyEndCount).toBe(50);
     // A remembered early end keeps its late start from counting as in flight.
     t.start('n1', 'e3', cell, false, T0 + 1);
-    expect(cell.queueDepth).toBe(0);
+    expect(cell.counts.queueDepth).toBe(0);
     t.seen('n1', T0 + EARLY_END_MS + 1);
     t.sweep(T0 + EARLY_END_MS + 1);
     expect(t.earlyEndCount).toBe(0);
@@ -57,8 +57,8 @@ describe('InFlightTracker bounds', () => {
     expect(t.nodeCount).toBe(11); // ten named, plus the shared one
     expect(t.size).toBe(100);
     for (let i = 0; i < 1000; i++) t.end(`node-${i}`, 'r', T0 + 1);
-    expect(cell.queueDepth).toBe(0);
-    expect(cell.activeStreams).toBe(0);
+    expect(cell.counts.queueDepth).toBe(0);
+    expect(cell.counts.activeStreams).toBe(0);
     // A gauge from a node beyond the cap lands in the shared state, not in a new one.
     t.gauge('node-5000', T0 + 2, 7, 3);
     expect(t.nodeCount).toBe(11);
@@ -74,6 +74,6 @@ describe('InFlightTracker bounds', () => {
     t.sweep(T0 + NODE_SILENCE_MS + 1);
     expect(t.nodeCount).toBe(1);
     expect(t.size).toBe(1);
-    expect(cell.activeStreams).toBe(1);
+    expect(cell.counts.activeStreams).toBe(1);
   });
 });

@@ -182,8 +182,8 @@ export class InFlightTracker {
   }
 
   private changeCell(cell: CellState, stream: boolean, d: number): void {
-    cell.queueDepth += d;
-    if (stream) cell.activeStreams += d;
+    cell.counts.queueDepth += d;
+    if (stream) cell.counts.activeStreams += d;
   }
 }
 

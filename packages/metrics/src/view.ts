@@ -3,13 +3,18 @@
  * internal snapshot, by summing the selected cells' counters and merging their
  * histograms. Pure; a gateway calls it once per distinct view per snapshot.
  */
-import type {
-  CacheFigures,
-  CellData,
-  DistributionData,
-  InternalSnapshot,
-  SnapshotData,
-  Stats,
+import {
+  CELL_NUMBERS,
+  compileAdd,
+  compileZero,
+  type CacheFigures,
+  type CellData,
+  type CellNumber,
+  type Counts,
+  type DistributionData,
+  type InternalSnapshot,
+  type SnapshotData,
+  type Stats,
 } from '@pulse/protocol';
 import { LogHistogram } from './log-histogram.js';
 
@@ -73,28 +78,22 @@ function statsOf(parts: readonly DistributionData[]): Stats | undefined {
   return scratch.count === 0 ? undefined : scratch.stats();
 }
 
+/** What a view sums per endpoint: every number of the cells (cell-fields.ts), and their latencies. */
 interface EndpointSums {
-  requests: number;
-  responses: number;
-  tokens: number;
-  errors: number;
-  lookups: number;
-  hits: number;
-  cachedTokens: number;
-  lookupPromptTokens: number;
-  prefixSum: number;
-  totalLookups: number;
-  totalHits: number;
-  latency: DistributionData[];
+  readonly n: Counts<CellNumber>;
+  readonly latency: DistributionData[];
 }
 
-function cacheFigures(s: Pick<EndpointSums, 'lookups' | 'hits' | 'cachedTokens' | 'lookupPromptTokens' | 'prefixSum' | 'totalLookups' | 'totalHits'>): CacheFigures {
+const zeroNumbers = compileZero(CELL_NUMBERS);
+const addNumbers = compileAdd(CELL_NUMBERS);
+
+function cacheFigures(n: Counts<CellNumber>): CacheFigures {
   return {
-    hit_rate: s.lookups > 0 ? (100 * s.hits) / s.lookups : 0,
-    token_reuse_rate: s.lookupPromptTokens > 0 ? (100 * s.cachedTokens) / s.lookupPromptTokens : 0,
-    avg_prefix_length: s.hits > 0 ? s.prefixSum / s.hits : 0,
-    total_lookups: s.totalLookups,
-    cache_hits: s.totalHits,
+    hit_rate: n.lookups > 0 ? (100 * n.hits) / n.lookups : 0,
+    token_reuse_rate: n.lookupPromptTokens > 0 ? (100 * n.cachedTokens) / n.lookupPromptTokens : 0,
+    avg_prefix_length: n.hits > 0 ? n.prefixSum / n.hits : 0,
+    total_lookups: n.totalLookups,
+    cache_hits: n.totalHits,
   };
 }
 
@@ -102,8 +101,8 @@ function selects(filter: CellFilter, cell: CellData): boolean {
   return (filter.endpoints.size === 0 || filter.endpoints.has(cell.endpoint)) && (filter.models.size === 0 || filter.models.has(cell.model));
 }
 
-/** True when the cell has anything in the window (else its endpoint stays out of the maps). */
-function inWindow(c: CellData): boolean {
+/** True when a cell (or an endpoint's sum) has anything in the window (else its endpoint stays out of the maps). */
+function inWindow(c: Pick<CellData, 'requests' | 'responses'>): boolean {
   return c.requests > 0 || c.responses > 0;
 }
 
@@ -122,50 +121,22 @@ export function buildView(snapshot: InternalSnapshot | null, filter: CellFilter 
   const perEndpoint = new Map<string, EndpointSums>();
   const ttft: DistributionData[] = [];
   const tps: DistributionData[] = [];
-  let queueDepth = 0;
-  let activeStreams = 0;
-  let completedStreams = 0;
-  let failedStreams = 0;
-  let totalLookups = 0;
-  let totalHits = 0;
-
   for (const c of snapshot?.cells ?? []) {
     if (!selects(filter, c)) continue;
-    queueDepth += c.queueDepth;
-    activeStreams += c.activeStreams;
-    completedStreams += c.completedStreams;
-    failedStreams += c.failedStreams;
-    totalLookups += c.totalLookups;
-    totalHits += c.totalHits;
     ttft.push(c.ttft);
     tps.push(c.tokensPerSecond);
     let e = perEndpoint.get(c.endpoint);
     if (!e) {
-      e = { requests: 0, responses: 0, tokens: 0, errors: 0, lookups: 0, hits: 0, cachedTokens: 0, lookupPromptTokens: 0, prefixSum: 0, totalLookups: 0, totalHits: 0, latency: [] };
+      e = { n: zeroNumbers(), latency: [] };
       perEndpoint.set(c.endpoint, e);
     }
-    e.requests += c.requests;
-    e.responses += c.responses;
-    e.tokens += c.completionTokens;
-    e.errors += c.errors;
-    e.lookups += c.lookups;
-    e.hits += c.hits;
-    e.cachedTokens += c.cachedTokens;
-    e.lookupPromptTokens += c.lookupPromptTokens;
-    e.prefixSum += c.prefixSum;
-    e.totalLookups += c.totalLookups;
-    e.totalHits += c.totalHits;
+    addNumbers(e.n, c);
     if (inWindow(c)) e.latency.push(c.latency);
-  }
-
-  // Node gauges carry no endpoint or model: they correct unfiltered views only.
-  if (snapshot && filter.endpoints.size === 0 && filter.models.size === 0) {
-    queueDepth = Math.max(0, queueDepth + snapshot.queueAdjust);
-    activeStreams = Math.max(0, activeStreams + snapshot.activeAdjust);
   }
 
   const seconds = snapshot?.coveredSeconds ?? 1;
   const rate = (n: number) => n / seconds;
+  const total = zeroNumbers();
   const data: SnapshotData = {
     throughput: {
       requests_per_sec: byEndpoint(),
@@ -176,43 +147,37 @@ export function buildView(snapshot: InternalSnapshot | null, filter: CellFilter 
       total_tokens_per_sec: 0,
     },
     latency: byEndpoint(),
-    cache: { ...cacheFigures({ lookups: 0, hits: 0, cachedTokens: 0, lookupPromptTokens: 0, prefixSum: 0, totalLookups, totalHits }), by_endpoint: byEndpoint() },
-    queue: { queue_depth: queueDepth, active_streams: activeStreams },
-    streaming: { active_streams: activeStreams, completed_streams: completedStreams, failed_streams: failedStreams },
+    cache: { ...cacheFigures(total), by_endpoint: byEndpoint() },
+    queue: { queue_depth: 0, active_streams: 0 },
+    streaming: { active_streams: 0, completed_streams: 0, failed_streams: 0 },
     error: { errors_per_sec: byEndpoint(), total_errors_per_sec: 0 },
   };
-  const all = { lookups: 0, hits: 0, cachedTokens: 0, lookupPromptTokens: 0, prefixSum: 0, totalLookups, totalHits };
-  let requests = 0;
-  let responses = 0;
-  let tokens = 0;
-  let errors = 0;
-
   for (const endpoint of [...perEndpoint.keys()].sort()) {
-    const e = perEndpoint.get(endpoint)!;
-    requests += e.requests;
-    responses += e.responses;
-    tokens += e.tokens;
-    errors += e.errors;
-    all.lookups += e.lookups;
-    all.hits += e.hits;
-    all.cachedTokens += e.cachedTokens;
-    all.lookupPromptTokens += e.lookupPromptTokens;
-    all.prefixSum += e.prefixSum;
-    if (e.requests === 0 && e.responses === 0) continue;
-    data.throughput.requests_per_sec[endpoint] = rate(e.requests);
-    data.throughput.responses_per_sec[endpoint] = rate(e.responses);
-    data.throughput.tokens_per_sec[endpoint] = rate(e.tokens);
-    data.error.errors_per_sec[endpoint] = rate(e.errors);
-    const latency = statsOf(e.latency);
-    if (latency) data.latency[endpoint] = latency;
-    if (e.lookups > 0) data.cache.by_endpoint[endpoint] = cacheFigures(e);
+    const { n, latency } = perEndpoint.get(endpoint)!;
+    addNumbers(total, n);
+    if (!inWindow(n)) continue;
+    data.throughput.requests_per_sec[endpoint] = rate(n.requests);
+    data.throughput.responses_per_sec[endpoint] = rate(n.responses);
+    data.throughput.tokens_per_sec[endpoint] = rate(n.completionTokens);
+    data.error.errors_per_sec[endpoint] = rate(n.errors);
+    const stats = statsOf(latency);
+    if (stats) data.latency[endpoint] = stats;
+    if (n.lookups > 0) data.cache.by_endpoint[endpoint] = cacheFigures(n);
   }
 
-  data.throughput.total_requests_per_sec = rate(requests);
-  data.throughput.total_responses_per_sec = rate(responses);
-  data.throughput.total_tokens_per_sec = rate(tokens);
-  data.error.total_errors_per_sec = rate(errors);
-  Object.assign(data.cache, cacheFigures(all));
+  // Node gauges carry no endpoint or model: they correct unfiltered views only.
+  let { queueDepth, activeStreams } = total;
+  if (snapshot && filter.endpoints.size === 0 && filter.models.size === 0) {
+    queueDepth = Math.max(0, queueDepth + snapshot.queueAdjust);
+    activeStreams = Math.max(0, activeStreams + snapshot.activeAdjust);
+  }
+  data.throughput.total_requests_per_sec = rate(total.requests);
+  data.throughput.total_responses_per_sec = rate(total.responses);
+  data.throughput.total_tokens_per_sec = rate(total.completionTokens);
+  data.error.total_errors_per_sec = rate(total.errors);
+  Object.assign(data.cache, cacheFigures(total));
+  data.queue = { queue_depth: queueDepth, active_streams: activeStreams };
+  data.streaming = { active_streams: activeStreams, completed_streams: total.completedStreams, failed_streams: total.failedStreams };
   const ttftStats = statsOf(ttft);
   if (ttftStats) data.streaming.ttft = ttftStats;
   const tpsStats = statsOf(tps);

@@ -1,7 +1,7 @@
-import type { PulseEvent, RequestEnd, RequestStart } from '@pulse/protocol';
+import { totalsField, type PulseEvent, type RequestEnd, type RequestStart } from '@pulse/protocol';
 import { describe, expect, it } from 'vitest';
 import { buildView } from './view.js';
-import { MetricsWindow, OTHER_LABEL, totalsField } from './window.js';
+import { MetricsWindow, OTHER_LABEL } from './window.js';
 
 const T0 = 1_700_000_000_000; // ms, on a tick edge
 const opts = { windowMs: 60_000, bucketMs: 500, createdAtMs: T0, maxEndpoints: 1000, maxModels: 1000 };
@@ -152,13 +152,13 @@ describe('MetricsWindow totals and cardinality', () => {
   it('reports since-creation totals to persist, and restores them', () => {
     const w = new MetricsWindow(opts);
     feed(w, [end('a', t, { stream: true, cache: { hit: true, cached_tokens: 1, prefix_length: 1 } })], t);
-    const delta = w.takeTotalsDelta();
+    const delta = w.totals.takeDelta();
     expect(delta.get(totalsField('/v1/chat/completions', 'gpt-4', 'completedStreams'))).toBe(1);
     expect(delta.get(totalsField('/v1/chat/completions', 'gpt-4', 'totalHits'))).toBe(1);
-    expect(w.takeTotalsDelta().size).toBe(0);
+    expect(w.totals.takeDelta().size).toBe(0);
 
     const restored = new MetricsWindow(opts);
-    expect(restored.loadTotals({ ...Object.fromEntries([...delta].map(([k, v]) => [k, String(v)])), junk: 'x' })).toBe(1);
+    expect(restored.totals.load({ ...Object.fromEntries([...delta].map(([k, v]) => [k, String(v)])), junk: 'x' })).toBe(1);
     expect(viewAt(restored, t + 500).streaming.completed_streams).toBe(1);
   });
 

@@ -1,15 +1,29 @@
 /**
- * The aggregator's sliding-window state (CONTRACT §4): one CellState per
- * (endpoint, model), time buckets of one tick, in-flight tracking, totals
- * since creation, and the snapshot built from them every tick.
+ * The aggregator's sliding window (docs/PROTOCOL.md §4): one CellState per
+ * (endpoint, model), time buckets of one tick, in-flight tracking, and the
+ * snapshot built from them every tick. The since-creation totals' protocol
+ * (what to persist, loading it back) is `totals`, a TotalsLedger.
  *
  * An event lands in the bucket of its producer timestamp, clamped to
  * [store creation, log time]: a late event still counts in its own second,
  * and a producer clock running ahead cannot push events into the future.
  */
-import { EMPTY_DISTRIBUTION, isErrorEnd, type CellData, type DistributionData, type InternalSnapshot, type PulseEvent, type RequestEnd } from '@pulse/protocol';
-import { BucketCell, CellState, TOTAL_KEYS, zeroTotals, type DistributionName, type Totals } from './cell.js';
+import {
+  CELL_DISTRIBUTIONS,
+  CELL_NUMBERS,
+  EMPTY_DISTRIBUTION,
+  field,
+  isErrorEnd,
+  type CellData,
+  type CellDistribution,
+  type DistributionData,
+  type InternalSnapshot,
+  type PulseEvent,
+  type RequestEnd,
+} from '@pulse/protocol';
+import { BucketCell, CellState } from './cell.js';
 import { InFlightTracker } from './inflight.js';
+import { TotalsLedger } from './totals.js';
 
 export const OTHER_LABEL = '__other__';
 
@@ -28,9 +42,6 @@ export interface WindowOptions {
 
 export const DEFAULT_MAX_CELLS = 10_000;
 
-/** A since-creation total that changed, to persist: field name → increment. */
-export type TotalsDelta = Map<string, number>;
-
 export class MetricsWindow {
   private readonly cells = new Map<string, CellState>();
   /** The same cells by endpoint, then model: found per event without building a key string. */
@@ -39,9 +50,8 @@ export class MetricsWindow {
   private readonly endpointCells = new Map<string, number>();
   private readonly modelCells = new Map<string, number>();
   private readonly inflight = new InFlightTracker();
-  private totalsDelta: TotalsDelta = new Map();
-  /** Each cell's totals field names, built once: a JSON.stringify per event was a fifth of the aggregator's CPU. */
-  private readonly totalsFields = new WeakMap<CellState, Partial<Record<keyof Totals, string>>>();
+  /** The since-creation totals: counted as ends arrive (when asked to), persisted by the aggregator. */
+  readonly totals = new TotalsLedger({ cell: (endpoint, model) => this.cell(endpoint, model), all: () => this.cells.values() });
   private applied = 0;
   private folded = 0;
 
@@ -68,7 +78,7 @@ export class MetricsWindow {
     const startedStreaming = this.inflight.end(event.node, event.request_id, atMs);
     const stream = event.stream || startedStreaming === true;
     if (bucket) this.addEnd(cell, bucket, event, stream);
-    if (countTotals) this.countTotals(cell, event, stream);
+    if (countTotals) this.totals.count(cell, event, stream);
   }
 
   private addEnd(cell: CellState, bucket: BucketCell, e: RequestEnd, stream: boolean): void {
@@ -90,74 +100,6 @@ export class MetricsWindow {
     if (e.completion_tokens !== undefined && e.latency_ms > 0) {
       cell.addSample(bucket, 'tokensPerSecond', e.completion_tokens / (e.latency_ms / 1000));
     }
-  }
-
-  private countTotals(cell: CellState, e: RequestEnd, stream: boolean): void {
-    if (stream) this.addTotal(cell, isErrorEnd(e) ? 'failedStreams' : 'completedStreams', 1);
-    if (e.cache) {
-      this.addTotal(cell, 'totalLookups', 1);
-      if (e.cache.hit) this.addTotal(cell, 'totalHits', 1);
-    }
-  }
-
-  private addTotal(cell: CellState, key: keyof Totals, n: number): void {
-    cell.totals[key] += n;
-    let fields = this.totalsFields.get(cell);
-    if (!fields) {
-      fields = {};
-      this.totalsFields.set(cell, fields);
-    }
-    const field = (fields[key] ??= totalsField(cell.endpoint, cell.model, key));
-    this.totalsDelta.set(field, (this.totalsDelta.get(field) ?? 0) + n);
-  }
-
-  /** The totals changed since the last call, to persist with the batch's acknowledgement. */
-  takeTotalsDelta(): TotalsDelta {
-    const delta = this.totalsDelta;
-    this.totalsDelta = new Map();
-    return delta;
-  }
-
-  /**
-   * Adds totals computed earlier (a delta taken from this window while it
-   * stood by) as if their events were counted now: to the cells and to the
-   * delta to persist.
-   */
-  addTotals(delta: ReadonlyMap<string, number>): void {
-    for (const [field, n] of delta) {
-      const parsed = parseTotalsField(field);
-      if (parsed) this.addTotal(this.cell(parsed.endpoint, parsed.model), parsed.key, n);
-    }
-  }
-
-  /**
-   * Counts an event's since-creation totals without touching the window, for
-   * an entry whose window share was applied before its totals were known.
-   * Only the end's own `stream` flag says whether it was a stream here.
-   */
-  countTotalsOnly(event: PulseEvent): void {
-    if (event.type !== 'request.end') return;
-    this.countTotals(this.cell(event.endpoint, event.model), event, event.stream);
-  }
-
-  /**
-   * Replaces every cell's since-creation totals with the persisted fields;
-   * returns how many fields could not be read.
-   */
-  loadTotals(fields: Record<string, string>): number {
-    for (const cell of this.cells.values()) Object.assign(cell.totals, zeroTotals());
-    this.totalsDelta = new Map();
-    let bad = 0;
-    for (const [field, raw] of Object.entries(fields)) {
-      const parsed = parseTotalsField(field);
-      const value = Number(raw);
-      if (!parsed || !Number.isSafeInteger(value) || value < 0) {
-        bad++;
-        continue;
-      }
-      this.cell(parsed.endpoint, parsed.model).totals[parsed.key] = value;
-    }
-    return bad;
   }
 
   /** Marks `node` alive at `atMs` (any event from it does that too). */
@@ -182,34 +124,7 @@ export class MetricsWindow {
   /** Builds the snapshot at `nowMs` (call `advance(nowMs)` first). */
   snapshot(nowMs: number, epoch: number, seq: number, eventsDropped: number): InternalSnapshot {
     const cells: CellData[] = [];
-    for (const cell of this.cells.values()) {
-      // Fields spelled out, not spread, and no closure per cell: this runs for every cell every
-      // tick, and spreading cost a third of a 1,000-cell snapshot's build.
-      const c = cell.counters;
-      const t = cell.totals;
-      cells.push({
-        endpoint: cell.endpoint,
-        model: cell.model,
-        requests: c.requests,
-        responses: c.responses,
-        completionTokens: c.completionTokens,
-        errors: c.errors,
-        lookups: c.lookups,
-        hits: c.hits,
-        cachedTokens: c.cachedTokens,
-        lookupPromptTokens: c.lookupPromptTokens,
-        prefixSum: c.prefixSum,
-        latency: distributionOf(cell, 'latency'),
-        ttft: distributionOf(cell, 'ttft'),
-        tokensPerSecond: distributionOf(cell, 'tokensPerSecond'),
-        queueDepth: cell.queueDepth,
-        activeStreams: cell.activeStreams,
-        completedStreams: t.completedStreams,
-        failedStreams: t.failedStreams,
-        totalLookups: t.totalLookups,
-        totalHits: t.totalHits,
-      });
-    }
+    for (const cell of this.cells.values()) cells.push(cellData(cell, distributionOf));
     const adjust = this.inflight.adjustments();
     return {
       epoch,
@@ -323,7 +238,7 @@ export class MetricsWindow {
 }
 
 /** A cell's window distribution as a snapshot carries it (its histogram counts are a view: encode before the next add). */
-function distributionOf(cell: CellState, name: DistributionName): DistributionData {
+function distributionOf(cell: CellState, name: CellDistribution): DistributionData {
   const dist = cell.dists[name];
   if (dist.count === 0) return EMPTY_DISTRIBUTION;
   const { min, max } = cell.extremes(name);
@@ -331,20 +246,16 @@ function distributionOf(cell: CellState, name: DistributionName): DistributionDa
   return { count: dist.count, sum: dist.sum, min, max, zeros: h.zeros, offset: h.offset, counts: h.counts };
 }
 
-/** Field of a since-creation total in the persisted hash. */
-export function totalsField(endpoint: string, model: string, key: keyof Totals): string {
-  return JSON.stringify([endpoint, model, key]);
-}
-
-function parseTotalsField(field: string): { endpoint: string; model: string; key: keyof Totals } | null {
-  try {
-    const v: unknown = JSON.parse(field);
-    if (!Array.isArray(v) || v.length !== 3) return null;
-    const [endpoint, model, key] = v as unknown[];
-    if (typeof endpoint !== 'string' || typeof model !== 'string') return null;
-    if (!(TOTAL_KEYS as readonly unknown[]).includes(key)) return null;
-    return { endpoint, model, key: key as keyof Totals };
-  } catch {
-    return null;
-  }
-}
+/**
+ * A cell as the snapshot carries it, compiled from the field lists (cell-fields.ts says why):
+ * one object literal, fields spelled out — this runs for every cell every tick, and spreading
+ * cost a third of a 1,000-cell snapshot's build.
+ */
+const cellData = new Function(
+  'cell',
+  'distributionOf',
+  `const n = cell.counts; return { endpoint: cell.endpoint, model: cell.model, ${[
+    ...CELL_NUMBERS.map((k) => `${field(k)}: n.${field(k)}`),
+    ...CELL_DISTRIBUTIONS.map((k) => `${field(k)}: distributionOf(cell, '${k}')`),
+  ].join(', ')} };`,
+) as (cell: CellState, distributionOf: (cell: CellState, name: CellDistribution) => DistributionData) => CellData;

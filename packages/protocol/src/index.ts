@@ -1,5 +1,6 @@
 export * from './events.js';
 export * from './snapshot-data.js';
+export * from './cell-fields.js';
 export * from './snapshot.js';
 export * from './messages.js';
 export * from './keys.js';

@@ -2,6 +2,8 @@
  * Every Redis key and channel Pulse uses, built from one prefix. No other
  * module joins key names: a prefix per deployment (or per test) isolates it.
  */
+import { CELL_TOTALS, type CellTotal } from './cell-fields.js';
+
 export interface PulseKeys {
   /** Stream of event batches: one entry per accepted ingest request. */
   readonly events: string;
@@ -40,4 +42,28 @@ export function pulseKeys(prefix: string = DEFAULT_KEY_PREFIX): PulseKeys {
     leaderEpoch: `${p}:leader:epoch`,
     idempotency: (key: string) => `${p}:idem:${key}`,
   });
+}
+
+/**
+ * A field of the `totals` hash: one since-creation total of one cell, as the
+ * JSON text `[endpoint, model, total]` (labels may hold any character, so
+ * no separator would do).
+ */
+export function totalsField(endpoint: string, model: string, total: CellTotal): string {
+  return JSON.stringify([endpoint, model, total]);
+}
+
+/** The cell and total a `totals` field names; null for anything else. */
+export function parseTotalsField(field: string): { endpoint: string; model: string; total: CellTotal } | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(field);
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(value) || value.length !== 3) return null;
+  const [endpoint, model, total] = value as unknown[];
+  if (typeof endpoint !== 'string' || typeof model !== 'string') return null;
+  if (!(CELL_TOTALS as readonly unknown[]).includes(total)) return null;
+  return { endpoint, model, total: total as CellTotal };
 }

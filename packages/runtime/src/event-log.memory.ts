@@ -60,8 +60,26 @@ export class MemoryEventLog implements EventLog {
 
   /** Entries with id strictly after `afterId` ('0-0' for all), oldest first, at most `count`. */
   readAfter(afterId: string, count: number): LogEntry[] {
-    const start = this.entries.findIndex((e) => compareIds(e.id, afterId) > 0);
-    return start < 0 ? [] : this.entries.slice(start, start + count);
+    const start = this.firstAfter(afterId);
+    return this.entries.slice(start, start + count);
+  }
+
+  /** The entry with this id, unless trimmed (or never appended). */
+  entry(id: string): LogEntry | undefined {
+    const found = this.entries[this.firstAfter(id) - 1];
+    return found?.id === id ? found : undefined;
+  }
+
+  /** Index of the first entry with an id after `id` (ids ascend: a binary search). */
+  private firstAfter(id: string): number {
+    let lo = 0;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareIds(this.entries[mid]!.id, id) > 0) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
   }
 
   /** Resolves when an entry is appended or after `ms`, whichever comes first. */

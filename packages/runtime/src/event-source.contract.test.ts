@@ -12,10 +12,10 @@ import type { EventLog } from './event-log.js';
 import { MemoryEventLog } from './event-log.memory.js';
 import { RedisEventLog } from './event-log.redis.js';
 import type { EventSource, Fence } from './event-source.js';
-import { MemoryEventSource } from './event-source.memory.js';
+import { MemoryConsumerGroup, MemoryEventSource } from './event-source.memory.js';
 import { RedisEventSource } from './event-source.redis.js';
 import type { LeaderLease } from './leader-lease.js';
-import { MemoryLeaderLease } from './leader-lease.memory.js';
+import { MemoryLeaderLease, MemoryLeaseStore } from './leader-lease.memory.js';
 import { RedisLeaderLease } from './leader-lease.redis.js';
 import { silentLogger } from './logger.js';
 import { connectRedis, type Redis } from './redis.js';
@@ -24,10 +24,10 @@ interface Subject {
   log: EventLog;
   source: EventSource;
   lease: LeaderLease;
-  /** A second replica's lease on the same store, or null where there is only one process. */
-  rival: LeaderLease | null;
-  /** Loses the epoch counter, as a Redis restarted empty would (null: nothing to lose). */
-  forgetEpoch: (() => Promise<unknown>) | null;
+  /** A second replica's lease on the same store. */
+  rival: LeaderLease;
+  /** A second replica's consumer on the same store. */
+  peer(): Promise<EventSource>;
 }
 
 let redis: TestRedis;
@@ -52,7 +52,15 @@ const backends: { name: string; make(): Promise<Subject> }[] = [
     name: 'memory',
     async make() {
       const log = new MemoryEventLog(3_600_000);
-      return { log, source: new MemoryEventSource(log, Date.now() - 1000), lease: new MemoryLeaderLease(), rival: null, forgetEpoch: null };
+      const leases = new MemoryLeaseStore();
+      const group = new MemoryConsumerGroup(Date.now() - 1000, leases);
+      return {
+        log,
+        source: new MemoryEventSource(log, { group, consumer: 'c1', reclaimIdleMs: 60_000 }),
+        lease: new MemoryLeaderLease(leases, 5000),
+        rival: new MemoryLeaderLease(leases, 5000),
+        peer: async () => new MemoryEventSource(log, { group, consumer: 'c2', reclaimIdleMs: 60_000 }),
+      };
     },
   },
   {
@@ -65,7 +73,7 @@ const backends: { name: string; make(): Promise<Subject> }[] = [
         source: new RedisEventSource(await conn('consumer'), commands, { keys, consumer: 'c1', reclaimIdleMs: 60_000 }),
         lease: new RedisLeaderLease(commands, keys, 5000),
         rival: new RedisLeaderLease(await conn('producer'), keys, 5000),
-        forgetEpoch: () => commands.del(keys.leaderEpoch),
+        peer: async () => new RedisEventSource(await conn('consumer'), await conn('producer'), { keys, consumer: 'c2', reclaimIdleMs: 60_000 }),
       };
     },
   },
@@ -111,6 +119,18 @@ describe.each(backends)('EventSource contract: $name', ({ make }) => {
     expect(depth(await waiting)).toEqual([3]);
   });
 
+  it('a consumer that takes over claims what another left unacknowledged, once, and new entries after it', async () => {
+    const { log, source, peer } = await make();
+    for (let i = 1; i <= 3; i++) await log.append([gauge(i)]);
+    expect(depth(await source.claim(10, 100))).toEqual([1, 2, 3]); // read, never committed: the consumer dies
+    await log.append([gauge(4)]);
+    const next = await peer();
+    next.takeOver();
+    expect(depth(await next.claim(10, 100))).toEqual([1, 2, 3]);
+    expect(depth(await next.claim(10, 100))).toEqual([4]);
+    expect(await next.claim(10, 50)).toEqual([]);
+  });
+
   it('the creation time is fixed once', async () => {
     const { source } = await make();
     const t = await source.createdAt();
@@ -120,7 +140,6 @@ describe.each(backends)('EventSource contract: $name', ({ make }) => {
 
   it('only one replica holds the lease; a fenced-off commit changes nothing', async () => {
     const { log, source, lease, rival } = await make();
-    if (!rival) return; // one process: nothing to compete with
     const mine = (await lease.acquireOrRenew())!;
     expect(await rival.acquireOrRenew()).toBeNull();
     await lease.release();
@@ -131,17 +150,6 @@ describe.each(backends)('EventSource contract: $name', ({ make }) => {
     const stale: Fence = mine;
     expect(await source.commit(entries.map((e) => e.id), new Map([['f', 1]]), stale)).toBe(false);
     expect(await source.loadTotals()).toEqual({});
-  });
-
-  it('epochs keep rising when the epoch counter is lost (a Redis restarted empty)', async () => {
-    const { lease, rival, forgetEpoch } = await make();
-    if (!rival || !forgetEpoch) return;
-    const first = (await lease.acquireOrRenew())!;
-    await lease.release();
-    await forgetEpoch();
-    // A restart takes far longer than the millisecond the restarted counter is read from.
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    expect((await rival.acquireOrRenew())!.epoch).toBeGreaterThan(first.epoch);
   });
 });
 
@@ -160,5 +168,20 @@ describe('RedisEventSource when Redis restarts empty', () => {
     expect(await source.claim(10, 0)).toEqual([]);
     expect(Number(await commands.hget(keys.meta, 'created_at'))).toBeGreaterThan(0);
     expect(depth(await source.claim(10, 0))).toEqual([2]);
+  });
+});
+
+describe('RedisLeaderLease when Redis restarts empty', () => {
+  it('epochs keep rising when the epoch counter is lost', async () => {
+    const keys = pulseKeys(uniquePrefix('src'));
+    const commands = await conn('producer');
+    const lease = new RedisLeaderLease(commands, keys, 5000);
+    const rival = new RedisLeaderLease(await conn('producer'), keys, 5000);
+    const first = (await lease.acquireOrRenew())!;
+    await lease.release();
+    await commands.del(keys.leaderEpoch);
+    // A restart takes far longer than the millisecond the restarted counter is read from.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await rival.acquireOrRenew())!.epoch).toBeGreaterThan(first.epoch);
   });
 });

@@ -8,6 +8,7 @@
  */
 import type { PulseEvent } from '@pulse/protocol';
 import {
+  MemoryConsumerGroup,
   MemoryEventLog,
   MemoryEventSource,
   MemoryLeaderLease,
@@ -69,17 +70,18 @@ describe('aggregator memory bounds', () => {
     const now = () => t;
     const log = new MemoryEventLog(2 * WINDOW + 30_000, now);
     const leases = new MemoryLeaseStore(now);
-    const replica = (): Aggregator =>
+    const group = new MemoryConsumerGroup(t, leases);
+    const replica = (name: string): Aggregator =>
       createAggregator({
         settings,
-        source: new MemoryEventSource(log, t),
+        source: new MemoryEventSource(log, { group, consumer: name, now }),
         lease: new MemoryLeaderLease(leases, 1500),
         publisher: new MemorySnapshotBus(300, now),
         logger: silentLogger(),
         now,
       });
-    const leader = replica();
-    const standby = replica();
+    const leader = replica('a');
+    const standby = replica('b');
     leader.start({ ticks: false });
     standby.start({ ticks: false });
     try {

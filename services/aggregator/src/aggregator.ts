@@ -1,31 +1,30 @@
 /**
- * The aggregator. Every replica keeps a hot window: a standby tails the event
- * log (no consumer group) into its MetricsWindow, so the moment it wins the
- * lease it can publish — rates and percentiles continue, whatever the rate.
- * Only the leader publishes, every tick, and only the leader counts the
- * since-creation totals: it claims entries through the consumer group and
- * acknowledges each batch together with its totals, fenced by the lease epoch.
+ * One aggregator replica, as a state machine. Every replica keeps a hot
+ * window: a standby tails the event log into it, so the moment it wins the
+ * lease it can publish. Only the leader publishes, every tick, and only the
+ * leader counts the since-creation totals, claiming entries through the
+ * consumer group and acknowledging each batch with its totals, fenced by the
+ * lease epoch (takeover.ts has how a takeover counts each entry once).
  *
- * Taking over, exactly once for window and totals alike: the tail is caught
- * up to the end of the log, at id P. From then on the leader claims what the
- * old leader never acknowledged — pending entries, then new ones. An entry
- * after P goes into the window and the totals; one at or before P is already
- * in the window, so only its totals are counted, as the standby recorded them
- * when it tailed that entry.
+ *   starting ──build──▶ standby ──takeOver──▶ leading
+ *                         ▲  │                   │ stepDown: lease lost, a fenced-off
+ *                         │  └─restart─▶ starting│ commit or publish, the log unreachable
+ *                         └───build─── stepping-down ◀┘
+ *   any state ──close──▶ closed
+ *
+ * Each arrow is a method. Two activities drive them, coordinated by promises:
+ * the read loop (`run`) alone reads the log and changes the window, taking
+ * the step of the current state; the tick (`tick`, on every tick edge of the
+ * clock) renews the lease and publishes. A tick that wins the lease asks the
+ * loop to take over and awaits it (for half a tick at most); a lost lease is
+ * a synchronous step down that the loop acts on after its current read.
  */
 import { encodeSnapshot, type InternalSnapshot } from '@pulse/protocol';
-import { MetricsWindow, type TotalsDelta } from '@pulse/metrics';
-import {
-  compareIds,
-  idMs,
-  type EventSource,
-  type Fence,
-  type LeaderLease,
-  type LogEntry,
-  type Logger,
-  type SnapshotPublisher,
-} from '@pulse/runtime';
+import { MetricsWindow } from '@pulse/metrics';
+import { idMs, type EventSource, type Fence, type LeaderLease, type LogEntry, type Logger, type SnapshotPublisher } from '@pulse/runtime';
 import type { AggregatorSettings } from './config.js';
+import { ReadSize } from './read-size.js';
+import { TakeoverLedger } from './takeover.js';
 import { TickTimer } from './tick-timer.js';
 
 export interface AggregatorDeps {
@@ -40,10 +39,14 @@ export interface AggregatorDeps {
   now?: () => number;
 }
 
+export type AggregatorState = 'starting' | 'standby' | 'leading' | 'stepping-down' | 'closed';
+
+/** What a replica is to the cluster: the one publishing, or one ready to. */
 export type Role = 'standby' | 'leader';
 
 export interface AggregatorStatus {
   role: Role;
+  state: AggregatorState;
   epoch: number | null;
   lastPublishedSeq: number | null;
   lastPublishedAt: number | null;
@@ -52,7 +55,7 @@ export interface AggregatorStatus {
   buckets: number;
   /** Events this replica applied to its window since it (re)built it. */
   eventsApplied: number;
-  /** Id of the last log entry this replica read into its window. */
+  /** Id of the last log entry this replica read, in either role. */
   appliedId: string;
   inFlight: number;
   /** Producing nodes the window tracks (silent ones drop out after 30 s). */
@@ -64,277 +67,329 @@ export interface AggregatorStatus {
   lagMs: number | null;
 }
 
-export interface Aggregator {
-  /** Starts the read loop and, unless `ticks` is false (tests drive `tick` themselves), the tick timer. */
-  start(options?: { ticks?: boolean }): void;
-  /** One tick at `tickMs`: renew or win the lease, then publish (what the timer calls). */
-  tick(tickMs: number): Promise<void>;
-  close(): Promise<void>;
-  status(): AggregatorStatus;
-  /** Resolves with the next snapshot this replica publishes (for tests). */
-  nextSnapshot(): Promise<InternalSnapshot>;
-}
-
 /** Pause after a failed read or commit before trying again. */
 const RETRY_MS = 250;
 /** How long a read may wait for new entries: short, so a role change is seen quickly. */
 const BLOCK_MS = 100;
 /** Events applied per read at most (about 50–100 ms of work), whatever the entry sizes. */
 const EVENTS_PER_READ = 20_000;
-/** Log entries whose totals a standby records for a takeover, at most (besides the horizon). */
-const MAX_RECORDED = 1_000_000;
 
-export function createAggregator(deps: AggregatorDeps): Aggregator {
-  const { settings, source, lease, publisher, logger } = deps;
-  const now = deps.now ?? Date.now;
-  const log = logger.child({ component: 'aggregator' });
-  const horizonMs = settings.windowMs + settings.tickMs;
+export class Aggregator {
+  private state: AggregatorState = 'starting';
+  private window: MetricsWindow | null = null;
+  private ledger: TakeoverLedger | null = null;
+  /** Held while leading: what commits and publishes carry. */
+  private fence: Fence | null = null;
+  /** A lease won by a tick, for the loop to take over with. */
+  private won: { fence: Fence; settled: Promise<void>; settle: () => void } | null = null;
+  private loop: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
+  private lastPublished: InternalSnapshot | null = null;
+  private waiters: ((s: InternalSnapshot) => void)[] = [];
+  private newestApplied = 0;
+  private readId = '';
+  private readonly readSize: ReadSize;
+  private readonly timer: TickTimer;
+  private readonly now: () => number;
+  private readonly log: Logger;
 
-  let role: Role = 'standby';
-  let fence: Fence | null = null;
-  /** A lease won by the tick, for the loop to take over with (the loop alone changes the window). */
-  let won: Fence | null = null;
-  let window: MetricsWindow | null = null;
-  /** Last entry applied through the tail; after a takeover, the watermark P. */
-  let tailId = '';
-  /** Totals of tailed entries, by entry id, oldest first: what a takeover counts for entries ≤ P. */
-  const recorded = new Map<string, TotalsDelta>();
-  let closing = false;
-  let loop: Promise<void> | null = null;
-  let lastPublished: InternalSnapshot | null = null;
-  let newestApplied = 0;
-  /** Id of the last entry read from the log, in either role. */
-  let readId = '';
-  let waiters: ((s: InternalSnapshot) => void)[] = [];
-
-  /**
-   * Entries per read, so one read holds about EVENTS_PER_READ events: a read is
-   * applied in one go, and a huge one would block the event loop past the
-   * lease (batches of 1,000 events × 500 entries took ~2 s).
-   */
-  // Start as if entries were big, so the very first read cannot be huge; it adapts at once.
-  let eventsPerEntry = 1000;
-  function readCount(): number {
-    return Math.max(1, Math.min(settings.batchEntries, Math.floor(EVENTS_PER_READ / eventsPerEntry)));
-  }
-  function noteSizes(entries: readonly LogEntry[]): void {
-    if (entries.length === 0) return;
-    readId = entries[entries.length - 1]!.id;
-    let events = 0;
-    for (const e of entries) events += e.events.length;
-    eventsPerEntry = Math.max(1, 0.5 * eventsPerEntry + (0.5 * events) / entries.length);
+  constructor(private readonly deps: AggregatorDeps) {
+    this.now = deps.now ?? Date.now;
+    this.log = deps.logger.child({ component: 'aggregator' });
+    this.readSize = new ReadSize(deps.settings.batchEntries, EVENTS_PER_READ);
+    this.timer = new TickTimer(deps.settings.tickMs, (t) => this.tick(t), this.now);
   }
 
-  /** A fresh window, tailing from the start of the horizon. */
-  async function rebuild(): Promise<MetricsWindow> {
-    const w = new MetricsWindow({
+  /** The current state; a method, not a field, so that it is read afresh after every await. */
+  current(): AggregatorState {
+    return this.state;
+  }
+
+  /** Starts the read loop and, unless `ticks` is false (tests drive `tick` themselves), the tick timer. */
+  start({ ticks = true }: { ticks?: boolean } = {}): void {
+    this.loop ??= this.run();
+    if (ticks) this.timer.start();
+  }
+
+  /** Stops ticking and reading; a leader hands its lease over at once so a standby need not wait for it to expire. */
+  close(): Promise<void> {
+    return (this.closing ??= (async () => {
+      const was = this.state;
+      this.state = 'closed';
+      this.timer.stop();
+      this.won?.settle();
+      await this.loop;
+      if (was === 'leading') await this.deps.lease.release().catch(() => undefined);
+    })());
+  }
+
+  // ---- transitions ----
+
+  /** starting | stepping-down → standby: a fresh window, tailing from the start of the window's horizon. */
+  async build(): Promise<void> {
+    const { settings } = this.deps;
+    const createdAtMs = await this.deps.source.createdAt();
+    if (this.state !== 'starting' && this.state !== 'stepping-down') return;
+    this.window = new MetricsWindow({
       windowMs: settings.windowMs,
       bucketMs: settings.tickMs,
-      createdAtMs: await source.createdAt(),
+      createdAtMs,
       maxEndpoints: settings.maxEndpoints,
       maxModels: settings.maxModels,
       maxCells: settings.maxCells,
     });
-    tailId = `${now() - horizonMs}-0`;
-    recorded.clear();
-    return w;
+    this.ledger = new TakeoverLedger(`${this.now() - this.horizonMs()}-0`);
+    this.fence = null;
+    this.state = 'standby';
   }
 
-  function apply(w: MetricsWindow, entry: LogEntry): void {
-    const at = idMs(entry.id);
-    for (const event of entry.events) w.apply(event, at, true);
-    if (at > newestApplied) newestApplied = at;
-  }
-
-  /** Standby: follow the log into the window, recording each entry's totals for a takeover; true when the read was full. */
-  async function follow(w: MetricsWindow, blockMs: number): Promise<boolean> {
-    const count = readCount();
-    const entries = await source.tail(tailId, count, blockMs);
-    noteSizes(entries);
+  /** Standby: tails the next entries into the window, recording their totals for a takeover. True when the read was full. */
+  async follow(blockMs: number): Promise<boolean> {
+    const { window, ledger } = this.standing();
+    const count = this.readSize.count;
+    const entries = await this.deps.source.tail(ledger.position, count, blockMs);
+    if (this.current() !== 'standby' || this.window !== window) return false; // rebuilt or taken over meanwhile
+    this.noteRead(entries);
     for (const entry of entries) {
-      apply(w, entry);
-      const delta = w.takeTotalsDelta();
-      if (delta.size > 0) recorded.set(entry.id, delta);
-      tailId = entry.id;
+      this.applyAll(window, entry);
+      ledger.tailed(entry, window);
     }
-    forgetRecorded(now() - horizonMs);
+    ledger.forget(this.now() - this.horizonMs());
     return entries.length === count;
   }
 
-  /**
-   * Drops recorded totals older than the horizon (entries that old are not
-   * waiting to be claimed), and the oldest beyond MAX_RECORDED: a takeover
-   * then counts such an entry from its events alone.
-   */
-  function forgetRecorded(beforeMs: number): void {
-    for (const id of recorded.keys()) {
-      if (idMs(id) >= beforeMs && recorded.size <= MAX_RECORDED) break;
-      recorded.delete(id);
+  /** standby → leading with `fence`, by the takeover protocol (takeover.ts). */
+  async takeOver(fence: Fence): Promise<void> {
+    const { window, ledger } = this.standing();
+    const started = this.now();
+    // Catch the tail up to the end of the log: that position is the watermark.
+    while ((await this.follow(0)) && this.current() === 'standby');
+    if (this.current() !== 'standby') return;
+    const bad = window.totals.load(await this.deps.source.loadTotals());
+    if (bad > 0) this.log.warn({ fields: bad }, 'ignored unreadable totals fields');
+    if (this.current() !== 'standby') return;
+    this.deps.source.takeOver();
+    this.fence = fence;
+    this.state = 'leading';
+    // Count what the old leader left unacknowledged before the first snapshot, so that
+    // snapshot's totals already match its window (for a tick at most).
+    while (this.now() - started < this.deps.settings.tickMs && this.current() === 'leading') {
+      const { claimed, applied } = await this.lead(0);
+      if (claimed === 0 || applied > 0) break;
     }
+    if (this.current() !== 'leading') return;
+    this.log.info({ epoch: fence.epoch, watermark: ledger.position, cells: window.cellCount, ms: this.now() - started }, 'became the active aggregator');
   }
 
-  async function takeOver(w: MetricsWindow, f: Fence): Promise<void> {
-    const started = now();
-    // Catch the tail up to the end of the log: that position is P.
-    while ((await follow(w, 0)) && !closing);
-    const bad = w.loadTotals(await source.loadTotals());
-    if (bad > 0) log.warn({ fields: bad }, 'ignored unreadable totals fields');
-    source.takeOver();
-    // Count what the old leader left unacknowledged before the first snapshot,
-    // so that snapshot's totals already match its window (bounded by a tick).
-    while (now() - started < settings.tickMs && !closing) {
-      const { claimed, afterWatermark } = await lead(w, f, 0);
-      if (claimed === 0 || afterWatermark > 0) break;
-    }
-    fence = f;
-    role = 'leader';
-    log.info({ epoch: f.epoch, watermark: tailId, cells: w.cellCount, ms: now() - started }, 'became the active aggregator');
-  }
-
-  /** Leader: claim a batch, apply it, commit it with its totals. */
-  async function lead(w: MetricsWindow, f: Fence, blockMs = BLOCK_MS): Promise<{ claimed: number; afterWatermark: number }> {
-    const entries = await source.claim(readCount(), blockMs);
-    noteSizes(entries);
-    let afterWatermark = 0;
+  /** Leading: claims a batch, counts each entry once, commits the batch with its totals. */
+  async lead(blockMs: number): Promise<{ claimed: number; applied: number }> {
+    const { window, ledger } = this.standing();
+    const entries = await this.deps.source.claim(this.readSize.count, blockMs);
+    const fence = this.fence;
+    // Stepped down while waiting: leave them pending for whoever leads next.
+    if (this.current() !== 'leading' || !fence || this.window !== window) return { claimed: 0, applied: 0 };
+    this.noteRead(entries);
+    let applied = 0;
     for (const entry of entries) {
-      if (compareIds(entry.id, tailId) > 0) {
-        apply(w, entry);
-        afterWatermark++;
-        continue;
-      }
-      // Already in the window since standby days: count its totals only.
-      const delta = recorded.get(entry.id);
-      if (delta) {
-        w.addTotals(delta);
-        recorded.delete(entry.id);
-      } else {
-        for (const event of entry.events) w.countTotalsOnly(event);
+      if (ledger.claimed(entry, window, idMs(entry.id))) {
+        applied++;
+        this.noteApplied(entry);
       }
     }
-    if (entries.length > 0 && !(await source.commit(entries.map((e) => e.id), w.takeTotalsDelta(), f))) {
-      stepDown('lease lost: commit fenced off');
+    if (entries.length > 0 && !(await this.deps.source.commit(entries.map((e) => e.id), window.totals.takeDelta(), fence))) {
+      this.stepDown('lease lost: commit fenced off');
     }
-    return { claimed: entries.length, afterWatermark };
+    return { claimed: entries.length, applied };
   }
 
-  function stepDown(reason: string): void {
-    won = null;
-    if (role === 'standby') return;
-    log.warn({ epoch: fence?.epoch, reason }, 'no longer the active aggregator');
-    role = 'standby';
-    fence = null;
-    // Its window may hold entries whose commit failed: start over from the log.
-    window = null;
+  /** leading → stepping-down. Its window may hold entries whose commit failed: it is rebuilt from the log. */
+  stepDown(reason: string): void {
+    this.dropWin();
+    if (this.state !== 'leading') return;
+    this.log.warn({ epoch: this.fence?.epoch, reason }, 'no longer the active aggregator');
+    this.state = 'stepping-down';
+    this.fence = null;
   }
 
-  /** The one loop that reads the log and changes the window, in either role. */
-  async function run(): Promise<void> {
-    while (!closing) {
+  /** standby → starting: the log failed under the window; rebuild it. */
+  restart(): void {
+    this.dropWin();
+    if (this.state === 'standby') this.state = 'starting';
+  }
+
+  /** One tick at `tickMs`: renew or win the lease, then publish — or, standing by, expire what left the window. */
+  async tick(tickMs: number): Promise<void> {
+    if (this.state === 'closed') return;
+    let fence: Fence | null;
+    try {
+      fence = await this.deps.lease.acquireOrRenew();
+    } catch (err) {
+      this.log.warn({ err }, 'lease check failed');
+      return this.standBy('lease unreachable', tickMs);
+    }
+    if (!fence) return this.standBy('lease held by another replica', tickMs);
+    if (this.current() === 'leading' && fence.epoch !== this.fence?.epoch) this.stepDown('lease epoch changed');
+    if (this.current() === 'standby') await this.askToTakeOver(fence, this.deps.settings.tickMs / 2);
+    if (this.current() === 'leading') await this.publish(tickMs);
+    else this.expire(tickMs);
+  }
+
+  // ---- the loop ----
+
+  /** One step of the read loop in the current state. */
+  async step(blockMs: number): Promise<void> {
+    switch (this.state) {
+      case 'starting':
+      case 'stepping-down':
+        return this.build();
+      case 'standby': {
+        const won = this.won;
+        if (!won) return void (await this.follow(blockMs));
+        try {
+          await this.takeOver(won.fence);
+        } finally {
+          won.settle();
+          if (this.won === won) this.won = null;
+        }
+        return;
+      }
+      case 'leading':
+        return void (await this.lead(blockMs));
+      case 'closed':
+        return;
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.state !== 'closed') {
       try {
-        window ??= await rebuild();
-        const w = window;
-        if (role === 'standby' && won) await takeOver(w, won);
-        if (role === 'leader' && fence) await lead(w, fence);
-        else await follow(w, BLOCK_MS);
+        await this.step(BLOCK_MS);
       } catch (err) {
-        if (closing) return;
+        if (this.current() === 'closed') return;
         // Whatever was claimed stays pending in the group and is claimed again: nothing is lost.
-        log.error({ err }, 'reading the event log failed; retrying');
-        stepDown('event log unreachable');
-        window = null;
+        this.log.error({ err }, 'reading the event log failed; retrying');
+        this.stepDown('event log unreachable');
+        this.restart();
         await sleep(RETRY_MS);
       }
     }
   }
 
-  async function tick(tickMs: number): Promise<void> {
-    if (closing) return;
-    let f: Fence | null;
-    try {
-      f = await lease.acquireOrRenew();
-    } catch (err) {
-      log.warn({ err }, 'lease check failed');
-      return standBy('lease unreachable', tickMs);
-    }
-    if (!f) return standBy('lease held by another replica', tickMs);
-    if (role === 'leader' && f.epoch !== fence?.epoch) stepDown('lease epoch changed');
-    if (role === 'standby') {
-      // The loop takes over (it alone changes the window); publish this very tick if it is quick.
-      won = f;
-      await until(() => role === 'leader' || closing, settings.tickMs / 2);
-      if ((role as Role) !== 'leader') return; // role changes across the await
-    }
-    if (window) await publish(window, tickMs);
+  // ---- ticks ----
+
+  /** Not the leader this tick: step down if leading, and expire the window on the leader's schedule. */
+  private standBy(reason: string, tickMs: number): void {
+    this.stepDown(reason);
+    this.expire(tickMs);
   }
 
   /**
-   * A standby's tick: its window expires buckets and silent nodes on the
-   * leader's schedule, so its memory is the leader's and a takeover finds
-   * the window the leader had.
+   * A standby's window expires buckets and silent nodes on the leader's
+   * schedule, so its memory is the leader's and a takeover finds the window
+   * the leader had.
    */
-  function standBy(reason: string, tickMs: number): void {
-    stepDown(reason);
-    window?.advance(tickMs);
+  private expire(tickMs: number): void {
+    if (this.state === 'standby') this.window?.advance(tickMs);
   }
 
-  async function publish(w: MetricsWindow, tickMs: number): Promise<void> {
-    w.advance(tickMs);
-    const snapshot = w.snapshot(tickMs, fence!.epoch, Math.floor(tickMs / settings.tickMs), deps.droppedEvents?.() ?? 0);
-    try {
-      if (!(await publisher.publish(encodeSnapshot(snapshot), fence!))) return stepDown('lease lost: publish fenced off');
-      lastPublished = snapshot;
-      const done = waiters;
-      waiters = [];
-      for (const resolve of done) resolve(snapshot);
-    } catch (err) {
-      log.warn({ err, seq: snapshot.seq }, 'publishing a snapshot failed');
+  /** Hands the won lease to the loop, which takes over; resolves when it did, or after `waitMs`. */
+  private async askToTakeOver(fence: Fence, waitMs: number): Promise<void> {
+    if (!this.won) {
+      let settle = () => {};
+      const settled = new Promise<void>((resolve) => (settle = resolve));
+      this.won = { fence, settled, settle };
     }
+    await within(this.won.settled, waitMs);
   }
 
-  const timer = new TickTimer(settings.tickMs, tick, now);
+  private dropWin(): void {
+    this.won?.settle();
+    this.won = null;
+  }
 
-  return {
-    start({ ticks = true } = {}) {
-      loop ??= run();
-      if (ticks) timer.start();
-    },
-    tick,
-    async close() {
-      closing = true;
-      timer.stop();
-      await loop;
-      // Hand the lease over at once so a standby need not wait for it to expire.
-      if (role === 'leader') await lease.release().catch(() => undefined);
-      role = 'standby';
-    },
-    status() {
-      const snap = lastPublished;
-      return {
-        role,
-        epoch: fence?.epoch ?? null,
-        lastPublishedSeq: snap?.seq ?? null,
-        lastPublishedAt: snap?.builtAt ?? null,
-        cells: window?.cellCount ?? 0,
-        buckets: window?.bucketCount ?? 0,
-        eventsApplied: window?.eventsApplied ?? 0,
-        appliedId: readId,
-        inFlight: window?.inFlight ?? 0,
-        nodes: window?.nodeCount ?? 0,
-        recordedEntries: recorded.size,
-        labelsFolded: window?.labelsFolded ?? 0,
-        lagMs: snap && newestApplied > 0 ? Math.max(0, snap.builtAt * 1000 - newestApplied) : null,
-      };
-    },
-    nextSnapshot() {
-      return new Promise((resolve) => waiters.push(resolve));
-    },
-  };
+  private async publish(tickMs: number): Promise<void> {
+    const window = this.window;
+    const fence = this.fence;
+    if (!window || !fence) return;
+    window.advance(tickMs);
+    const seq = Math.floor(tickMs / this.deps.settings.tickMs);
+    const snapshot = window.snapshot(tickMs, fence.epoch, seq, this.deps.droppedEvents?.() ?? 0);
+    try {
+      if (!(await this.deps.publisher.publish(encodeSnapshot(snapshot), fence))) return this.stepDown('lease lost: publish fenced off');
+    } catch (err) {
+      return void this.log.warn({ err, seq }, 'publishing a snapshot failed');
+    }
+    this.lastPublished = snapshot;
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiting) resolve(snapshot);
+  }
+
+  // ---- bookkeeping ----
+
+  /** The window and ledger of a standing replica (standby or leading); a transition called out of turn is a bug. */
+  private standing(): { window: MetricsWindow; ledger: TakeoverLedger } {
+    if (!this.window || !this.ledger) throw new Error(`no window in state ${this.state}: build() first`);
+    return { window: this.window, ledger: this.ledger };
+  }
+
+  private horizonMs(): number {
+    return this.deps.settings.windowMs + this.deps.settings.tickMs;
+  }
+
+  private applyAll(window: MetricsWindow, entry: LogEntry): void {
+    const at = idMs(entry.id);
+    for (const event of entry.events) window.apply(event, at, true);
+    this.noteApplied(entry);
+  }
+
+  private noteApplied(entry: LogEntry): void {
+    const at = idMs(entry.id);
+    if (at > this.newestApplied) this.newestApplied = at;
+  }
+
+  private noteRead(entries: readonly LogEntry[]): void {
+    this.readSize.observe(entries);
+    const last = entries[entries.length - 1];
+    if (last) this.readId = last.id;
+  }
+
+  status(): AggregatorStatus {
+    const snap = this.lastPublished;
+    const window = this.window;
+    return {
+      role: this.state === 'leading' ? 'leader' : 'standby',
+      state: this.state,
+      epoch: this.fence?.epoch ?? null,
+      lastPublishedSeq: snap?.seq ?? null,
+      lastPublishedAt: snap?.builtAt ?? null,
+      cells: window?.cellCount ?? 0,
+      buckets: window?.bucketCount ?? 0,
+      eventsApplied: window?.eventsApplied ?? 0,
+      appliedId: this.readId,
+      inFlight: window?.inFlight ?? 0,
+      nodes: window?.nodeCount ?? 0,
+      recordedEntries: this.ledger?.size ?? 0,
+      labelsFolded: window?.labelsFolded ?? 0,
+      lagMs: snap && this.newestApplied > 0 ? Math.max(0, snap.builtAt * 1000 - this.newestApplied) : null,
+    };
+  }
+
+  /** Resolves with the next snapshot this replica publishes (for tests). */
+  nextSnapshot(): Promise<InternalSnapshot> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
 }
 
-/** Resolves once `done()` holds, checking every few ms, or after `ms` regardless. */
-async function until(done: () => boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done() && Date.now() < deadline) await sleep(5);
+export function createAggregator(deps: AggregatorDeps): Aggregator {
+  return new Aggregator(deps);
+}
+
+/** Resolves when `promise` does or after `ms`, whichever comes first, leaving no timer behind. */
+async function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 function sleep(ms: number): Promise<void> {

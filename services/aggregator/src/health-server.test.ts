@@ -9,6 +9,7 @@ import { createHealthServer } from './health-server.js';
 
 const standby: AggregatorStatus = {
   role: 'standby',
+  state: 'standby',
   epoch: null,
   lastPublishedSeq: null,
   lastPublishedAt: null,
@@ -55,7 +56,7 @@ describe('aggregator health server', () => {
   });
 
   it('answers readiness with the role, and status as JSON', async () => {
-    const url = await serve({ ...standby, role: 'leader', epoch: 4, lagMs: 12 });
+    const url = await serve({ ...standby, role: 'leader', state: 'leading', epoch: 4, lagMs: 12 });
     expect(await (await fetch(`${url}/readyz`)).json()).toEqual({ status: 'ready', role: 'leader' });
     expect(await (await fetch(`${url}/status`)).json()).toMatchObject({ role: 'leader', buckets: 121 });
     expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^pulse_aggregator_lag_ms 12$/m);
