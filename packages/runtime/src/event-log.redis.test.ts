@@ -1,13 +1,15 @@
 /**
  * What only the Redis backend has: failing fast when Redis is gone, coming
- * back by itself, the stored-reply TTL, and refusing a patient connection.
+ * back by itself, the stored-reply TTL, refusing a patient connection, and
+ * how the services that write events open it.
  */
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, PulseError, pulseKeys, type PulseEvent } from '@pulse/protocol';
 import { startTestRedis, testClient, uniquePrefix, type KillableTestRedis } from '../../../test/support/redis.js';
 import { freePort } from '../../../test/support/redis-server.js';
-import { RedisEventLog } from './event-log.redis.js';
+import { eventRetentionMs } from './event-log.js';
+import { openRedisEventLog, RedisEventLog } from './event-log.redis.js';
 import { silentLogger } from './logger.js';
 import { connectRedis, type Redis } from './redis.js';
 
@@ -104,5 +106,26 @@ describe('RedisEventLog', () => {
     expect(() => new RedisEventLog(patient, { keys: pulseKeys(uniquePrefix()), retentionMs: 1000 })).toThrow(
       /fail-fast/,
     );
+  });
+});
+
+describe('openRedisEventLog', () => {
+  it("appends to the deployment's stream over a fail-fast connection named for the writer", async () => {
+    const prefix = uniquePrefix();
+    const log = openRedisEventLog({ REDIS_URL: redis.url, PULSE_KEY_PREFIX: prefix, PULSE_WINDOW_SECONDS: 60 }, 'writer-test', silentLogger());
+    try {
+      // Fail-fast: commands are refused, not queued, until the connection is ready.
+      await expect.poll(() => log.ping()).toBe(true);
+      await log.append([event]);
+      expect(await reader.xlen(pulseKeys(prefix).events)).toBe(1);
+      expect(await reader.client('LIST')).toMatch(/name=pulse:writer-test:producer\b/);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('keeps two windows of entries plus a margin (docs/DEPLOY.md: 150 s for the default 60 s window)', () => {
+    expect(eventRetentionMs(60)).toBe(150_000);
+    expect(eventRetentionMs(300)).toBe(630_000);
   });
 });

@@ -6,9 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { ReplyError, type Redis } from 'ioredis';
-import { encodeBatch, ENTRY_FIELD, ErrorCode, PulseError, type PulseEvent, type PulseKeys } from '@pulse/protocol';
-import type { AppendResult, EventLog, StoredReply } from './event-log.js';
-import { closeRedis } from './redis.js';
+import { encodeBatch, ENTRY_FIELD, ErrorCode, PulseError, pulseKeys, type PulseEvent, type PulseKeys } from '@pulse/protocol';
+import { eventRetentionMs, type AppendResult, type EventLog, type StoredReply } from './event-log.js';
+import type { Logger } from './logger.js';
+import { closeRedis, connectRedis } from './redis.js';
 
 // KEYS[1] stream, KEYS[2] idempotency key (absent without one).
 // ARGV: entry field, encoded batch ('' = nothing to append), retention ms,
@@ -43,8 +44,27 @@ const MAX_COMMAND_TIMEOUT_MS = 1800;
 
 export interface RedisEventLogOptions {
   readonly keys: PulseKeys;
-  /** Entries older than this (by Redis time) may be trimmed; ingest passes 2 × window + margin. */
+  /** Entries older than this (by Redis time) may be trimmed; writers pass eventRetentionMs(window). */
   readonly retentionMs: number;
+}
+
+/** The variables (CONTRACT §2) that say where a deployment's event log is and how long it keeps entries. */
+export interface EventLogConfig {
+  readonly REDIS_URL: string;
+  readonly PULSE_KEY_PREFIX: string;
+  readonly PULSE_WINDOW_SECONDS: number;
+}
+
+/**
+ * The event log as a service writes to it: its own fail-fast connection,
+ * named `pulse:<name>:producer`, the deployment's keys and retention. Ingest,
+ * the proxy and the all-in-one process on Redis all open it this way.
+ */
+export function openRedisEventLog(config: EventLogConfig, name: string, logger: Logger): RedisEventLog {
+  return new RedisEventLog(connectRedis(config.REDIS_URL, 'producer', name, logger), {
+    keys: pulseKeys(config.PULSE_KEY_PREFIX),
+    retentionMs: eventRetentionMs(config.PULSE_WINDOW_SECONDS),
+  });
 }
 
 export class RedisEventLog implements EventLog {

@@ -7,6 +7,18 @@
  */
 import type { PulseEvent } from '@pulse/protocol';
 
+/** Slack beyond two windows so an aggregator that lags a little still finds its entries. */
+const RETENTION_MARGIN_MS = 30_000;
+
+/**
+ * How long every writer of the log (ingest, the proxy, the all-in-one
+ * process) keeps entries: two windows, because a new aggregator leader
+ * rebuilds a full window from the log, plus a margin.
+ */
+export function eventRetentionMs(windowSeconds: number): number {
+  return 2 * windowSeconds * 1000 + RETENTION_MARGIN_MS;
+}
+
 /** One appended batch. `id` is the stream id `<ms>-<seq>`: ms is the store's clock at append. */
 export interface LogEntry {
   readonly id: string;
@@ -26,7 +38,7 @@ export interface AppendResult {
   readonly replay: StoredReply | null;
 }
 
-/** Producer side, used by ingest. */
+/** Producer side, used by ingest and the proxy. */
 export interface EventLog {
   /**
    * Appends `events` as one entry. Resolves only once the store has accepted

@@ -8,11 +8,12 @@ import { pulseKeys } from '@pulse/protocol';
 import {
   closeRedis,
   connectRedis,
+  eventRetentionMs,
   MemoryEventLog,
   MemoryEventSource,
   MemoryLeaderLease,
   MemorySnapshotBus,
-  RedisEventLog,
+  openRedisEventLog,
   RedisEventSource,
   RedisLeaderLease,
   RedisSnapshotFeed,
@@ -24,7 +25,6 @@ import {
   type SnapshotFeed,
   type SnapshotPublisher,
 } from '@pulse/runtime';
-import { eventRetentionMs } from '@pulse/ingest';
 
 export interface Backend {
   readonly kind: 'memory' | 'redis';
@@ -77,10 +77,7 @@ function redisBackend(url: string, config: BackendConfig, logger: Logger): Backe
   });
   return {
     kind: 'redis',
-    log: new RedisEventLog(connectRedis(url, 'producer', `${name}-ingest`, logger), {
-      keys,
-      retentionMs: eventRetentionMs(config.PULSE_WINDOW_SECONDS),
-    }),
+    log: openRedisEventLog({ ...config, REDIS_URL: url }, `${name}-ingest`, logger),
     source,
     lease: new RedisLeaderLease(commands, keys, config.PULSE_LEASE_MS),
     publisher: new RedisSnapshotPublisher(commands, keys),
