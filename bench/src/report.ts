@@ -10,8 +10,9 @@ import type { IngestResult } from './scenarios/ingest.js';
 import type { ProxyResult } from './scenarios.js';
 import type { CellsResult } from './snapshot-views.js';
 import type { SketchResult } from './sketch-merge.js';
+import type { ValidateResult } from './validate-events.js';
 import type { SoakResult } from './soak/result.js';
-import { cellsSection, sketchSection } from './report/cells.js';
+import { cellsSection, sketchSection, validateSection } from './report/cells.js';
 import { endToEndSection } from './report/end-to-end.js';
 import { fanoutSection } from './report/fanout.js';
 import { ingestSection } from './report/ingest.js';
@@ -24,6 +25,7 @@ export interface BenchResults {
   durationSeconds?: number;
   loadAvgAtEnd?: number[];
   sketch?: SketchResult;
+  validate?: ValidateResult;
   snapshot?: CellsResult[];
   ingest?: IngestResult;
   fanout?: FanoutResult;
@@ -64,6 +66,7 @@ export function renderReport(raw: Record<string, unknown>, soak?: SoakResult): s
   if (r.e2e) out.push(...endToEndSection(r.e2e));
   if (r.snapshot) out.push(...cellsSection(r.snapshot));
   if (r.sketch) out.push(...sketchSection(r.sketch));
+  if (r.validate) out.push(...validateSection(r.validate));
   if (r.proxy) {
     // The proxy module renders its own section, heading included.
     if (r.proxy.markdown) out.push(r.proxy.markdown.trimEnd(), '');

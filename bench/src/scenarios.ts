@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { benchSketches } from './sketch-merge.js';
 import { benchCells } from './snapshot-views.js';
+import { benchValidation } from './validate-events.js';
 import { benchIngest } from './scenarios/ingest.js';
 import { benchFanout } from './scenarios/fanout.js';
 import { benchEndToEnd } from './scenarios/end-to-end.js';
@@ -62,6 +63,7 @@ async function runProxyOverhead(log: Log): Promise<ProxyResult> {
 
 export const SCENARIOS: Scenario[] = [
   { name: 'sketch', available: always, unavailable: '', run: async () => benchSketches() },
+  { name: 'validate', available: always, unavailable: '', run: async () => benchValidation() },
   {
     name: 'snapshot',
     available: always,

@@ -7,6 +7,7 @@ import type { EndToEndResult } from '../scenarios/end-to-end.js';
 import type { FanoutResult } from '../scenarios/fanout.js';
 import type { IngestResult } from '../scenarios/ingest.js';
 import type { CellsResult } from '../snapshot-views.js';
+import type { ValidateResult } from '../validate-events.js';
 import { n, pct, ratio, table, verdict } from './format.js';
 
 /** FakeAI's own streamer at 5,000 clients / 1 s on this machine: 59–65 % of a core. */
@@ -23,6 +24,7 @@ export function targets(r: {
   fanout?: FanoutResult;
   e2e?: EndToEndResult;
   snapshot?: CellsResult[];
+  validate?: ValidateResult;
 }): Target[] {
   const out: Target[] = [];
   const best = r.ingest?.best;
@@ -91,6 +93,11 @@ export function targets(r: {
     target: 'view build ≤ 1 ms per view at 1,000 cells: the unfiltered view (every cell; one per snapshot, shared)',
     measured: v ? `${n(v.perTickMs.p50, 2)} ms` : '–',
     met: v ? v.perTickMs.p50 <= 1 : null,
+  });
+  out.push({
+    target: 'event validation ≤ 0.15 µs per event',
+    measured: r.validate ? `${n(r.validate.usPerEvent.pulse, 3)} µs (ajv on the same rules ${n(r.validate.usPerEvent.ajv, 3)} µs)` : '–',
+    met: r.validate ? r.validate.usPerEvent.pulse <= 0.15 : null,
   });
   return out;
 }

@@ -1,11 +1,25 @@
 /**
- * Ingest events, version 1 (CONTRACT §3). Times are seconds since the epoch
- * (a float, like Python's time.time()); durations are milliseconds.
- *
- * Unknown fields are dropped, so producers may send more than v1 knows.
+ * Ingest events, version 1 (docs/PROTOCOL.md §3), declared once: the types
+ * and the validator both follow from the schemas below (object-schema.ts).
+ * Times are seconds since the epoch (a float, like Python's time.time());
+ * durations are milliseconds. Unknown fields are dropped, so producers may
+ * send more than v1 knows.
  */
-import { z } from 'zod';
-import { fastEvent, fastPathKeys } from './event-fast-path.js';
+import {
+  boolean,
+  compile,
+  integer,
+  literal,
+  number,
+  object,
+  optional,
+  required,
+  string,
+  withDefault,
+  type Input,
+  type ObjectSchema,
+  type Parsed,
+} from './object-schema.js';
 
 export const EVENT_TYPES = ['request.start', 'request.end', 'node.gauge'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -13,122 +27,89 @@ export type EventType = (typeof EVENT_TYPES)[number];
 /** Upper bound for `ts`: catches producers that send milliseconds by mistake. */
 const MAX_TS_SECONDS = 1e11;
 
-const label = (max: number) => z.string().min(1).max(max);
-const count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-const duration = z.number().nonnegative().finite();
-const ts = z
-  .number()
-  .finite()
-  .positive()
-  .max(MAX_TS_SECONDS, { message: 'must be seconds since the epoch, not milliseconds' });
-
-const base = {
-  ts,
-  node: label(128),
-};
+const ts = required(number(0, { minExclusive: true, max: MAX_TS_SECONDS, maxMessage: 'must be seconds since the epoch, not milliseconds' }));
+const label = (max: number) => required(string(1, max));
+const count = integer(0, Number.MAX_SAFE_INTEGER);
+const duration = number(0);
 
 const requestFields = {
+  ts,
+  node: label(128),
   request_id: label(128),
   endpoint: label(256),
   model: label(256),
-  stream: z.boolean().default(false),
+  stream: withDefault(boolean, false),
 };
 
-const cacheLookup = z.object({
-  hit: z.boolean(),
-  cached_tokens: count.default(0),
-  prefix_length: count.default(0),
-});
+const requestStart = {
+  fields: { type: required(literal('request.start')), ...requestFields },
+} as const satisfies ObjectSchema;
 
-export const requestStartSchema = z.object({
-  type: z.literal('request.start'),
-  ...base,
-  ...requestFields,
-});
+const requestEnd = {
+  fields: {
+    type: required(literal('request.end')),
+    ...requestFields,
+    status: required(integer(100, 599)),
+    error: optional(string(0, 256)),
+    latency_ms: required(duration),
+    ttft_ms: optional(duration),
+    prompt_tokens: optional(count),
+    completion_tokens: optional(count),
+    /** True when `completion_tokens` was counted by an observer (the proxy counting content chunks), not reported in `usage`. */
+    tokens_estimated: optional(boolean),
+    /** The KV-cache lookup of this request. */
+    cache: optional(
+      object({
+        hit: required(boolean),
+        cached_tokens: withDefault(count, 0),
+        prefix_length: withDefault(count, 0),
+      }),
+    ),
+  },
+} as const satisfies ObjectSchema;
 
-export const requestEndSchema = z.object({
-  type: z.literal('request.end'),
-  ...base,
-  ...requestFields,
-  status: z.number().int().min(100).max(599),
-  error: z.string().max(256).optional(),
-  latency_ms: duration,
-  ttft_ms: duration.optional(),
-  prompt_tokens: count.optional(),
-  completion_tokens: count.optional(),
-  /**
-   * True when `completion_tokens` was counted by an observer (the ingest
-   * proxy counting content chunks) rather than reported by the server's `usage`.
-   */
-  tokens_estimated: z.boolean().optional(),
-  cache: cacheLookup.optional(),
-});
+const nodeGauge = {
+  fields: {
+    type: required(literal('node.gauge')),
+    ts,
+    node: label(128),
+    active_streams: optional(count),
+    queue_depth: optional(count),
+  },
+  oneOf: { keys: ['active_streams', 'queue_depth'], message: 'a gauge needs active_streams or queue_depth' },
+} as const satisfies ObjectSchema;
 
-export const nodeGaugeSchema = z
-  .object({
-    type: z.literal('node.gauge'),
-    ...base,
-    active_streams: count.optional(),
-    queue_depth: count.optional(),
-  })
-  .refine((g) => g.active_streams !== undefined || g.queue_depth !== undefined, {
-    message: 'a gauge needs active_streams or queue_depth',
-    path: ['active_streams'],
-  });
-
-export const eventSchema = z.discriminatedUnion('type', [
-  requestStartSchema,
-  requestEndSchema,
-  nodeGaugeSchema,
-]);
-
-export type RequestStart = z.infer<typeof requestStartSchema>;
-export type RequestEnd = z.infer<typeof requestEndSchema>;
-export type NodeGauge = z.infer<typeof nodeGaugeSchema>;
-export type PulseEvent = z.infer<typeof eventSchema>;
+export type RequestStart = Parsed<typeof requestStart>;
+export type RequestEnd = Parsed<typeof requestEnd>;
+export type NodeGauge = Parsed<typeof nodeGauge>;
+export type PulseEvent = RequestStart | RequestEnd | NodeGauge;
+/** An event as a producer may write it: fields with defaults (`stream`, the cache counts) may be left out. */
+export type PulseEventInput = Input<typeof requestStart> | Input<typeof requestEnd> | Input<typeof nodeGauge>;
 
 export type EventCheck = { ok: true; event: PulseEvent } | { ok: false; error: string };
 
-/**
- * Whether the hand-written fast path (event-fast-path.ts) knows exactly the
- * fields of these schemas; a field added here and not there turns it off
- * rather than have it drop the new field (and a test fails).
- */
-export const FAST_PATH_ENABLED = (() => {
-  const schemas: Record<string, { shape: object }> = {
-    'request.start': requestStartSchema,
-    'request.end': requestEndSchema,
-    'node.gauge': nodeGaugeSchema,
-    cache: cacheLookup,
-  };
-  const known = fastPathKeys();
-  return Object.entries(schemas).every(([name, s]) => Object.keys(s.shape).join() === known[name]?.join());
-})();
+const validators: Record<EventType, (input: Record<string, unknown>) => PulseEvent | string> = {
+  'request.start': compile(requestStart),
+  'request.end': compile(requestEnd),
+  'node.gauge': compile(nodeGauge),
+};
 
 /**
  * Validates one event. The error names the first offending field, e.g.
- * `latency_ms: expected number, received string`.
+ * `latency_ms: must be a finite number, got a string`.
  */
 export function checkEvent(input: unknown): EventCheck {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { ok: false, error: 'event must be a JSON object' };
   }
   const type = (input as { type?: unknown }).type;
-  if (typeof type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(type)) {
-    return { ok: false, error: `type: must be one of ${EVENT_TYPES.join(', ')}` };
-  }
-  if (FAST_PATH_ENABLED) {
-    const event = fastEvent(input as Record<string, unknown>, type);
-    if (event) return { ok: true, event };
-  }
-  const parsed = eventSchema.safeParse(input);
-  if (parsed.success) return { ok: true, event: parsed.data };
-  const issue = parsed.error.issues[0];
-  const path = issue && issue.path.length > 0 ? issue.path.join('.') : 'event';
-  return { ok: false, error: `${path}: ${issue?.message ?? 'invalid'}` };
+  const validate = typeof type === 'string' && Object.hasOwn(validators, type) ? validators[type as EventType] : undefined;
+  if (!validate) return { ok: false, error: `type: must be one of ${EVENT_TYPES.join(', ')}` };
+  const result = validate(input as Record<string, unknown>);
+  return typeof result === 'string' ? { ok: false, error: result } : { ok: true, event: result };
 }
 
-/** An end with status ≥ 400 or an `error` is an error (CONTRACT §4). */
+/** An end with status ≥ 400 or an `error` is an error (docs/PROTOCOL.md §4). */
 export function isErrorEnd(end: RequestEnd): boolean {
   return end.status >= 400 || (end.error !== undefined && end.error !== '');
 }

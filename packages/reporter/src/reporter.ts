@@ -8,12 +8,11 @@
  * flushes what is left within a deadline.
  */
 import { randomUUID } from 'node:crypto';
-import type { z } from 'zod';
-import { backoffDelay, type eventSchema } from '@pulse/protocol';
+import { backoffDelay, type PulseEventInput } from '@pulse/protocol';
 import { sendBatch, type SendOutcome } from './send-batch.js';
 
 /** An event as a producer writes it (CONTRACT §3); ingest validates it. */
-export type ReporterEvent = z.input<typeof eventSchema>;
+export type ReporterEvent = PulseEventInput;
 
 export interface ReporterOptions {
   /** Ingest's base URL (`http://host:8000`); events go to `<url>/v1/events`. */
