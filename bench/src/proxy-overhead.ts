@@ -1,8 +1,8 @@
 /**
- * Scenario `proxy`: what the ingest proxy adds in front of an OpenAI-
- * compatible upstream. The fake upstream (services/fake-openai) and an
- * ingest node in proxy mode writing its events to a local Redis run as
- * `node` processes, started as deployed; this process is the client and
+ * Scenario `proxy`: what the proxy (services/proxy) adds in front of an
+ * OpenAI-compatible upstream. The fake upstream (services/fake-openai) and
+ * the proxy writing its events to a local Redis run as `node` processes,
+ * started as deployed; this process is the client and
  * sends the same requests straight to the upstream ("direct"), through two
  * reference hops and through the proxy, in turn, so drift and noise of the
  * machine hit all four alike: a bare TCP relay (bench/src/workers/
@@ -30,7 +30,7 @@ import { killOnExit, stopChild } from './lib/children.js';
 import { cpuMs } from './lib/proc-stats.js';
 import { freePort, waitUntil } from './lib/ports.js';
 import { BenchRedis } from './lib/redis-server.js';
-import { ServiceProcess } from './lib/services.js';
+import { diagnosticArgs } from './lib/services.js';
 import { percentile, round } from './timing.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -109,9 +109,9 @@ export async function benchProxyOverhead(log: (line: string) => void = console.l
     log(`proxy: TTFT, ${TTFT_SAMPLES} streaming requests each way`);
     const ttft = await compareOneAtATime(ports, STREAM, TTFT_SAMPLES, true);
     log(`proxy: saturated throughput, ${CONCURRENCY} clients, ${THROUGHPUT_MS / 1000} s per run`);
-    const cpuBefore = cpuMs(proxy.service.pid);
+    const cpuBefore = cpuMs(proxy.pid);
     const saturated = await compareThroughput(fast.port, proxy.proxyPort, CONCURRENCY, 0);
-    const proxyCpuUsPerRequest = round(((cpuMs(proxy.service.pid) - cpuBefore) * 1000) / saturated.proxiedRequests, 1);
+    const proxyCpuUsPerRequest = round(((cpuMs(proxy.pid) - cpuBefore) * 1000) / saturated.proxiedRequests, 1);
     const nodeProxyCpuUsPerRequest = await cpuPerRequest(nodeProxy, CONCURRENCY);
 
     const slow = await startUpstream({ FAKE_OPENAI_LATENCY_MS: String(SLOW_UPSTREAM_MS) });
@@ -150,7 +150,7 @@ export function renderProxyOverhead(r: ProxyOverheadResult | { skipped: string }
   return [
     '## Ingest proxy overhead',
     '',
-    'The fake OpenAI upstream and an ingest node in proxy mode (events to a local Redis) as processes; one client',
+    'The fake OpenAI upstream and the proxy (services/proxy, events to a local Redis) as processes; one client',
     'sends the same requests direct, through two reference hops and through the proxy, in turn, one at a time.',
     'Added = through the hop − direct, per percentile. References, as processes in the same place: a bare TCP relay',
     '(copies bytes: what any extra process on the path costs on this machine) and a bare Node HTTP proxy (Node\'s',
@@ -234,25 +234,41 @@ async function cpuPerRequest(hop: { port: number; pid: number }, concurrency: nu
 }
 
 interface BenchProxy {
-  service: ServiceProcess;
+  pid: number;
   proxyPort: number;
   events(): Promise<{ appended: number; dropped: number }>;
   stop(): Promise<void>;
 }
 
+/**
+ * The proxy as its start script runs it, events to `redisUrl`. Its own
+ * endpoints are on the admin port: the proxy port forwards every path.
+ */
 async function startProxy(redisUrl: string, upstream: string): Promise<BenchProxy> {
   const proxyPort = await freePort();
-  const service = await ServiceProcess.start('ingest', {
-    REDIS_URL: redisUrl,
-    PULSE_PROXY_UPSTREAMS: upstream,
-    PULSE_PROXY_PORT: String(proxyPort),
-    PULSE_NODE_ID: 'bench-proxy',
+  const admin = `http://127.0.0.1:${await freePort()}`;
+  const child = spawn(process.execPath, [...diagnosticArgs('proxy'), 'services/proxy/dist/main.js'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      REDIS_URL: redisUrl,
+      PORT: String(proxyPort),
+      PULSE_PROXY_ADMIN_PORT: new URL(admin).port,
+      PULSE_PROXY_UPSTREAMS: upstream,
+      PULSE_NODE_ID: 'bench-proxy',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
+  killOnExit(child);
+  await waitUntil('proxy', async () => child.exitCode !== null || (await fetch(`${admin}/readyz`)).status === 200);
+  if (child.exitCode !== null) throw new Error(`the proxy exited with ${child.exitCode} (its stderr is above)`);
   return {
-    service,
+    pid: child.pid!,
     proxyPort,
-    events: async () => ((await (await fetch(`${service.url}/proxy/status`)).json()) as { events: { appended: number; dropped: number } }).events,
-    stop: () => service.stop(),
+    events: async () => ((await (await fetch(`${admin}/status`)).json()) as { events: { appended: number; dropped: number } }).events,
+    stop: () => stopChild(child),
   };
 }
 

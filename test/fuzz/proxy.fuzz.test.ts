@@ -1,13 +1,15 @@
 /**
- * Fuzzing the ingest proxy (issue 8): random requests — methods, paths,
- * header sets with hop-by-hop headers, repeats and odd case, bodies of every
- * size sent whole or chunked, JSON that does and does not name a model —
- * against an upstream that records what reached it and answers with a
- * random status, framing and size, event streams included; some callers
- * hang up half-way. For every completed exchange the caller must get the
- * upstream's status and bytes, the upstream the caller's method, target,
- * end-to-end headers and body; every request must leave exactly one valid
- * start and end in the stream; the proxy must keep serving and stay bounded.
+ * Fuzzing the proxy (issue 8): random requests — methods, paths (the
+ * inference routes, near misses of them, anything else), header sets with
+ * hop-by-hop headers, repeats and odd case, bodies of every size sent whole or
+ * chunked, JSON that does and does not name a model — against an upstream
+ * that records what reached it and answers with a random status, framing and
+ * size, event streams included; some callers hang up half-way. For every
+ * completed exchange the caller must get the upstream's status and bytes, the
+ * upstream the caller's method, target, end-to-end headers and body; every
+ * POST to an inference route must leave exactly one valid start and end in
+ * the stream, and every other request none; the proxy must keep serving and
+ * stay bounded.
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -16,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { RequestEnd } from '@pulse/protocol';
+import { INFERENCE_ROUTES } from '@pulse/proxy';
 import { bodyDigest, startProxy, storedEvents, type TestProxy } from '../support/proxy.js';
 import { startTestRedis, testClient, type TestRedis } from '../support/redis.js';
 import { FUZZ_SECONDS, fuzzFor, liveHeapBytes, MB } from './budget.js';
@@ -86,10 +89,19 @@ const reply: fc.Arbitrary<Reply> = fc.record({
   framing: fc.constantFrom('length', 'chunked', 'sse'),
   size: fc.oneof(fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 100_000, max: 400_000 })),
 });
+/** The inference routes, near misses of them, and anything else; with a query or without. */
+const path = fc
+  .oneof(
+    fc.constantFrom(...INFERENCE_ROUTES),
+    fc.constantFrom(...INFERENCE_ROUTES).chain((r) => fc.constantFrom(`${r}/`, `${r}/x`, r.toUpperCase(), r.slice(0, -1))),
+    fc.webPath().map((p) => encodeURI(`/v1${p}`)),
+  )
+  .chain((p) => fc.constantFrom(p, `${p}?q=1`));
+const method = fc.oneof(fc.constant('POST'), fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'));
 const request: fc.Arbitrary<FuzzRequest> = fc
   .record({
-    method: fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'),
-    path: fc.webPath().map((p) => encodeURI(`/v1${p}`) + '?q=1'),
+    method,
+    path,
     headers: fc.array(header, { maxLength: 12 }),
     body,
     chunked: fc.boolean(),
@@ -105,6 +117,9 @@ function replyBytes({ status, size }: Reply, method: string): Buffer {
   for (let i = 0; i < size; i++) out[i] = 0x61 + ((i * 7 + size) % 26);
   return out;
 }
+
+/** What the proxy must record, said independently of its code: a POST to an inference route, query aside. */
+const recorded = (r: FuzzRequest) => r.method === 'POST' && INFERENCE_ROUTES.includes(r.path.split('?', 1)[0]!);
 
 const sseEvent = (i: number) => `data: {"choices":[{"index":0,"delta":{"content":"t${i}"}}]}\n\n`;
 
@@ -211,12 +226,14 @@ afterAll(async () => {
 });
 
 describe('fuzzing the proxy', () => {
-  it('forwards every request and reply intact, records each once, and stays bounded', async () => {
+  it('forwards every request and reply intact, records each inference request once and nothing else, and stays bounded', async () => {
     let sent = 0;
+    let toRecord = 0;
     let completed = 0;
     const heapBefore = liveHeapBytes();
     const property = fc.asyncProperty(request, async (r) => {
       const id = `f${sent++}`;
+      if (recorded(r)) toRecord++;
       const outcome = await send(r, id);
       if (outcome === null) return; // hung up: only its events are checked, below
       completed++;
@@ -237,16 +254,19 @@ describe('fuzzing the proxy', () => {
     });
     const report = await fuzzFor('proxy, one request per case', property, FUZZ_SECONDS);
 
-    // Every request, hung up on or not, leaves one start and one valid end.
+    // Every inference request, hung up on or not, leaves one start and one valid end; the others nothing.
     let ends: RequestEnd[] = [];
     await expect
       .poll(async () => (ends = (await storedEvents(reader, proxy.keys)).filter((e): e is RequestEnd => e.type === 'request.end')).length, { timeout: 10_000 })
-      .toBe(sent);
+      .toBe(toRecord);
     const starts = (await storedEvents(reader, proxy.keys)).filter((e) => e.type === 'request.start').length;
-    expect(starts).toBe(sent);
-    expect(new Set(ends.map((e) => e.request_id)).size).toBe(sent);
+    expect(starts).toBe(toRecord);
+    expect(new Set(ends.map((e) => e.request_id)).size).toBe(toRecord);
+    expect(ends.filter((e) => !INFERENCE_ROUTES.includes(e.endpoint))).toEqual([]);
     const hungUp = ends.filter((e) => e.error === 'client_disconnected').length;
-    console.log(`fuzz proxy: ${sent} requests, ${completed} completed, ${hungUp} ended by a caller hanging up`);
+    console.log(`fuzz proxy: ${sent} requests, ${toRecord} to record, ${completed} completed, ${hungUp} recorded ones ended by a caller hanging up`);
+    expect(toRecord).toBeGreaterThan(0);
+    expect(toRecord).toBeLessThan(sent);
     expect(completed).toBeGreaterThan(sent / 2);
 
     // Still serving, nothing left in flight, and the heap bounded.

@@ -1,7 +1,7 @@
 /**
- * Proxied traffic all the way to a snapshot: the ingest proxy in front of the
- * fake upstream writes to Redis, an in-process aggregator builds snapshots,
- * and the public figures (CONTRACT §4) must be exactly those of the traffic.
+ * Proxied traffic all the way to a snapshot: the proxy in front of the fake
+ * upstream writes to Redis, an in-process aggregator builds snapshots, and the
+ * public figures (CONTRACT §4) must be exactly those of the recorded traffic.
  */
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,7 +71,8 @@ describe('proxied traffic in the snapshot', () => {
     for (let i = 0; i < 3; i++) await send(EP, { model: 'gpt-4', messages, max_tokens: 5 });
     for (let i = 0; i < 2; i++) await send(EP, { model: 'gpt-4', messages, max_tokens: 4, stream: true, stream_options: { include_usage: true } });
     await send(EP, { model: 'gpt-4', messages, max_tokens: 6, stream: true }); // no usage: 6 tokens counted, no cache lookup
-    await send('/v1/nope', { model: 'gpt-4' }); // the fake answers 404
+    await send('/v1/nope', { model: 'gpt-4' }); // the fake answers 404: forwarded, not an inference route, not recorded
+    await send('/v1/embeddings', ['not an object']); // the fake answers 400: recorded, an error
 
     const view = buildView(await snapshotWith(7)).data;
     const ends = (await storedEvents(reader, proxy.keys)).filter((e): e is RequestEnd => e.type === 'request.end');
@@ -86,7 +87,9 @@ describe('proxied traffic in the snapshot', () => {
     expect(view.latency[EP]).toMatchObject({ min: Math.min(...latencies), max: Math.max(...latencies) });
     expect(view.latency[EP]!.avg).toBeCloseTo(latencies.reduce((a, b) => a + b, 0) / latencies.length, 6);
     expect(view.streaming.ttft).toMatchObject({ min: Math.min(...ttfts), max: Math.max(...ttfts) });
-    expect(view.latency['/v1/nope']).toBeDefined();
+    expect(view.latency['/v1/embeddings']).toBeDefined();
+    expect(view.latency['/v1/nope']).toBeUndefined();
+    expect(Object.keys(view.latency).sort()).toEqual([EP, '/v1/embeddings']);
     // Rates share one denominator (the covered window), so their ratios are exact counts.
     const responses = view.throughput.total_responses_per_sec;
     expect(view.throughput.total_tokens_per_sec / responses).toBeCloseTo((3 * 5 + 2 * 4 + 6) / 7, 9);

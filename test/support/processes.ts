@@ -10,12 +10,17 @@ import { freePort } from './redis-server.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-export type ServiceName = 'ingest' | 'aggregator' | 'gateway' | 'standalone' | 'simulator' | 'fake-openai';
+export type ServiceName = 'ingest' | 'proxy' | 'aggregator' | 'gateway' | 'standalone' | 'simulator' | 'fake-openai';
 
 export interface ServiceProcess {
   readonly name: ServiceName;
   readonly port: number;
   readonly url: string;
+  /**
+   * Where the service's own endpoints are (/healthz, /readyz, /metrics): `url`,
+   * but for the proxy, whose PORT forwards every path, its admin port.
+   */
+  readonly adminUrl: string;
   readonly child: ChildProcess;
   /** Everything the process wrote so far, stdout and stderr. */
   output(): string;
@@ -47,19 +52,23 @@ export async function startService(
   opts: { waitReady?: boolean; timeoutMs?: number } = {},
 ): Promise<ServiceProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
+  const adminPort = name === 'proxy' ? Number(env.PULSE_PROXY_ADMIN_PORT || (await freePort())) : null;
+  const admin = adminPort === null ? {} : { PULSE_PROXY_ADMIN_PORT: String(adminPort) };
   const child = spawn(process.execPath, [`services/${name}/dist/main.js`], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env, PORT: String(port) },
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env, PORT: String(port), ...admin },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
   const proc: ServiceProcess = {
     name,
     port,
-    url: `http://127.0.0.1:${port}`,
+    url,
+    adminUrl: adminPort === null ? url : `http://127.0.0.1:${adminPort}`,
     child,
     exited,
     output: () => out,
@@ -78,7 +87,7 @@ export async function waitReady(proc: ServiceProcess, timeoutMs = 15_000): Promi
   while (Date.now() < deadline) {
     if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited with ${proc.child.exitCode}:\n${proc.output()}`);
     try {
-      const res = await fetch(`${proc.url}/readyz`);
+      const res = await fetch(`${proc.adminUrl}/readyz`);
       if (res.status === 200) return;
     } catch {
       // not listening yet

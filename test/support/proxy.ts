@@ -1,6 +1,6 @@
 /**
- * The ingest proxy on a real socket (port 0) over a RedisEventLog with a
- * fresh key prefix, and the events it wrote, read back from the stream.
+ * The proxy (services/proxy) on a real socket (port 0) over a RedisEventLog
+ * with a fresh key prefix, and the events it wrote, read back from the stream.
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeBatch, pulseKeys, type PulseEvent, type PulseKeys } from '@pulse/protocol';
 import { connectRedis, RedisEventLog, silentLogger, type Logger, type Redis } from '@pulse/runtime';
-import { createProxy, type Proxy, type ProxySettings } from '@pulse/ingest';
+import { createProxy, INFERENCE_ROUTES, type Proxy, type ProxySettings } from '@pulse/proxy';
 import { uniquePrefix } from './redis.js';
 
 export const TEST_NODE = 'proxy-test';
@@ -24,7 +24,10 @@ export interface TestProxy {
 export interface TestProxyOptions {
   readonly redisUrl: string;
   readonly upstreams: readonly string[];
-  /** Overrides of the test defaults: health checks every minute, 20 ms flushes, no heartbeat within a test. */
+  /**
+   * Overrides of the test defaults: the inference routes recorded (as in production), health
+   * checks every minute, 20 ms flushes, no heartbeat within a test.
+   */
   readonly settings?: Partial<ProxySettings>;
   readonly logger?: Logger;
 }
@@ -37,6 +40,7 @@ export async function startProxy(options: TestProxyOptions): Promise<TestProxy> 
   const log = new RedisEventLog(connection, { keys, retentionMs: 600_000 });
   const settings: ProxySettings = {
     upstreams: options.upstreams,
+    routes: INFERENCE_ROUTES,
     node: TEST_NODE,
     health: { path: '/health', intervalMs: 60_000, timeoutMs: 500 },
     connectTimeoutMs: 1000,

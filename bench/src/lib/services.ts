@@ -110,7 +110,8 @@ export class ServiceProcess {
   }
 }
 
-function diagnosticArgs(name: string): string[] {
+/** The node flags BENCH_PROFILE and BENCH_NODE_ARGS ask for (see `start`), for a process named `name`. */
+export function diagnosticArgs(name: string): string[] {
   const dir = process.env.BENCH_PROFILE;
   const extra = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   return [...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}/${name}`] : []), ...extra];

@@ -12,8 +12,6 @@ import { batchFromJson, batchFromNdjson, type Batch } from './batch.js';
 import type { IngestLimits } from './config.js';
 import { errorHandler, notFound, sendError } from './error-handler.js';
 import { IDEMPOTENCY_TTL_SECONDS, idempotencyKey } from './idempotency.js';
-import type { Proxy } from './proxy/proxy.js';
-import { proxyRoutes, registerProxyMetrics } from './proxy/status-routes.js';
 
 export interface IngestDeps {
   readonly config: IngestLimits;
@@ -25,8 +23,6 @@ export interface IngestDeps {
   readonly metrics?: SelfMetrics;
   /** Where refusals are counted; the all-in-one process shares one with the gateway. Default: the app's own, on `metrics`. */
   readonly counters?: LimitCounters;
-  /** In proxy mode, the proxy whose readiness, status and metrics this app also serves. */
-  readonly proxy?: Proxy | null;
 }
 
 const JSON_TYPE = 'application/json';
@@ -39,7 +35,6 @@ export function createIngestApp({
   isReady,
   metrics = new SelfMetrics(),
   counters = new LimitCounters(INGEST_LIMITS, metrics),
-  proxy,
 }: IngestDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -59,10 +54,6 @@ export function createIngestApp({
   app.get('/metrics', readers, async (_req, res) => {
     res.type(PROMETHEUS_CONTENT_TYPE).send(await metrics.exposition());
   });
-  if (proxy) {
-    registerProxyMetrics(proxy, metrics.registry);
-    app.use(proxyRoutes(proxy, readers));
-  }
 
   const limit = config.PULSE_MAX_BODY_BYTES;
   const maxEvents = config.PULSE_MAX_EVENTS_PER_BATCH;

@@ -1,8 +1,8 @@
 /**
- * `npm run demo:proxy`: real HTTP traffic through the ingest proxy into
- * Pulse. Starts, as `node` processes, Pulse all-in-one on PORT (8000), two
- * fake OpenAI upstreams, and an ingest node in proxy mode in front of them on
- * PULSE_PROXY_PORT (8090); then sends a mix of OpenAI requests through the
+ * `npm run demo:proxy`: real HTTP traffic through the proxy into Pulse.
+ * Starts, as `node` processes, Pulse all-in-one on PORT (8000), two fake
+ * OpenAI upstreams, and the proxy (services/proxy) in front of them on
+ * DEMO_PROXY_PORT (8090); then sends a mix of OpenAI requests through the
  * proxy until Ctrl-C, printing what Pulse sees every few seconds. Pulse and
  * the proxy share a Redis: REDIS_URL, else a redis-server from PATH.
  */
@@ -12,7 +12,8 @@ import { startLoad, type Load } from './load.js';
 
 const config = loadConfigOrExit('demo:proxy', {
   PORT: intVar(8000, 1, 65_535),
-  PULSE_PROXY_PORT: intVar(8090, 1, 65_535),
+  /** Where the proxy takes the demo's (and your) requests. */
+  DEMO_PROXY_PORT: intVar(8090, 1, 65_535),
   REDIS_URL: redisUrlVar.optional(),
   /** Requests per second sent through the proxy. */
   DEMO_REQUESTS_PER_SEC: numVar(20, 0.1, 10_000),
@@ -55,14 +56,14 @@ try {
       return { child, url: `http://127.0.0.1:${port}` };
     }),
   );
-  const ingestUrl = `http://127.0.0.1:${await freePort()}`;
-  const proxy = startNode('proxy', 'ingest', {
+  const adminUrl = `http://127.0.0.1:${await freePort()}`;
+  const proxy = startNode('proxy', 'proxy', {
     PATH,
     REDIS_URL: redisUrl,
-    PORT: new URL(ingestUrl).port,
+    PORT: String(config.DEMO_PROXY_PORT),
+    PULSE_PROXY_ADMIN_PORT: new URL(adminUrl).port,
     PULSE_KEY_PREFIX: PREFIX,
     PULSE_PROXY_UPSTREAMS: fakes.map((f) => f.url).join(','),
-    PULSE_PROXY_PORT: String(config.PULSE_PROXY_PORT),
     PULSE_NODE_ID: 'demo-proxy',
   });
   children.push(proxy);
@@ -77,10 +78,10 @@ try {
   await Promise.all([
     waitReady(pulse, `${pulseUrl}/readyz`),
     ...fakes.map((f) => waitReady(f.child, `${f.url}/readyz`)),
-    waitReady(proxy, `${ingestUrl}/proxy/readyz`),
+    waitReady(proxy, `${adminUrl}/readyz`),
   ]);
 
-  const proxyUrl = `http://localhost:${config.PULSE_PROXY_PORT}`;
+  const proxyUrl = `http://localhost:${config.DEMO_PROXY_PORT}`;
   console.log(
     [
       '',
@@ -88,7 +89,7 @@ try {
       `  dashboard        ${pulseUrl}/`,
       `  live metrics     ws://localhost:${config.PORT}/metrics/stream   snapshot: ${pulseUrl}/metrics/snapshot`,
       `  proxy            ${proxyUrl}  (in front of ${fakes.map((f) => f.url).join(', ')})`,
-      `  proxy status     ${ingestUrl}/proxy/status   Prometheus: ${ingestUrl}/metrics`,
+      `  proxy status     ${adminUrl}/status   Prometheus: ${adminUrl}/metrics`,
       `  try it           curl -N ${proxyUrl}/v1/chat/completions -H 'content-type: application/json' \\`,
       `                     -d '{"model":"gpt-4","messages":[{"role":"user","content":"hi"}],"stream":true}'`,
       '',

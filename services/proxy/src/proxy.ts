@@ -1,8 +1,8 @@
 /**
- * Proxy mode of ingest: an HTTP server, on its own port, that forwards every
- * request to one of the OpenAI-compatible upstreams and writes the
- * request.start / request.end events it observes to the event log. No
- * `listen` here: main.ts (or a test) owns the port.
+ * The proxy: an HTTP server that forwards every request to one of the
+ * OpenAI-compatible upstreams and writes the request.start / request.end
+ * events it observes of the recorded routes (routes.ts) to the event log.
+ * No `listen` here: main.ts (or a test) owns the port.
  */
 import http from 'node:http';
 import type { EventLog, Logger } from '@pulse/runtime';
@@ -10,6 +10,7 @@ import { EventBatcher, type BatcherSettings, type BatcherStats } from './event-b
 import { createForwarder } from './forwarder.js';
 import { startHealthChecks, type HealthCheckSettings } from './health-checks.js';
 import { ProxyFailure } from './openai-error.js';
+import { recordedRoutes } from './routes.js';
 import { UpstreamPool, type UpstreamStatus } from './upstream-pool.js';
 
 /** Period of the proxy's node.gauge heartbeat: well under the 30 s node-silence rule. */
@@ -18,6 +19,8 @@ export const HEARTBEAT_MS = 10_000;
 export interface ProxySettings {
   /** Base URLs, at least one. */
   readonly upstreams: readonly string[];
+  /** Paths whose POST requests are recorded; every other request is only forwarded. */
+  readonly routes: readonly string[];
   /** `node` of every event written. */
   readonly node: string;
   readonly health: HealthCheckSettings;
@@ -37,7 +40,7 @@ export interface ProxyDeps {
 export interface ProxyStatus {
   readonly node: string;
   readonly ready: boolean;
-  /** Requests between arrival and end, over all upstreams. */
+  /** Requests between arrival and end, over all upstreams, recorded or not. */
   readonly active: number;
   readonly upstreams: readonly UpstreamStatus[];
   readonly events: BatcherStats;
@@ -63,14 +66,16 @@ export function createProxy({ settings, log, logger }: ProxyDeps): Proxy {
   const forwarder = createForwarder({
     pool,
     node: settings.node,
+    records: recordedRoutes(settings.routes),
     emit: (event) => batcher.push(event),
   });
   const health = startHealthChecks(pool, settings.health);
   const server = http.createServer(forwarder.handle);
   // A node silent for 30 s drops out of queue depth and active streams (CONTRACT §4):
-  // a heartbeat gauge keeps streams longer than that counted while they last.
+  // a heartbeat gauge keeps streams longer than that counted while they last. It counts
+  // the recorded requests only, as the starts and ends it stands in for do.
   const heartbeat = setInterval(
-    () => batcher.push({ type: 'node.gauge', ts: Date.now() / 1000, node: settings.node, queue_depth: forwarder.active }),
+    () => batcher.push({ type: 'node.gauge', ts: Date.now() / 1000, node: settings.node, queue_depth: forwarder.recording }),
     settings.heartbeatMs,
   );
   heartbeat.unref();

@@ -11,8 +11,8 @@ import net, { type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PulseEvent, RequestEnd } from '@pulse/protocol';
 import { createFakeOpenAI } from '@pulse/fake-openai';
-import { startTestRedis, testClient, type TestRedis } from '../../../../test/support/redis.js';
-import { bodyDigest, startProxy, storedEvents, type TestProxy, type TestProxyOptions } from '../../../../test/support/proxy.js';
+import { startTestRedis, testClient, type TestRedis } from '../../../test/support/redis.js';
+import { bodyDigest, startProxy, storedEvents, type TestProxy, type TestProxyOptions } from '../../../test/support/proxy.js';
 
 let redis: TestRedis;
 let reader: ReturnType<typeof testClient>;
@@ -262,7 +262,7 @@ describe('proxy: the bytes are the upstream’s', () => {
       res.writeHead(401, { 'content-type': 'application/json' });
       res.end('{"error":{"message":"no key","type":"invalid_request_error"}}');
     });
-    const proxy = await proxyTo([url]);
+    const proxy = await proxyTo([url], { routes: ['/v1/files'] });
     const res = await fetch(proxy.url + '/v1/files', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: randomBytes(5 * 1024 * 1024) });
     expect(res.status).toBe(401);
     expect(await json(res)).toEqual({ error: { message: 'no key', type: 'invalid_request_error' } });
@@ -271,7 +271,7 @@ describe('proxy: the bytes are the upstream’s', () => {
     await expect.poll(() => upstreamSocket?.destroyed).toBe(true);
   });
 
-  it('a request that cannot be forwarded as it came (two Host headers): 400, and nothing reaches the upstream', async () => {
+  it('a request that cannot be forwarded as it came (two Host headers): 400, recorded, and nothing reaches the upstream', async () => {
     let reached = 0;
     const url = await upstream((req, res) => {
       if (req.url !== '/health') reached++;
@@ -280,14 +280,14 @@ describe('proxy: the bytes are the upstream’s', () => {
     const proxy = await proxyTo([url]);
     const { port } = new URL(proxy.url);
     const socket = net.connect(Number(port), '127.0.0.1');
-    socket.end('GET /v1/models HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n');
+    socket.end('POST /v1/chat/completions HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
     let reply = '';
     for await (const part of socket) reply += (part as Buffer).toString();
     expect(reply).toMatch(/^HTTP\/1\.1 400 /);
     expect(JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4))).toMatchObject({ error: { type: 'invalid_request_error' } });
     expect(reached).toBe(0);
     const [end] = await ends(proxy, 1);
-    expect(end).toMatchObject({ status: 400, error: 'invalid_request_error' });
+    expect(end).toMatchObject({ endpoint: '/v1/chat/completions', model: 'unknown', status: 400, error: 'invalid_request_error' });
     expect(proxy.proxy.status().upstreams[0]!.healthy).toBe(true);
   });
 
@@ -299,7 +299,7 @@ describe('proxy: the bytes are the upstream’s', () => {
         res.end(JSON.stringify({ sha256, size, auth: req.headers.authorization, path: req.url }));
       });
     });
-    const proxy = await proxyTo([url]);
+    const proxy = await proxyTo([url], { routes: ['/v1/files'] });
     const res = await fetch(proxy.url + '/v1/files?purpose=x', {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream', authorization: 'Bearer sk-test' },

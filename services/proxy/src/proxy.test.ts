@@ -7,8 +7,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PulseEvent, RequestEnd, RequestStart } from '@pulse/protocol';
 import { createFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from '@pulse/fake-openai';
-import { startTestRedis, testClient, type TestRedis } from '../../../../test/support/redis.js';
-import { startProxy, storedEvents, TEST_NODE, type TestProxy } from '../../../../test/support/proxy.js';
+import { startTestRedis, testClient, type TestRedis } from '../../../test/support/redis.js';
+import { startProxy, storedEvents, TEST_NODE, type TestProxy } from '../../../test/support/proxy.js';
 
 let redis: TestRedis;
 let reader: ReturnType<typeof testClient>;
@@ -140,18 +140,54 @@ describe('proxy: requests and their events', () => {
     expect(end).toMatchObject({ model: 'late-model', status: 200, prompt_tokens: content.length / 4 });
   });
 
-  it('embeddings and GET requests are recorded too; a body without `model` is "unknown"', async () => {
+  it('embeddings are recorded; a body without `model` is "unknown"', async () => {
     const { url } = await fakeUpstream();
     const proxy = await proxyTo(url);
     expect((await post(proxy.url, { model: 'embed-1', input: 'abcdefgh' }, '/v1/embeddings')).status).toBe(200);
-    expect((await fetch(proxy.url + '/v1/models')).status).toBe(200);
+    expect((await post(proxy.url, { input: 'abcd' }, '/v1/embeddings')).status).toBe(200);
     let events: PulseEvent[] = [];
     await expect.poll(async () => (events = await storedEvents(reader, proxy.keys)).length).toBe(4);
     const ends = events.filter((e): e is RequestEnd => e.type === 'request.end');
     expect(ends.map((e) => [e.endpoint, e.model, e.status, e.prompt_tokens])).toEqual([
       ['/v1/embeddings', 'embed-1', 200, 2],
-      ['/v1/models', 'unknown', 200, undefined],
+      ['/v1/embeddings', 'unknown', 200, 1],
     ]);
+  });
+
+  it('forwards every other request untouched and records none of it: model lists, typos, scanners, sub-paths', async () => {
+    const { fake, url } = await fakeUpstream();
+    const proxy = await proxyTo(url);
+    const others: [method: string, path: string][] = [
+      ['GET', '/v1/models'],
+      ['GET', '/v1/chat/completions'],
+      ['POST', '/v1/chat/completion'],
+      ['POST', '/v1/chat/completions/'],
+      ['POST', '/v1/responses/resp_1/cancel'],
+      ['GET', '/wp-login.php?redirect=1'],
+    ];
+    for (const [method, path] of others) {
+      const init = { method, headers: { 'content-type': 'application/json' }, body: method === 'POST' ? JSON.stringify({ model: 'gpt-4', messages }) : undefined };
+      const [proxied, direct] = await Promise.all([fetch(proxy.url + path, init), fetch(url + path, init)]);
+      expect(proxied.status, `${method} ${path}`).toBe(direct.status);
+      expect(await proxied.text(), `${method} ${path}`).toBe(await direct.text());
+    }
+    // One recorded request after them: once its events are in, nothing else will come.
+    expect((await post(proxy.url, { model: 'gpt-4', messages, max_tokens: 2 })).status).toBe(200);
+    const { start, end } = await exchange(proxy);
+    expect([start.endpoint, end.endpoint]).toEqual(['/v1/chat/completions', '/v1/chat/completions']);
+    expect(proxy.proxy.status().upstreams[0]!.requests).toBe(others.length + 1);
+    expect(fake.stats().requests).toBe(1);
+  });
+
+  it('records the configured routes instead (PULSE_PROXY_ROUTES), and only POSTs to them', async () => {
+    const { url } = await fakeUpstream();
+    const proxy = await startProxy({ redisUrl: redis.url, upstreams: [url], settings: { routes: ['/v1/completions', '/v1/models'] } });
+    cleanups.push(() => proxy.close());
+    expect((await post(proxy.url, { model: 'gpt-4', messages, max_tokens: 2 })).status).toBe(200);
+    expect((await fetch(proxy.url + '/v1/models')).status).toBe(200);
+    expect((await post(proxy.url, { model: 'gpt-4', prompt: 'x', max_tokens: 2 }, '/v1/completions?n=1')).status).toBe(200);
+    const { start, end } = await exchange(proxy);
+    expect([start.endpoint, end.endpoint, end.status]).toEqual(['/v1/completions', '/v1/completions', 200]);
   });
 
   it('an upstream 500 reaches the caller as sent, and the end records its error type', async () => {
@@ -191,14 +227,21 @@ describe('proxy: requests and their events', () => {
     expect(proxy.proxy.status().upstreams[0]!.inFlight).toBe(0);
   });
 
-  it('sends a node.gauge heartbeat, so streams longer than the silence rule stay counted', async () => {
-    const { url } = await fakeUpstream();
-    const proxy = await startProxy({ redisUrl: redis.url, upstreams: [url], settings: { heartbeatMs: 50 } });
+  it('sends a node.gauge heartbeat of its recorded requests in flight, so streams longer than the silence rule stay counted', async () => {
+    const { url } = await fakeUpstream({ tokensPerSecond: 10 });
+    const proxy = await startProxy({ redisUrl: redis.url, upstreams: [url], settings: { heartbeatMs: 50, routes: ['/v1/completions'] } });
     cleanups.push(() => proxy.close());
-    await expect
-      .poll(async () => (await storedEvents(reader, proxy.keys)).filter((e) => e.type === 'node.gauge').length, { timeout: 5000 })
-      .toBeGreaterThanOrEqual(2);
-    const gauge = (await storedEvents(reader, proxy.keys)).find((e) => e.type === 'node.gauge')!;
-    expect(gauge).toMatchObject({ node: TEST_NODE, queue_depth: 0 });
+    const gauges = async () => (await storedEvents(reader, proxy.keys)).filter((e) => e.type === 'node.gauge');
+    await expect.poll(async () => (await gauges()).length, { timeout: 5000 }).toBeGreaterThanOrEqual(2);
+    expect((await gauges())[0]).toMatchObject({ node: TEST_NODE, queue_depth: 0 });
+
+    // Two streams of ~1 s in flight; only the one on a recorded route counts in the gauge.
+    const streams = [
+      post(proxy.url, { model: 'gpt-4', messages, stream: true, max_tokens: 10 }).then((r) => r.text()),
+      post(proxy.url, { model: 'gpt-4', prompt: 'x', stream: true, max_tokens: 10 }, '/v1/completions').then((r) => r.text()),
+    ];
+    await expect.poll(() => proxy.proxy.status().active).toBe(2);
+    await expect.poll(async () => (await gauges()).at(-1), { timeout: 5000 }).toMatchObject({ queue_depth: 1 });
+    await Promise.all(streams);
   });
 });

@@ -7,12 +7,13 @@
 import { randomUUID } from 'node:crypto';
 import type { PulseEvent, RequestEnd, RequestStart } from '@pulse/protocol';
 import type { ResponseFigures } from './response-observer.js';
+import { requestPath } from './routes.js';
 
-/** `model` of a request whose body names none (GET /v1/models, a non-JSON body). */
+/** `model` of a recorded request whose body names none (not JSON, compressed, no `model` field). */
 export const UNKNOWN_MODEL = 'unknown';
 
 /** Label limits of the event schema: longer values are cut, never rejected. */
-const MAX_ENDPOINT = 256;
+export const MAX_ENDPOINT = 256;
 const MAX_MODEL = 256;
 
 export interface Outcome {
@@ -41,8 +42,7 @@ export class Exchange {
     /** The request target: the endpoint is its path, without the query. */
     target: string,
   ) {
-    const q = target.indexOf('?');
-    this.endpoint = (q < 0 ? target : target.slice(0, q)).slice(0, MAX_ENDPOINT) || '/';
+    this.endpoint = requestPath(target).slice(0, MAX_ENDPOINT) || '/';
   }
 
   /** Takes `model` and `stream` from the request body's top-level fields. */

@@ -1,8 +1,10 @@
 /**
  * Forwards one request to an upstream (undici, over its keep-alive pool) and
- * its response back, streaming both ways with backpressure, and records what
- * it saw as an Exchange. Bytes first: each response chunk is handed to the
- * caller before the observer looks at it.
+ * its response back, streaming both ways with backpressure, and, for a
+ * recorded route (routes.ts), records what it saw as an Exchange. Bytes
+ * first: each response chunk is handed to the caller before the observer
+ * looks at it. A request on any other route is forwarded the same way and
+ * observed not at all.
  *
  * How a request ends (each way calls `finish` once; the first one wins):
  * - the response's last byte is handed to the caller's socket;
@@ -24,6 +26,7 @@ import { requestHeaders, responseHeaders } from './headers.js';
 import { JsonFieldCapture } from './json-fields.js';
 import { proxyErrorBody, ProxyFailure } from './openai-error.js';
 import { observeResponse, type ResponseObserver } from './response-observer.js';
+import type { RouteFilter } from './routes.js';
 import type { Upstream, UpstreamPool } from './upstream-pool.js';
 
 /** nginx's "client closed request": the caller left before any status was sent. */
@@ -43,6 +46,8 @@ export interface ForwarderDeps {
   readonly pool: UpstreamPool;
   /** `node` of the events. */
   readonly node: string;
+  /** Which requests are recorded; the others make no event. */
+  readonly records: RouteFilter;
   /** Takes each event; must not block (the batcher queues it). */
   readonly emit: (event: PulseEvent) => void;
 }
@@ -51,6 +56,8 @@ export interface Forwarder {
   handle(req: IncomingMessage, res: ServerResponse): void;
   /** Requests between arrival and their end. */
   readonly active: number;
+  /** Those of them that are recorded. */
+  readonly recording: number;
   /** Ends every active request now, recording `failure` (shutdown past its grace). */
   abortAll(failure: ProxyFailure): void;
 }
@@ -62,6 +69,11 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
     get active() {
       return active.size;
     },
+    get recording() {
+      let n = 0;
+      for (const request of active) if (request.recorded) n++;
+      return n;
+    },
     abortAll: (failure) => {
       for (const request of [...active]) request.fail(failure, 'the proxy is shutting down');
     },
@@ -70,7 +82,8 @@ export function createForwarder(deps: ForwarderDeps): Forwarder {
 
 /** One request on its way through: undici's handler for the upstream side. */
 class ProxiedRequest implements Dispatcher.DispatchHandler {
-  private readonly exchange: Exchange;
+  /** Null when the route is not recorded. */
+  private readonly exchange: Exchange | null;
   private readonly upstream: Upstream;
   private done = false;
   /** Set once undici has a connection for the request: failures before it are connection failures. */
@@ -84,8 +97,13 @@ class ProxiedRequest implements Dispatcher.DispatchHandler {
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
   ) {
-    this.exchange = new Exchange(deps.emit, deps.node, req.url ?? '/');
+    const target = req.url ?? '/';
+    this.exchange = deps.records(req.method, target) ? new Exchange(deps.emit, deps.node, target) : null;
     this.upstream = deps.pool.pick();
+  }
+
+  get recorded(): boolean {
+    return this.exchange !== null;
   }
 
   send(): void {
@@ -97,7 +115,7 @@ class ProxiedRequest implements Dispatcher.DispatchHandler {
     res.on('finish', this.onCallerFinish);
     const length = bodyLength(req);
     if (length === 0) {
-      req.once('end', () => this.exchange.start());
+      req.once('end', () => this.exchange?.start());
       req.resume();
       this.dispatch(null);
     } else if (length !== null && length <= SMALL_BODY) {
@@ -124,12 +142,12 @@ class ProxiedRequest implements Dispatcher.DispatchHandler {
     req.once('end', () => {
       if (this.done) return;
       const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-      if (isJson(req)) {
+      if (exchange && isJson(req)) {
         const capture = new JsonFieldCapture(REQUEST_FIELDS);
         capture.write(body);
         exchange.describe(capture.fields());
       }
-      exchange.start();
+      exchange?.start();
       this.dispatch(body);
     });
   }
@@ -141,7 +159,8 @@ class ProxiedRequest implements Dispatcher.DispatchHandler {
    * read the 502.
    */
   private sendStreamed(): void {
-    const body = new RequestBody(isJson(this.req) ? new JsonFieldCapture(REQUEST_FIELDS) : null, this.exchange);
+    const { exchange } = this;
+    const body = new RequestBody(exchange && isJson(this.req) ? new JsonFieldCapture(REQUEST_FIELDS) : null, exchange);
     this.req.pipe(body);
     this.dispatch(body);
   }
@@ -158,7 +177,7 @@ class ProxiedRequest implements Dispatcher.DispatchHandler {
     const { res } = this;
     this.status = statusCode;
     const type = headers['content-type'];
-    this.observer = observeResponse(Array.isArray(type) ? type[0] : type);
+    if (this.exchange) this.observer = observeResponse(Array.isArray(type) ? type[0] : type);
     res.writeHead(statusCode, statusMessage, responseHeaders(controller.rawHeaders as Buffer[]));
     // A body of known length follows its headers at once, and goes out with them in one write.
     // Any other (an event stream) may take its time: its caller sees the response open now.
@@ -171,7 +190,7 @@ class ProxiedRequest implements Dispatcher.DispatchHandler {
       controller.pause();
       this.res.once('drain', () => controller.resume());
     }
-    this.observer!.write(chunk, performance.now());
+    this.observer?.write(chunk, performance.now());
   }
 
   onResponseEnd(): void {
@@ -227,7 +246,7 @@ class ProxiedRequest implements Dispatcher.DispatchHandler {
       req.unpipe();
       req.resume();
     }
-    this.exchange.end({ status, failure, figures: this.observer?.figures(), at: performance.now() });
+    this.exchange?.end({ status, failure, figures: this.observer?.figures(), at: performance.now() });
   }
 }
 
@@ -252,12 +271,13 @@ function isJson(req: IncomingMessage): boolean {
  * The request body on its way to undici, untouched. Reads `model` and
  * `stream` from a JSON body as it streams past, and stops looking once both
  * are found: a 5 MB prompt is not scanned past the fields. The start is
- * recorded once the body is in, with the fields it named.
+ * recorded once the body is in, with the fields it named (when the request
+ * is recorded at all: `exchange` null passes the bytes on and nothing else).
  */
 class RequestBody extends Transform {
   constructor(
     private capture: JsonFieldCapture | null,
-    private readonly exchange: Exchange,
+    private readonly exchange: Exchange | null,
   ) {
     super();
   }
@@ -273,13 +293,13 @@ class RequestBody extends Transform {
 
   override _flush(callback: TransformCallback): void {
     this.describe();
-    this.exchange.start();
+    this.exchange?.start();
     callback();
   }
 
   private describe(): void {
     if (!this.capture) return;
-    this.exchange.describe(this.capture.fields());
+    this.exchange?.describe(this.capture.fields());
     this.capture = null;
   }
 }
