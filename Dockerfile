@@ -57,7 +57,7 @@ COPY infra/docker/healthcheck.mjs ./healthcheck.mjs
 # verify it. Everything under /app stays root-owned: the process cannot rewrite
 # its own code, and a read-only root filesystem works (Pulse writes nothing).
 USER 1000:1000
-EXPOSE 8000 8080 9100
+EXPOSE 8000 8080 8090 9100 9190
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 CMD ["node", "healthcheck.mjs", "/readyz"]
 # Exec form: node is PID 1 and receives SIGTERM itself; every service drains
 # and exits 0 on it within PULSE_SHUTDOWN_TIMEOUT_MS (default 10 s).

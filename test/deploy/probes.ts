@@ -1,5 +1,5 @@
 /**
- * The probe paths every deployment file uses (CONTRACT §2). probes.test.ts
+ * The probe paths every deployment file uses (docs/PROTOCOL.md §2). probes.test.ts
  * checks that each service's code answers them; the compose and Kubernetes
  * checks check that the files use these and nothing else.
  */

@@ -25,7 +25,7 @@ beforeAll(async () => {
 afterAll(async () => {
   const codes = await Promise.all(procs.map((p) => p.stop('SIGTERM')));
   await redis?.stop();
-  // Every service exits 0 on SIGTERM (CONTRACT §2).
+  // Every service exits 0 on SIGTERM (docs/PROTOCOL.md §2).
   expect(codes).toEqual(procs.map(() => 0));
 });
 

@@ -1,5 +1,5 @@
 /**
- * CONTRACT §2 from the outside: every service validates its environment at
+ * docs/PROTOCOL.md §2 from the outside: every service validates its environment at
  * start and exits non-zero with one line naming the bad variable; the
  * aggregator answers its health endpoints; `npm start` runs all three roles in
  * one process with no Redis at all, and passes its exit code on.

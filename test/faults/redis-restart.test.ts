@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { clusterPerFile, type Cluster, getJson, postEvents, requests, roleOf, sleep, until, UpdateRecorder } from './support.js';
 
-/** The ingest promise of CONTRACT §3 / README: a 503 within 2 s while Redis is down. */
+/** The ingest promise of docs/PROTOCOL.md §3 / README: a 503 within 2 s while Redis is down. */
 const MAX_REPLY_MS = 2000;
 /** How long Redis stays down. */
 const OUTAGE_MS = 2500;

@@ -1,6 +1,6 @@
 /**
  * Hostile POST /v1/events requests and what ingest may answer them
- * (CONTRACT §3, docs/SECURITY.md): shared by the ingest and all-in-one
+ * (docs/PROTOCOL.md §3, docs/SECURITY.md): shared by the ingest and all-in-one
  * fuzz suites.
  */
 import fc from 'fast-check';

@@ -3,7 +3,7 @@
  * and credentials against a real ingest app (in-process, port 0, in-memory
  * event log, authentication on), single and in floods, while well-formed
  * batches are posted alongside. Every reply must be a documented one
- * (CONTRACT §3 and docs/SECURITY.md), the well-formed events must be stored
+ * (docs/PROTOCOL.md §3 and docs/SECURITY.md), the well-formed events must be stored
  * exactly, no prototype polluted, and the live heap stay bounded.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

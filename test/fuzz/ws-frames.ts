@@ -1,7 +1,7 @@
 /**
  * Playing hostile frames on one WebSocket connection and checking that
  * everything the server sends back, and how it closes, is documented
- * (CONTRACT §5, close-codes.ts): shared by the gateway and all-in-one fuzz
+ * (docs/PROTOCOL.md §5, close-codes.ts): shared by the gateway and all-in-one fuzz
  * suites.
  */
 import { expect } from 'vitest';

@@ -1,7 +1,7 @@
 /**
  * Proxied traffic all the way to a snapshot: the proxy in front of the fake
  * upstream writes to Redis, an in-process aggregator builds snapshots, and the
- * public figures (CONTRACT §4) must be exactly those of the recorded traffic.
+ * public figures (docs/PROTOCOL.md §4) must be exactly those of the recorded traffic.
  */
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * The test-Redis finder of CONTRACT §7. Every integration test file calls
+ * The test-Redis finder of docs/PROTOCOL.md §7. Every integration test file calls
  * `startTestRedis()` in `beforeAll` and `stop()` in `afterAll`; tests isolate
  * themselves with `uniquePrefix()`, so files can run in parallel on one Redis.
  *

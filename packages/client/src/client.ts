@@ -107,7 +107,7 @@ export class PulseClient implements AsyncIterable<ServerMessage> {
   }
 
   /**
-   * Adds filters (CONTRACT §5); sent now or on the next connection, and kept
+   * Adds filters (docs/PROTOCOL.md §5); sent now or on the next connection, and kept
    * across reconnects. Throws a RangeError when 256 requests are unanswered
    * (subscribing in a loop while offline).
    */

@@ -8,7 +8,7 @@
  */
 import type { MetricType, ServerMessage } from '@pulse/protocol';
 
-/** The `filters` of a subscribe (CONTRACT §5): strings add to sets, `interval` replaces. */
+/** The `filters` of a subscribe (docs/PROTOCOL.md §5): strings add to sets, `interval` replaces. */
 export interface SubscribeFilters {
   endpoint?: string;
   endpoints?: readonly string[];
@@ -64,7 +64,7 @@ export class SubscriptionLedger {
       this.pending.shift();
       this.confirmed = null;
     } else if (message.type === 'error' && head.type === 'subscribe' && (message.code === undefined || message.code === INVALID_SUBSCRIPTION)) {
-      // Rejected whole, changing nothing (CONTRACT §5): forget it.
+      // Rejected whole, changing nothing (docs/PROTOCOL.md §5): forget it.
       this.pending.shift();
     }
   }

@@ -1,5 +1,5 @@
 /**
- * Requests started and not yet ended, across the cluster (CONTRACT §4):
+ * Requests started and not yet ended, across the cluster (docs/PROTOCOL.md §4):
  * `queue_depth` counts them, `active_streams` counts the streaming ones.
  * A node's own `node.gauge` overrides what its start/end pairs imply; a node
  * silent for 30 s drops out of both.

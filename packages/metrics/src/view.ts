@@ -1,5 +1,5 @@
 /**
- * Builds the public figures (CONTRACT §4) of one filtered view from an
+ * Builds the public figures (docs/PROTOCOL.md §4) of one filtered view from an
  * internal snapshot, by summing the selected cells' counters and merging their
  * histograms. Pure; a gateway calls it once per distinct view per snapshot.
  */
@@ -26,7 +26,7 @@ export interface CellFilter {
 
 export const ALL_CELLS: CellFilter = { endpoints: new Set(), models: new Set() };
 
-/** The figures a client's deltas are computed from (CONTRACT §5). */
+/** The figures a client's deltas are computed from (docs/PROTOCOL.md §5). */
 export interface DeltaBase {
   totalRequestsPerSec: number;
   totalTokensPerSec: number;

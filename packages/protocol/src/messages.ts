@@ -1,5 +1,5 @@
 /**
- * WebSocket messages of /metrics/stream (CONTRACT §5) and the subscription
+ * WebSocket messages of /metrics/stream (docs/PROTOCOL.md §5) and the subscription
  * rules: parsing a client frame, applying a subscribe to a filter.
  */
 import { METRIC_TYPES, isMetricType, type MetricType, type SnapshotData, type ViewData } from './snapshot-data.js';
@@ -199,7 +199,7 @@ export function describeFilter(f: Filter): {
   };
 }
 
-/** Deltas of CONTRACT §5, each present only when its metric type is in the view. */
+/** Deltas of docs/PROTOCOL.md §5, each present only when its metric type is in the view. */
 export interface Deltas {
   throughput?: { total_requests_per_sec: number; total_tokens_per_sec: number };
   streaming?: { active_streams_delta: number };

@@ -1,6 +1,6 @@
 /**
  * The public `data` object of `historical_data`, `metrics_update` and
- * `GET /metrics/snapshot` (CONTRACT §4). Maps are keyed by endpoint.
+ * `GET /metrics/snapshot` (docs/PROTOCOL.md §4). Maps are keyed by endpoint.
  */
 
 export const METRIC_TYPES = ['throughput', 'latency', 'cache', 'queue', 'streaming', 'error'] as const;

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { backoffDelay, type PulseEventInput } from '@pulse/protocol';
 import { sendBatch, type SendOutcome } from './send-batch.js';
 
-/** An event as a producer writes it (CONTRACT §3); ingest validates it. */
+/** An event as a producer writes it (docs/PROTOCOL.md §3); ingest validates it. */
 export type ReporterEvent = PulseEventInput;
 
 export interface ReporterOptions {

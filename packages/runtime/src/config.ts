@@ -39,7 +39,7 @@ export function secretVar<T extends z.ZodType>(schema: T): T {
   return schema;
 }
 
-/** Variables every service reads (CONTRACT §2). */
+/** Variables every service reads (docs/PROTOCOL.md §2). */
 export const commonVars = {
   HOST: z.string().min(1).default('0.0.0.0'),
   PULSE_WINDOW_SECONDS: intVar(60, 1, 3600),

@@ -48,7 +48,7 @@ export interface RedisEventLogOptions {
   readonly retentionMs: number;
 }
 
-/** The variables (CONTRACT §2) that say where a deployment's event log is and how long it keeps entries. */
+/** The variables (docs/PROTOCOL.md §2) that say where a deployment's event log is and how long it keeps entries. */
 export interface EventLogConfig {
   readonly REDIS_URL: string;
   readonly PULSE_KEY_PREFIX: string;

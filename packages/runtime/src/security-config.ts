@@ -83,7 +83,7 @@ export const securityVars = {
   PULSE_ALLOWED_ORIGINS: originListVar,
   /**
    * Longest string field accepted, in characters: event labels at ingest
-   * (never beyond CONTRACT §3's 128 for node and request_id, 256 for the
+   * (never beyond docs/PROTOCOL.md §3's 128 for node and request_id, 256 for the
    * rest) and endpoint/model names in a subscribe. Default 256.
    */
   PULSE_MAX_STRING_LENGTH: intVar(256, 1, 256),

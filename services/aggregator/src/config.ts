@@ -1,6 +1,6 @@
 import { commonVars, intVar, redisUrlVar } from '@pulse/runtime';
 
-/** Environment of an aggregator replica (CONTRACT §2), with defaults. */
+/** Environment of an aggregator replica (docs/PROTOCOL.md §2), with defaults. */
 export const aggregatorVars = {
   ...commonVars,
   PORT: intVar(9100, 0, 65535),

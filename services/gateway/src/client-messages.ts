@@ -1,5 +1,5 @@
 /**
- * A client's frames and the one reply each gets (CONTRACT §5): `subscribe`,
+ * A client's frames and the one reply each gets (docs/PROTOCOL.md §5): `subscribe`,
  * `unsubscribe`, `ping`; anything else gets an `error` naming what was wrong,
  * changes nothing, and leaves the connection open. Pure: the caller sends.
  */

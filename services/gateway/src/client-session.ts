@@ -3,7 +3,7 @@
  * `metrics_update` is due, and the figures its next deltas are taken from.
  * It does no I/O; the socket is held only so fan-out can reach it.
  *
- * Schedule (CONTRACT §5): after connect, subscribe or unsubscribe, the first
+ * Schedule (docs/PROTOCOL.md §5): after connect, subscribe or unsubscribe, the first
  * update comes from the first snapshot that arrives at least one interval
  * later (by the clock); after that one update every interval/tick snapshots,
  * counted by snapshot `seq`, so a snapshot arriving a few ms early or late

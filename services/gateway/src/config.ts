@@ -1,5 +1,5 @@
 /**
- * The gateway's configuration: the common variables of CONTRACT §2 plus the
+ * The gateway's configuration: the common variables of docs/PROTOCOL.md §2 plus the
  * knobs that protect a gateway from its clients. Parsed once in main.ts.
  */
 import { commonVars, intVar, parseConfig, redisUrlVar, securityVars } from '@pulse/runtime';

@@ -27,7 +27,7 @@ export class RenderedView {
   }
 }
 
-/** Deltas of CONTRACT §5: each only when its metric type is in `mask`. */
+/** Deltas of docs/PROTOCOL.md §5: each only when its metric type is in `mask`. */
 export function deltasJson(mask: number, now: DeltaBase, prev: DeltaBase): string {
   const parts: string[] = [];
   if (mask & THROUGHPUT_BIT) {

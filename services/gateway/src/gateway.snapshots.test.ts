@@ -1,6 +1,6 @@
 /**
  * Snapshots into a gateway (newest kept, the rest dropped) and its REST
- * surface (CONTRACT §2, §6), on the in-process snapshot bus.
+ * surface (docs/PROTOCOL.md §2, §6), on the in-process snapshot bus.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeSnapshot } from '@pulse/protocol';

@@ -1,5 +1,5 @@
 /**
- * The WebSocket protocol of CONTRACT §5, through real sockets, on a gateway
+ * The WebSocket protocol of docs/PROTOCOL.md §5, through real sockets, on a gateway
  * fed by the in-process snapshot bus.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * The gateway's REST surface (CONTRACT §2, §6): `/metrics/snapshot`,
+ * The gateway's REST surface (docs/PROTOCOL.md §2, §6): `/metrics/snapshot`,
  * `/metrics/labels`, `/metrics/history`, `/metrics/limits`, `/metrics` (self-metrics),
  * `/healthz`, `/readyz`; then the
  * dashboard (`/` and its assets), then the fallback; anything else is a JSON

@@ -1,5 +1,5 @@
 /**
- * POST /v1/events through a real socket into a real Redis (CONTRACT §3).
+ * POST /v1/events through a real socket into a real Redis (docs/PROTOCOL.md §3).
  * Every 202 is checked against the stream right after it: the reply must not
  * come before Redis has the events.
  */

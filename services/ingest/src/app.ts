@@ -1,5 +1,5 @@
 /**
- * The ingest HTTP app (CONTRACT §3): POST /v1/events validates events and
+ * The ingest HTTP app (docs/PROTOCOL.md §3): POST /v1/events validates events and
  * appends the valid ones to the event log in one call; the reply is sent only
  * after the log confirmed. No `listen` here: main.ts (or a test) owns the port.
  */

@@ -5,8 +5,8 @@
 import { checkEvent, ErrorCode, PulseError, type PulseEvent } from '@pulse/protocol';
 import { overlongField } from './string-limit.js';
 
-/** CONTRACT §3's longest string field: no limit beyond the schemas'. */
-const CONTRACT_MAX_STRING = 256;
+/** docs/PROTOCOL.md §3's longest string field: no limit beyond the schemas'. */
+const PROTOCOL_MAX_STRING = 256;
 
 export interface Rejection {
   readonly index: number;
@@ -22,7 +22,7 @@ export class Batch {
 
   constructor(
     private readonly maxEvents: number,
-    private readonly maxString = CONTRACT_MAX_STRING,
+    private readonly maxString = PROTOCOL_MAX_STRING,
   ) {}
 
   /** Number of events seen, valid or not. */
@@ -37,7 +37,7 @@ export class Batch {
       this.rejected.push({ index, error: checked.error });
       return;
     }
-    const overlong = this.maxString < CONTRACT_MAX_STRING ? overlongField(checked.event, this.maxString) : null;
+    const overlong = this.maxString < PROTOCOL_MAX_STRING ? overlongField(checked.event, this.maxString) : null;
     if (overlong === null) {
       this.events.push(checked.event);
     } else {
@@ -50,7 +50,7 @@ export class Batch {
     this.rejected.push({ index: this.next(), error });
   }
 
-  /** The 202 (or 400) body of CONTRACT §3. */
+  /** The 202 (or 400) body of docs/PROTOCOL.md §3. */
   reply(): { accepted: number; rejected: readonly Rejection[] } {
     return { accepted: this.events.length, rejected: this.rejected };
   }

@@ -1,5 +1,5 @@
 /**
- * Ingest configuration (CONTRACT §2), parsed once in main.ts.
+ * Ingest configuration (docs/PROTOCOL.md §2), parsed once in main.ts.
  */
 import { commonVars, intVar, redisUrlVar, securityVars, type parseConfig, type SecuritySettings } from '@pulse/runtime';
 

@@ -15,7 +15,7 @@ export function sendError(res: Response, error: PulseError): void {
   const body = { error: error.message, code: error.code };
   res.status(status);
   if (status === 503) res.set('Retry-After', RETRY_AFTER_SECONDS);
-  // A 400 keeps the shape of an ingest reply (CONTRACT §3): nothing accepted.
+  // A 400 keeps the shape of an ingest reply (docs/PROTOCOL.md §3): nothing accepted.
   res.json(status === 400 ? { accepted: 0, rejected: [], ...body } : body);
 }
 

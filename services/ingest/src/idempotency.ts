@@ -1,6 +1,6 @@
 /**
  * The `Idempotency-Key` header: a retried request with the same key is
- * answered with the first reply and not counted twice (CONTRACT §3).
+ * answered with the first reply and not counted twice (docs/PROTOCOL.md §3).
  */
 import { ErrorCode, PulseError } from '@pulse/protocol';
 

@@ -1,6 +1,6 @@
 /**
  * PULSE_MAX_STRING_LENGTH at ingest: an operator may accept shorter labels
- * than CONTRACT §3 allows (the schemas enforce the contract's maxima), to
+ * than docs/PROTOCOL.md §3 allows (the schemas enforce the contract's maxima), to
  * bound what one producer can make every snapshot and dashboard carry.
  */
 import type { PulseEvent } from '@pulse/protocol';

@@ -1,7 +1,7 @@
 /**
  * One proxied request as Pulse records it: identity and timing, the fields
  * read from its body, and the request.start / request.end events they make
- * (CONTRACT §3). Each event is emitted once, and the start always first, so
+ * (docs/PROTOCOL.md §3). Each event is emitted once, and the start always first, so
  * the two land in the stream in order.
  */
 import { randomUUID } from 'node:crypto';

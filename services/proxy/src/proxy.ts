@@ -71,7 +71,7 @@ export function createProxy({ settings, log, logger }: ProxyDeps): Proxy {
   });
   const health = startHealthChecks(pool, settings.health);
   const server = http.createServer(forwarder.handle);
-  // A node silent for 30 s drops out of queue depth and active streams (CONTRACT §4):
+  // A node silent for 30 s drops out of queue depth and active streams (docs/PROTOCOL.md §4):
   // a heartbeat gauge keeps streams longer than that counted while they last. It counts
   // the recorded requests only, as the starts and ends it stands in for do.
   const heartbeat = setInterval(

@@ -1,5 +1,5 @@
 /**
- * Watches a response body go by and keeps the figures of CONTRACT §3 it
+ * Watches a response body go by and keeps the figures of docs/PROTOCOL.md §3 it
  * carries: when the first generated content came, how many content pieces
  * there were, the server's `usage`, an error type. It sees each chunk right
  * after the proxy handed it on, and never holds the body.

@@ -1,6 +1,6 @@
 /**
  * `npm start`: ingest, aggregator and gateway in one process on one port
- * (CONTRACT §2). POST /v1/events goes to ingest; everything else (the
+ * (docs/PROTOCOL.md §2). POST /v1/events goes to ingest; everything else (the
  * WebSocket stream, REST, health) to the gateway.
  */
 import { aggregatorSettings, createAggregator, registerAggregatorMetrics } from '@pulse/aggregator';

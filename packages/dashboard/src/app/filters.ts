@@ -1,7 +1,8 @@
 /**
  * The dashboard's filter controls as a value: one endpoint, one model (or
- * all), a set of metric types, an interval. Maps onto a subscribe (CONTRACT
- * §5) and onto the page's query string, so a filtered view can be bookmarked.
+ * all), a set of metric types, an interval. Maps onto a subscribe
+ * (docs/PROTOCOL.md §5) and onto the page's query string, so a filtered view
+ * can be bookmarked.
  */
 import type { MetricType, SubscribeFilters } from '@pulse/client';
 import { METRIC_TYPES, isMetricType } from '@pulse/protocol/snapshot-data';
