@@ -8,19 +8,25 @@
 // HEALTHCHECK and probes /healthz and /readyz itself.
 //
 // One image runs any service, so the port is PORT when set, else the default of
-// the service PID 1 runs (read from /proc/1/cmdline). Dependency-free on purpose:
-// it runs from the image's root with only Node.
+// the service PID 1 runs (read from /proc/1/cmdline) — except for the proxy, whose
+// PORT forwards every path to its upstreams: its probes are on
+// PULSE_PROXY_ADMIN_PORT. Dependency-free on purpose: it runs from the image's
+// root with only Node.
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
-/** Each service's default PORT; test/deploy checks these against the config schemas. */
-export const DEFAULT_PORTS = { ingest: 8080, aggregator: 9100, gateway: 8000, standalone: 8000 };
+/** Each service's default probe port; test/deploy checks these against the config schemas. */
+export const DEFAULT_PORTS = { ingest: 8080, aggregator: 9100, gateway: 8000, standalone: 8000, proxy: 9190 };
 
-/** The port the service in this container listens on. */
+/** The variable naming the probe port, where it is not PORT. */
+const PORT_VARS = { proxy: 'PULSE_PROXY_ADMIN_PORT' };
+
+/** The port the service in this container answers its probes on. */
 export function portFor(env, cmdline) {
-  if (env.PORT !== undefined && env.PORT.trim() !== '') return Number(env.PORT);
   const service = /services\/([a-z0-9-]+)\/dist\/main\.js/.exec(cmdline)?.[1];
+  const set = env[PORT_VARS[service] ?? 'PORT'];
+  if (set !== undefined && set.trim() !== '') return Number(set);
   return DEFAULT_PORTS[service] ?? DEFAULT_PORTS.standalone;
 }
 

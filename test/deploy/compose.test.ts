@@ -10,12 +10,14 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Ajv } from 'ajv';
 import draft7 from 'ajv/dist/refs/json-schema-draft-07.json' with { type: 'json' };
 import { describe, expect, it } from 'vitest';
 import { commonVars, parseConfig } from '@pulse/runtime';
 import { gatewayConfigShape } from '@pulse/gateway';
-import { interpolate, listenPort, loadYaml, read, serviceOfCommand, shapeOf, SIMULATOR_FIXED_VARS } from './support.js';
+import { proxyConfigShape } from '@pulse/proxy';
+import { interpolate, listenPort, loadYaml, probePort, read, ROOT, serviceOfCommand, shapeOf, SIMULATOR_FIXED_VARS } from './support.js';
 import { PROBE_PATHS } from './probes.js';
 
 type Service = {
@@ -97,12 +99,15 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('health checks probe paths the services serve', () => {
+  it('health checks probe paths the services serve, on the port they serve them on', async () => {
+    const hc: { portFor(env: object, cmdline: string): number } = await import(pathToFileURL(join(ROOT, 'infra/docker/healthcheck.mjs')).href);
     for (const [name, s] of pulse) {
       if (s.healthcheck?.disable) continue;
       const [cmd, node, script, path] = s.healthcheck!.test!;
       expect([cmd, node, script], name).toEqual(['CMD', 'node', 'healthcheck.mjs']);
       expect(path, name).toBe(PROBE_PATHS.readiness);
+      const service = serviceOfCommand(s.command)!;
+      expect(hc.portFor(envOf(s), (s.command ?? []).join(' ')), name).toBe(probePort(service, (await shapeOf(service))!, envOf(s)));
     }
   });
 
@@ -143,14 +148,32 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('adds the simulator in the demo profile only, posting to the entry point', () => {
+  it('adds the simulator in the demo profile, the proxy and its stand-in upstream in the proxy profile, nothing else in one', () => {
+    const profiles: Record<string, string[]> = { simulator: ['demo'], proxy: ['proxy'], 'fake-openai': ['proxy'] };
+    for (const [name, s] of Object.entries(services)) expect(s.profiles, name).toEqual(profiles[name]);
+  });
+
+  it('the simulator posts to the entry point', () => {
     const sim = services.simulator!;
-    expect(sim.profiles).toEqual(['demo']);
     expect(sim.command).toEqual(['node', 'services/simulator/dist/main.js']);
-    for (const [name, s] of Object.entries(services)) if (name !== 'simulator') expect(s.profiles, name).toBeUndefined();
     const url = new URL(envOf(sim).PULSE_INGEST_URL!);
     expect(url.hostname).toBe('lb');
     expect(haproxy.frontends.find((f) => f.bind === Number(url.port))?.defaultBackend).toBe('ingest');
+  });
+
+  it('the proxy takes callers on its published PORT and forwards to the stand-in unless told otherwise; its admin port stays inside', async () => {
+    const proxy = services.proxy!;
+    const fake = services['fake-openai']!;
+    expect(serviceOfCommand(proxy.command)).toBe('proxy');
+    expect(serviceOfCommand(fake.command)).toBe('fake-openai');
+    const env = envOf(proxy);
+    const port = listenPort(proxyConfigShape, env);
+    expect(proxy.ports).toEqual([`${port}:${port}`]);
+    expect(proxy.ports!.join()).not.toContain(String(probePort('proxy', proxyConfigShape, env)));
+    const [upstream, ...others] = parseConfig(proxyConfigShape, env).PULSE_PROXY_UPSTREAMS.map((u) => new URL(u));
+    expect(others).toEqual([]);
+    expect(services[upstream!.hostname]).toBe(fake);
+    expect(Number(upstream!.port)).toBe(listenPort((await shapeOf('fake-openai'))!, envOf(fake)));
   });
 });
 

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listenPort, read, ROOT, shapeOf } from './support.js';
+import { probePort, read, ROOT, shapeOf } from './support.js';
 
 interface Stage {
   from: string;
@@ -192,19 +192,24 @@ describe('infra/docker/healthcheck.mjs (the image HEALTHCHECK)', () => {
     if (server?.listening) server.close();
   });
 
-  it("knows each service's default port, as its config schema says", async () => {
+  it("knows each service's default probe port, as its config schema says", async () => {
+    // What a service cannot start without: the proxy, an upstream.
+    const required: Record<string, Record<string, string>> = { proxy: { PULSE_PROXY_UPSTREAMS: 'http://upstream:8000' } };
     for (const [service, expected] of Object.entries(hc.DEFAULT_PORTS)) {
       const shape = await shapeOf(service);
       expect(shape, service).not.toBeNull();
-      expect(listenPort(shape!, {}), service).toBe(expected);
+      expect(probePort(service, shape!, required[service] ?? {}), service).toBe(expected);
     }
   });
 
-  it('takes PORT when set, else the default of the service PID 1 runs', () => {
+  it('takes PORT when set, else the default of the service PID 1 runs; the proxy’s admin port for the proxy', () => {
     expect(hc.portFor({ PORT: '1234' }, 'node services/ingest/dist/main.js')).toBe(1234);
     expect(hc.portFor({}, 'node services/ingest/dist/main.js ')).toBe(8080);
     expect(hc.portFor({ PORT: '' }, 'node services/aggregator/dist/main.js ')).toBe(9100);
     expect(hc.portFor({}, 'node services/standalone/dist/main.js ')).toBe(8000);
+    // The proxy's PORT forwards every path to its upstreams: its probes are on the admin port.
+    expect(hc.portFor({ PORT: '8090' }, 'node services/proxy/dist/main.js ')).toBe(9190);
+    expect(hc.portFor({ PORT: '8090', PULSE_PROXY_ADMIN_PORT: '1234' }, 'node services/proxy/dist/main.js ')).toBe(1234);
     expect(hc.hostFor({ HOST: '0.0.0.0' })).toBe('127.0.0.1');
     expect(hc.hostFor({ HOST: '10.1.2.3' })).toBe('10.1.2.3');
   });

@@ -1,7 +1,8 @@
 /**
  * infra/k8s: every manifest validates strictly against the Kubernetes API
  * schemas (kubernetes-models 4.5: v1.33.0); each overlay, as `kubectl
- * kustomize` renders it, is checked against the services' code (variables,
+ * kustomize` renders it — alone, and with the optional components added as
+ * docs/DEPLOY.md says — is checked against the services' code (variables,
  * ports, probe paths, drain deadline) and against itself (selectors, names,
  * ports that refer to one another). Without a kubectl that embeds kustomize
  * v5, the render checks are skipped and say why.
@@ -12,10 +13,10 @@ import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseGatewayConfig } from '@pulse/gateway';
 import { ingestConfigShape } from '@pulse/ingest';
-import { parseConfig } from '@pulse/runtime';
+import { commonVars, parseConfig } from '@pulse/runtime';
 import { validateObject } from './k8s-schema.js';
 import { PROBE_PATHS } from './probes.js';
-import { kubectlMissing, listenPort, OVERLAYS, read, renderOverlay, ROOT, serviceOfCommand, shapeOf, type K8sObject } from './support.js';
+import { COMPONENTS, kubectlMissing, listenPort, OVERLAYS, probePort, read, renderOverlay, ROOT, serviceOfCommand, shapeOf, type K8sObject } from './support.js';
 
 /** Secrets the prod overlay expects the operator to create (docs/DEPLOY.md), with a stand-in value. */
 const EXTERNAL_SECRETS: Record<string, Record<string, string>> = {
@@ -62,10 +63,16 @@ describe('infra/k8s manifests, as written (no kubectl needed)', () => {
 const skip = kubectlMissing ? ` — skipped: ${kubectlMissing}` : '';
 if (kubectlMissing) console.warn(`test/deploy: Kubernetes render checks skipped: ${kubectlMissing}`);
 
-describe.skipIf(kubectlMissing !== null).each(OVERLAYS)(`kubectl kustomize infra/k8s/overlays/%s${skip}`, (overlay) => {
+/** Each overlay alone, then with every optional component. */
+const RENDERS = OVERLAYS.flatMap((overlay) => [
+  { overlay, components: [] as readonly string[], label: overlay },
+  { overlay, components: COMPONENTS, label: `${overlay} + ${COMPONENTS.map((c) => `components/${c}`).join(', ')}` },
+]);
+
+describe.skipIf(kubectlMissing !== null).each(RENDERS)(`kubectl kustomize infra/k8s/overlays/$label${skip}`, ({ overlay, components }) => {
   let objs: K8sObject[] = [];
   beforeAll(() => {
-    objs = renderOverlay(overlay);
+    objs = renderOverlay(overlay, components);
   });
   const all = (kind: string) => objs.filter((o) => o.kind === kind) as any[];
   const find = (kind: string, name: string) => objs.find((o) => o.kind === kind && o.metadata.name === name) as any;
@@ -114,7 +121,7 @@ describe.skipIf(kubectlMissing !== null).each(OVERLAYS)(`kubectl kustomize infra
 
   it('has a Deployment, Service and PDB per tier, HPAs for gateway and ingest, an Ingress and a ConfigMap', () => {
     const services = pulseContainers().map((p) => p.service).sort();
-    expect(services).toEqual(['aggregator', 'gateway', 'ingest']);
+    expect(services).toEqual(['aggregator', 'gateway', 'ingest', ...components].sort());
     for (const d of all('Deployment')) {
       expect(all('Service').some((s) => matches(s.spec.selector, d.spec.template.metadata.labels)), `Service for ${d.metadata.name}`).toBe(true);
       expect(all('PodDisruptionBudget').some((p) => matches(p.spec.selector.matchLabels, d.spec.template.metadata.labels)), `PDB for ${d.metadata.name}`).toBe(true);
@@ -162,11 +169,14 @@ describe.skipIf(kubectlMissing !== null).each(OVERLAYS)(`kubectl kustomize infra
     }
   });
 
-  it('probes /healthz (liveness) and /readyz (readiness) on the port the code listens on', async () => {
+  it('probes /healthz (liveness) and /readyz (readiness) on the port the code answers them on, and exposes the ports it listens on', async () => {
     for (const { c, service } of pulseContainers()) {
-      const port = listenPort((await shapeOf(service!))!, envOf(c));
+      const shape = (await shapeOf(service!))!;
+      const port = probePort(service!, shape, envOf(c));
+      // The proxy listens on two: its traffic (PORT) and its own endpoints; the others on PORT alone.
+      const listening = [...new Set([listenPort(shape, envOf(c)), port])];
       const named = (p: number | string) => (typeof p === 'number' ? p : c.ports!.find((cp) => cp.name === p)?.containerPort);
-      expect(c.ports!.map((p) => p.containerPort), c.name).toEqual([port]);
+      expect(c.ports!.map((p) => p.containerPort), c.name).toEqual(listening);
       expect(c.livenessProbe.httpGet.path, c.name).toBe(PROBE_PATHS.liveness);
       expect(c.readinessProbe.httpGet.path, c.name).toBe(PROBE_PATHS.readiness);
       expect(named(c.livenessProbe.httpGet.port), c.name).toBe(port);
@@ -176,7 +186,8 @@ describe.skipIf(kubectlMissing !== null).each(OVERLAYS)(`kubectl kustomize infra
 
   it('lets each drain finish: terminationGracePeriodSeconds ≥ preStop + PULSE_SHUTDOWN_TIMEOUT_MS + 2 s', () => {
     for (const { d, c } of pulseContainers()) {
-      const deadlineS = parseConfig(ingestConfigShape, envOf(c)).PULSE_SHUTDOWN_TIMEOUT_MS / 1000;
+      // Every service reads the deadline with the same schema: the common variables'.
+      const deadlineS = parseConfig({ PULSE_SHUTDOWN_TIMEOUT_MS: commonVars.PULSE_SHUTDOWN_TIMEOUT_MS }, envOf(c)).PULSE_SHUTDOWN_TIMEOUT_MS / 1000;
       const sleep = c.lifecycle?.preStop?.exec?.command;
       const preStopS = sleep ? Number(sleep[1]) : 0;
       if (sleep) expect(sleep[0]).toBe('sleep');
@@ -218,6 +229,15 @@ describe.skipIf(kubectlMissing !== null).each(OVERLAYS)(`kubectl kustomize infra
     for (const k of ['proxy-read-timeout', 'proxy-send-timeout']) expect(Number(ing.metadata.annotations[`nginx.ingress.kubernetes.io/${k}`]), k).toBeGreaterThan(2 * heartbeatS);
     const body = /^(\d+)m$/.exec(ing.metadata.annotations['nginx.ingress.kubernetes.io/proxy-body-size']);
     expect(Number(body?.[1]) * 1024 * 1024).toBeGreaterThanOrEqual(parseConfig(ingestConfigShape, {}).PULSE_MAX_BODY_BYTES);
+  });
+
+  it(overlay === 'prod' ? 'turns read tokens on for every service that takes them' : 'leaves read tokens off', async () => {
+    for (const { c, service } of pulseContainers()) {
+      if (!('PULSE_READ_TOKENS' in (await shapeOf(service!))!)) continue;
+      const ref = c.env?.find((e: any) => e.name === 'PULSE_READ_TOKENS')?.valueFrom?.secretKeyRef;
+      if (overlay === 'prod') expect(ref, c.name).toEqual({ name: 'pulse-tokens', key: 'read' });
+      else expect(ref, c.name).toBeUndefined();
+    }
   });
 
   it('gives every Pulse container a pinned image (not :latest)', () => {

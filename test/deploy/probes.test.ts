@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHealthServer, type AggregatorStatus } from '@pulse/aggregator';
 import { createGateway, parseGatewayConfig, type Gateway } from '@pulse/gateway';
 import { createIngestApp, ingestConfigShape } from '@pulse/ingest';
+import { createAdminServer, createProxy, proxyConfigShape, proxySettings, type Proxy } from '@pulse/proxy';
 import { MemoryEventLog, MemorySnapshotBus, parseConfig, silentLogger } from '@pulse/runtime';
 import { PROBE_PATHS } from './probes.js';
 
@@ -30,6 +31,7 @@ const standby: AggregatorStatus = {
 };
 
 let gateway: Gateway;
+let proxy: Proxy;
 const servers: Record<string, Server> = {};
 
 beforeAll(async () => {
@@ -39,6 +41,10 @@ beforeAll(async () => {
     createIngestApp({ config: parseConfig(ingestConfigShape, {}), log: new MemoryEventLog(60_000), logger: silentLogger(), isReady: () => true }),
   );
   servers.aggregator = createHealthServer({ status: () => standby, storeReachable: () => true });
+  // The proxy's probes are on its admin server: its own port forwards every path. No upstream answers here.
+  const settings = proxySettings(parseConfig(proxyConfigShape, { PULSE_PROXY_UPSTREAMS: 'http://127.0.0.1:9' }));
+  proxy = createProxy({ settings, log: new MemoryEventLog(60_000), logger: silentLogger() });
+  servers.proxy = createAdminServer({ proxy, readTokens: [] });
   for (const server of Object.values(servers)) {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
@@ -47,6 +53,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gateway?.close();
+  await proxy?.close(0);
   for (const [name, server] of Object.entries(servers)) if (name !== 'gateway') server.close();
 });
 
@@ -57,7 +64,7 @@ const get = async (service: string, path: string) => {
   return res.status;
 };
 
-describe.each(['ingest', 'aggregator', 'gateway'])('%s serves the probe paths', (service) => {
+describe.each(['ingest', 'proxy', 'aggregator', 'gateway'])('%s serves the probe paths', (service) => {
   it(`${PROBE_PATHS.liveness} answers 200`, async () => {
     expect(await get(service, PROBE_PATHS.liveness)).toBe(200);
   });

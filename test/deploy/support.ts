@@ -4,14 +4,17 @@
  * `kubectl kustomize` when it is on PATH.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { aggregatorVars } from '@pulse/aggregator';
 import { gatewayConfigShape } from '@pulse/gateway';
 import { ingestConfigShape } from '@pulse/ingest';
+import { proxyConfigShape } from '@pulse/proxy';
 import { parseConfig } from '@pulse/runtime';
+import { fakeOpenAIVars } from '../../services/fake-openai/src/config.js';
 import { standaloneVars } from '../../services/standalone/src/config.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -19,14 +22,17 @@ export const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 
 type Shape = Parameters<typeof parseConfig>[0];
 
-/** The start command of each service (CONTRACT §2), as the image runs it. */
+/** The start command of each service (docs/PROTOCOL.md §2), as the image runs it. */
 export const START = /^services\/([a-z0-9-]+)\/dist\/main\.js$/;
 
 const SHAPES: Record<string, Shape> = {
   ingest: ingestConfigShape,
+  proxy: proxyConfigShape,
   aggregator: aggregatorVars,
   gateway: gatewayConfigShape,
   standalone: standaloneVars,
+  // The proxy's stand-in upstream in compose's `proxy` profile.
+  'fake-openai': fakeOpenAIVars,
 };
 
 /**
@@ -71,9 +77,24 @@ export function serviceOfCommand(command: readonly string[] | undefined): string
 
 /** The port a service listens on with `env`: PORT, else its schema's default. */
 export function listenPort(shape: Shape, env: Record<string, string>): number {
-  const parsed = parseConfig(shape, env) as { PORT?: unknown };
-  if (typeof parsed.PORT !== 'number') throw new Error('service has no PORT');
-  return parsed.PORT;
+  return portVar(shape, env, 'PORT');
+}
+
+/**
+ * The variable naming the port a service answers its probes on, where it is
+ * not PORT: the proxy's PORT forwards every path to its upstreams.
+ */
+const PROBE_PORT_VARS: Record<string, string> = { proxy: 'PULSE_PROXY_ADMIN_PORT' };
+
+/** The port `service` answers /healthz and /readyz on with `env`. */
+export function probePort(service: string, shape: Shape, env: Record<string, string>): number {
+  return portVar(shape, env, PROBE_PORT_VARS[service] ?? 'PORT');
+}
+
+function portVar(shape: Shape, env: Record<string, string>, name: string): number {
+  const port = (parseConfig(shape, env) as Record<string, unknown>)[name];
+  if (typeof port !== 'number') throw new Error(`service has no ${name}`);
+  return port;
 }
 
 /** Compose-style `${VAR:-default}` / `${VAR}` with the defaults the file gives (unset otherwise). */
@@ -106,13 +127,28 @@ export const kubectlMissing: string | null = (() => {
   return null;
 })();
 
-/** `kubectl kustomize infra/k8s/overlays/<overlay>`, parsed. */
-export function renderOverlay(overlay: string): K8sObject[] {
-  const out = execFileSync('kubectl', ['kustomize', join(ROOT, 'infra/k8s/overlays', overlay)], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return parseAllDocuments(out)
-    .map((d) => d.toJS() as K8sObject | null)
-    .filter((o): o is K8sObject => o !== null);
+/** The optional parts under infra/k8s/components that an overlay may add (docs/DEPLOY.md). */
+export const COMPONENTS = ['proxy'] as const;
+
+/**
+ * `kubectl kustomize infra/k8s/overlays/<overlay>`, parsed. With `components`,
+ * the overlay as an operator extends it: its kustomization.yaml with those
+ * components listed, rendered from a copy of infra/k8s.
+ */
+export function renderOverlay(overlay: string, components: readonly string[] = []): K8sObject[] {
+  const copy = components.length > 0 ? mkdtempSync(join(tmpdir(), 'pulse-k8s-')) : null;
+  try {
+    let dir = join(ROOT, 'infra/k8s/overlays', overlay);
+    if (copy) {
+      cpSync(join(ROOT, 'infra/k8s'), copy, { recursive: true });
+      dir = join(copy, 'overlays', overlay);
+      appendFileSync(join(dir, 'kustomization.yaml'), `\ncomponents:\n${components.map((c) => `  - ../../components/${c}\n`).join('')}`);
+    }
+    const out = execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return parseAllDocuments(out)
+      .map((d) => d.toJS() as K8sObject | null)
+      .filter((o): o is K8sObject => o !== null);
+  } finally {
+    if (copy) rmSync(copy, { recursive: true, force: true });
+  }
 }
