@@ -3,7 +3,7 @@
  * can do — Node's HTTP server and undici's pool (the proxy's own stack),
  * passing requests and responses through and observing nothing. The gap
  * between it and the bare TCP relay is what Node's HTTP parsing and
- * framing cost here; the gap above it is the ingest proxy's own work.
+ * framing cost here; the gap above it is the proxy's own work.
  *
  * Usage: node http-relay.js <listen port> <upstream port>
  */
