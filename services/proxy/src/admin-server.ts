@@ -98,7 +98,7 @@ function sendError(res: http.ServerResponse, status: number, code: string, messa
 }
 
 /** The proxy's figures among the process's self-metrics (GET /metrics), read from its status at scrape time. */
-export function registerProxyMetrics(proxy: Proxy, registry: Registry): void {
+function registerProxyMetrics(proxy: Proxy, registry: Registry): void {
   const events = () => proxy.status().events;
   const perUpstream = (value: (u: UpstreamStatus) => number) => () =>
     proxy.status().upstreams.map((u) => [{ upstream: u.url }, value(u)] as const);
