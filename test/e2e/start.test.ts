@@ -55,7 +55,8 @@ describe('npm start (all in one, no Redis)', () => {
     child.stdout.on('data', (d: Buffer) => (out += d));
     child.stderr.on('data', (d: Buffer) => (out += d));
     const exited = once(child, 'exit');
-    const proc = { name: 'standalone', port, url: `http://127.0.0.1:${port}`, child, output: () => out } as unknown as ServiceProcess;
+    const url = `http://127.0.0.1:${port}`;
+    const proc = { name: 'standalone', port, url, adminUrl: url, child, output: () => out } as unknown as ServiceProcess;
     try {
       await waitReady(proc, 60_000);
       const client = await TestClient.connect(`ws://127.0.0.1:${port}/metrics/stream`);

@@ -354,7 +354,8 @@ export class Aggregator {
     if (last) this.readId = last.id;
   }
 
-  status(): AggregatorStatus {
+  /** What this replica is and holds (bound: handed around as a function, e.g. to the health server). */
+  readonly status = (): AggregatorStatus => {
     const snap = this.lastPublished;
     const window = this.window;
     return {
@@ -373,7 +374,7 @@ export class Aggregator {
       labelsFolded: window?.labelsFolded ?? 0,
       lagMs: snap && this.newestApplied > 0 ? Math.max(0, snap.builtAt * 1000 - this.newestApplied) : null,
     };
-  }
+  };
 
   /** Resolves with the next snapshot this replica publishes (for tests). */
   nextSnapshot(): Promise<InternalSnapshot> {
