@@ -12,6 +12,10 @@ export const ErrorCode = {
   STORE_UNAVAILABLE: 'store_unavailable',
   NOT_READY: 'not_ready',
   NOT_FOUND: 'not_found',
+  /** The route exists, not for this method; the reply says `Allow`. */
+  METHOD_NOT_ALLOWED: 'method_not_allowed',
+  /** Request headers over Node's limit (16 KiB). */
+  HEADERS_TOO_LARGE: 'headers_too_large',
   INVALID_MESSAGE: 'invalid_message',
   INVALID_SUBSCRIPTION: 'invalid_subscription',
   INTERNAL: 'internal',
@@ -40,6 +44,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   store_unavailable: 503,
   not_ready: 503,
   not_found: 404,
+  method_not_allowed: 405,
+  headers_too_large: 431,
   invalid_message: 400,
   invalid_subscription: 400,
   internal: 500,

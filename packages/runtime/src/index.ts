@@ -18,3 +18,4 @@ export * from './security-config.js';
 export * from './tokens.js';
 export * from './limit-counters.js';
 export * from './self-metrics.js';
+export * from './http-replies.js';

@@ -1,10 +1,11 @@
 /**
- * The aggregator's HTTP face: health, readiness and self-metrics only.
- * Ready means Redis answers and this replica either leads or stands by
- * healthily; `/status` says which. Internal: no token (docs/SECURITY.md).
+ * The aggregator's HTTP face: health, readiness, status and self-metrics
+ * only (the ops-server style of @pulse/runtime). Ready means Redis answers;
+ * the replica leads or stands by healthily, and readiness and `/status` say
+ * which. Internal: no token (docs/SECURITY.md).
  */
-import http from 'node:http';
-import { PROMETHEUS_CONTENT_TYPE, registerScraped, SelfMetrics, type ScrapedMetric } from '@pulse/runtime';
+import type http from 'node:http';
+import { opsServer, probeRoutes, registerScraped, SelfMetrics, sendJson, type ScrapedMetric } from '@pulse/runtime';
 import type { AggregatorStatus } from './aggregator.js';
 
 export interface HealthDeps {
@@ -17,36 +18,15 @@ export interface HealthDeps {
 export function createHealthServer(deps: HealthDeps): http.Server {
   const metrics = deps.metrics ?? new SelfMetrics();
   registerAggregatorMetrics(metrics, deps.status);
-  return http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    const json = (code: number, body: unknown) => {
-      res.writeHead(code, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: 'method not allowed' });
-    switch (path) {
-      case '/healthz':
-        return json(200, { status: 'ok' });
-      case '/readyz':
-        return deps.storeReachable()
-          ? json(200, { status: 'ready', role: deps.status().role })
-          : json(503, { status: 'not ready', reason: 'redis unreachable' });
-      case '/status':
-        return json(200, deps.status());
-      case '/metrics':
-        return void metrics.exposition().then(
-          (text) => {
-            res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE });
-            res.end(text);
-          },
-          (err: unknown) => json(500, { error: `could not collect metrics: ${String(err)}` }),
-        );
-      default:
-        return json(404, { error: 'not found' });
-    }
+  return opsServer({
+    ...probeRoutes(
+      () => (deps.storeReachable() ? null : 'redis unreachable'),
+      metrics,
+      () => ({ role: deps.status().role }),
+    ),
+    '/status': { answer: (_req, res) => sendJson(res, 200, deps.status()) },
   });
 }
-
 /** The replica's role and what its window holds, in either role: a standby's memory shows here too. */
 export function registerAggregatorMetrics(metrics: SelfMetrics, status: () => AggregatorStatus): void {
   const scraped: ScrapedMetric[] = [

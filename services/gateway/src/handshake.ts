@@ -9,8 +9,7 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ErrorCode, HTTP_STATUS } from '@pulse/protocol';
-import type { LimitCounters } from '@pulse/runtime';
-import { errorBody } from './http-routes.js';
+import { errorBody, type LimitCounters } from '@pulse/runtime';
 import { writeRawReply } from './raw-reply.js';
 
 /**
@@ -33,8 +32,8 @@ export function guardHandshakes(server: Server, timeoutMs: number, counters: Lim
       socket.destroy();
       return;
     }
-    const code = timedOut ? ErrorCode.REQUEST_TIMEOUT : ErrorCode.INVALID_BODY;
-    const body = errorBody(code, timedOut ? `request headers not complete within ${timeoutMs} ms` : 'malformed HTTP request');
-    writeRawReply(socket, err.code === 'HPE_HEADER_OVERFLOW' ? 431 : HTTP_STATUS[code], body);
+    const code = timedOut ? ErrorCode.REQUEST_TIMEOUT : err.code === 'HPE_HEADER_OVERFLOW' ? ErrorCode.HEADERS_TOO_LARGE : ErrorCode.INVALID_BODY;
+    const message = timedOut ? `request headers not complete within ${timeoutMs} ms` : code === ErrorCode.HEADERS_TOO_LARGE ? 'request headers too large' : 'malformed HTTP request';
+    writeRawReply(socket, HTTP_STATUS[code], errorBody(code, message));
   });
 }

@@ -7,8 +7,8 @@
  * to them and to `/metrics` (access.ts); probes and the dashboard's static files stay open.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCode, HTTP_STATUS } from '@pulse/protocol';
-import { PROMETHEUS_CONTENT_TYPE } from '@pulse/runtime';
+import { ErrorCode } from '@pulse/protocol';
+import { LIVENESS_BODY, pathOf, PROMETHEUS_CONTENT_TYPE, readinessReply, sendError, sendJson } from '@pulse/runtime';
 import type { AccessPolicy } from './access.js';
 
 export interface HttpRouteDeps {
@@ -35,8 +35,6 @@ export interface HttpRouteDeps {
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
 export type OptionalHttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
-const JSON_TYPE = 'application/json; charset=utf-8';
-
 type Reply = [status: number, body: string, type?: string];
 
 /** `/metrics` and the routes under it carry metrics: they need a read token when tokens are configured. */
@@ -49,12 +47,10 @@ export function httpRoutes(deps: HttpRouteDeps): HttpHandler {
     '/metrics/history': () => [200, deps.historyBody()],
     '/metrics/limits': async () => [200, await deps.limitsText(), PROMETHEUS_CONTENT_TYPE],
     '/metrics': async () => [200, await deps.selfMetricsText(), PROMETHEUS_CONTENT_TYPE],
-    '/healthz': () => [200, '{"status":"ok"}'],
+    '/healthz': () => [200, LIVENESS_BODY],
     '/readyz': () => {
-      const reason = deps.notReadyReason();
-      return reason === null
-        ? [200, '{"status":"ready"}']
-        : [HTTP_STATUS[ErrorCode.NOT_READY], JSON.stringify({ status: 'not_ready', reason })];
+      const { status, body } = readinessReply(deps.notReadyReason());
+      return [status, body];
     },
   };
 
@@ -64,49 +60,34 @@ export function httpRoutes(deps: HttpRouteDeps): HttpHandler {
     if (!route) {
       if (deps.dashboard?.(req, res)) return;
       if (deps.fallback) return deps.fallback(req, res);
-      return send(res, HTTP_STATUS[ErrorCode.NOT_FOUND], errorBody(ErrorCode.NOT_FOUND, `no route for ${req.method} ${path}`));
+      return sendError(res, ErrorCode.NOT_FOUND, `no route for ${req.method} ${path}`);
     }
     const guarded = isGuarded(path);
     if (guarded && req.method === 'OPTIONS') {
       // A CORS preflight carries no token: only the origin decides.
       const refusal = deps.access.checkPreflight(req);
-      if (refusal) return send(res, refusal.status, errorBody(refusal.code, refusal.message));
+      if (refusal) return sendError(res, refusal.code, refusal.message);
       res.writeHead(204, { ...deps.access.corsHeaders(req, true), 'Cache-Control': 'no-store' });
       return res.end();
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('Allow', 'GET, HEAD');
-      return send(res, 405, errorBody('method_not_allowed', `${req.method} is not allowed on ${path}`));
+      return sendError(res, ErrorCode.METHOD_NOT_ALLOWED, `${req.method} is not allowed on ${path}`, { Allow: 'GET, HEAD' });
     }
+    const headOnly = req.method === 'HEAD';
     const cors = guarded ? deps.access.corsHeaders(req) : {};
     const refusal = guarded ? deps.access.check(req) : null;
-    if (refusal) return send(res, refusal.status, errorBody(refusal.code, refusal.message), req.method === 'HEAD', { ...cors, ...refusal.headers });
-    void Promise.resolve(route()).then(
-      ([status, body, type]) => send(res, status, body, req.method === 'HEAD', cors, type),
-      (err: unknown) => send(res, 500, errorBody(ErrorCode.INTERNAL, `could not answer ${path}: ${String(err)}`)),
-    );
+    if (refusal) return sendError(res, refusal.code, refusal.message, { ...cors, ...refusal.headers }, headOnly);
+    void Promise.resolve()
+      .then(route)
+      .then(
+        ([status, body, type]) => send(res, status, body, headOnly, cors, type),
+        (err: unknown) => sendError(res, ErrorCode.INTERNAL, `could not answer ${path}: ${String(err)}`),
+      );
   };
 }
 
-/** The path of a request target, without its query; `/` for anything unparseable. */
-export function pathOf(url: string | undefined): string {
-  try {
-    return new URL(url ?? '/', 'http://gateway').pathname;
-  } catch {
-    return '/';
-  }
-}
-
-export function errorBody(code: string, message: string): string {
-  return JSON.stringify({ error: message, code });
-}
-
-function send(res: ServerResponse, status: number, body: string, headOnly = false, headers: Record<string, string> = {}, type = JSON_TYPE): void {
-  res.writeHead(status, {
-    ...headers,
-    'Content-Type': type,
-    'Content-Length': Buffer.byteLength(body),
-    'Cache-Control': 'no-store',
-  });
+function send(res: ServerResponse, status: number, body: string, headOnly: boolean, headers: Record<string, string>, type?: string): void {
+  if (type === undefined) return sendJson(res, status, body, headers, headOnly);
+  res.writeHead(status, { ...headers, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
   res.end(headOnly ? undefined : body);
 }

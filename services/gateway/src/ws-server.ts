@@ -11,8 +11,8 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
-import { CloseCode, ErrorCode, type SubscribeLimits } from '@pulse/protocol';
-import type { LimitCounters, Logger } from '@pulse/runtime';
+import { CloseCode, ErrorCode, HTTP_STATUS, type SubscribeLimits } from '@pulse/protocol';
+import { errorBody, errorHeaders, pathOf, type LimitCounters, type Logger } from '@pulse/runtime';
 import type { AccessPolicy } from './access.js';
 import { clientAddress } from './client-address.js';
 import { handleClientFrame, type SubscribeGuard } from './client-messages.js';
@@ -20,7 +20,6 @@ import { ClientSession } from './client-session.js';
 import type { GatewayClock } from './clock.js';
 import { ConnectionQuota } from './connection-quota.js';
 import { errorReply } from './frames.js';
-import { errorBody, pathOf } from './http-routes.js';
 import { MessageRateLimiter } from './rate-limit.js';
 import { writeRawReply } from './raw-reply.js';
 import type { SnapshotState } from './snapshot-state.js';
@@ -115,23 +114,23 @@ export class StreamServer {
     socket.on('error', (err) => this.log.debug({ err, client }, 'socket error during upgrade'));
     const path = pathOf(req.url);
     if (path !== STREAM_PATH) {
-      return refuse(socket, 404, errorBody(ErrorCode.NOT_FOUND, `no WebSocket endpoint at ${path}; use ${STREAM_PATH}`));
+      return refuse(socket, ErrorCode.NOT_FOUND, `no WebSocket endpoint at ${path}; use ${STREAM_PATH}`);
     }
-    if (!this.accepting) return refuse(socket, 503, errorBody(ErrorCode.NOT_READY, 'gateway shutting down'));
+    if (!this.accepting) return refuse(socket, ErrorCode.NOT_READY, 'gateway shutting down');
     const refusal = this.opts.access.check(req);
-    if (refusal) return refuse(socket, refusal.status, errorBody(refusal.code, refusal.message), refusal.headers);
+    if (refusal) return refuse(socket, refusal.code, refusal.message, refusal.headers);
     // The upgrade below completes synchronously, so neither count can be overtaken.
     if (this.clients.size >= this.opts.maxConnections) {
       this.opts.counters.hit('connections');
       this.log.warn({ client: addressOf(req), max: this.opts.maxConnections }, 'connection refused: gateway at capacity');
-      return refuse(socket, 503, errorBody(ErrorCode.OVER_CAPACITY, `gateway holds its maximum of ${this.opts.maxConnections} connections`));
+      return refuse(socket, ErrorCode.OVER_CAPACITY, `gateway holds its maximum of ${this.opts.maxConnections} connections`);
     }
     const ip = clientAddress(req, this.opts.trustedProxyHops);
     if (this.quota.of(ip) >= this.opts.maxConnectionsPerIp) {
       this.opts.counters.hit('connections_per_ip');
       this.log.warn({ client: addressOf(req), max: this.opts.maxConnectionsPerIp }, 'connection refused: address at its connection limit');
       const message = `at most ${this.opts.maxConnectionsPerIp} connections per client address; close one first`;
-      return refuse(socket, 429, errorBody(ErrorCode.TOO_MANY_CONNECTIONS, message), { 'Retry-After': '5' });
+      return refuse(socket, ErrorCode.TOO_MANY_CONNECTIONS, message, { 'Retry-After': '5' });
     }
     // `ws` hands `req` back: capturing it here would keep it in the error listener's closure context.
     this.wss.handleUpgrade(req, socket, head, (ws, request) => this.connected(ws, request, ip));
@@ -250,7 +249,7 @@ function addressOf(req: IncomingMessage): string {
   return `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
 }
 
-/** Answers an upgrade request with a plain HTTP error, before any WebSocket exists. */
-function refuse(socket: Duplex, status: number, body: string, headers: Readonly<Record<string, string>> = {}): void {
-  writeRawReply(socket, status, body, status === 503 ? { 'Retry-After': '1', ...headers } : headers);
+/** Answers an upgrade request with the API's error reply, before any WebSocket exists. */
+function refuse(socket: Duplex, code: ErrorCode, message: string, headers: Readonly<Record<string, string>> = {}): void {
+  writeRawReply(socket, HTTP_STATUS[code], errorBody(code, message), { ...errorHeaders(code), ...headers });
 }

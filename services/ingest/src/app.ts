@@ -6,11 +6,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
 import { ErrorCode, PulseError } from '@pulse/protocol';
-import { INGEST_LIMITS, LimitCounters, PROMETHEUS_CONTENT_TYPE, SelfMetrics, TokenSet, type EventLog, type Logger } from '@pulse/runtime';
+import {
+  INGEST_LIMITS,
+  LimitCounters,
+  LIVENESS_BODY,
+  PROMETHEUS_CONTENT_TYPE,
+  readinessReply,
+  SelfMetrics,
+  sendJson,
+  TokenSet,
+  type EventLog,
+  type Logger,
+} from '@pulse/runtime';
 import { requireToken } from './auth.js';
 import { batchFromJson, batchFromNdjson, type Batch } from './batch.js';
 import type { IngestLimits } from './config.js';
-import { errorHandler, notFound, sendError } from './error-handler.js';
+import { errorHandler, notFound, sendRejected } from './error-handler.js';
 import { IDEMPOTENCY_TTL_SECONDS, idempotencyKey } from './idempotency.js';
 
 export interface IngestDeps {
@@ -41,12 +52,10 @@ export function createIngestApp({
   const writers = requireToken(new TokenSet(config.PULSE_WRITE_TOKENS));
   const readers = requireToken(new TokenSet(config.PULSE_READ_TOKENS));
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
+  app.get('/healthz', (_req, res) => sendJson(res, 200, LIVENESS_BODY));
   app.get('/readyz', (_req, res) => {
-    if (isReady()) res.json({ status: 'ready' });
-    else sendError(res, new PulseError(ErrorCode.NOT_READY, 'not ready: the event store does not answer'));
+    const { status, body } = readinessReply(isReady() ? null : 'the event store does not answer, or stopping');
+    sendJson(res, status, body);
   });
   app.get('/metrics/limits', readers, async (_req, res) => {
     res.type(PROMETHEUS_CONTENT_TYPE).send(await counters.prometheusText());
@@ -75,7 +84,7 @@ export function createIngestApp({
     if (batch.events.length === 0) {
       // Not stored under the Idempotency-Key: nothing was accepted, so a corrected retry must get through.
       const reason = batch.size === 0 ? 'the body holds no events' : 'no valid event in the body';
-      res.status(400).json({ ...batch.reply(), error: reason, code: ErrorCode.INVALID_EVENT });
+      sendRejected(res, ErrorCode.INVALID_EVENT, reason, batch.reply());
       return;
     }
     const body = JSON.stringify(batch.reply());

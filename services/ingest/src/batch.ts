@@ -8,6 +8,12 @@ import { overlongField } from './string-limit.js';
 /** docs/PROTOCOL.md §3's longest string field: no limit beyond the schemas'. */
 const PROTOCOL_MAX_STRING = 256;
 
+/** What a 202 says, and a 400 besides its error. */
+export interface BatchReply {
+  readonly accepted: number;
+  readonly rejected: readonly Rejection[];
+}
+
 export interface Rejection {
   readonly index: number;
   readonly error: string;
@@ -51,7 +57,7 @@ export class Batch {
   }
 
   /** The 202 (or 400) body of docs/PROTOCOL.md §3. */
-  reply(): { accepted: number; rejected: readonly Rejection[] } {
+  reply(): BatchReply {
     return { accepted: this.events.length, rejected: this.rejected };
   }
 

@@ -5,18 +5,18 @@
  */
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { ErrorCode, HTTP_STATUS, PulseError } from '@pulse/protocol';
-import type { LimitCounters, LimitReason, Logger } from '@pulse/runtime';
+import type { BatchReply } from './batch.js';
+import { sendError as sendRuntimeError, sendJson, type LimitCounters, type LimitReason, type Logger } from '@pulse/runtime';
 
-/** How long a client should wait before retrying a 503, in seconds. */
-const RETRY_AFTER_SECONDS = '1';
+/** An error reply in the API's shape (@pulse/runtime's http-replies.ts); a 400 keeps the shape of an ingest reply too. */
+function sendError(res: Response, error: PulseError): void {
+  if (HTTP_STATUS[error.code] === 400) sendRejected(res, error.code, error.message);
+  else sendRuntimeError(res, error.code, error.message);
+}
 
-export function sendError(res: Response, error: PulseError): void {
-  const status = HTTP_STATUS[error.code];
-  const body = { error: error.message, code: error.code };
-  res.status(status);
-  if (status === 503) res.set('Retry-After', RETRY_AFTER_SECONDS);
-  // A 400 keeps the shape of an ingest reply (docs/PROTOCOL.md §3): nothing accepted.
-  res.json(status === 400 ? { accepted: 0, rejected: [], ...body } : body);
+/** A 400 in the shape of an ingest reply (docs/PROTOCOL.md §3): nothing accepted, what was rejected, and why. */
+export function sendRejected(res: Response, code: ErrorCode, message: string, reply: BatchReply = { accepted: 0, rejected: [] }): void {
+  sendJson(res, HTTP_STATUS[code], { ...reply, error: message, code });
 }
 
 export const notFound: RequestHandler = (req, res) => {

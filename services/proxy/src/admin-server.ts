@@ -14,21 +14,24 @@
  * that carries figures does; refusals count in `pulse_rejections_total`. The
  * probes stay open.
  */
-import http from 'node:http';
-import { ErrorCode, HTTP_STATUS } from '@pulse/protocol';
+import type http from 'node:http';
+import { ErrorCode } from '@pulse/protocol';
 import {
   bearerChallenge,
   bearerToken,
   LimitCounters,
-  PROMETHEUS_CONTENT_TYPE,
+  opsServer,
+  probeRoutes,
   registerScraped,
   SelfMetrics,
+  sendError,
+  sendJson,
   TokenSet,
+  type OpsRoute,
   type Registry,
   type ScrapedMetric,
 } from '@pulse/runtime';
 import type { Proxy } from './proxy.js';
-import { requestPath } from './routes.js';
 import type { UpstreamStatus } from './upstream-pool.js';
 
 export interface AdminDeps {
@@ -39,62 +42,28 @@ export interface AdminDeps {
   readonly metrics?: SelfMetrics;
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8';
-
 export function createAdminServer({ proxy, readTokens, metrics = new SelfMetrics() }: AdminDeps): http.Server {
   registerProxyMetrics(proxy, metrics.registry);
   const counters = new LimitCounters(['unauthorized'], metrics);
   const readers = new TokenSet(readTokens);
-
-  const routes: Record<string, { guarded: boolean; answer(res: http.ServerResponse): void | Promise<void> }> = {
-    '/healthz': { guarded: false, answer: (res) => sendJson(res, 200, { status: 'ok' }) },
-    '/readyz': {
-      guarded: false,
-      answer: (res) => (proxy.ready() ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'not ready' })),
-    },
-    '/status': { guarded: true, answer: (res) => sendJson(res, 200, proxy.status()) },
-    '/metrics': {
-      guarded: true,
-      answer: async (res) => {
-        const text = await metrics.exposition();
-        res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE });
-        res.end(text);
-      },
-    },
+  const guard = (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
+    if (!readers.required) return false;
+    const presented = bearerToken(req.headers.authorization);
+    if (readers.accepts(presented)) return false;
+    counters.hit('unauthorized');
+    // The message never repeats what was presented: it may be a real token sent to the wrong place.
+    const message = presented === undefined ? 'a bearer token is required' : 'the bearer token is not valid';
+    sendError(res, ErrorCode.UNAUTHORIZED, message, { 'WWW-Authenticate': bearerChallenge(presented !== undefined) });
+    return true;
   };
-
-  return http.createServer((req, res) => {
-    const path = requestPath(req.url ?? '/');
-    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
-    if (!route) return sendError(res, HTTP_STATUS[ErrorCode.NOT_FOUND], ErrorCode.NOT_FOUND, `no route ${req.method} ${path}`);
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('Allow', 'GET, HEAD');
-      return sendError(res, 405, 'method_not_allowed', `${req.method} is not allowed on ${path}`);
-    }
-    if (route.guarded && readers.required) {
-      const presented = bearerToken(req.headers.authorization);
-      if (!readers.accepts(presented)) {
-        counters.hit('unauthorized');
-        res.setHeader('WWW-Authenticate', bearerChallenge(presented !== undefined));
-        // The message never repeats what was presented: it may be a real token sent to the wrong place.
-        const message = presented === undefined ? 'a bearer token is required' : 'the bearer token is not valid';
-        return sendError(res, HTTP_STATUS[ErrorCode.UNAUTHORIZED], ErrorCode.UNAUTHORIZED, message);
-      }
-    }
-    void Promise.resolve(route.answer(res)).catch((err: unknown) => {
-      if (!res.headersSent) sendError(res, HTTP_STATUS[ErrorCode.INTERNAL], ErrorCode.INTERNAL, `could not answer: ${String(err)}`);
-    });
-  });
-}
-
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': JSON_TYPE });
-  res.end(JSON.stringify(body));
-}
-
-/** Error replies in the shape of every Pulse API: `{"error", "code"}`. */
-function sendError(res: http.ServerResponse, status: number, code: string, message: string): void {
-  sendJson(res, status, { error: message, code });
+  const probes = probeRoutes(() => (proxy.ready() ? null : 'no healthy upstream, or stopping'), metrics);
+  const routes: Record<string, OpsRoute> = {
+    '/healthz': probes['/healthz']!,
+    '/readyz': probes['/readyz']!,
+    '/status': { guard, answer: (_req, res) => sendJson(res, 200, proxy.status()) },
+    '/metrics': { ...probes['/metrics']!, guard },
+  };
+  return opsServer(routes);
 }
 
 /** The proxy's figures among the process's self-metrics (GET /metrics), read from its status at scrape time. */
