@@ -9,7 +9,7 @@ ARG NODE_IMAGE=node:20-alpine
 
 # --- manifests: only the package.json files and the lock, so the dependency
 # layers below are rebuilt when a manifest changes, not on every source edit.
-# Every workspace lives under packages/ or services/ (test/deploy checks it).
+# Every workspace that ships lives under packages/ or services/ (test/deploy checks it).
 FROM ${NODE_IMAGE} AS manifests
 WORKDIR /src
 COPY packages/ packages/
@@ -19,6 +19,8 @@ RUN mkdir -p /out \
       mkdir -p "/out/$(dirname "$f")" && cp "$f" "/out/$f"; \
     done
 COPY package.json package-lock.json /out/
+# The tests' workspace: only its manifest (it has no dependencies), so npm ci finds every workspace.
+COPY test/support/package.json /out/test/support/package.json
 
 # --- build: every dependency (tsc is a dev dependency), then `tsc -b`.
 FROM ${NODE_IMAGE} AS build

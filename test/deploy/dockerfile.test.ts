@@ -41,6 +41,10 @@ const { args, stages: all } = stages(read('Dockerfile'));
 const runtime = all.at(-1)!;
 const imageOf = (s: Stage) => s.from.replace(/^\$\{(\w+)\}$/, (_m, k: string) => args[k] ?? '');
 const workspaces: string[] = JSON.parse(read('package.json')).workspaces;
+/** The one workspace that is not shipped: what tests share. */
+const TEST_SUPPORT = 'test/support';
+/** The workspaces the image builds and ships. */
+const built = workspaces.filter((ws) => ws !== TEST_SUPPORT);
 
 describe('Dockerfile', () => {
   it('is multi-stage on a small Node 20 base', () => {
@@ -63,7 +67,11 @@ describe('Dockerfile', () => {
   });
 
   it('builds every workspace: each lives where the build loops look (packages/*, services/*)', () => {
-    for (const ws of workspaces) expect(ws).toMatch(/^(packages|services)\/[^/]+$/);
+    // test/support is a workspace too (tests' helpers): its manifest goes in, so `npm ci` sees
+    // every workspace the lock names; it is never built, and it has no dependencies to install.
+    for (const ws of built) expect(ws).toMatch(/^(packages|services)\/[^/]+$/);
+    expect(read(`${TEST_SUPPORT}/package.json`)).not.toMatch(/"dependencies"/);
+    expect(all.find((s) => s.name === 'manifests')!.lines.join('\n')).toContain(`COPY ${TEST_SUPPORT}/package.json`);
     const build = all.find((s) => s.name === 'build')!.lines.join('\n');
     expect(build).toMatch(/npm ci /);
     expect(build).toMatch(/npx tsc -b packages\/\* services\/\*/);
@@ -86,7 +94,7 @@ describe('Dockerfile', () => {
     const shipped = /for part in ([\w ]+); do/.exec(build)?.[1]?.trim().split(/\s+/) ?? [];
     expect(shipped).toEqual(['dist', 'public', 'bin']);
     const left: string[] = [];
-    for (const ws of workspaces) {
+    for (const ws of built) {
       for (const entry of readdirSync(join(ROOT, ws), { withFileTypes: true })) {
         if (entry.isDirectory() && !['src', 'node_modules', ...shipped].includes(entry.name)) left.push(`${ws}/${entry.name}/`);
       }
@@ -114,7 +122,7 @@ describe('Dockerfile', () => {
 
   it('gives the built code every package it imports: `npm ci --omit=dev` installs only dependencies', () => {
     const missing: string[] = [];
-    for (const ws of workspaces) {
+    for (const ws of built) {
       const manifest = JSON.parse(read(`${ws}/package.json`));
       const deps = new Set(Object.keys(manifest.dependencies ?? {}));
       for (const file of shippedSources(join(ROOT, ws, 'src'))) {
@@ -130,14 +138,14 @@ describe('Dockerfile', () => {
 
 /** .dockerignore semantics for the patterns used here: `*`, `**`, a match covers everything under it. */
 function dockerignore(text: string): (path: string) => boolean {
-  const patterns = text
+  const rules = text
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'));
-  expect(patterns.some((p) => p.startsWith('!')), 'exceptions are not supported by this reader').toBe(false);
-  const regexes = patterns.map(
-    (p) =>
-      new RegExp(
+    .filter((l) => l && !l.startsWith('#'))
+    .map((line) => {
+      const exception = line.startsWith('!');
+      const p = exception ? line.slice(1) : line;
+      const regex = new RegExp(
         '^' +
           p
             .replace(/^\//, '')
@@ -148,9 +156,11 @@ function dockerignore(text: string): (path: string) => boolean {
             .replace(/\?/g, '[^/]')
             .replace(/<DIRS>/g, '(.*/)?') +
           '(/.*)?$',
-      ),
-  );
-  return (path) => regexes.some((r) => r.test(path));
+      );
+      return { exception, regex };
+    });
+  // As Docker reads it: the last pattern that matches decides, and a `!` pattern lets a path back in.
+  return (path) => rules.reduce((ignored, rule) => (rule.regex.test(path) ? !rule.exception : ignored), false);
 }
 
 /** The files tsc compiles into dist: src/**\/*.ts except tests and benches (see each tsconfig.json). */

@@ -14,8 +14,8 @@ import { gatewayConfigShape } from '@pulse/gateway';
 import { ingestConfigShape } from '@pulse/ingest';
 import { proxyConfigShape } from '@pulse/proxy';
 import { parseConfig } from '@pulse/runtime';
-import { fakeOpenAIVars } from '../../services/fake-openai/src/config.js';
-import { standaloneVars } from '../../services/standalone/src/config.js';
+import { fakeOpenAIVars } from '@pulse/fake-openai';
+import { standaloneVars } from '@pulse/standalone';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');

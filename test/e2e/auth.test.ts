@@ -6,9 +6,9 @@
  * side's), at its first step that needs one. No process logs a token.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type ServiceProcess } from '../support/processes.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../support/redis.js';
-import { TestClient } from '../support/ws-client.js';
+import { startService, type ServiceProcess } from '@pulse/test-support/processes';
+import { startTestRedis, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
+import { TestClient } from '@pulse/test-support/ws-client';
 
 const WRITE = 'e2e-write-token-0123456789';
 const READ_OLD = 'e2e-read-old-0123456789';

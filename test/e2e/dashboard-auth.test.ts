@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type ServiceProcess } from '../support/processes.js';
+import { startService, type ServiceProcess } from '@pulse/test-support/processes';
 
 const CHROMIUM = '/usr/bin/chromium';
 const WRITE = 'dash-write-token-0123456789';

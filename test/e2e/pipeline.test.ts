@@ -4,9 +4,9 @@
  * figures, in a WebSocket client's metrics_update and in GET /metrics/snapshot.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../support/redis.js';
-import { startService, type ServiceProcess } from '../support/processes.js';
-import { TestClient } from '../support/ws-client.js';
+import { startTestRedis, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
+import { startService, type ServiceProcess } from '@pulse/test-support/processes';
+import { TestClient } from '@pulse/test-support/ws-client';
 
 let redis: TestRedis;
 const procs: ServiceProcess[] = [];

@@ -7,8 +7,8 @@
  * process, which runs every role.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type ServiceProcess } from '../support/processes.js';
-import { TestClient } from '../support/ws-client.js';
+import { startService, type ServiceProcess } from '@pulse/test-support/processes';
+import { TestClient } from '@pulse/test-support/ws-client';
 
 const NAMES = ['__proto__', 'constructor', 'toString'];
 let pulse: ServiceProcess;

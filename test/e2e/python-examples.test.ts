@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { standalonePerFile, type ServiceProcess } from '../support/processes.js';
+import { standalonePerFile, type ServiceProcess } from '@pulse/test-support/processes';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/python/', import.meta.url));
 

@@ -8,10 +8,10 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../support/redis-server.js';
-import { startService, waitReady, type ServiceName, type ServiceProcess } from '../support/processes.js';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../support/redis.js';
-import { TestClient } from '../support/ws-client.js';
+import { freePort } from '@pulse/test-support/redis-server';
+import { startService, waitReady, type ServiceName, type ServiceProcess } from '@pulse/test-support/processes';
+import { startTestRedis, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
+import { TestClient } from '@pulse/test-support/ws-client';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CloseCode, shouldReconnect } from '@pulse/protocol';
-import { TestClient } from '../support/ws-client.js';
+import { TestClient } from '@pulse/test-support/ws-client';
 import { clusterPerFile, type Cluster, postEvents, requests, UpdateRecorder } from './support.js';
 
 const CLIENTS = 5;

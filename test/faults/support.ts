@@ -12,9 +12,9 @@ import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { ENTRY_FIELD, pulseKeys, type PulseKeys } from '@pulse/protocol';
 import type { Redis } from 'ioredis';
-import { startTestRedis, testClient, uniquePrefix, type KillableTestRedis } from '../support/redis.js';
-import { startService, waitReady, type ServiceName, type ServiceProcess } from '../support/processes.js';
-import { TestClient } from '../support/ws-client.js';
+import { startTestRedis, testClient, uniquePrefix, type KillableTestRedis } from '@pulse/test-support/redis';
+import { startService, waitReady, type ServiceName, type ServiceProcess } from '@pulse/test-support/processes';
+import { TestClient } from '@pulse/test-support/ws-client';
 
 // ---------------------------------------------------------------- processes
 

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { WebSocket } from 'ws';
 import { MemorySnapshotBus } from '@pulse/runtime';
-import { cell, startGateway, startTicker, TestClient, type RunningGateway } from '../../services/gateway/src/testing.js';
+import { cell, startGateway, startTicker, TestClient, type RunningGateway } from '@pulse/test-support/gateway';
 import { FUZZ_SECONDS, fuzzFor, liveHeapBytes, MB } from './budget.js';
 import { frameSequence, headerValue, label } from './hostile.js';
 import { playFrames } from './ws-frames.js';

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { startMemoryIngest, type MemoryIngest } from '../support/memory-ingest.js';
+import { startMemoryIngest, type MemoryIngest } from '@pulse/test-support/memory-ingest';
 import { alongside, FUZZ_SECONDS, fuzzFor, liveHeapBytes, MB } from './budget.js';
 import { expectIngestReply, hostileRequest, postHostile, type HostileRequest } from './ingest-requests.js';
 

@@ -19,8 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { RequestEnd } from '@pulse/protocol';
 import { INFERENCE_ROUTES } from '@pulse/proxy';
-import { bodyDigest, startProxy, storedEvents, type TestProxy } from '../support/proxy.js';
-import { startTestRedis, testClient, type TestRedis } from '../support/redis.js';
+import { bodyDigest, startProxy, storedEvents, type TestProxy } from '@pulse/test-support/proxy';
+import { startTestRedis, testClient, type TestRedis } from '@pulse/test-support/redis';
 import { FUZZ_SECONDS, fuzzFor, liveHeapBytes, MB } from './budget.js';
 
 /** A request body as fast-check prints it: JSON text, or bytes made from a length and a seed. */

@@ -8,8 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { startService, type ServiceProcess } from '../support/processes.js';
-import { TestClient } from '../support/ws-client.js';
+import { startService, type ServiceProcess } from '@pulse/test-support/processes';
+import { TestClient } from '@pulse/test-support/ws-client';
 import { alongside, FUZZ_SECONDS, fuzzFor, MB, residentBytes } from './budget.js';
 import { frameSequence } from './hostile.js';
 import { expectIngestReply, hostileRequest, postHostile } from './ingest-requests.js';

@@ -6,9 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pulseKeys, type RequestEnd } from '@pulse/protocol';
-import { startService, type ServiceProcess } from '../support/processes.js';
-import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '../support/redis.js';
-import { storedEvents } from '../support/proxy.js';
+import { startService, type ServiceProcess } from '@pulse/test-support/processes';
+import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
+import { storedEvents } from '@pulse/test-support/proxy';
 
 let redis: TestRedis;
 let reader: ReturnType<typeof testClient>;

@@ -10,8 +10,8 @@ import type { InternalSnapshot, RequestEnd } from '@pulse/protocol';
 import { connectRedis, RedisEventSource, RedisLeaderLease, RedisSnapshotPublisher, silentLogger, type Redis } from '@pulse/runtime';
 import { createAggregator, type Aggregator } from '@pulse/aggregator';
 import { createFakeOpenAI, type FakeOpenAI } from '@pulse/fake-openai';
-import { startTestRedis, testClient, type TestRedis } from '../support/redis.js';
-import { startProxy, storedEvents, type TestProxy } from '../support/proxy.js';
+import { startTestRedis, testClient, type TestRedis } from '@pulse/test-support/redis';
+import { startProxy, storedEvents, type TestProxy } from '@pulse/test-support/proxy';
 
 const EP = '/v1/chat/completions';
 let redis: TestRedis;

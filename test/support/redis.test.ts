@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startTestRedis, testClient, uniquePrefix, type KillableTestRedis, type TestRedis } from './redis.js';
+import { findTestRedis, startTestRedis, testClient, uniquePrefix, type KillableTestRedis, type TestRedis } from './redis.js';
 import { pingPort } from './redis-server.js';
 
-describe('startTestRedis', () => {
+describe('the test Redis', () => {
   let redis: TestRedis;
   beforeAll(async () => {
     redis = await startTestRedis();
@@ -26,9 +26,19 @@ describe('startTestRedis', () => {
     }
   });
 
-  it('uses REDIS_URL first when it is set', async () => {
+  it('hands every file the run’s Redis, each with a prefix of its own, and leaves it running on stop', async () => {
+    const other = await startTestRedis();
+    expect(other.url).toBe(redis.url);
+    expect(other.prefix).not.toBe(redis.prefix);
+    await other.stop();
+    const client = testClient(redis.url);
+    expect(await client.ping()).toBe('PONG');
+    client.disconnect();
+  });
+
+  it('finds REDIS_URL first when it is set', async () => {
     vi.stubEnv('REDIS_URL', redis.url);
-    const fromEnv = await startTestRedis();
+    const fromEnv = await findTestRedis();
     expect(fromEnv.source).toBe('REDIS_URL');
     expect(fromEnv.url).toBe(redis.url);
     await fromEnv.stop();
@@ -43,7 +53,7 @@ describe('startTestRedis', () => {
     vi.stubEnv('PATH', '');
     vi.stubEnv('DOCKER_HOST', 'unix:///nonexistent/docker.sock');
     const started = Date.now();
-    await expect(startTestRedis()).rejects.toThrow(/install redis-server.*REDIS_URL|REDIS_URL.*install redis-server/s);
+    await expect(findTestRedis()).rejects.toThrow(/install redis-server.*REDIS_URL|REDIS_URL.*install redis-server/s);
     expect(Date.now() - started).toBeLessThan(1000);
   });
 

@@ -1,13 +1,18 @@
 /**
- * The test-Redis finder of docs/PROTOCOL.md §7. Every integration test file calls
- * `startTestRedis()` in `beforeAll` and `stop()` in `afterAll`; tests isolate
- * themselves with `uniquePrefix()`, so files can run in parallel on one Redis.
+ * The test Redis of docs/PROTOCOL.md §7. One Redis serves the whole run:
+ * test/global-setup.ts finds it once (`findTestRedis`) and provides its URL;
+ * every integration test file calls `startTestRedis()` in `beforeAll` and
+ * gets that Redis with a key prefix of its own, so files run in parallel on
+ * it without seeing each other (`uniquePrefix()` for more). Fault tests ask
+ * for a killable redis-server of their own.
  *
- * Order: REDIS_URL if set; a container when a Docker engine answers; a
- * `redis-server` on PATH started on a free port; otherwise fail at once.
+ * The finder's order: REDIS_URL if set; a container when a Docker engine
+ * answers; a `redis-server` on PATH started on a free port; otherwise fail at
+ * once.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { inject } from 'vitest';
 import { dockerAnswers, startRedisContainer } from './docker.js';
 import { findRedisServerBinary, RedisServerProcess } from './redis-server.js';
 
@@ -45,15 +50,33 @@ const NO_REDIS =
   'No Redis for the tests: set REDIS_URL=redis://host:port, start a Docker engine, ' +
   'or install redis-server so it is on PATH (e.g. apt-get install redis-server).';
 
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The run's Redis, found once by test/global-setup.ts. */
+    testRedis: { url: string; source: TestRedisSource };
+  }
+}
+
+/**
+ * A test file's Redis: the run's, with a prefix of its own (`stop` leaves it
+ * running for the other files) — or, `killable`, a redis-server of its own.
+ */
 export function startTestRedis(options: { killable: true }): Promise<KillableTestRedis>;
 export function startTestRedis(options?: StartTestRedisOptions): Promise<TestRedis>;
 export async function startTestRedis(options: StartTestRedisOptions = {}): Promise<TestRedis> {
-  const binary = findRedisServerBinary();
   if (options.killable) {
+    const binary = findRedisServerBinary();
     if (!binary) throw new Error(`Fault tests need a redis-server binary on PATH to kill and restart. ${NO_REDIS}`);
     return fromProcess(await RedisServerProcess.start(binary));
   }
+  const shared = inject('testRedis');
+  if (!shared) throw new Error('no test Redis provided: run the tests through vitest with test/global-setup.ts (npm test)');
+  return { ...shared, prefix: uniquePrefix(), stop: async () => {} };
+}
 
+/** Finds the run's Redis, in the order above; `stop` stops what it started. */
+export async function findTestRedis(): Promise<TestRedis> {
+  const binary = findRedisServerBinary();
   const envUrl = process.env.REDIS_URL?.trim();
   if (envUrl) return { url: envUrl, source: 'REDIS_URL', prefix: uniquePrefix(), stop: async () => {} };
 

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type ServiceProcess } from '../../../test/support/processes.js';
+import { startService, type ServiceProcess } from '@pulse/test-support/processes';
 import { parseCommand, type WatchCommand } from './args.js';
 import { watch, type Output } from './watch.js';
 

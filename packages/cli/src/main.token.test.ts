@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { standalonePerFile, type ServiceProcess } from '../../../test/support/processes.js';
+import { standalonePerFile, type ServiceProcess } from '@pulse/test-support/processes';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TOKEN = 'cli-read-token-0123456789';

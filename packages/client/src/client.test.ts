@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { CloseCode } from '@pulse/protocol';
 import { connect, type ConnectionStatus, type PulseClient, type ServerMessage } from '@pulse/client/node';
-import { startService, type ServiceProcess } from '../../../test/support/processes.js';
+import { startService, type ServiceProcess } from '@pulse/test-support/processes';
 
 const ENV = { PULSE_TICK_MS: '100', LOG_LEVEL: 'warn' };
 const FAST = { initialDelayMs: 50, maxDelayMs: 400 };

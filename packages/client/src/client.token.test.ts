@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type ConnectionStatus, type PulseClient } from '@pulse/client/node';
-import { standalonePerFile, type ServiceProcess } from '../../../test/support/processes.js';
+import { standalonePerFile, type ServiceProcess } from '@pulse/test-support/processes';
 import { PulseClient as CoreClient } from './client.js';
 import { withToken } from './transport.browser.js';
 import type { TransportFactory } from './transport.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SAMPLE_DATA } from '../../../test/support/snapshot-data.js';
+import { SAMPLE_DATA } from '@pulse/test-support/snapshot-data';
 import { endpointRows, headline, modelRow } from './summary.js';
 
 const data = SAMPLE_DATA;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LogHistogram, RELATIVE_ACCURACY, indexOf, valueOf } from './log-histogram.js';
-import { DISTRIBUTIONS, exactQuantile, rng } from './testing.js';
+import { DISTRIBUTIONS, exactQuantile, rng } from '@pulse/test-support/quantiles';
 
 const QUANTILES = [0.5, 0.9, 0.99];
 const N = 100_000;

@@ -10,9 +10,9 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { pulseKeys } from '@pulse/protocol';
 import { Reporter, type ReporterError, type ReporterEvent } from '@pulse/reporter';
-import { standalonePerFile, startService, type ServiceProcess } from '../../../test/support/processes.js';
-import { freePort } from '../../../test/support/redis-server.js';
-import { startTestRedis, testClient, uniquePrefix } from '../../../test/support/redis.js';
+import { standalonePerFile, startService, type ServiceProcess } from '@pulse/test-support/processes';
+import { freePort } from '@pulse/test-support/redis-server';
+import { startTestRedis, testClient, uniquePrefix } from '@pulse/test-support/redis';
 
 function requestPair(i: number, model = 'gpt-4'): ReporterEvent[] {
   const base = { ts: Date.now() / 1000, node: 'reporter-test', request_id: `r-${i}-${Math.random()}`, endpoint: '/v1/chat/completions', model };

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Reporter, type ReporterError } from '@pulse/reporter';
-import { standalonePerFile, type ServiceProcess } from '../../../test/support/processes.js';
+import { standalonePerFile, type ServiceProcess } from '@pulse/test-support/processes';
 
 const TOKEN = 'reporter-write-token-0123456789';
 let pulse: ServiceProcess;

@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBatch, pulseKeys, type PulseEvent } from '@pulse/protocol';
-import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '../../../test/support/redis.js';
+import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
 import type { EventLog, LogEntry } from './event-log.js';
 import { MemoryEventLog } from './event-log.memory.js';
 import { RedisEventLog } from './event-log.redis.js';

@@ -6,8 +6,8 @@
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, PulseError, pulseKeys, type PulseEvent } from '@pulse/protocol';
-import { startTestRedis, testClient, uniquePrefix, type KillableTestRedis } from '../../../test/support/redis.js';
-import { freePort } from '../../../test/support/redis-server.js';
+import { startTestRedis, testClient, uniquePrefix, type KillableTestRedis } from '@pulse/test-support/redis';
+import { freePort } from '@pulse/test-support/redis-server';
 import { eventRetentionMs } from './event-log.js';
 import { openRedisEventLog, RedisEventLog } from './event-log.redis.js';
 import { silentLogger } from './logger.js';

@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import { pulseKeys, type PulseEvent } from '@pulse/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../../../test/support/redis.js';
+import { startTestRedis, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
 import type { EventLog } from './event-log.js';
 import { MemoryEventLog } from './event-log.memory.js';
 import { RedisEventLog } from './event-log.redis.js';

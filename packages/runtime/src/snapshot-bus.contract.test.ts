@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pulseKeys, type PulseKeys } from '@pulse/protocol';
-import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '../../../test/support/redis.js';
+import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
 import { silentLogger } from './logger.js';
 import { connectRedis, type Redis } from './redis.js';
 import { SNAPSHOT_TTL_SECONDS, type SnapshotFeed, type SnapshotPublisher } from './snapshot-bus.js';

@@ -17,7 +17,7 @@ import {
   type Redis,
 } from '@pulse/runtime';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../../../test/support/redis.js';
+import { startTestRedis, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
 import { createAggregator, type Aggregator } from './aggregator.js';
 
 const TICK = 100;

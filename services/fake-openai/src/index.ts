@@ -1,2 +1,3 @@
 export { createFakeOpenAI, type FakeOpenAI, type FakeOpenAIStats } from './server.js';
 export type { FakeOpenAIOptions } from './options.js';
+export { fakeOpenAIVars } from './config.js';

@@ -4,7 +4,7 @@ import type { InternalSnapshot } from '@pulse/protocol';
 import { ClientSession } from './client-session.js';
 import { fanout, type FanoutOptions } from './fanout.js';
 import { RenderedView } from './frames.js';
-import { cell, snapshot, TEST_TICK_MS, type Message } from './testing.js';
+import { cell, snapshot, TEST_TICK_MS, type Message } from '@pulse/test-support/gateway';
 
 class FakeSocket {
   bufferedAmount = 0;

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, type ClientOptions } from 'ws';
 import { CloseCode } from '@pulse/protocol';
 import { MemorySnapshotBus } from '@pulse/runtime';
-import { startGateway, TestClient, type RunningGateway } from './testing.js';
+import { startGateway, TestClient, type RunningGateway } from '@pulse/test-support/gateway';
 
 let gw: RunningGateway | undefined;
 const clients: TestClient[] = [];

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, type ClientOptions } from 'ws';
 import { createLogger, MemorySnapshotBus } from '@pulse/runtime';
-import { getJson, startGateway, TestClient, type RunningGateway } from './testing.js';
+import { getJson, startGateway, TestClient, type RunningGateway } from '@pulse/test-support/gateway';
 
 const OLD = 'read-old-0123456789';
 const NEW = 'read-new-0123456789';

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, type ClientOptions } from 'ws';
 import { CloseCode, encodeSnapshot } from '@pulse/protocol';
 import { MemorySnapshotBus } from '@pulse/runtime';
-import { cell, snapshot, startGateway, startTicker, TestClient, TEST_TICK_MS, type RunningGateway } from './testing.js';
+import { cell, snapshot, startGateway, startTicker, TestClient, TEST_TICK_MS, type RunningGateway } from '@pulse/test-support/gateway';
 
 let bus: MemorySnapshotBus;
 let gw: RunningGateway;

@@ -11,7 +11,7 @@ import { MemorySnapshotBus, silentLogger } from '@pulse/runtime';
 import { parseGatewayConfig } from './config.js';
 import { createGateway, type Gateway } from './gateway.js';
 import type { HttpHandler } from './http-routes.js';
-import { SAMPLE_CELLS, snapshot, TEST_TICK_MS } from './testing.js';
+import { SAMPLE_CELLS, snapshot, TEST_TICK_MS } from '@pulse/test-support/gateway';
 
 let gateway: Gateway | null = null;
 

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeSnapshot } from '@pulse/protocol';
 import { MemorySnapshotBus } from '@pulse/runtime';
-import { getJson, SAMPLE_CELLS as CELLS, snapshot, startGateway, TestClient, wireData as wire, type RunningGateway } from './testing.js';
+import { getJson, SAMPLE_CELLS as CELLS, snapshot, startGateway, TestClient, wireData as wire, type RunningGateway } from '@pulse/test-support/gateway';
 
 let bus: MemorySnapshotBus;
 let gw: RunningGateway;

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { encodeSnapshot, METRIC_TYPES } from '@pulse/protocol';
 import { MemorySnapshotBus } from '@pulse/runtime';
-import { cell, SAMPLE_CELLS as CELLS, snapshot, startGateway, startTicker, TestClient, TEST_TICK_MS, wireData as wire, type RunningGateway } from './testing.js';
+import { cell, SAMPLE_CELLS as CELLS, snapshot, startGateway, startTicker, TestClient, TEST_TICK_MS, wireData as wire, type RunningGateway } from '@pulse/test-support/gateway';
 
 let bus: MemorySnapshotBus;
 let gw: RunningGateway;

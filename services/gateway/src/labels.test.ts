@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { labelsBody } from './labels.js';
-import { cell, snapshot } from './testing.js';
+import { cell, snapshot } from '@pulse/test-support/gateway';
 
 describe('labelsBody', () => {
   it('lists the endpoints and models with requests in the window or in flight, sorted', () => {

@@ -3,7 +3,7 @@
  * cases so they stay fixed whatever the fuzzer draws next time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMemoryIngest, type MemoryIngest } from '../../../test/support/memory-ingest.js';
+import { startMemoryIngest, type MemoryIngest } from '@pulse/test-support/memory-ingest';
 
 let ingest: MemoryIngest;
 beforeAll(async () => {

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBatch, ENTRY_FIELD } from '@pulse/protocol';
-import { startTestRedis, testClient, type TestRedis } from '../../../test/support/redis.js';
-import { startIngest, type TestIngest } from '../../../test/support/ingest.js';
+import { startTestRedis, testClient, type TestRedis } from '@pulse/test-support/redis';
+import { startIngest, type TestIngest } from '@pulse/test-support/ingest';
 
 const start = { type: 'request.start', ts: 1_700_000_000.5, node: 'fake-1', request_id: 'r1', endpoint: '/v1/chat/completions', model: 'gpt-4' };
 const end = { ...start, type: 'request.end', status: 200, latency_ms: 120.5, vendor_field: 'dropped by validation' };

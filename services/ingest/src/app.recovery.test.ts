@@ -3,8 +3,8 @@
  * 503 meanwhile and 202 again afterwards, with no restart of the app.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestRedis, testClient, type KillableTestRedis } from '../../../test/support/redis.js';
-import { startIngest, type TestIngest } from '../../../test/support/ingest.js';
+import { startTestRedis, testClient, type KillableTestRedis } from '@pulse/test-support/redis';
+import { startIngest, type TestIngest } from '@pulse/test-support/ingest';
 
 const gauge = (depth: number) => JSON.stringify({ type: 'node.gauge', ts: 1_700_000_000, node: 'n1', queue_depth: depth });
 

@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '@pulse/runtime';
-import { startMemoryIngest, type MemoryIngest } from '../../../test/support/memory-ingest.js';
+import { startMemoryIngest, type MemoryIngest } from '@pulse/test-support/memory-ingest';
 
 const WRITE_OLD = 'write-old-0123456789';
 const WRITE_NEW = 'write-new-0123456789';

@@ -7,9 +7,9 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { decodeBatch, ENTRY_FIELD, type PulseEvent } from '@pulse/protocol';
-import { startTestRedis, testClient, type TestRedis } from '../../../test/support/redis.js';
-import { startIngest, type TestIngest } from '../../../test/support/ingest.js';
-import { freePort } from '../../../test/support/redis-server.js';
+import { startTestRedis, testClient, type TestRedis } from '@pulse/test-support/redis';
+import { startIngest, type TestIngest } from '@pulse/test-support/ingest';
+import { freePort } from '@pulse/test-support/redis-server';
 
 const start = (i: number) => ({
   type: 'request.start',

@@ -10,8 +10,8 @@ import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBatch, pulseKeys } from '@pulse/protocol';
-import { startTestRedis, testClient, uniquePrefix, type KillableTestRedis } from '../../../test/support/redis.js';
-import { freePort } from '../../../test/support/redis-server.js';
+import { startTestRedis, testClient, uniquePrefix, type KillableTestRedis } from '@pulse/test-support/redis';
+import { freePort } from '@pulse/test-support/redis-server';
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 

@@ -11,8 +11,8 @@ import net, { type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PulseEvent, RequestEnd } from '@pulse/protocol';
 import { createFakeOpenAI } from '@pulse/fake-openai';
-import { startTestRedis, testClient, type TestRedis } from '../../../test/support/redis.js';
-import { bodyDigest, startProxy, storedEvents, type TestProxy, type TestProxyOptions } from '../../../test/support/proxy.js';
+import { startTestRedis, testClient, type TestRedis } from '@pulse/test-support/redis';
+import { bodyDigest, startProxy, storedEvents, type TestProxy, type TestProxyOptions } from '@pulse/test-support/proxy';
 
 let redis: TestRedis;
 let reader: ReturnType<typeof testClient>;

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeOpenAI, type FakeOpenAI } from '@pulse/fake-openai';
-import { startTestRedis, testClient, type KillableTestRedis } from '../../../test/support/redis.js';
-import { startProxy, storedEvents, type TestProxy } from '../../../test/support/proxy.js';
+import { startTestRedis, testClient, type KillableTestRedis } from '@pulse/test-support/redis';
+import { startProxy, storedEvents, type TestProxy } from '@pulse/test-support/proxy';
 
 let redis: KillableTestRedis;
 let fake: FakeOpenAI;

@@ -7,8 +7,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PulseEvent, RequestEnd, RequestStart } from '@pulse/protocol';
 import { createFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from '@pulse/fake-openai';
-import { startTestRedis, testClient, type TestRedis } from '../../../test/support/redis.js';
-import { startProxy, storedEvents, TEST_NODE, type TestProxy } from '../../../test/support/proxy.js';
+import { startTestRedis, testClient, type TestRedis } from '@pulse/test-support/redis';
+import { startProxy, storedEvents, TEST_NODE, type TestProxy } from '@pulse/test-support/proxy';
 
 let redis: TestRedis;
 let reader: ReturnType<typeof testClient>;

@@ -4,7 +4,7 @@
  * a bad setting exits 2 naming the variable.
  */
 import { describe, expect, it } from 'vitest';
-import { standalonePerFile, startService, type ServiceProcess } from '../../../test/support/processes.js';
+import { standalonePerFile, startService, type ServiceProcess } from '@pulse/test-support/processes';
 
 let pulse: ServiceProcess;
 

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '../../../../test/support/redis-server.js';
+import { freePort } from '@pulse/test-support/redis-server';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 

@@ -1,5 +1,5 @@
 /**
- * Helpers for this service's tests (not exported from the package): snapshot
+ * A gateway for tests: snapshot
  * builders, a snapshot ticker, a recording WebSocket client and a gateway on
  * port 0.
  */
@@ -8,9 +8,7 @@ import { WebSocket, type ClientOptions } from 'ws';
 import { buildView } from '@pulse/metrics';
 import { EMPTY_DISTRIBUTION, encodeSnapshot, type CellData, type InternalSnapshot } from '@pulse/protocol';
 import { silentLogger, type Logger, type SnapshotFeed, type SnapshotPublisher } from '@pulse/runtime';
-import { parseGatewayConfig } from './config.js';
-import { createGateway, type Gateway } from './gateway.js';
-import { STREAM_PATH } from './ws-server.js';
+import { createGateway, parseGatewayConfig, STREAM_PATH, type Gateway } from '@pulse/gateway';
 
 export const TEST_TICK_MS = 100;
 
@@ -93,7 +91,6 @@ export function startTicker(
   };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Message = { type: string; timestamp: number; [key: string]: any };
 
 export interface Received {

@@ -1,4 +1,4 @@
-/** Helpers shared by this package's tests (not exported from the package). */
+/** Exact quantiles and seeded samples, for the property tests of the sketches and views. */
 
 /** numpy.percentile's default: linear interpolation between closest ranks. */
 export function exactQuantile(sorted: Float64Array | number[], p: number): number {

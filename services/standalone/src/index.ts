@@ -1,0 +1,1 @@
+export { standaloneVars } from './config.js';
