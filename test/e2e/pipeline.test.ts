@@ -37,7 +37,7 @@ describe('ingest → aggregator → gateway, as separate processes', () => {
   it('a client sees posted events in its metrics_update, filtered, with exact figures', async () => {
     const client = await TestClient.connect(`ws://127.0.0.1:${gateway.port}/metrics/stream`);
     const hist = await client.next((m) => m.type === 'historical_data', 5000, 0);
-    expect(Object.keys(hist.msg.data as object).sort()).toEqual(['cache', 'error', 'latency', 'queue', 'streaming', 'throughput']);
+    expect(Object.keys(hist.msg.data as object).sort()).toEqual(['cache', 'error', 'latency', 'nodes', 'queue', 'slo', 'streaming', 'throughput']);
 
     client.send({ type: 'subscribe', filters: { model: 'gpt-4', interval: 0.2 } });
     await client.nextOfType('subscribed');

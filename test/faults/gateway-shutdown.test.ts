@@ -54,7 +54,7 @@ describe('gateway SIGTERM', () => {
     for (const { code, hist, client } of results) {
       expect(code).toBe(CloseCode.GOING_AWAY);
       expect(hist.type).toBe('historical_data');
-      expect(Object.keys(hist.data).sort()).toEqual(['cache', 'error', 'latency', 'queue', 'streaming', 'throughput']);
+      expect(Object.keys(hist.data).sort()).toEqual(['cache', 'error', 'latency', 'nodes', 'queue', 'slo', 'streaming', 'throughput']);
       expect(hist.data.streaming.completed_streams).toBe(3);
       // …and the stream carries on there.
       client.send({ type: 'subscribe', filters: { interval: 0.2 } });

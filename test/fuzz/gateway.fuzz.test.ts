@@ -58,7 +58,7 @@ async function watch(): Promise<{ updates: () => number; stop: () => Promise<voi
         total_responses_per_sec: 2,
         total_tokens_per_sec: 5,
       });
-      expect(m.data.error).toEqual({ errors_per_sec: { [GOOD]: 0.2 }, total_errors_per_sec: 0.2 });
+      expect(m.data.error).toEqual({ errors_per_sec: { [GOOD]: 0.2 }, total_errors_per_sec: 0.2, by_status: {}, by_type: {} });
       expect(m.data.streaming.active_streams).toBe(1);
       checked++;
     } catch (err) {

@@ -36,7 +36,7 @@ beforeAll(async () => {
   const commands = await connection('producer');
   const source = new RedisEventSource(await connection('consumer'), commands, { keys: proxy.keys, consumer: 'a1', reclaimIdleMs: 1000 });
   aggregator = createAggregator({
-    settings: { windowMs: 60_000, tickMs: 100, maxEndpoints: 100, maxModels: 100, maxCells: 1000, batchEntries: 100 },
+    settings: { windowMs: 60_000, tickMs: 100, maxEndpoints: 100, maxModels: 100, maxNodes: 256, maxCells: 1000, slos: [], batchEntries: 100 },
     source,
     lease: new RedisLeaderLease(commands, proxy.keys, 1000),
     publisher: new RedisSnapshotPublisher(commands, proxy.keys),

@@ -1,12 +1,11 @@
 /**
- * A gateway for tests: snapshot
- * builders, a snapshot ticker, a recording WebSocket client and a gateway on
- * port 0.
+ * A gateway for tests: snapshot builders, a snapshot ticker, a recording
+ * WebSocket client and a gateway on port 0.
  */
 import type { AddressInfo } from 'node:net';
 import { WebSocket, type ClientOptions } from 'ws';
 import { buildView } from '@pulse/metrics';
-import { EMPTY_DISTRIBUTION, encodeSnapshot, type CellData, type InternalSnapshot } from '@pulse/protocol';
+import { EMPTY_DISTRIBUTION, encodeSnapshot, NO_KEYED_COUNTS, type CellData, type InternalSnapshot } from '@pulse/protocol';
 import { silentLogger, type Logger, type SnapshotFeed, type SnapshotPublisher } from '@pulse/runtime';
 import { createGateway, parseGatewayConfig, STREAM_PATH, type Gateway } from '@pulse/gateway';
 
@@ -14,6 +13,7 @@ export const TEST_TICK_MS = 100;
 
 export function cell(endpoint: string, model: string, figures: Partial<CellData> = {}): CellData {
   return {
+    node: 'n1',
     endpoint,
     model,
     requests: 0,
@@ -28,12 +28,16 @@ export function cell(endpoint: string, model: string, figures: Partial<CellData>
     latency: EMPTY_DISTRIBUTION,
     ttft: EMPTY_DISTRIBUTION,
     tokensPerSecond: EMPTY_DISTRIBUTION,
+    itl: EMPTY_DISTRIBUTION,
     queueDepth: 0,
     activeStreams: 0,
     completedStreams: 0,
     failedStreams: 0,
     totalLookups: 0,
     totalHits: 0,
+    errorsByStatus: NO_KEYED_COUNTS,
+    errorsByType: NO_KEYED_COUNTS,
+    sloGood: [],
     ...figures,
   };
 }
@@ -57,9 +61,9 @@ export function snapshot(seq: number, cells: CellData[] = [], fields: Partial<In
     seq,
     builtAt: (seq * TEST_TICK_MS) / 1000,
     coveredSeconds: 10,
-    queueAdjust: 0,
-    activeAdjust: 0,
     stats: { eventsApplied: 0, eventsDropped: 0, labelsFolded: 0 },
+    slos: [],
+    nodes: [],
     cells,
     ...fields,
   };

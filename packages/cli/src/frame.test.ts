@@ -3,14 +3,16 @@ import type { SnapshotData } from '@pulse/protocol';
 import { renderFrame } from './frame.js';
 import { safeName, textTable } from './text-table.js';
 
-const stats = { avg: 100, min: 10, max: 900, p50: 90, p90: 400, p99: 850 };
+const stats = { avg: 100, min: 10, max: 900, p50: 90, p90: 400, p95: 600, p99: 850, p999: 890 };
 const data: SnapshotData = {
   throughput: { requests_per_sec: { '/v1/chat': 12.5 }, responses_per_sec: { '/v1/chat': 12 }, tokens_per_sec: { '/v1/chat': 1500 }, total_requests_per_sec: 12.5, total_responses_per_sec: 12, total_tokens_per_sec: 1500 },
   latency: { '/v1/chat': stats },
   cache: { hit_rate: 35, token_reuse_rate: 20, avg_prefix_length: 64, total_lookups: 100, cache_hits: 35, by_endpoint: {} },
   queue: { queue_depth: 7, active_streams: 3 },
   streaming: { active_streams: 3, completed_streams: 50, failed_streams: 1, ttft: stats },
-  error: { errors_per_sec: { '/v1/chat': 0.25 }, total_errors_per_sec: 0.25 },
+  error: { errors_per_sec: { '/v1/chat': 0.25 }, total_errors_per_sec: 0.25, by_status: { '500': 0.25 }, by_type: {} },
+  slo: {},
+  nodes: {},
 };
 
 describe('renderFrame', () => {
@@ -18,7 +20,7 @@ describe('renderFrame', () => {
     const frame = renderFrame({
       url: 'ws://h/metrics/stream',
       status: { state: 'open', attempt: 0 },
-      filters: { endpoints: [], models: ['gpt-4'], metric_types: ['all'], interval: 2 },
+      filters: { endpoints: [], models: ['gpt-4'], nodes: [], metric_types: ['all'], interval: 2 },
       view: { timestamp: 1_700_000_000, data },
     });
     expect(frame).toContain('ws://h/metrics/stream  live');

@@ -52,7 +52,7 @@ describe('pulse watch', () => {
     expect(code).toBe(0);
     const messages = stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(messages.map((m) => m.type)).toEqual(['historical_data', 'subscribed', 'metrics_update', 'metrics_update']);
-    expect(messages[1].filters).toEqual({ endpoints: ['/v1/embeddings'], models: [], metric_types: ['throughput'], interval: 0.2 });
+    expect(messages[1].filters).toEqual({ endpoints: ['/v1/embeddings'], models: [], nodes: [], metric_types: ['throughput'], interval: 0.2 });
     expect(Object.keys(messages[3].data)).toEqual(['throughput']);
     expect(Object.keys(messages[3].data.throughput.requests_per_sec)).toEqual(['/v1/embeddings']);
   });

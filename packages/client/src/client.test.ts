@@ -86,7 +86,7 @@ describe('PulseClient against a running Pulse', () => {
     expect(seen.map((m) => m.type)).toContain('subscribed');
     const update = seen.at(-1)!;
     expect(update.type === 'metrics_update' && Object.keys(update.data)).toEqual(['queue']);
-    expect(client.filters).toEqual({ endpoints: [], models: [], metric_types: ['queue'], interval: 0.2 });
+    expect(client.filters).toEqual({ endpoints: [], models: [], nodes: [], metric_types: ['queue'], interval: 0.2 });
   });
 
   it('answers ping with pong and unsubscribe with unsubscribed, resetting the filters', async () => {
@@ -141,6 +141,7 @@ describe('PulseClient against a running Pulse', () => {
     expect(resubscribed.type === 'subscribed' && resubscribed.filters).toEqual({
       endpoints: [],
       models: ['model-a'],
+      nodes: [],
       metric_types: ['throughput', 'streaming'],
       interval: 0.3,
     });

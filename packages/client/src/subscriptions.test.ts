@@ -4,7 +4,7 @@ import { MAX_PENDING_REQUESTS, SubscriptionLedger, toSubscribeFilters, type Effe
 const echo = (filters: Partial<EffectiveFilters>) => ({
   type: 'subscribed' as const,
   timestamp: 1,
-  filters: { endpoints: [], models: [], metric_types: ['all'], interval: 1, ...filters },
+  filters: { endpoints: [], models: [], nodes: [], metric_types: ['all'], interval: 1, ...filters },
 });
 
 describe('SubscriptionLedger', () => {
@@ -17,7 +17,7 @@ describe('SubscriptionLedger', () => {
     ledger.request({ type: 'subscribe', filters: { model: 'gpt-4' } });
     ledger.request({ type: 'subscribe', filters: { metric_type: 'latency', interval: 2 } });
     ledger.settle(echo({ models: ['gpt-4'] }));
-    ledger.settle(echo({ models: ['gpt-4'], metric_types: ['latency'], interval: 2 }));
+    ledger.settle(echo({ models: ['gpt-4'], nodes: [], metric_types: ['latency'], interval: 2 }));
     expect(ledger.filters?.metric_types).toEqual(['latency']);
     expect(ledger.replay()).toEqual([{ type: 'subscribe', filters: { models: ['gpt-4'], metric_types: ['latency'], interval: 2 } }]);
   });
@@ -84,6 +84,6 @@ describe('SubscriptionLedger', () => {
 
 describe('toSubscribeFilters', () => {
   it('leaves out defaults', () => {
-    expect(toSubscribeFilters({ endpoints: [], models: [], metric_types: ['all'], interval: 0.5 })).toEqual({ interval: 0.5 });
+    expect(toSubscribeFilters({ endpoints: [], models: [], nodes: [], metric_types: ['all'], interval: 0.5 })).toEqual({ interval: 0.5 });
   });
 });

@@ -14,6 +14,9 @@ export interface SubscribeFilters {
   endpoints?: readonly string[];
   model?: string;
   models?: readonly string[];
+  /** Only these nodes' events count, in every figure (version 2). */
+  node?: string;
+  nodes?: readonly string[];
   metric_type?: MetricType | 'all';
   metric_types?: readonly (MetricType | 'all')[];
   /** Seconds; rounded up by the server to whole ticks. */
@@ -21,7 +24,10 @@ export interface SubscribeFilters {
 }
 
 /** The effective filters the server echoes in `subscribed`. */
-export type EffectiveFilters = Extract<ServerMessage, { type: 'subscribed' }>['filters'];
+export type EffectiveFilters = Omit<Extract<ServerMessage, { type: 'subscribed' }>['filters'], 'nodes'> & {
+  /** Absent from servers before version 2 (FakeAI's own). */
+  nodes?: string[];
+};
 
 export type Request = { type: 'subscribe'; filters: SubscribeFilters } | { type: 'unsubscribe' };
 
@@ -89,6 +95,8 @@ export function toSubscribeFilters(filters: EffectiveFilters): SubscribeFilters 
   const out: SubscribeFilters = { interval: filters.interval };
   if (filters.endpoints.length > 0) out.endpoints = filters.endpoints;
   if (filters.models.length > 0) out.models = filters.models;
+  // A server before version 2 echoes no nodes.
+  if ((filters.nodes?.length ?? 0) > 0) out.nodes = filters.nodes;
   if (!filters.metric_types.includes('all')) out.metric_types = filters.metric_types as MetricType[];
   return out;
 }

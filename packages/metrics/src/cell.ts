@@ -1,9 +1,15 @@
 /**
- * The state of one (endpoint, model) cell: its numbers (window counters,
- * in-flight gauges, since-creation totals — the lists of
- * @pulse/protocol's cell-fields.ts), its running window distributions, and
- * its share of every time bucket so expired buckets can be subtracted
- * exactly.
+ * The aggregator's state of one (node, endpoint, model) cell: its numbers
+ * (window counters, in-flight gauges, since-creation totals — the lists of
+ * @pulse/protocol's cell-fields.ts), its running window distributions, its
+ * keyed counts, and its share of every time bucket so expired buckets can be
+ * subtracted exactly.
+ *
+ * A distribution keeps exact count, sum, min and max running; its histogram
+ * is not kept here (at a fleet's 6,400 cells × 4 distributions, a dense one
+ * each would be 300 MB) but built from the buckets' samples when a snapshot
+ * is, and followed by gateways through the indices each patch adds and
+ * removes (the journal below).
  */
 import {
   CELL_DISTRIBUTIONS,
@@ -19,42 +25,64 @@ import {
   type Counts,
   type WindowCounter,
 } from '@pulse/protocol';
-import { LogHistogram } from './log-histogram.js';
 import { BucketSamples } from './samples.js';
 
 const zeroNumbers = compileZero(CELL_NUMBERS);
-const perDistribution = compileFill(CELL_DISTRIBUTIONS);
 const zeroWindowCounters = compileZero(WINDOW_COUNTERS);
 const subtractWindowCounters = compileSubtract(WINDOW_COUNTERS);
+export const perDistribution = compileFill(CELL_DISTRIBUTIONS);
 
 /** What one cell contributed to one time bucket. */
 export class BucketCell {
   readonly counters: Counts<WindowCounter> = zeroWindowCounters();
   readonly samples: Record<CellDistribution, BucketSamples | null> = perDistribution(() => null);
+  statuses: Map<number, number> | null = null;
+  types: Map<string, number> | null = null;
+  sloGood: number[] | null = null;
 }
 
-/** A running window distribution: histogram plus exact count, sum, min and max. */
+/** A running window distribution: exact count, sum, min and max, and what changed since the last patch. */
 export class RunningDistribution {
-  readonly histogram = new LogHistogram();
   count = 0;
   sum = 0;
   min = Infinity;
   max = -Infinity;
   /** Set when an expired bucket held the min or max: recompute them from the live buckets. */
   stale = false;
+  /** Histogram indices of samples added and expired since the last patch. */
+  added: number[] = [];
+  removed: number[] = [];
+  /** min and max as the last patch or snapshot reported them. */
+  reportedMin = Infinity;
+  reportedMax = -Infinity;
 }
 
 export class CellState {
   /** Every number of the cell: the window counters (running sums over the live buckets), gauges and totals. */
   readonly counts: Counts<CellNumber> = zeroNumbers();
   readonly dists: Record<CellDistribution, RunningDistribution> = perDistribution(() => new RunningDistribution());
+  /** Error ends by status, and by `error` string, over the window. */
+  readonly statuses = new Map<number, number>();
+  readonly types = new Map<string, number>();
+  /** Ends that met each SLO, over the window. */
+  readonly sloGood: number[];
   /** This cell's share of each live time bucket, by bucket number. */
   readonly shares = new Map<number, BucketCell>();
+  /** The numbers as the last patch or snapshot reported them. */
+  reported: Counts<CellNumber> = zeroNumbers();
+  /** The keyed counts changed since the last patch. */
+  keyedChanged = false;
+  /** Whether any snapshot or patch reported this cell yet. */
+  reportedOnce = false;
 
   constructor(
+    readonly node: string,
     readonly endpoint: string,
     readonly model: string,
-  ) {}
+    slos: number,
+  ) {
+    this.sloGood = new Array<number>(slos).fill(0);
+  }
 
   addCounter(bucket: BucketCell, key: WindowCounter, n: number): void {
     bucket.counters[key] += n;
@@ -65,11 +93,32 @@ export class CellState {
     const samples = (bucket.samples[name] ??= new BucketSamples());
     const index = samples.add(value);
     const dist = this.dists[name];
-    dist.histogram.addIndex(index, 1);
+    dist.added.push(index);
     dist.count++;
     dist.sum += value;
     if (value < dist.min) dist.min = value;
     if (value > dist.max) dist.max = value;
+  }
+
+  addStatus(bucket: BucketCell, status: number): void {
+    bucket.statuses ??= new Map();
+    bucket.statuses.set(status, (bucket.statuses.get(status) ?? 0) + 1);
+    this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1);
+    this.keyedChanged = true;
+  }
+
+  addType(bucket: BucketCell, type: string): void {
+    bucket.types ??= new Map();
+    bucket.types.set(type, (bucket.types.get(type) ?? 0) + 1);
+    this.types.set(type, (this.types.get(type) ?? 0) + 1);
+    this.keyedChanged = true;
+  }
+
+  addSloGood(bucket: BucketCell, slo: number): void {
+    bucket.sloGood ??= new Array<number>(this.sloGood.length).fill(0);
+    bucket.sloGood[slo]!++;
+    this.sloGood[slo]!++;
+    this.keyedChanged = true;
   }
 
   /** Takes the share of expired bucket `b` out of the running aggregates. */
@@ -80,12 +129,16 @@ export class CellState {
       const samples = bucket.samples[name];
       if (!samples) continue;
       const dist = this.dists[name];
-      for (let i = 0; i < samples.count; i++) dist.histogram.addIndex(samples.indices[i]!, -1);
+      for (let i = 0; i < samples.count; i++) dist.removed.push(samples.indices[i]!);
       dist.count -= samples.count;
       // Sums are floats: reset exactly when the window empties so no drift survives.
       dist.sum = dist.count === 0 ? 0 : dist.sum - samples.sum;
       if (samples.min <= dist.min || samples.max >= dist.max) dist.stale = true;
     }
+    if (bucket.statuses) subtractKeyed(this.statuses, bucket.statuses);
+    if (bucket.types) subtractKeyed(this.types, bucket.types);
+    if (bucket.sloGood) bucket.sloGood.forEach((n, i) => (this.sloGood[i]! -= n));
+    if (bucket.statuses || bucket.types || bucket.sloGood) this.keyedChanged = true;
   }
 
   /**
@@ -111,5 +164,13 @@ export class CellState {
   /** True when the cell holds nothing worth publishing or keeping: no live bucket, nothing in flight, no totals. */
   isIdle(): boolean {
     return this.shares.size === 0 && CELL_GAUGES.every((k) => this.counts[k] === 0) && CELL_TOTALS.every((k) => this.counts[k] === 0);
+  }
+}
+
+function subtractKeyed<K>(from: Map<K, number>, part: ReadonlyMap<K, number>): void {
+  for (const [k, n] of part) {
+    const left = (from.get(k) ?? 0) - n;
+    if (left === 0) from.delete(k);
+    else from.set(k, left);
   }
 }

@@ -54,6 +54,8 @@ export class InFlightTracker {
   private readonly earlyEnds = new Map<string, number>();
   private readonly nodes = new Map<string, NodeState>();
   private lastAgeSweep = 0;
+  /** Cells whose gauges changed since the owner last emptied this. */
+  readonly touched = new Set<CellState>();
 
   constructor(private readonly limits: InFlightLimits = DEFAULT_LIMITS) {}
 
@@ -77,9 +79,13 @@ export class InFlightTracker {
     this.node(node, at);
   }
 
-  start(node: string, requestId: string, cell: CellState, stream: boolean, at: number): void {
+  /**
+   * A request started on `node` (its state's name); `key` pairs it with its
+   * end (requestKey: the producer's own node name and request id, so two
+   * nodes folded into one label never pair each other's requests).
+   */
+  start(node: string, key: string, cell: CellState, stream: boolean, at: number): void {
     const n = this.node(node, at);
-    const key = requestKey(node, requestId);
     if (this.earlyEnds.delete(key) || this.requests.has(key)) return;
     this.requests.set(key, { cell, node: n.name, stream, startedAt: at });
     this.change(n, cell, stream, 1);
@@ -100,9 +106,8 @@ export class InFlightTracker {
   }
 
   /** Ends a request; returns whether its start said it was streaming (undefined if unknown). */
-  end(node: string, requestId: string, at: number): boolean | undefined {
+  end(node: string, key: string, at: number): boolean | undefined {
     this.node(node, at);
-    const key = requestKey(node, requestId);
     const req = this.requests.get(key);
     if (!req) {
       if (this.earlyEnds.size < this.limits.maxEarlyEnds) this.earlyEnds.set(key, at);
@@ -147,18 +152,22 @@ export class InFlightTracker {
   }
 
   /**
-   * What node gauges add to the sum of the cells: for each node with a gauge,
-   * gauge minus what its start/end pairs imply.
+   * What `node`'s own gauge adds to the sum of its cells: gauge minus what its
+   * start/end pairs imply (0 without a gauge, or once it went silent).
    */
-  adjustments(): { queueDepth: number; activeStreams: number } {
-    let queueDepth = 0;
-    let activeStreams = 0;
-    for (const n of this.nodes.values()) {
-      if (!n.gauge) continue;
-      if (n.gauge.queueDepth !== undefined) queueDepth += n.gauge.queueDepth - n.queueDepth;
-      if (n.gauge.activeStreams !== undefined) activeStreams += n.gauge.activeStreams - n.activeStreams;
-    }
-    return { queueDepth, activeStreams };
+  adjustment(node: string): { queueDepth: number; activeStreams: number } {
+    const n = this.nodes.get(node);
+    const g = n?.gauge;
+    if (!n || !g) return NO_ADJUSTMENT;
+    return {
+      queueDepth: g.queueDepth === undefined ? 0 : g.queueDepth - n.queueDepth,
+      activeStreams: g.activeStreams === undefined ? 0 : g.activeStreams - n.activeStreams,
+    };
+  }
+
+  /** Whether `node` was heard from within the silence limit (as of the last sweep). */
+  tracks(node: string): boolean {
+    return this.nodes.has(node);
   }
 
   get size(): number {
@@ -182,11 +191,15 @@ export class InFlightTracker {
   }
 
   private changeCell(cell: CellState, stream: boolean, d: number): void {
+    this.touched.add(cell);
     cell.counts.queueDepth += d;
     if (stream) cell.counts.activeStreams += d;
   }
 }
 
-function requestKey(node: string, requestId: string): string {
+/** What pairs a start with its end: the producer's node name and request id. */
+export function requestKey(node: string, requestId: string): string {
   return `${node}\u0000${requestId}`;
 }
+
+const NO_ADJUSTMENT = Object.freeze({ queueDepth: 0, activeStreams: 0 });

@@ -14,8 +14,8 @@ export type TotalsDelta = Map<string, number>;
 
 /** How the ledger reaches the window's cells. */
 export interface TotalsCells {
-  /** The cell of these labels, after the cardinality guard (created if new). */
-  cell(endpoint: string, model: string): CellState;
+  /** The cell of these labels, after the cardinality guards (created if new). */
+  cell(node: string, endpoint: string, model: string): CellState;
   /** Every cell held. */
   all(): Iterable<CellState>;
 }
@@ -42,7 +42,7 @@ export class TotalsLedger {
    * end's own `stream` flag says whether it was a stream here.
    */
   countEvent(event: PulseEvent): void {
-    if (event.type === 'request.end') this.count(this.cells.cell(event.endpoint, event.model), event, event.stream);
+    if (event.type === 'request.end') this.count(this.cells.cell(event.node, event.endpoint, event.model), event, event.stream === true);
   }
 
   /** The increments since the last call, to persist with the batch's acknowledgement. */
@@ -59,7 +59,7 @@ export class TotalsLedger {
   addDelta(delta: ReadonlyMap<string, number>): void {
     for (const [field, n] of delta) {
       const parsed = parseTotalsField(field);
-      if (parsed) this.add(this.cells.cell(parsed.endpoint, parsed.model), parsed.total, n);
+      if (parsed) this.add(this.cells.cell(parsed.node, parsed.endpoint, parsed.model), parsed.total, n);
     }
   }
 
@@ -75,9 +75,24 @@ export class TotalsLedger {
         bad++;
         continue;
       }
-      this.cells.cell(parsed.endpoint, parsed.model).counts[parsed.total] = value;
+      this.cells.cell(parsed.node, parsed.endpoint, parsed.model).counts[parsed.total] = value;
     }
     return bad;
+  }
+
+  /**
+   * Moves every total of `from` to `to` (a retired node's cell to the
+   * `__other__` node's): the sums over any view without a node filter stay
+   * the same, and the persisted field of `from` reaches 0, which the store
+   * deletes.
+   */
+  move(from: CellState, to: CellState): void {
+    for (const k of CELL_TOTALS) {
+      const n = from.counts[k];
+      if (n === 0) continue;
+      this.add(from, k, -n);
+      this.add(to, k, n);
+    }
   }
 
   private add(cell: CellState, total: CellTotal, n: number): void {
@@ -87,7 +102,7 @@ export class TotalsLedger {
       fields = {};
       this.fields.set(cell, fields);
     }
-    const field = (fields[total] ??= totalsField(cell.endpoint, cell.model, total));
+    const field = (fields[total] ??= totalsField(cell.node, cell.endpoint, cell.model, total));
     this.delta.set(field, (this.delta.get(field) ?? 0) + n);
   }
 }

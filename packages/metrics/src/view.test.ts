@@ -41,14 +41,14 @@ describe('buildView with prototype-like names', () => {
   });
 
   it('reads no inherited member for a name that is not in a map', () => {
-    const { data } = buildView(snapshot, { endpoints: new Set(['__proto__']), models: new Set() });
+    const { data } = buildView(snapshot, { endpoints: new Set(['__proto__']), models: new Set(), nodes: new Set() });
     expect(Object.keys(data.latency)).toEqual(['__proto__']);
     expect(data.latency['constructor']).toBeUndefined();
     expect(data.throughput.requests_per_sec['toString']).toBeUndefined();
   });
 
   it('filters by such a model like by any other', () => {
-    const { data } = buildView(snapshot, { endpoints: new Set(), models: new Set(['constructor']) });
+    const { data } = buildView(snapshot, { endpoints: new Set(), models: new Set(['constructor']), nodes: new Set() });
     expect(Object.keys(data.latency)).toEqual(['constructor']);
     expect(data.streaming.completed_streams).toBe(0);
   });

@@ -1,7 +1,8 @@
 /**
  * Builds the public figures (docs/PROTOCOL.md §4) of one filtered view from an
- * internal snapshot, by summing the selected cells' counters and merging their
- * histograms. Pure; a gateway calls it once per distinct view per snapshot.
+ * internal snapshot, by summing the selected cells' numbers and merging their
+ * histograms, grouped by endpoint and by node. Pure; a gateway calls it once
+ * per distinct view per snapshot.
  */
 import {
   CELL_NUMBERS,
@@ -13,6 +14,10 @@ import {
   type Counts,
   type DistributionData,
   type InternalSnapshot,
+  type NodeData,
+  type NodeFigures,
+  type SloEntry,
+  type SloFigures,
   type SnapshotData,
   type Stats,
 } from '@pulse/protocol';
@@ -22,9 +27,10 @@ import { LogHistogram } from './log-histogram.js';
 export interface CellFilter {
   readonly endpoints: ReadonlySet<string>;
   readonly models: ReadonlySet<string>;
+  readonly nodes: ReadonlySet<string>;
 }
 
-export const ALL_CELLS: CellFilter = { endpoints: new Set(), models: new Set() };
+export const ALL_CELLS: CellFilter = { endpoints: new Set(), models: new Set(), nodes: new Set() };
 
 /** The figures a client's deltas are computed from (docs/PROTOCOL.md §5). */
 export interface DeltaBase {
@@ -58,7 +64,8 @@ class DistributionAccumulator {
   stats(): Stats {
     const { min, max } = this;
     const h = this.histogram;
-    return { avg: this.sum / this.count, min, max, p50: h.quantile(0.5, min, max), p90: h.quantile(0.9, min, max), p99: h.quantile(0.99, min, max) };
+    const q = (p: number) => h.quantile(p, min, max);
+    return { avg: this.sum / this.count, min, max, p50: q(0.5), p90: q(0.9), p95: q(0.95), p99: q(0.99), p999: q(0.999) };
   }
 
   reset(): void {
@@ -78,14 +85,25 @@ function statsOf(parts: readonly DistributionData[]): Stats | undefined {
   return scratch.count === 0 ? undefined : scratch.stats();
 }
 
-/** What a view sums per endpoint: every number of the cells (cell-fields.ts), and their latencies. */
-interface EndpointSums {
-  readonly n: Counts<CellNumber>;
-  readonly latency: DistributionData[];
-}
-
 const zeroNumbers = compileZero(CELL_NUMBERS);
 const addNumbers = compileAdd(CELL_NUMBERS);
+
+/** What a view sums over the cells of one endpoint, or of one node. */
+class Group {
+  readonly n = zeroNumbers();
+  readonly latency: DistributionData[] = [];
+  readonly ttft: DistributionData[] = [];
+  sloGood: number[] = [];
+
+  add(c: CellData): void {
+    addNumbers(this.n, c);
+    if (inWindow(c)) {
+      this.latency.push(c.latency);
+      this.ttft.push(c.ttft);
+    }
+    for (let i = 0; i < c.sloGood.length; i++) this.sloGood[i] = (this.sloGood[i] ?? 0) + c.sloGood[i]!;
+  }
+}
 
 function cacheFigures(n: Counts<CellNumber>): CacheFigures {
   return {
@@ -98,93 +116,165 @@ function cacheFigures(n: Counts<CellNumber>): CacheFigures {
 }
 
 function selects(filter: CellFilter, cell: CellData): boolean {
-  return (filter.endpoints.size === 0 || filter.endpoints.has(cell.endpoint)) && (filter.models.size === 0 || filter.models.has(cell.model));
+  return (
+    (filter.endpoints.size === 0 || filter.endpoints.has(cell.endpoint)) &&
+    (filter.models.size === 0 || filter.models.has(cell.model)) &&
+    (filter.nodes.size === 0 || filter.nodes.has(cell.node))
+  );
 }
 
-/** True when a cell (or an endpoint's sum) has anything in the window (else its endpoint stays out of the maps). */
+/** True when a cell (or a group's sum) has anything in the window (else it stays out of the maps). */
 function inWindow(c: Pick<CellData, 'requests' | 'responses'>): boolean {
   return c.requests > 0 || c.responses > 0;
 }
 
 /**
- * A map keyed by endpoint. Endpoints are names producers chose: on a plain
- * `{}`, `map['__proto__'] = stats` would replace the map's prototype (and the
- * endpoint vanish from the JSON), and a read of `map['constructor']` would
- * find Object. Without a prototype every name is just a key, and
+ * A map keyed by names producers chose (endpoints, nodes, error types). On a
+ * plain `{}`, `map['__proto__'] = stats` would replace the map's prototype
+ * (and the name vanish from the JSON), and a read of `map['constructor']`
+ * would find Object. Without a prototype every name is just a key, and
  * JSON.stringify gives the same text.
  */
-function byEndpoint<T>(): Record<string, T> {
+function byName<T>(): Record<string, T> {
   return Object.create(null) as Record<string, T>;
 }
 
+function groupOf(groups: Map<string, Group>, key: string): Group {
+  let g = groups.get(key);
+  if (!g) {
+    g = new Group();
+    groups.set(key, g);
+  }
+  return g;
+}
+
 export function buildView(snapshot: InternalSnapshot | null, filter: CellFilter = ALL_CELLS): View {
-  const perEndpoint = new Map<string, EndpointSums>();
-  const ttft: DistributionData[] = [];
+  const perEndpoint = new Map<string, Group>();
+  const perNode = new Map<string, Group>();
   const tps: DistributionData[] = [];
+  const itl: DistributionData[] = [];
+  const statuses = new Map<number, number>();
+  const types = new Map<string, number>();
   for (const c of snapshot?.cells ?? []) {
     if (!selects(filter, c)) continue;
-    ttft.push(c.ttft);
+    groupOf(perEndpoint, c.endpoint).add(c);
+    groupOf(perNode, c.node).add(c);
     tps.push(c.tokensPerSecond);
-    let e = perEndpoint.get(c.endpoint);
-    if (!e) {
-      e = { n: zeroNumbers(), latency: [] };
-      perEndpoint.set(c.endpoint, e);
-    }
-    addNumbers(e.n, c);
-    if (inWindow(c)) e.latency.push(c.latency);
+    itl.push(c.itl);
+    for (const [status, n] of c.errorsByStatus) statuses.set(status, (statuses.get(status) ?? 0) + n);
+    for (const [type, n] of c.errorsByType) types.set(type, (types.get(type) ?? 0) + n);
   }
 
   const seconds = snapshot?.coveredSeconds ?? 1;
   const rate = (n: number) => n / seconds;
-  const total = zeroNumbers();
+  const total = new Group();
+  const ttftParts: DistributionData[] = [];
   const data: SnapshotData = {
     throughput: {
-      requests_per_sec: byEndpoint(),
-      responses_per_sec: byEndpoint(),
-      tokens_per_sec: byEndpoint(),
+      requests_per_sec: byName(),
+      responses_per_sec: byName(),
+      tokens_per_sec: byName(),
       total_requests_per_sec: 0,
       total_responses_per_sec: 0,
       total_tokens_per_sec: 0,
     },
-    latency: byEndpoint(),
-    cache: { ...cacheFigures(total), by_endpoint: byEndpoint() },
+    latency: byName(),
+    cache: { ...cacheFigures(total.n), by_endpoint: byName() },
     queue: { queue_depth: 0, active_streams: 0 },
     streaming: { active_streams: 0, completed_streams: 0, failed_streams: 0 },
-    error: { errors_per_sec: byEndpoint(), total_errors_per_sec: 0 },
+    error: { errors_per_sec: byName(), total_errors_per_sec: 0, by_status: byName(), by_type: byName() },
+    slo: byName(),
+    nodes: byName(),
   };
+  const slos = snapshot?.slos ?? [];
+  const sloByEndpoint = slos.map(() => byName<SloFigures>());
   for (const endpoint of [...perEndpoint.keys()].sort()) {
-    const { n, latency } = perEndpoint.get(endpoint)!;
-    addNumbers(total, n);
+    const g = perEndpoint.get(endpoint)!;
+    const n = g.n;
+    addNumbers(total.n, n);
+    ttftParts.push(...g.ttft);
+    for (let i = 0; i < slos.length; i++) total.sloGood[i] = (total.sloGood[i] ?? 0) + (g.sloGood[i] ?? 0);
     if (!inWindow(n)) continue;
     data.throughput.requests_per_sec[endpoint] = rate(n.requests);
     data.throughput.responses_per_sec[endpoint] = rate(n.responses);
     data.throughput.tokens_per_sec[endpoint] = rate(n.completionTokens);
     data.error.errors_per_sec[endpoint] = rate(n.errors);
-    const stats = statsOf(latency);
+    const stats = statsOf(g.latency);
     if (stats) data.latency[endpoint] = stats;
     if (n.lookups > 0) data.cache.by_endpoint[endpoint] = cacheFigures(n);
+    slos.forEach((_, i) => (sloByEndpoint[i]![endpoint] = sloFigures(g.sloGood[i] ?? 0, n.responses, rate)));
   }
 
-  // Node gauges carry no endpoint or model: they correct unfiltered views only.
-  let { queueDepth, activeStreams } = total;
-  if (snapshot && filter.endpoints.size === 0 && filter.models.size === 0) {
-    queueDepth = Math.max(0, queueDepth + snapshot.queueAdjust);
-    activeStreams = Math.max(0, activeStreams + snapshot.activeAdjust);
+  // Node gauges carry no endpoint or model: they correct views that keep every endpoint and model.
+  const gauges = filter.endpoints.size === 0 && filter.models.size === 0 && snapshot !== null;
+  const nodeInfo = new Map<string, NodeData>((snapshot?.nodes ?? []).map((n) => [n.node, n]));
+  let queueDepth = total.n.queueDepth;
+  let activeStreams = total.n.activeStreams;
+  if (gauges) {
+    for (const n of nodeInfo.values()) {
+      if (filter.nodes.size > 0 && !filter.nodes.has(n.node)) continue;
+      queueDepth += n.queueAdjust;
+      activeStreams += n.activeAdjust;
+    }
   }
-  data.throughput.total_requests_per_sec = rate(total.requests);
-  data.throughput.total_responses_per_sec = rate(total.responses);
-  data.throughput.total_tokens_per_sec = rate(total.completionTokens);
-  data.error.total_errors_per_sec = rate(total.errors);
-  Object.assign(data.cache, cacheFigures(total));
+  queueDepth = Math.max(0, queueDepth);
+  activeStreams = Math.max(0, activeStreams);
+
+  data.throughput.total_requests_per_sec = rate(total.n.requests);
+  data.throughput.total_responses_per_sec = rate(total.n.responses);
+  data.throughput.total_tokens_per_sec = rate(total.n.completionTokens);
+  data.error.total_errors_per_sec = rate(total.n.errors);
+  for (const status of [...statuses.keys()].sort((a, b) => a - b)) data.error.by_status[String(status)] = rate(statuses.get(status)!);
+  for (const type of [...types.keys()].sort()) data.error.by_type[type] = rate(types.get(type)!);
+  Object.assign(data.cache, cacheFigures(total.n));
   data.queue = { queue_depth: queueDepth, active_streams: activeStreams };
-  data.streaming = { active_streams: activeStreams, completed_streams: total.completedStreams, failed_streams: total.failedStreams };
-  const ttftStats = statsOf(ttft);
+  data.streaming = { active_streams: activeStreams, completed_streams: total.n.completedStreams, failed_streams: total.n.failedStreams };
+  const ttftStats = statsOf(ttftParts);
   if (ttftStats) data.streaming.ttft = ttftStats;
   const tpsStats = statsOf(tps);
   if (tpsStats) data.streaming.tokens_per_second = tpsStats;
+  const itlStats = statsOf(itl);
+  if (itlStats) data.streaming.itl = itlStats;
+  slos.forEach((name, i) => {
+    const entry: SloEntry = { ...sloFigures(total.sloGood[i] ?? 0, total.n.responses, rate), by_endpoint: sloByEndpoint[i]! };
+    data.slo[name] = entry;
+  });
+  // A node whose own gauge says it has requests in flight is listed too, cells or not.
+  const listed = new Set(perNode.keys());
+  if (gauges) for (const n of nodeInfo.keys()) if (filter.nodes.size === 0 || filter.nodes.has(n)) listed.add(n);
+  for (const node of [...listed].sort()) {
+    const figures = nodeFigures(perNode.get(node) ?? new Group(), nodeInfo.get(node), gauges, rate);
+    if (figures) data.nodes[node] = figures;
+  }
 
   return {
     data,
     base: { totalRequestsPerSec: data.throughput.total_requests_per_sec, totalTokensPerSec: data.throughput.total_tokens_per_sec, activeStreams },
   };
+}
+
+function sloFigures(good: number, valid: number, rate: (n: number) => number): SloFigures {
+  return { ...(valid > 0 && { attainment_pct: (100 * good) / valid }), good_per_sec: rate(good), valid_per_sec: rate(valid) };
+}
+
+/** A node's figures, or null when it has nothing in the window and nothing in flight. */
+function nodeFigures(g: Group, info: NodeData | undefined, gauges: boolean, rate: (n: number) => number): NodeFigures | null {
+  const n = g.n;
+  const queueDepth = Math.max(0, n.queueDepth + (gauges && info ? info.queueAdjust : 0));
+  const activeStreams = Math.max(0, n.activeStreams + (gauges && info ? info.activeAdjust : 0));
+  if (!inWindow(n) && queueDepth === 0) return null;
+  const figures: NodeFigures = {
+    requests_per_sec: rate(n.requests),
+    responses_per_sec: rate(n.responses),
+    tokens_per_sec: rate(n.completionTokens),
+    errors_per_sec: rate(n.errors),
+    queue_depth: queueDepth,
+    active_streams: activeStreams,
+    last_seen: info?.lastSeen ?? 0,
+  };
+  const latency = statsOf(g.latency);
+  if (latency) figures.latency = latency;
+  const ttft = statsOf(g.ttft);
+  if (ttft) figures.ttft = ttft;
+  return figures;
 }

@@ -1,6 +1,6 @@
 import { totalsField, type PulseEvent, type RequestEnd, type RequestStart } from '@pulse/protocol';
 import { describe, expect, it } from 'vitest';
-import { buildView } from './view.js';
+import { buildView, type CellFilter } from './view.js';
 import { MetricsWindow, OTHER_LABEL } from './window.js';
 
 const T0 = 1_700_000_000_000; // ms, on a tick edge
@@ -11,14 +11,14 @@ function start(id: string, atMs: number, extra: Partial<RequestStart> = {}): Req
 }
 
 function end(id: string, atMs: number, extra: Partial<RequestEnd> = {}): RequestEnd {
-  return { type: 'request.end', ts: atMs / 1000, node: 'n1', request_id: id, endpoint: '/v1/chat/completions', model: 'gpt-4', stream: false, status: 200, latency_ms: 100, ...extra };
+  return { type: 'request.end', ts: atMs / 1000, node: 'n1', request_id: id, endpoint: '/v1/chat/completions', model: 'gpt-4', status: 200, latency_ms: 100, ...extra };
 }
 
 function feed(w: MetricsWindow, events: PulseEvent[], atMs: number): void {
   for (const e of events) w.apply(e, atMs, true);
 }
 
-function viewAt(w: MetricsWindow, nowMs: number, filter?: { endpoints: Set<string>; models: Set<string> }) {
+function viewAt(w: MetricsWindow, nowMs: number, filter?: CellFilter) {
   w.advance(nowMs);
   return buildView(w.snapshot(nowMs, 1, nowMs / 500, 0), filter).data;
 }
@@ -132,7 +132,7 @@ describe('MetricsWindow in-flight and gauges', () => {
     w.apply({ type: 'node.gauge', ts: t / 1000, node: 'n1', queue_depth: 7, active_streams: 4 }, t, true);
     const all = viewAt(w, t + 500);
     expect(all.queue).toEqual({ queue_depth: 8, active_streams: 4 });
-    const gpt4 = viewAt(w, t + 500, { endpoints: new Set(), models: new Set(['gpt-4']) });
+    const gpt4 = viewAt(w, t + 500, { endpoints: new Set(), models: new Set(['gpt-4']), nodes: new Set() });
     expect(gpt4.queue).toEqual({ queue_depth: 2, active_streams: 1 });
   });
 
@@ -153,8 +153,8 @@ describe('MetricsWindow totals and cardinality', () => {
     const w = new MetricsWindow(opts);
     feed(w, [end('a', t, { stream: true, cache: { hit: true, cached_tokens: 1, prefix_length: 1 } })], t);
     const delta = w.totals.takeDelta();
-    expect(delta.get(totalsField('/v1/chat/completions', 'gpt-4', 'completedStreams'))).toBe(1);
-    expect(delta.get(totalsField('/v1/chat/completions', 'gpt-4', 'totalHits'))).toBe(1);
+    expect(delta.get(totalsField('n1', '/v1/chat/completions', 'gpt-4', 'completedStreams'))).toBe(1);
+    expect(delta.get(totalsField('n1', '/v1/chat/completions', 'gpt-4', 'totalHits'))).toBe(1);
     expect(w.totals.takeDelta().size).toBe(0);
 
     const restored = new MetricsWindow(opts);

@@ -1,8 +1,10 @@
 /**
  * The aggregator's sliding window (docs/PROTOCOL.md §4): one CellState per
- * (endpoint, model), time buckets of one tick, in-flight tracking, and the
- * snapshot built from them every tick. The since-creation totals' protocol
- * (what to persist, loading it back) is `totals`, a TotalsLedger.
+ * (node, endpoint, model), time buckets of one tick, in-flight tracking,
+ * and what is published from them: a whole snapshot (`snapshot`) or what
+ * changed since the last one (`patch`, see patch-builder.ts). The
+ * since-creation totals' protocol (what to persist, loading it back) is
+ * `totals`, a TotalsLedger.
  *
  * An event lands in the bucket of its producer timestamp, clamped to
  * [store creation, log time]: a late event still counts in its own second,
@@ -11,21 +13,25 @@
 import {
   CELL_DISTRIBUTIONS,
   CELL_NUMBERS,
-  EMPTY_DISTRIBUTION,
+  OTHER_LABEL,
   field,
   isErrorEnd,
+  meetsSlo,
   type CellData,
   type CellDistribution,
   type DistributionData,
   type InternalSnapshot,
+  type NodeData,
   type PulseEvent,
   type RequestEnd,
+  type Slo,
 } from '@pulse/protocol';
 import { BucketCell, CellState } from './cell.js';
-import { InFlightTracker } from './inflight.js';
+import { InFlightTracker, requestKey } from './inflight.js';
+import { LogHistogram } from './log-histogram.js';
 import { TotalsLedger } from './totals.js';
 
-export const OTHER_LABEL = '__other__';
+export { OTHER_LABEL };
 
 export interface WindowOptions {
   windowMs: number;
@@ -33,29 +39,56 @@ export interface WindowOptions {
   bucketMs: number;
   /** When the metrics store was created (ms): the covered length starts there. */
   createdAtMs: number;
-  /** Distinct endpoints / models kept before folding into `__other__`. */
+  /** Distinct endpoints / models / nodes kept before folding into `__other__`. */
   maxEndpoints: number;
   maxModels: number;
-  /** Distinct (endpoint, model) cells kept; beyond it both labels fold. Default 10,000. */
+  /** Default 256. */
+  maxNodes?: number;
+  /** Distinct cells kept; beyond it every label folds. Default 10,000. */
   maxCells?: number;
+  /** The SLOs whose good ends each cell counts (PULSE_SLOS). */
+  slos?: readonly Slo[];
 }
 
 export const DEFAULT_MAX_CELLS = 10_000;
+export const DEFAULT_MAX_NODES = 256;
+/** Distinct `error` strings counted by name; the rest count under `__other__`. */
+export const MAX_ERROR_TYPES = 100;
+
+/** A node of the window: its newest event's time, and what the last snapshot or patch said of it. */
+export interface NodeState {
+  readonly node: string;
+  /** `ts` of its newest event (seconds, the producer's clock). */
+  lastSeen: number;
+  /** Cells of this node. */
+  cells: number;
+  reported: NodeData | null;
+}
 
 export class MetricsWindow {
+  readonly slos: readonly Slo[];
+  /** The cells, by key; and by node, endpoint and model, found per event without building a key string. */
   private readonly cells = new Map<string, CellState>();
-  /** The same cells by endpoint, then model: found per event without building a key string. */
-  private readonly byLabels = new Map<string, Map<string, CellState>>();
+  private readonly byLabels = new Map<string, Map<string, Map<string, CellState>>>();
   private readonly buckets = new Map<number, Map<CellState, BucketCell>>();
   private readonly endpointCells = new Map<string, number>();
   private readonly modelCells = new Map<string, number>();
+  readonly nodes = new Map<string, NodeState>();
+  /** Error types with counts in the window (as of the last advance), each counted by name. */
+  private errorTypes = new Set<string>();
   private readonly inflight = new InFlightTracker();
   /** The since-creation totals: counted as ends arrive (when asked to), persisted by the aggregator. */
-  readonly totals = new TotalsLedger({ cell: (endpoint, model) => this.cell(endpoint, model), all: () => this.cells.values() });
+  readonly totals = new TotalsLedger({ cell: (node, endpoint, model) => this.cell(this.nodeLabel(node), endpoint, model), all: () => this.cells.values() });
+  /** Cells changed, and cells or nodes forgotten, since the last snapshot or patch. */
+  readonly changed = new Set<CellState>();
+  readonly forgotten: CellState[] = [];
+  readonly forgottenNodes: string[] = [];
   private applied = 0;
   private folded = 0;
 
-  constructor(private readonly opts: WindowOptions) {}
+  constructor(private readonly opts: WindowOptions) {
+    this.slos = opts.slos ?? [];
+  }
 
   /**
    * Applies one event logged at `atMs` (the log's clock). With `countTotals`
@@ -64,27 +97,38 @@ export class MetricsWindow {
    */
   apply(event: PulseEvent, atMs: number, countTotals: boolean): void {
     this.applied++;
+    const node = this.nodeLabel(event.node);
+    const state = this.nodes.get(node);
+    if (state && event.ts > state.lastSeen) state.lastSeen = event.ts;
     if (event.type === 'node.gauge') {
-      this.inflight.gauge(event.node, atMs, event.queue_depth, event.active_streams);
+      this.inflight.gauge(node, atMs, event.queue_depth, event.active_streams);
       return;
     }
-    const cell = this.cell(event.endpoint, event.model);
+    const cell = this.cell(node, event.endpoint, event.model);
+    this.changed.add(cell);
     const bucket = this.bucketFor(cell, event.ts * 1000, atMs);
+    const key = requestKey(event.node, event.request_id);
     if (event.type === 'request.start') {
-      this.inflight.start(event.node, event.request_id, cell, event.stream, atMs);
+      this.inflight.start(node, key, cell, event.stream, atMs);
       if (bucket) cell.addCounter(bucket, 'requests', 1);
       return;
     }
-    const startedStreaming = this.inflight.end(event.node, event.request_id, atMs);
-    const stream = event.stream || startedStreaming === true;
+    const startedStreaming = this.inflight.end(node, key, atMs);
+    // An end's own `stream` decides when it says; otherwise its start does.
+    const stream = event.stream ?? startedStreaming === true;
     if (bucket) this.addEnd(cell, bucket, event, stream);
     if (countTotals) this.totals.count(cell, event, stream);
   }
 
   private addEnd(cell: CellState, bucket: BucketCell, e: RequestEnd, stream: boolean): void {
+    const error = isErrorEnd(e);
     cell.addCounter(bucket, 'responses', 1);
     if (e.completion_tokens !== undefined) cell.addCounter(bucket, 'completionTokens', e.completion_tokens);
-    if (isErrorEnd(e)) cell.addCounter(bucket, 'errors', 1);
+    if (error) {
+      cell.addCounter(bucket, 'errors', 1);
+      if (e.status >= 400) cell.addStatus(bucket, e.status);
+      if (e.error) cell.addType(bucket, this.errorType(e.error));
+    }
     cell.addSample(bucket, 'latency', e.latency_ms);
     if (e.cache) {
       cell.addCounter(bucket, 'lookups', 1);
@@ -95,47 +139,134 @@ export class MetricsWindow {
         cell.addCounter(bucket, 'prefixSum', e.cache.prefix_length);
       }
     }
-    if (!stream) return;
-    if (e.ttft_ms !== undefined) cell.addSample(bucket, 'ttft', e.ttft_ms);
-    if (e.completion_tokens !== undefined && e.latency_ms > 0) {
-      cell.addSample(bucket, 'tokensPerSecond', e.completion_tokens / (e.latency_ms / 1000));
+    let itl: number | undefined;
+    if (stream) {
+      if (e.ttft_ms !== undefined) cell.addSample(bucket, 'ttft', e.ttft_ms);
+      if (e.completion_tokens !== undefined && e.latency_ms > 0) {
+        cell.addSample(bucket, 'tokensPerSecond', e.completion_tokens / (e.latency_ms / 1000));
+      }
+      // AIPerf's inter-token latency: the time after the first token, shared by the gaps between tokens.
+      if (e.ttft_ms !== undefined && e.completion_tokens !== undefined && e.completion_tokens >= 2) {
+        itl = Math.max(0, e.latency_ms - e.ttft_ms) / (e.completion_tokens - 1);
+        cell.addSample(bucket, 'itl', itl);
+      }
+    }
+    for (let i = 0; i < this.slos.length; i++) {
+      if (meetsSlo(this.slos[i]!, { error, stream, latencyMs: e.latency_ms, ttftMs: e.ttft_ms, itlMs: itl })) cell.addSloGood(bucket, i);
     }
   }
 
   /** Marks `node` alive at `atMs` (any event from it does that too). */
   seen(node: string, atMs: number): void {
-    this.inflight.seen(node, atMs);
+    this.inflight.seen(this.nodeLabel(node), atMs);
   }
 
-  /** Expires buckets that left the window at `nowMs` and drops silent nodes. */
+  /** Expires buckets that left the window at `nowMs` and drops silent nodes and idle cells. */
   advance(nowMs: number): void {
     const cutoff = this.cutoffBucket(nowMs);
     for (const [b, shares] of this.buckets) {
       if (b >= cutoff) continue;
-      for (const [cell, share] of shares) cell.expire(b, share);
+      for (const [cell, share] of shares) {
+        cell.expire(b, share);
+        this.changed.add(cell);
+      }
       this.buckets.delete(b);
     }
     this.inflight.sweep(nowMs);
+    for (const cell of this.inflight.touched) this.changed.add(cell);
+    this.inflight.touched.clear();
+    this.retireSilentNodes();
+    this.errorTypes = new Set();
+    for (const cell of this.cells.values()) for (const type of cell.types.keys()) this.errorTypes.add(type);
     for (const [key, cell] of this.cells) {
       if (cell.isIdle()) this.forget(key, cell);
     }
+    for (const [name, state] of this.nodes) {
+      if (state.cells === 0 && !this.inflight.tracks(name)) {
+        this.nodes.delete(name);
+        if (state.reported) this.forgottenNodes.push(name);
+      }
+    }
   }
 
-  /** Builds the snapshot at `nowMs` (call `advance(nowMs)` first). */
+  /** The whole window at `nowMs` (call `advance(nowMs)` first). Changes nothing: see `reportedAll`. */
   snapshot(nowMs: number, epoch: number, seq: number, eventsDropped: number): InternalSnapshot {
+    const scratch = new LogHistogram();
     const cells: CellData[] = [];
-    for (const cell of this.cells.values()) cells.push(cellData(cell, distributionOf));
-    const adjust = this.inflight.adjustments();
+    for (const cell of this.cells.values()) cells.push(cellData(cell, (c, name) => windowDistribution(c, name, scratch)));
+    const nodes = [...this.nodes.values()].map((state) => this.nodeData(state));
+    return { ...this.header(nowMs, epoch, seq, eventsDropped), slos: this.slos.map((s) => s.name), nodes, cells };
+  }
+
+  /** A snapshot of the window went out as a keyframe: it is the base the next patch is taken against. */
+  reportedAll(): void {
+    for (const cell of this.cells.values()) this.markReported(cell);
+    for (const state of this.nodes.values()) state.reported = this.nodeData(state);
+    this.changed.clear();
+    this.forgotten.length = 0;
+    this.forgottenNodes.length = 0;
+  }
+
+  /** Forgets what changed since the last snapshot or patch, unpublished (a standby's tick). */
+  discardChanges(): void {
+    for (const cell of this.changed) {
+      for (const name of CELL_DISTRIBUTIONS) {
+        cell.dists[name].added.length = 0;
+        cell.dists[name].removed.length = 0;
+      }
+    }
+    this.changed.clear();
+    this.forgotten.length = 0;
+    this.forgottenNodes.length = 0;
+  }
+
+  /** What every snapshot and patch built at `nowMs` starts with. */
+  header(nowMs: number, epoch: number, seq: number, eventsDropped: number) {
     return {
       epoch,
       seq,
       builtAt: nowMs / 1000,
       coveredSeconds: this.coveredMs(nowMs) / 1000,
-      queueAdjust: adjust.queueDepth,
-      activeAdjust: adjust.activeStreams,
       stats: { eventsApplied: this.applied, eventsDropped, labelsFolded: this.folded },
-      cells,
     };
+  }
+
+  /** A node as a snapshot carries it, now. */
+  nodeData(state: NodeState): NodeData {
+    const adjust = this.inflight.adjustment(state.node);
+    return { node: state.node, lastSeen: state.lastSeen, queueAdjust: adjust.queueDepth, activeAdjust: adjust.activeStreams };
+  }
+
+  /**
+   * A node silent past NODE_SILENCE_MS whose cells hold nothing in the window
+   * keeps only since-creation totals: they move to the `__other__` node's cell
+   * of the same endpoint and model, and its cells go. Without this every pod
+   * a deployment ever replaced would keep cells (and totals fields) forever.
+   */
+  private retireSilentNodes(): void {
+    for (const [key, cell] of this.cells) {
+      if (cell.node === OTHER_LABEL || cell.shares.size > 0 || this.inflight.tracks(cell.node)) continue;
+      if (cell.counts.queueDepth !== 0 || cell.counts.activeStreams !== 0) continue;
+      const heir = this.cell(this.nodeLabel(OTHER_LABEL), cell.endpoint, cell.model);
+      this.totals.move(cell, heir);
+      this.changed.add(heir);
+      this.forget(key, cell);
+    }
+  }
+
+  /** Records what a snapshot or patch just reported of `cell`. */
+  markReported(cell: CellState): void {
+    cell.reported = { ...cell.counts };
+    cell.keyedChanged = false;
+    cell.reportedOnce = true;
+    for (const name of CELL_DISTRIBUTIONS) {
+      const d = cell.dists[name];
+      const { min, max } = cell.extremes(name);
+      d.reportedMin = min;
+      d.reportedMax = max;
+      d.added.length = 0;
+      d.removed.length = 0;
+    }
   }
 
   /** Length of history the window covers: the window, or less while the store is younger. */
@@ -192,30 +323,47 @@ export class MetricsWindow {
     return share;
   }
 
-  private cell(endpoint: string, model: string): CellState {
-    const found = this.byLabels.get(endpoint)?.get(model);
+  /** The label a node's events count under: its name, or `__other__` beyond the node guard. */
+  private nodeLabel(node: string): string {
+    if (this.nodes.has(node)) return node;
+    if (node !== OTHER_LABEL && this.nodes.size >= (this.opts.maxNodes ?? DEFAULT_MAX_NODES)) {
+      this.folded++;
+      if (!this.nodes.has(OTHER_LABEL)) this.nodes.set(OTHER_LABEL, { node: OTHER_LABEL, lastSeen: 0, cells: 0, reported: null });
+      return OTHER_LABEL;
+    }
+    this.nodes.set(node, { node, lastSeen: 0, cells: 0, reported: null });
+    return node;
+  }
+
+  private cell(node: string, endpoint: string, model: string): CellState {
+    const found = this.byLabels.get(node)?.get(endpoint)?.get(model);
     if (found) return found;
-    const key = `${endpoint}\u0000${model}`;
-    const known = this.cells.get(key);
-    if (known) return known;
     // Caps on labels alone would still allow endpoints × models cells: cap those too.
     const full = this.cells.size >= (this.opts.maxCells ?? DEFAULT_MAX_CELLS);
     const ep = full ? OTHER_LABEL : this.admit(this.endpointCells, endpoint, this.opts.maxEndpoints);
     const md = full ? OTHER_LABEL : this.admit(this.modelCells, model, this.opts.maxModels);
-    if (ep !== endpoint || md !== model) {
+    const nd = full ? this.nodeLabel(OTHER_LABEL) : node;
+    if (ep !== endpoint || md !== model || nd !== node) {
       this.folded++;
-      return this.cell(ep, md);
+      return this.cell(nd, ep, md);
     }
-    const cell = new CellState(endpoint, model);
-    this.cells.set(key, cell);
-    let models = this.byLabels.get(endpoint);
+    const cell = new CellState(node, endpoint, model, this.slos.length);
+    this.cells.set(cellKey(node, endpoint, model), cell);
+    let endpoints = this.byLabels.get(node);
+    if (!endpoints) {
+      endpoints = new Map();
+      this.byLabels.set(node, endpoints);
+    }
+    let models = endpoints.get(endpoint);
     if (!models) {
       models = new Map();
-      this.byLabels.set(endpoint, models);
+      endpoints.set(endpoint, models);
     }
     models.set(model, cell);
     this.endpointCells.set(endpoint, (this.endpointCells.get(endpoint) ?? 0) + 1);
     this.modelCells.set(model, (this.modelCells.get(model) ?? 0) + 1);
+    this.nodes.get(node)!.cells++;
+    this.changed.add(cell);
     return cell;
   }
 
@@ -224,38 +372,69 @@ export class MetricsWindow {
     return known.has(label) || known.size < max || label === OTHER_LABEL ? label : OTHER_LABEL;
   }
 
+  /** The name an `error` string counts under: itself, or `__other__` once MAX_ERROR_TYPES others are in the window. */
+  private errorType(type: string): string {
+    if (this.errorTypes.has(type)) return type;
+    if (this.errorTypes.size >= MAX_ERROR_TYPES) {
+      this.errorTypes.add(OTHER_LABEL);
+      return OTHER_LABEL;
+    }
+    this.errorTypes.add(type);
+    return type;
+  }
+
   private forget(key: string, cell: CellState): void {
     this.cells.delete(key);
-    const models = this.byLabels.get(cell.endpoint);
+    this.changed.delete(cell);
+    this.forgotten.push(cell);
+    const endpoints = this.byLabels.get(cell.node);
+    const models = endpoints?.get(cell.endpoint);
     models?.delete(cell.model);
-    if (models?.size === 0) this.byLabels.delete(cell.endpoint);
+    if (models?.size === 0) endpoints!.delete(cell.endpoint);
+    if (endpoints?.size === 0) this.byLabels.delete(cell.node);
     for (const [map, label] of [[this.endpointCells, cell.endpoint], [this.modelCells, cell.model]] as const) {
       const n = (map.get(label) ?? 1) - 1;
       if (n === 0) map.delete(label);
       else map.set(label, n);
     }
+    const node = this.nodes.get(cell.node);
+    if (node) node.cells--;
   }
 }
 
-/** A cell's window distribution as a snapshot carries it (its histogram counts are a view: encode before the next add). */
-function distributionOf(cell: CellState, name: CellDistribution): DistributionData {
-  const dist = cell.dists[name];
-  if (dist.count === 0) return EMPTY_DISTRIBUTION;
-  const { min, max } = cell.extremes(name);
-  const h = dist.histogram.data();
-  return { count: dist.count, sum: dist.sum, min, max, zeros: h.zeros, offset: h.offset, counts: h.counts };
+export function cellKey(node: string, endpoint: string, model: string): string {
+  return `${node}\u0000${endpoint}\u0000${model}`;
 }
+
+/** A cell's window distribution, its histogram built from the samples of its live buckets. */
+function windowDistribution(cell: CellState, name: CellDistribution, scratch: LogHistogram): DistributionData {
+  const dist = cell.dists[name];
+  if (dist.count === 0) return EMPTY;
+  scratch.reset();
+  for (const share of cell.shares.values()) {
+    const s = share.samples[name];
+    if (s) for (let i = 0; i < s.count; i++) scratch.addIndex(s.indices[i]!, 1);
+  }
+  const { min, max } = cell.extremes(name);
+  const h = scratch.data();
+  return { count: dist.count, sum: dist.sum, min, max, zeros: h.zeros, offset: h.offset, counts: Uint32Array.from(h.counts) };
+}
+
+const EMPTY: DistributionData = Object.freeze({ count: 0, sum: 0, min: 0, max: 0, zeros: 0, offset: 0, counts: new Uint32Array(0) });
 
 /**
  * A cell as the snapshot carries it, compiled from the field lists (cell-fields.ts says why):
- * one object literal, fields spelled out — this runs for every cell every tick, and spreading
- * cost a third of a 1,000-cell snapshot's build.
+ * one object literal, fields spelled out.
  */
-const cellData = new Function(
+const cellFields = new Function(
   'cell',
-  'distributionOf',
-  `const n = cell.counts; return { endpoint: cell.endpoint, model: cell.model, ${[
+  'distribution',
+  `const n = cell.counts; return { node: cell.node, endpoint: cell.endpoint, model: cell.model, ${[
     ...CELL_NUMBERS.map((k) => `${field(k)}: n.${field(k)}`),
-    ...CELL_DISTRIBUTIONS.map((k) => `${field(k)}: distributionOf(cell, '${k}')`),
-  ].join(', ')} };`,
-) as (cell: CellState, distributionOf: (cell: CellState, name: CellDistribution) => DistributionData) => CellData;
+    ...CELL_DISTRIBUTIONS.map((k) => `${field(k)}: distribution(cell, '${k}')`),
+  ].join(', ')}, errorsByStatus: new Map(cell.statuses), errorsByType: new Map(cell.types), sloGood: cell.sloGood.slice() };`,
+) as (cell: CellState, distribution: (cell: CellState, name: CellDistribution) => DistributionData) => CellData;
+
+function cellData(cell: CellState, distribution: (cell: CellState, name: CellDistribution) => DistributionData): CellData {
+  return cellFields(cell, distribution);
+}

@@ -11,6 +11,9 @@
  * measure the same as hand-written ones.
  */
 
+/** The label a cardinality guard folds what is beyond it into (nodes, endpoints, models, error types). */
+export const OTHER_LABEL = '__other__';
+
 /** Additive over the window: what a bucket adds and its expiry takes away (docs/PROTOCOL.md §4). */
 export const WINDOW_COUNTERS = [
   'requests',
@@ -35,7 +38,7 @@ export const CELL_TOTALS = ['completedStreams', 'failedStreams', 'totalLookups',
 export const CELL_NUMBERS = [...WINDOW_COUNTERS, ...CELL_GAUGES, ...CELL_TOTALS] as const;
 
 /** Window distributions: exact count/sum/min/max and a log-bucket histogram each. */
-export const CELL_DISTRIBUTIONS = ['latency', 'ttft', 'tokensPerSecond'] as const;
+export const CELL_DISTRIBUTIONS = ['latency', 'ttft', 'tokensPerSecond', 'itl'] as const;
 
 export type WindowCounter = (typeof WINDOW_COUNTERS)[number];
 export type CellGauge = (typeof CELL_GAUGES)[number];

@@ -24,7 +24,7 @@ describe('checkEvent', () => {
     expect(JSON.stringify(checked.ok && checked.event)).toBe(JSON.stringify(full));
     expect(checkEvent({ ...end, cache: { hit: false } })).toEqual({
       ok: true,
-      event: { type: 'request.end', ...common, stream: false, status: 200, latency_ms: 400, cache: { hit: false, cached_tokens: 0, prefix_length: 0 } },
+      event: { type: 'request.end', ...common, status: 200, latency_ms: 400, cache: { hit: false, cached_tokens: 0, prefix_length: 0 } },
     });
     expect(checkEvent({ type: 'node.gauge', ts: 1764200000, node: 'n', queue_depth: 0 })).toEqual({
       ok: true,
@@ -87,12 +87,12 @@ describe('checkEvent on random input', () => {
     ['request_id', str(1, 128), 'required'],
     ['endpoint', str(1, 256), 'required'],
     ['model', str(1, 256), 'required'],
-    ['stream', bool, false],
   ];
   const rules: Record<EventType, Rule[]> = {
-    'request.start': request,
+    'request.start': [...request, ['stream', bool, false]],
     'request.end': [
       ...request,
+      ['stream', bool, 'optional'],
       ['status', int(100, 599), 'required'],
       ['error', str(0, 256), 'optional'],
       ['latency_ms', dur, 'required'],

@@ -38,17 +38,18 @@ const requestFields = {
   request_id: label(128),
   endpoint: label(256),
   model: label(256),
-  stream: withDefault(boolean, false),
 };
 
 const requestStart = {
-  fields: { type: required(literal('request.start')), ...requestFields },
+  fields: { type: required(literal('request.start')), ...requestFields, stream: withDefault(boolean, false) },
 } as const satisfies ObjectSchema;
 
 const requestEnd = {
   fields: {
     type: required(literal('request.end')),
     ...requestFields,
+    /** Absent: as its start said. An explicit `false` makes it no stream, whatever its start said. */
+    stream: optional(boolean),
     status: required(integer(100, 599)),
     error: optional(string(0, 256)),
     latency_ms: required(duration),

@@ -2,7 +2,7 @@
  * Every Redis key and channel Pulse uses, built from one prefix. No other
  * module joins key names: a prefix per deployment (or per test) isolates it.
  */
-import { CELL_TOTALS, type CellTotal } from './cell-fields.js';
+import { CELL_TOTALS, OTHER_LABEL, type CellTotal } from './cell-fields.js';
 
 export interface PulseKeys {
   /** Stream of event batches: one entry per accepted ingest request. */
@@ -15,6 +15,8 @@ export interface PulseKeys {
   readonly meta: string;
   /** Latest encoded snapshot (a string key). */
   readonly latestSnapshot: string;
+  /** The patches published since that snapshot, in order (a list). */
+  readonly snapshotPatches: string;
   /** Pub/sub channel carrying every encoded snapshot. */
   readonly snapshotChannel: string;
   /** Leader lease of the active aggregator. */
@@ -37,6 +39,7 @@ export function pulseKeys(prefix: string = DEFAULT_KEY_PREFIX): PulseKeys {
     totals: `${p}:totals`,
     meta: `${p}:meta`,
     latestSnapshot: `${p}:snapshot:latest`,
+    snapshotPatches: `${p}:snapshot:patches`,
     snapshotChannel: `${p}:snapshots`,
     leaderLease: `${p}:leader:lease`,
     leaderEpoch: `${p}:leader:epoch`,
@@ -46,24 +49,25 @@ export function pulseKeys(prefix: string = DEFAULT_KEY_PREFIX): PulseKeys {
 
 /**
  * A field of the `totals` hash: one since-creation total of one cell, as the
- * JSON text `[endpoint, model, total]` (labels may hold any character, so
- * no separator would do).
+ * JSON text `[node, endpoint, model, total]` (labels may hold any character,
+ * so no separator would do). A field from before cells had a node,
+ * `[endpoint, model, total]`, reads as the node `__other__`.
  */
-export function totalsField(endpoint: string, model: string, total: CellTotal): string {
-  return JSON.stringify([endpoint, model, total]);
+export function totalsField(node: string, endpoint: string, model: string, total: CellTotal): string {
+  return JSON.stringify([node, endpoint, model, total]);
 }
 
 /** The cell and total a `totals` field names; null for anything else. */
-export function parseTotalsField(field: string): { endpoint: string; model: string; total: CellTotal } | null {
+export function parseTotalsField(field: string): { node: string; endpoint: string; model: string; total: CellTotal } | null {
   let value: unknown;
   try {
     value = JSON.parse(field);
   } catch {
     return null;
   }
-  if (!Array.isArray(value) || value.length !== 3) return null;
-  const [endpoint, model, total] = value as unknown[];
-  if (typeof endpoint !== 'string' || typeof model !== 'string') return null;
+  if (!Array.isArray(value) || (value.length !== 3 && value.length !== 4)) return null;
+  const [node, endpoint, model, total] = (value.length === 3 ? [OTHER_LABEL, ...value] : value) as unknown[];
+  if (typeof node !== 'string' || typeof endpoint !== 'string' || typeof model !== 'string') return null;
   if (!(CELL_TOTALS as readonly unknown[]).includes(total)) return null;
-  return { endpoint, model, total: total as CellTotal };
+  return { node, endpoint, model, total: total as CellTotal };
 }

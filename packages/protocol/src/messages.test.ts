@@ -7,7 +7,7 @@ const LIMITS: SubscribeLimits = { maxLabels: 5, maxLabelsPerSubscribe: 3, maxLab
 describe('applySubscribe limits', () => {
   it('refuses a subscribe naming more labels than allowed at once, before looking at them', () => {
     const r = applySubscribe(defaultFilter(TICK), { endpoints: ['/a', '/b'], model: 'm', models: ['n'] }, TICK, LIMITS);
-    expect(r).toEqual({ ok: false, error: 'filters: more than 3 endpoints and models in one subscribe', limit: 'labels_per_subscribe' });
+    expect(r).toEqual({ ok: false, error: 'filters: more than 3 endpoints, models and nodes in one subscribe', limit: 'labels_per_subscribe' });
   });
 
   it('refuses a subscribe that would give the client more labels in total', () => {

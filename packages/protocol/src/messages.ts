@@ -7,10 +7,11 @@ import { METRIC_TYPES, isMetricType, type MetricType, type SnapshotData, type Vi
 export const DEFAULT_INTERVAL_SECONDS = 1;
 export const MAX_INTERVAL_SECONDS = 3600;
 
-/** A client's subscription. Empty endpoint/model sets mean "all". */
+/** A client's subscription. Empty endpoint/model/node sets mean "all". */
 export interface Filter {
   readonly endpoints: ReadonlySet<string>;
   readonly models: ReadonlySet<string>;
+  readonly nodes: ReadonlySet<string>;
   /** `null` means all metric types (the default). */
   readonly metricTypes: ReadonlySet<MetricType> | null;
   /** Effective interval in ms: a whole number of ticks. */
@@ -21,6 +22,7 @@ export function defaultFilter(tickMs: number): Filter {
   return {
     endpoints: new Set(),
     models: new Set(),
+    nodes: new Set(),
     metricTypes: null,
     intervalMs: roundInterval(DEFAULT_INTERVAL_SECONDS, tickMs),
   };
@@ -74,14 +76,14 @@ export function parseClientMessage(text: string): Parsed<ClientMessage> {
   }
 }
 
-const FILTER_KEYS = new Set(['endpoint', 'endpoints', 'model', 'models', 'metric_type', 'metric_types', 'interval']);
+const FILTER_KEYS = new Set(['endpoint', 'endpoints', 'model', 'models', 'node', 'nodes', 'metric_type', 'metric_types', 'interval']);
 
 export interface SubscribeLimits {
-  /** Most endpoints plus models one client may hold. */
+  /** Most endpoints, models and nodes one client may hold. */
   maxLabels: number;
-  /** Most endpoints plus models one subscribe may name. */
+  /** Most endpoints, models and nodes one subscribe may name. */
   maxLabelsPerSubscribe: number;
-  /** Longest endpoint or model name accepted. */
+  /** Longest endpoint, model or node name accepted. */
   maxLabelLength: number;
 }
 
@@ -129,18 +131,19 @@ export function applySubscribe(
   }
   const endpoints = new Set(current.endpoints);
   const models = new Set(current.models);
+  const nodes = new Set(current.nodes);
   let metricTypes = current.metricTypes === null ? null : new Set(current.metricTypes);
   let intervalMs = current.intervalMs;
 
   let named = 0;
-  for (const key of ['endpoints', 'models'] as const) {
+  for (const key of ['endpoints', 'models', 'nodes'] as const) {
     const list = filters[key];
     if (Array.isArray(list)) named += list.length;
   }
-  for (const key of ['endpoint', 'model'] as const) if (key in filters) named++;
+  for (const key of ['endpoint', 'model', 'node'] as const) if (key in filters) named++;
   // Before any work on them: a subscribe naming thousands of labels costs nothing to refuse.
   if (named > limits.maxLabelsPerSubscribe) {
-    return { ok: false, error: `filters: more than ${limits.maxLabelsPerSubscribe} endpoints and models in one subscribe`, limit: 'labels_per_subscribe' };
+    return { ok: false, error: `filters: more than ${limits.maxLabelsPerSubscribe} endpoints, models and nodes in one subscribe`, limit: 'labels_per_subscribe' };
   }
 
   for (const [key, many, target] of [
@@ -148,14 +151,16 @@ export function applySubscribe(
     ['endpoints', true, endpoints],
     ['model', false, models],
     ['models', true, models],
+    ['node', false, nodes],
+    ['nodes', true, nodes],
   ] as const) {
     if (!(key in filters)) continue;
     const parsed = strings(key, filters[key], many, limits);
     if (!parsed.ok) return parsed;
     for (const s of parsed.value) target.add(s);
   }
-  if (endpoints.size + models.size > limits.maxLabels) {
-    return { ok: false, error: `filters: more than ${limits.maxLabels} endpoints and models in total`, limit: 'labels_per_client' };
+  if (endpoints.size + models.size + nodes.size > limits.maxLabels) {
+    return { ok: false, error: `filters: more than ${limits.maxLabels} endpoints, models and nodes in total`, limit: 'labels_per_client' };
   }
 
   for (const [key, many] of [['metric_type', false], ['metric_types', true]] as const) {
@@ -181,19 +186,21 @@ export function applySubscribe(
     }
     intervalMs = roundInterval(v, tickMs);
   }
-  return { ok: true, value: { endpoints, models, metricTypes, intervalMs } };
+  return { ok: true, value: { endpoints, models, nodes, metricTypes, intervalMs } };
 }
 
 /** The `filters` echoed in `subscribed`. */
 export function describeFilter(f: Filter): {
   endpoints: string[];
   models: string[];
+  nodes: string[];
   metric_types: string[];
   interval: number;
 } {
   return {
     endpoints: [...f.endpoints].sort(),
     models: [...f.models].sort(),
+    nodes: [...f.nodes].sort(),
     metric_types: f.metricTypes === null ? ['all'] : METRIC_TYPES.filter((t) => f.metricTypes!.has(t)),
     interval: f.intervalMs / 1000,
   };

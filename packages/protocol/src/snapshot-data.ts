@@ -1,9 +1,11 @@
 /**
  * The public `data` object of `historical_data`, `metrics_update` and
- * `GET /metrics/snapshot` (docs/PROTOCOL.md §4). Maps are keyed by endpoint.
+ * `GET /metrics/snapshot` (docs/PROTOCOL.md §4). Maps are keyed by endpoint,
+ * but for `slo` (by SLO name) and `nodes` (by node).
  */
 
-export const METRIC_TYPES = ['throughput', 'latency', 'cache', 'queue', 'streaming', 'error'] as const;
+/** The seed's six types, then version 2's `slo` and `nodes`. */
+export const METRIC_TYPES = ['throughput', 'latency', 'cache', 'queue', 'streaming', 'error', 'slo', 'nodes'] as const;
 export type MetricType = (typeof METRIC_TYPES)[number];
 
 export function isMetricType(value: unknown): value is MetricType {
@@ -17,7 +19,9 @@ export interface Stats {
   max: number;
   p50: number;
   p90: number;
+  p95: number;
   p99: number;
+  p999: number;
 }
 
 export type ByEndpoint<T> = Record<string, T>;
@@ -54,11 +58,42 @@ export interface StreamingData {
   failed_streams: number;
   ttft?: Stats;
   tokens_per_second?: Stats;
+  /** Inter-token latency: (latency_ms − ttft_ms) / (completion_tokens − 1) of streams with ≥ 2 tokens. */
+  itl?: Stats;
 }
 
 export interface ErrorData {
   errors_per_sec: ByEndpoint<number>;
   total_errors_per_sec: number;
+  /** Errors/s by HTTP status, over ends with status ≥ 400. */
+  by_status: Record<string, number>;
+  /** Errors/s by `error` string (at most 100 names, the rest `__other__`). */
+  by_type: Record<string, number>;
+}
+
+/** One SLO's attainment over the window; `attainment_pct` is absent while nothing is valid. */
+export interface SloFigures {
+  attainment_pct?: number;
+  good_per_sec: number;
+  valid_per_sec: number;
+}
+
+export interface SloEntry extends SloFigures {
+  by_endpoint: ByEndpoint<SloFigures>;
+}
+
+/** One producing node's figures over the window. */
+export interface NodeFigures {
+  requests_per_sec: number;
+  responses_per_sec: number;
+  tokens_per_sec: number;
+  errors_per_sec: number;
+  latency?: Stats;
+  ttft?: Stats;
+  queue_depth: number;
+  active_streams: number;
+  /** `ts` of its newest event, seconds since the epoch. */
+  last_seen: number;
 }
 
 export interface SnapshotData {
@@ -68,6 +103,10 @@ export interface SnapshotData {
   queue: QueueData;
   streaming: StreamingData;
   error: ErrorData;
+  /** By SLO name (PULSE_SLOS). */
+  slo: Record<string, SloEntry>;
+  /** By node. */
+  nodes: Record<string, NodeFigures>;
 }
 
 /** What a client receives: only the metric types of its view. */

@@ -1,20 +1,24 @@
 /**
- * The internal snapshot an aggregator publishes every tick, and its binary
- * codec. It holds one entry per (endpoint, model) cell with everything a
- * gateway needs to build any filtered view by merging cells: window counters,
- * exact sum/min/max and a log-bucket histogram per distribution, in-flight
- * gauges and since-creation totals.
+ * The internal snapshot — the whole window's state — and its binary codec.
+ * The active aggregator publishes one as a keyframe (at takeover, then every
+ * few seconds) and patches in between (patch.ts); a gateway holds the
+ * current one and builds any filtered view from it by merging cells.
  *
- * Wire layout (version 1, all integers LEB128 varints):
+ * One entry per (node, endpoint, model) cell: window counters, exact
+ * sum/min/max and a log-bucket histogram per distribution, errors by status
+ * and type, good counts per SLO, in-flight gauges and since-creation totals;
+ * one entry per node with its last event time and the corrections its own
+ * gauges make to what start/end pairs imply.
+ *
+ * Wire layout (version 2, integers LEB128 varints, signed ones zigzag):
  *   magic 'P', version, epoch, seq, builtAt f64, coveredSeconds f64,
- *   queueAdjust (zigzag), activeAdjust (zigzag), self counters,
- *   string table, cells.
+ *   self counters, SLO names, string table, nodes, cells.
  */
 import { BinaryReader, BinaryWriter, DecodeError } from './binary.js';
 import { CELL_DISTRIBUTIONS, CELL_NUMBERS, field, type CellDistribution, type CellNumber, type Counts } from './cell-fields.js';
 
 export const SNAPSHOT_MAGIC = 0x50; // 'P'
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
 
 /**
  * A distribution over the window: exact count/sum/min/max plus histogram
@@ -31,12 +35,34 @@ export interface DistributionData {
   counts: ArrayLike<number>;
 }
 
+/** Window counts keyed by a label the producer chose (error statuses, error types). */
+export type KeyedCounts<K> = ReadonlyMap<K, number>;
+
 /**
- * One (endpoint, model) cell: every number of `CELL_NUMBERS` (window
- * counters, in-flight gauges, since-creation totals) and every window
- * distribution of `CELL_DISTRIBUTIONS` (cell-fields.ts).
+ * One (node, endpoint, model) cell: every number of `CELL_NUMBERS` (window
+ * counters, in-flight gauges, since-creation totals), every window
+ * distribution of `CELL_DISTRIBUTIONS` (cell-fields.ts), and the keyed
+ * window counts.
  */
-export type CellData = { endpoint: string; model: string } & Counts<CellNumber> & Record<CellDistribution, DistributionData>;
+export type CellData = { node: string; endpoint: string; model: string } & Counts<CellNumber> &
+  Record<CellDistribution, DistributionData> & {
+    /** Error ends by HTTP status (status ≥ 400). */
+    errorsByStatus: KeyedCounts<number>;
+    /** Error ends by their `error` string. */
+    errorsByType: KeyedCounts<string>;
+    /** Ends that met each SLO, in the snapshot's `slos` order. */
+    sloGood: readonly number[];
+  };
+
+/** A producing node heard from lately. */
+export interface NodeData {
+  node: string;
+  /** `ts` of its newest event, seconds since the epoch (the producer's clock). */
+  lastSeen: number;
+  /** What its own gauges add to what its start/end pairs imply (0 without a gauge). */
+  queueAdjust: number;
+  activeAdjust: number;
+}
 
 /** Self-metrics of the aggregator, for operators. */
 export interface AggregatorStats {
@@ -53,14 +79,10 @@ export interface InternalSnapshot {
   builtAt: number;
   /** Length of history the window figures cover, seconds (≤ the window). */
   coveredSeconds: number;
-  /**
-   * Node gauges override what start/end pairs imply for that node. They carry
-   * no endpoint or model, so they apply to unfiltered views only: these are
-   * the corrections to add to the sum of the cells.
-   */
-  queueAdjust: number;
-  activeAdjust: number;
   stats: AggregatorStats;
+  /** The SLO names of PULSE_SLOS, in the order of every cell's `sloGood`. */
+  slos: readonly string[];
+  nodes: NodeData[];
   cells: CellData[];
 }
 
@@ -74,26 +96,67 @@ export const EMPTY_DISTRIBUTION: DistributionData = Object.freeze({
   counts: new Uint32Array(0),
 });
 
+/** An empty keyed count, shared (never written to). */
+export const NO_KEYED_COUNTS: KeyedCounts<never> = new Map<never, number>();
+
+/** Strings of a snapshot (labels, error types), each written once and referred to by index. */
+export class StringTable {
+  private readonly index = new Map<string, number>();
+
+  add(s: string): void {
+    if (!this.index.has(s)) this.index.set(s, this.index.size);
+  }
+
+  ref(s: string): number {
+    return this.index.get(s)!;
+  }
+
+  write(w: BinaryWriter): void {
+    w.uint(this.index.size);
+    for (const s of this.index.keys()) w.str(s);
+  }
+
+  static read(r: BinaryReader): (i: number) => string {
+    const strings: string[] = [];
+    const n = r.uint();
+    for (let i = 0; i < n; i++) strings.push(r.str());
+    return (i) => {
+      const s = strings[i];
+      if (s === undefined) throw new DecodeError(`string index ${i} out of range`);
+      return s;
+    };
+  }
+}
+
 // The cell codec, compiled from the field lists (cell-fields.ts explains why): the numbers as
 // varints in CELL_NUMBERS order, then the distributions. The reader builds each cell as one
 // object literal, fields in wire order (property values evaluate in order): one allocation and
 // one shape per cell, where adding fields one by one cost a third of a gateway's decode.
-const writeCell = new Function(
+const writeCellFields = new Function(
   'w',
   'c',
   'writeDistribution',
   [...CELL_NUMBERS.map((k) => `w.uint(c.${field(k)});`), ...CELL_DISTRIBUTIONS.map((k) => `writeDistribution(w, c.${field(k)});`)].join('\n'),
 ) as (w: BinaryWriter, c: CellData, writeDistribution: (w: BinaryWriter, d: DistributionData) => void) => void;
 
-const readCell = new Function(
+const readCellFields = new Function(
   'r',
+  'node',
   'endpoint',
   'model',
   'readDistribution',
-  `return { endpoint, model, ${[...CELL_NUMBERS.map((k) => `${field(k)}: r.uint()`), ...CELL_DISTRIBUTIONS.map((k) => `${field(k)}: readDistribution(r)`)].join(', ')} };`,
-) as (r: BinaryReader, endpoint: string, model: string, readDistribution: (r: BinaryReader) => DistributionData) => CellData;
+  'readKeyed',
+  `return { node, endpoint, model, ${[...CELL_NUMBERS.map((k) => `${field(k)}: r.uint()`), ...CELL_DISTRIBUTIONS.map((k) => `${field(k)}: readDistribution(r)`)].join(', ')}, ...readKeyed(r) };`,
+) as (
+  r: BinaryReader,
+  node: string,
+  endpoint: string,
+  model: string,
+  readDistribution: (r: BinaryReader) => DistributionData,
+  readKeyed: (r: BinaryReader) => Pick<CellData, 'errorsByStatus' | 'errorsByType' | 'sloGood'>,
+) => CellData;
 
-function writeDistribution(w: BinaryWriter, d: DistributionData): void {
+export function writeDistribution(w: BinaryWriter, d: DistributionData): void {
   w.uint(d.count);
   if (d.count === 0) return;
   w.f64(d.sum);
@@ -105,7 +168,7 @@ function writeDistribution(w: BinaryWriter, d: DistributionData): void {
   w.uints(d.counts);
 }
 
-function readDistribution(r: BinaryReader): DistributionData {
+export function readDistribution(r: BinaryReader): DistributionData {
   const count = r.uint();
   if (count === 0) return EMPTY_DISTRIBUTION;
   const sum = r.f64();
@@ -118,6 +181,85 @@ function readDistribution(r: BinaryReader): DistributionData {
   return { count, sum, min, max, zeros, offset, counts: r.uints(len) };
 }
 
+export function writeKeyed(w: BinaryWriter, c: Pick<CellData, 'errorsByStatus' | 'errorsByType' | 'sloGood'>, strings: StringTable): void {
+  w.uint(c.errorsByStatus.size);
+  for (const [status, n] of c.errorsByStatus) {
+    w.uint(status);
+    w.uint(n);
+  }
+  w.uint(c.errorsByType.size);
+  for (const [type, n] of c.errorsByType) {
+    w.uint(strings.ref(type));
+    w.uint(n);
+  }
+  w.uint(c.sloGood.length);
+  for (const n of c.sloGood) w.uint(n);
+}
+
+export function keyedReader(label: (i: number) => string): (r: BinaryReader) => Pick<CellData, 'errorsByStatus' | 'errorsByType' | 'sloGood'> {
+  return (r) => {
+    let errorsByStatus: KeyedCounts<number> = NO_KEYED_COUNTS;
+    let n = r.uint();
+    if (n > 0) {
+      const m = new Map<number, number>();
+      for (let i = 0; i < n; i++) m.set(r.uint(), r.uint());
+      errorsByStatus = m;
+    }
+    let errorsByType: KeyedCounts<string> = NO_KEYED_COUNTS;
+    n = r.uint();
+    if (n > 0) {
+      const m = new Map<string, number>();
+      for (let i = 0; i < n; i++) m.set(label(r.uint()), r.uint());
+      errorsByType = m;
+    }
+    n = r.uint();
+    if (n > 1024) throw new DecodeError(`${n} SLO counts`);
+    const sloGood: number[] = [];
+    for (let i = 0; i < n; i++) sloGood.push(r.uint());
+    return { errorsByStatus, errorsByType, sloGood };
+  };
+}
+
+/** Adds every label and error type of `cells` and `nodes` to `strings`. */
+export function collectStrings(strings: StringTable, cells: Iterable<Pick<CellData, 'node' | 'endpoint' | 'model' | 'errorsByType'>>, nodes: Iterable<{ node: string }>): void {
+  for (const n of nodes) strings.add(n.node);
+  for (const c of cells) {
+    strings.add(c.node);
+    strings.add(c.endpoint);
+    strings.add(c.model);
+    for (const type of c.errorsByType.keys()) strings.add(type);
+  }
+}
+
+export function writeNode(w: BinaryWriter, n: NodeData, strings: StringTable): void {
+  w.uint(strings.ref(n.node));
+  w.f64(n.lastSeen);
+  w.int(n.queueAdjust);
+  w.int(n.activeAdjust);
+}
+
+export function readNode(r: BinaryReader, label: (i: number) => string): NodeData {
+  return { node: label(r.uint()), lastSeen: r.f64(), queueAdjust: r.int(), activeAdjust: r.int() };
+}
+
+export function writeCell(w: BinaryWriter, c: CellData, strings: StringTable): void {
+  w.uint(strings.ref(c.node));
+  w.uint(strings.ref(c.endpoint));
+  w.uint(strings.ref(c.model));
+  writeCellFields(w, c, writeDistribution);
+  writeKeyed(w, c, strings);
+}
+
+export function writeStats(w: BinaryWriter, s: AggregatorStats): void {
+  w.uint(s.eventsApplied);
+  w.uint(s.eventsDropped);
+  w.uint(s.labelsFolded);
+}
+
+export function readStats(r: BinaryReader): AggregatorStats {
+  return { eventsApplied: r.uint(), eventsDropped: r.uint(), labelsFolded: r.uint() };
+}
+
 export function encodeSnapshot(s: InternalSnapshot): Buffer {
   const w = new BinaryWriter(1024 + s.cells.length * 512);
   w.u8(SNAPSHOT_MAGIC);
@@ -126,27 +268,16 @@ export function encodeSnapshot(s: InternalSnapshot): Buffer {
   w.uint(s.seq);
   w.f64(s.builtAt);
   w.f64(s.coveredSeconds);
-  w.int(s.queueAdjust);
-  w.int(s.activeAdjust);
-  w.uint(s.stats.eventsApplied);
-  w.uint(s.stats.eventsDropped);
-  w.uint(s.stats.labelsFolded);
-
-  const strings = new Map<string, number>();
-  for (const c of s.cells) {
-    for (const label of [c.endpoint, c.model]) {
-      if (!strings.has(label)) strings.set(label, strings.size);
-    }
-  }
-  w.uint(strings.size);
-  for (const label of strings.keys()) w.str(label);
-
+  writeStats(w, s.stats);
+  w.uint(s.slos.length);
+  for (const name of s.slos) w.str(name);
+  const strings = new StringTable();
+  collectStrings(strings, s.cells, s.nodes);
+  strings.write(w);
+  w.uint(s.nodes.length);
+  for (const n of s.nodes) writeNode(w, n, strings);
   w.uint(s.cells.length);
-  for (const c of s.cells) {
-    w.uint(strings.get(c.endpoint)!);
-    w.uint(strings.get(c.model)!);
-    writeCell(w, c, writeDistribution);
-  }
+  for (const c of s.cells) writeCell(w, c, strings);
   return w.finish();
 }
 
@@ -160,27 +291,21 @@ export function decodeSnapshot(buf: Buffer): InternalSnapshot {
   const seq = r.uint();
   const builtAt = r.f64();
   const coveredSeconds = r.f64();
-  const queueAdjust = r.int();
-  const activeAdjust = r.int();
-  const stats: AggregatorStats = {
-    eventsApplied: r.uint(),
-    eventsDropped: r.uint(),
-    labelsFolded: r.uint(),
-  };
-  const strings: string[] = [];
-  const nStrings = r.uint();
-  for (let i = 0; i < nStrings; i++) strings.push(r.str());
-  const label = (i: number): string => {
-    const s = strings[i];
-    if (s === undefined) throw new DecodeError(`string index ${i} out of range`);
-    return s;
-  };
-
+  const stats = readStats(r);
+  const slos: string[] = [];
+  const nSlos = r.uint();
+  if (nSlos > 1024) throw new DecodeError(`${nSlos} SLOs`);
+  for (let i = 0; i < nSlos; i++) slos.push(r.str());
+  const label = StringTable.read(r);
+  const readKeyed = keyedReader(label);
+  const nodes: NodeData[] = [];
+  const nNodes = r.uint();
+  for (let i = 0; i < nNodes; i++) nodes.push(readNode(r, label));
   const cells: CellData[] = [];
   const nCells = r.uint();
-  for (let i = 0; i < nCells; i++) cells.push(readCell(r, label(r.uint()), label(r.uint()), readDistribution));
+  for (let i = 0; i < nCells; i++) cells.push(readCellFields(r, label(r.uint()), label(r.uint()), label(r.uint()), readDistribution, readKeyed));
   if (!r.done) throw new DecodeError('trailing bytes after snapshot');
-  return { epoch, seq, builtAt, coveredSeconds, queueAdjust, activeAdjust, stats, cells };
+  return { epoch, seq, builtAt, coveredSeconds, stats, slos, nodes, cells };
 }
 
 /** True when `a` is strictly newer than `b`: higher epoch, or same epoch and higher seq. */

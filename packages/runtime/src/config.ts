@@ -3,6 +3,7 @@
  * start, every problem reported together, the result frozen and passed down.
  * Nothing else in Pulse reads `process.env`.
  */
+import { parseSlos, type Slo } from '@pulse/protocol';
 import { z } from 'zod';
 
 export class ConfigError extends Error {
@@ -29,6 +30,19 @@ export const boolVar = (def: boolean) =>
 export const redisUrlVar = z
   .string()
   .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL');
+
+/** PULSE_SLOS (docs/PROTOCOL.md §8): the error names the SLO and the bound that is wrong. */
+export const slosVar = z
+  .string()
+  .default('')
+  .transform((text, ctx): Slo[] => {
+    try {
+      return parseSlos(text);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
 
 /** Schemas whose value must never be echoed, not even in a config error (tokens). */
 const secretSchemas = new WeakSet<z.ZodType>();

@@ -96,7 +96,11 @@ export class MemoryEventSource implements EventSource {
     const { group } = this;
     if (group.leases && !group.leases.holds(fence)) return false;
     for (const id of ids) group.pending.delete(id);
-    for (const [field, n] of totals) group.totals.set(field, (group.totals.get(field) ?? 0) + n);
+    for (const [field, n] of totals) {
+      const value = (group.totals.get(field) ?? 0) + n;
+      if (value === 0) group.totals.delete(field);
+      else group.totals.set(field, value);
+    }
     return true;
   }
 

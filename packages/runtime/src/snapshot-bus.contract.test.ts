@@ -8,7 +8,7 @@ import { pulseKeys, type PulseKeys } from '@pulse/protocol';
 import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
 import { silentLogger } from './logger.js';
 import { connectRedis, type Redis } from './redis.js';
-import { SNAPSHOT_TTL_SECONDS, type SnapshotFeed, type SnapshotPublisher } from './snapshot-bus.js';
+import { MissingKeyframeError, SNAPSHOT_TTL_SECONDS, type SnapshotFeed, type SnapshotPublisher } from './snapshot-bus.js';
 import { MemorySnapshotBus } from './snapshot-bus.memory.js';
 import { RedisSnapshotFeed, RedisSnapshotPublisher } from './snapshot-bus.redis.js';
 
@@ -57,9 +57,14 @@ const backends: { name: string; make(): Promise<Bus & { keys?: PulseKeys }> }[] 
   },
 ];
 
-/** Bytes that do not survive a UTF-8 round trip, to prove the path is binary-safe. */
+/** Bytes that do not survive a UTF-8 round trip, to prove the path is binary-safe; a keyframe by its first byte. */
 function payload(n: number): Buffer {
   return Buffer.from([0x50, 0x00, 0xff, 0xfe, 0xc3, 0x28, n & 0xff, (n >> 8) & 0xff]);
+}
+
+/** A patch, by its first byte. */
+function patch(n: number): Buffer {
+  return Buffer.from([0x51, 0x00, 0xff, 0xc3, 0x28, n & 0xff]);
 }
 
 function recorder() {
@@ -75,17 +80,33 @@ describe.each(backends)('snapshot bus contract: $name', ({ make }) => {
     await Promise.all(feeds.map((f) => f.close()));
   });
 
-  it('has no latest snapshot before the first publish', async () => {
+  it('stores nothing before the first publish', async () => {
     const bus = await make();
-    expect(await track(bus.feed()).latest()).toBeNull();
+    expect(await track(bus.feed()).latest()).toEqual([]);
   });
 
-  it('stores the latest snapshot byte for byte', async () => {
+  it('stores the latest keyframe and the patches after it, byte for byte', async () => {
     const bus = await make();
     const feed = track(bus.feed());
-    await bus.publisher.publish(payload(1));
-    await bus.publisher.publish(payload(2));
-    expect(await feed.latest()).toEqual(payload(2));
+    for (const m of [payload(1), patch(1), payload(2), patch(2), patch(3)]) expect(await bus.publisher.publish(m)).toBe(true);
+    expect(await feed.latest()).toEqual([payload(2), patch(2), patch(3)]);
+  });
+
+  it('refuses a patch when no keyframe is stored for it to follow', async () => {
+    const bus = await make();
+    await expect(bus.publisher.publish(patch(1))).rejects.toBeInstanceOf(MissingKeyframeError);
+    expect(await track(bus.feed()).latest()).toEqual([]);
+  });
+
+  it('delivers the stored keyframe and patches again on catchUp', async () => {
+    const bus = await make();
+    const feed = track(bus.feed());
+    const r = recorder();
+    await feed.start(r.onSnapshot);
+    for (const m of [payload(1), patch(1), patch(2)]) await bus.publisher.publish(m);
+    await vi.waitFor(() => expect(r.got).toHaveLength(3));
+    await feed.catchUp();
+    await vi.waitFor(() => expect(r.got).toEqual([payload(1), patch(1), patch(2), payload(1), patch(1), patch(2)]));
   });
 
   it('delivers the latest on start, then every broadcast in order, and reports itself live', async () => {
@@ -139,15 +160,19 @@ describe.each(backends)('snapshot bus contract: $name', ({ make }) => {
 });
 
 describe('snapshot bus on Redis only', () => {
-  it('expires the latest snapshot after the TTL', async () => {
+  it('expires the stored keyframe and patches after the TTL', async () => {
     const keys = pulseKeys(uniquePrefix());
     const producer = connectRedis(redis.url, 'producer', 'bus-ttl', silentLogger());
     producers.push(producer);
     await once(producer, 'ready');
-    await new RedisSnapshotPublisher(producer, keys).publish(payload(1));
-    const ttl = await admin.ttl(keys.latestSnapshot);
-    expect(ttl).toBeGreaterThan(SNAPSHOT_TTL_SECONDS - 5);
-    expect(ttl).toBeLessThanOrEqual(SNAPSHOT_TTL_SECONDS);
+    const publisher = new RedisSnapshotPublisher(producer, keys);
+    await publisher.publish(payload(1));
+    await publisher.publish(patch(1));
+    for (const key of [keys.latestSnapshot, keys.snapshotPatches]) {
+      const ttl = await admin.ttl(key);
+      expect(ttl).toBeGreaterThan(SNAPSHOT_TTL_SECONDS - 5);
+      expect(ttl).toBeLessThanOrEqual(SNAPSHOT_TTL_SECONDS);
+    }
   });
 
   it('publishes under a fence only while the fence holds the lease', async () => {

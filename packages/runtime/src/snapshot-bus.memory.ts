@@ -1,14 +1,15 @@
 /**
  * In-process snapshot bus for `npm start` without Redis and for tests: one
  * object is both the aggregator's publisher and the gateway's feed. The
- * latest snapshot expires after the TTL, like the Redis key.
+ * stored state expires after the TTL, like the Redis keys.
  */
-import { SNAPSHOT_TTL_SECONDS, type SnapshotFeed, type SnapshotPublisher } from './snapshot-bus.js';
+import { messageKind } from '@pulse/protocol';
+import { MAX_STORED_PATCHES, MissingKeyframeError, SNAPSHOT_TTL_SECONDS, type SnapshotFeed, type SnapshotPublisher } from './snapshot-bus.js';
 
 type Listener = (encoded: Buffer) => void;
 
 export class MemorySnapshotBus implements SnapshotPublisher, SnapshotFeed {
-  private stored: { encoded: Buffer; expiresAt: number } | null = null;
+  private stored: { messages: Buffer[]; expiresAt: number } | null = null;
   private readonly listeners = new Set<Listener>();
 
   constructor(
@@ -18,31 +19,47 @@ export class MemorySnapshotBus implements SnapshotPublisher, SnapshotFeed {
 
   /** One process holds the only lease: the fence always holds. */
   async publish(encoded: Buffer): Promise<boolean> {
-    this.stored = { encoded, expiresAt: this.now() + this.ttlSeconds * 1000 };
+    const expiresAt = this.now() + this.ttlSeconds * 1000;
+    if (messageKind(encoded) === 'patch') {
+      if (!this.current()) throw new MissingKeyframeError();
+      this.stored!.messages.push(encoded);
+      if (this.stored!.messages.length > MAX_STORED_PATCHES + 1) this.stored!.messages.splice(1, 1);
+      this.stored!.expiresAt = expiresAt;
+    } else {
+      this.stored = { messages: [encoded], expiresAt };
+    }
     // Delivered on a later turn of the event loop, as from Redis: a listener
     // never runs inside the publisher's tick, and its exceptions are its own.
     for (const listener of this.listeners) queueMicrotask(() => listener(encoded));
     return true;
   }
 
-  async latest(): Promise<Buffer | null> {
-    if (this.stored && this.stored.expiresAt <= this.now()) this.stored = null;
-    return this.stored?.encoded ?? null;
+  async latest(): Promise<Buffer[]> {
+    return [...(this.current() ?? [])];
   }
 
-  async start(onSnapshot: Listener, onStatus?: (connected: boolean) => void): Promise<void> {
-    this.listeners.add(onSnapshot);
-    const latest = await this.latest();
-    if (latest) onSnapshot(latest);
+  async start(onMessage: Listener, onStatus?: (connected: boolean) => void): Promise<void> {
+    this.listeners.add(onMessage);
+    for (const m of await this.latest()) onMessage(m);
     onStatus?.(true);
+  }
+
+  async catchUp(): Promise<void> {
+    const messages = await this.latest();
+    for (const listener of this.listeners) for (const m of messages) listener(m);
   }
 
   /**
    * Detaches every feed listener. Publishing stays possible (it only updates
-   * the latest snapshot), so in a single process the gateway and the
+   * the stored state), so in a single process the gateway and the
    * aggregator can each close the bus in whatever order they stop.
    */
   async close(): Promise<void> {
     this.listeners.clear();
+  }
+
+  private current(): Buffer[] | null {
+    if (this.stored && this.stored.expiresAt <= this.now()) this.stored = null;
+    return this.stored?.messages ?? null;
   }
 }

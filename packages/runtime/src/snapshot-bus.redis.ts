@@ -1,21 +1,33 @@
 /**
- * The snapshot bus on Redis: `SET latestSnapshot EX ttl` and `PUBLISH
- * snapshotChannel` in one script on the publisher side, fenced by the lease; a dedicated subscriber
- * connection plus a reader for `GET latestSnapshot` on the feed side. Every
- * payload travels as a Buffer (`messageBuffer`, `getBuffer`): snapshots are
- * binary and would not survive a UTF-8 round trip.
+ * The snapshot bus on Redis. Publisher side, one script fenced by the lease:
+ * a keyframe is `SET latest EX ttl` and `DEL patches`, a patch `RPUSH
+ * patches` (capped) after the keyframe it follows, and either is `PUBLISH`ed.
+ * Feed side: a dedicated subscriber connection, and a reader that fetches the
+ * keyframe and the patch list in one transaction. Every payload travels as a
+ * Buffer (`messageBuffer`, `getBuffer`): the messages are binary and would
+ * not survive a UTF-8 round trip.
  */
-import type { PulseKeys } from '@pulse/protocol';
+import { messageKind, type PulseKeys } from '@pulse/protocol';
 import type { Logger } from './logger.js';
 import { closeRedis, connectRedis, type Redis } from './redis.js';
 import type { Fence } from './event-source.js';
-import { SNAPSHOT_TTL_SECONDS, type SnapshotFeed, type SnapshotPublisher } from './snapshot-bus.js';
+import { MAX_STORED_PATCHES, MissingKeyframeError, SNAPSHOT_TTL_SECONDS, type SnapshotFeed, type SnapshotPublisher } from './snapshot-bus.js';
 
-// KEYS: lease, latest. ARGV: lease value expected ('' = unfenced), payload,
-// TTL seconds, channel. Store and broadcast only while the fence holds.
+// KEYS: lease, latest keyframe, patches. ARGV: lease value expected ('' = unfenced), payload,
+// TTL seconds, channel, kind ('k' keyframe, 'p' patch), patches kept.
+// Returns 1 published, 0 fenced off, 2 a patch with no keyframe stored.
 const PUBLISH_LUA = `
 if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+if ARGV[5] == 'k' then
+  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+  redis.call('DEL', KEYS[3])
+else
+  if redis.call('EXISTS', KEYS[2]) == 0 then return 2 end
+  redis.call('RPUSH', KEYS[3], ARGV[2])
+  redis.call('LTRIM', KEYS[3], -tonumber(ARGV[6]), -1)
+  redis.call('EXPIRE', KEYS[3], ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[3])
+end
 redis.call('PUBLISH', ARGV[4], ARGV[2])
 return 1
 `;
@@ -29,15 +41,29 @@ export class RedisSnapshotPublisher implements SnapshotPublisher {
     private readonly keys: PulseKeys,
     private readonly ttlSeconds: number = SNAPSHOT_TTL_SECONDS,
   ) {
-    redis.defineCommand('pulsePublish', { numberOfKeys: 2, lua: PUBLISH_LUA });
+    redis.defineCommand('pulsePublish', { numberOfKeys: 3, lua: PUBLISH_LUA });
   }
 
   async publish(encoded: Buffer, fence?: Fence): Promise<boolean> {
     if (this.closed) throw new Error('snapshot publisher is closed');
     const expected = fence ? `${fence.token}|${fence.epoch}` : '';
-    const { leaderLease, latestSnapshot, snapshotChannel } = this.keys;
-    const done = await (this.redis as unknown as PublishCommand).pulsePublish(leaderLease, latestSnapshot, expected, encoded, this.ttlSeconds, snapshotChannel);
-    return Number(done) === 1;
+    const { leaderLease, latestSnapshot, snapshotPatches, snapshotChannel } = this.keys;
+    const kind = messageKind(encoded) === 'patch' ? 'p' : 'k';
+    const done = Number(
+      await (this.redis as unknown as PublishCommand).pulsePublish(
+        leaderLease,
+        latestSnapshot,
+        snapshotPatches,
+        expected,
+        encoded,
+        this.ttlSeconds,
+        snapshotChannel,
+        kind,
+        MAX_STORED_PATCHES,
+      ),
+    );
+    if (done === 2) throw new MissingKeyframeError();
+    return done === 1;
   }
 
   async close(): Promise<void> {
@@ -46,7 +72,7 @@ export class RedisSnapshotPublisher implements SnapshotPublisher {
 }
 
 interface PublishCommand {
-  pulsePublish(lease: string, latest: string, expected: string, payload: Buffer, ttl: number, channel: string): Promise<unknown>;
+  pulsePublish(...args: (string | number | Buffer)[]): Promise<unknown>;
 }
 
 export interface RedisSnapshotFeedOptions {
@@ -78,8 +104,15 @@ export class RedisSnapshotFeed implements SnapshotFeed {
     this.reader = connectRedis(opts.url, 'consumer', opts.name, opts.logger);
   }
 
-  async latest(): Promise<Buffer | null> {
-    return this.reader.getBuffer(this.opts.keys.latestSnapshot);
+  async latest(): Promise<Buffer[]> {
+    const { latestSnapshot, snapshotPatches } = this.opts.keys;
+    // One transaction: a keyframe published between two reads would pair with the wrong patches.
+    const replies = await this.reader.multi().getBuffer(latestSnapshot).lrangeBuffer(snapshotPatches, 0, -1).exec();
+    if (!replies) return [];
+    const [[keyErr, keyframe], [listErr, patches]] = replies as [[Error | null, Buffer | null], [Error | null, Buffer[]]];
+    if (keyErr) throw keyErr;
+    if (listErr) throw listErr;
+    return keyframe ? [keyframe, ...patches] : [];
   }
 
   async start(onSnapshot: (encoded: Buffer) => void, onStatus?: (connected: boolean) => void): Promise<void> {
@@ -107,16 +140,15 @@ export class RedisSnapshotFeed implements SnapshotFeed {
     await this.catchUp();
   }
 
-  /** Subscribes (idempotent in Redis), then delivers the latest stored snapshot. */
-  private catchUp(): Promise<void> {
+  /** Subscribes (idempotent in Redis), then delivers the stored keyframe and patches. */
+  catchUp(): Promise<void> {
     this.again = true;
     this.catchingUp ??= (async () => {
       try {
         while (this.again && !this.closed) {
           this.again = false;
           await this.sub.subscribe(this.channel);
-          const latest = await this.latest();
-          if (latest && !this.closed) this.onSnapshot?.(latest);
+          for (const message of await this.latest()) if (!this.closed) this.onSnapshot?.(message);
         }
         if (!this.closed && this.sub.status === 'ready') this.setConnected(true);
       } finally {

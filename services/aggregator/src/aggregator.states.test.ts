@@ -3,8 +3,8 @@
  * in-memory backends and a controlled clock: every arrow of the diagram in
  * aggregator.ts, and the takeover protocol counting each entry exactly once.
  */
-import { decodeSnapshot, type PulseEvent } from '@pulse/protocol';
-import { buildView } from '@pulse/metrics';
+import type { PulseEvent } from '@pulse/protocol';
+import { buildView, SnapshotReplica } from '@pulse/metrics';
 import {
   MemoryConsumerGroup,
   MemoryEventLog,
@@ -19,7 +19,7 @@ import { createAggregator, type Aggregator } from './aggregator.js';
 
 const TICK = 500;
 const LEASE_MS = 1500;
-const settings = { windowMs: 60_000, tickMs: TICK, maxEndpoints: 100, maxModels: 100, maxCells: 1000, batchEntries: 100 };
+const settings = { windowMs: 60_000, tickMs: TICK, maxEndpoints: 100, maxModels: 100, maxNodes: 256, maxCells: 1000, slos: [], batchEntries: 100 };
 
 /** One store in one process — log, consumer group, leases, bus — and replicas on it, on a clock the test moves. */
 function store() {
@@ -52,9 +52,8 @@ function store() {
       return (await log.append(events)).id!;
     },
     async latestView() {
-      const latest = await bus.latest();
-      if (!latest) throw new Error('nothing published');
-      const snapshot = decodeSnapshot(latest);
+      const snapshot = SnapshotReplica.fromMessages(await bus.latest()).snapshot;
+      if (!snapshot) throw new Error('nothing published');
       return { snapshot, data: buildView(snapshot).data };
     },
   };

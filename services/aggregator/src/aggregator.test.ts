@@ -4,8 +4,8 @@
  * when the leader dies, continuing the window and the totals.
  */
 import { once } from 'node:events';
-import { decodeSnapshot, pulseKeys, type InternalSnapshot, type PulseEvent, type PulseKeys } from '@pulse/protocol';
-import { buildView } from '@pulse/metrics';
+import { pulseKeys, type InternalSnapshot, type PulseEvent, type PulseKeys } from '@pulse/protocol';
+import { buildView, SnapshotReplica } from '@pulse/metrics';
 import {
   connectRedis,
   RedisEventLog,
@@ -47,7 +47,7 @@ async function replica(keys: PulseKeys, name: string, leaseMs = 600): Promise<Ag
   const commands = await connection('producer');
   const source = new RedisEventSource(await connection('consumer'), commands, { keys, consumer: name, reclaimIdleMs: 1000 });
   const agg = createAggregator({
-    settings: { windowMs: 60_000, tickMs: TICK, maxEndpoints: 100, maxModels: 100, maxCells: 1000, batchEntries: 100 },
+    settings: { windowMs: 60_000, tickMs: TICK, maxEndpoints: 100, maxModels: 100, maxNodes: 256, maxCells: 1000, slos: [], batchEntries: 100 },
     source,
     lease: new RedisLeaderLease(commands, keys, leaseMs),
     publisher: new RedisSnapshotPublisher(commands, keys),
@@ -100,7 +100,7 @@ describe('aggregator', () => {
     expect(snap.seq).toBe(Math.floor((snap.builtAt * 1000) / TICK));
 
     const feed = new RedisSnapshotFeed({ url: redis.url, keys, name: 'agg-test-feed', logger: silentLogger() });
-    const latest = decodeSnapshot((await feed.latest())!);
+    const latest = SnapshotReplica.fromMessages(await feed.latest()).snapshot!;
     await feed.close();
     expect(latest.epoch).toBe(snap.epoch);
   });

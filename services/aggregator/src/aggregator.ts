@@ -19,8 +19,8 @@
  * loop to take over and awaits it (for half a tick at most); a lost lease is
  * a synchronous step down that the loop acts on after its current read.
  */
-import { encodeSnapshot, type InternalSnapshot } from '@pulse/protocol';
-import { MetricsWindow } from '@pulse/metrics';
+import { encodePatch, encodeSnapshot, type InternalSnapshot } from '@pulse/protocol';
+import { MetricsWindow, takePatch } from '@pulse/metrics';
 import { idMs, type EventSource, type Fence, type LeaderLease, type LogEntry, type Logger, type SnapshotPublisher } from '@pulse/runtime';
 import type { AggregatorSettings } from './config.js';
 import { ReadSize } from './read-size.js';
@@ -71,6 +71,8 @@ export interface AggregatorStatus {
 const RETRY_MS = 250;
 /** How long a read may wait for new entries: short, so a role change is seen quickly. */
 const BLOCK_MS = 100;
+/** Keyframes at most this far apart: a gateway that starts or misses a patch catches up from the last one. */
+const KEYFRAME_EVERY_MS = 10_000;
 /** Events applied per read at most (about 50–100 ms of work), whatever the entry sizes. */
 const EVENTS_PER_READ = 20_000;
 
@@ -84,7 +86,11 @@ export class Aggregator {
   private won: { fence: Fence; settled: Promise<void>; settle: () => void } | null = null;
   private loop: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
-  private lastPublished: InternalSnapshot | null = null;
+  /** The last message published in this leadership. */
+  private lastPublished: { seq: number; builtAt: number } | null = null;
+  /** When the last keyframe went out; set when the next must be one (a publish failed). */
+  private keyframeAt = -Infinity;
+  private keyframeDue = true;
   private waiters: ((s: InternalSnapshot) => void)[] = [];
   private newestApplied = 0;
   private readId = '';
@@ -136,7 +142,9 @@ export class Aggregator {
       createdAtMs,
       maxEndpoints: settings.maxEndpoints,
       maxModels: settings.maxModels,
+      maxNodes: settings.maxNodes,
       maxCells: settings.maxCells,
+      slos: settings.slos,
     });
     this.ledger = new TakeoverLedger(`${this.now() - this.horizonMs()}-0`);
     this.fence = null;
@@ -170,6 +178,7 @@ export class Aggregator {
     if (this.current() !== 'standby') return;
     this.deps.source.takeOver();
     this.fence = fence;
+    this.lastPublished = null; // a leadership starts with a keyframe
     this.state = 'leading';
     // Count what the old leader left unacknowledged before the first snapshot, so that
     // snapshot's totals already match its window (for a tick at most).
@@ -289,7 +298,12 @@ export class Aggregator {
    * the leader had.
    */
   private expire(tickMs: number): void {
-    if (this.state === 'standby') this.window?.advance(tickMs);
+    if (this.state !== 'standby' || !this.window) return;
+    this.window.advance(tickMs);
+    // What advancing moved between cells (a retired node's totals) is the leader's to persist,
+    // and what changed is never published from here: a takeover starts with a whole snapshot.
+    this.window.totals.takeDelta();
+    this.window.discardChanges();
   }
 
   /** Hands the won lease to the loop, which takes over; resolves when it did, or after `waitMs`. */
@@ -307,19 +321,38 @@ export class Aggregator {
     this.won = null;
   }
 
+  /**
+   * Publishes the window at `tickMs`: a keyframe (the whole snapshot) on the
+   * first tick of a leadership, after a failed publish, and every
+   * KEYFRAME_EVERY_MS; a patch (what changed since the last one) otherwise.
+   */
   private async publish(tickMs: number): Promise<void> {
     const window = this.window;
     const fence = this.fence;
     if (!window || !fence) return;
     window.advance(tickMs);
     const seq = Math.floor(tickMs / this.deps.settings.tickMs);
-    const snapshot = window.snapshot(tickMs, fence.epoch, seq, this.deps.droppedEvents?.() ?? 0);
-    try {
-      if (!(await this.deps.publisher.publish(encodeSnapshot(snapshot), fence))) return this.stepDown('lease lost: publish fenced off');
-    } catch (err) {
-      return void this.log.warn({ err, seq }, 'publishing a snapshot failed');
+    const dropped = this.deps.droppedEvents?.() ?? 0;
+    const keyframe = this.lastPublished === null || this.keyframeDue || tickMs - this.keyframeAt >= KEYFRAME_EVERY_MS;
+    let encoded: Buffer;
+    if (keyframe) {
+      encoded = encodeSnapshot(window.snapshot(tickMs, fence.epoch, seq, dropped));
+      window.reportedAll();
+    } else {
+      encoded = encodePatch(takePatch(window, tickMs, fence.epoch, seq, this.lastPublished!.seq, dropped));
     }
-    this.lastPublished = snapshot;
+    try {
+      if (!(await this.deps.publisher.publish(encoded, fence))) return this.stepDown('lease lost: publish fenced off');
+    } catch (err) {
+      // What this message carried is gone with it: the next one must be whole.
+      this.keyframeDue = true;
+      return void this.log.warn({ err, seq, keyframe }, 'publishing a snapshot failed');
+    }
+    this.keyframeDue = false;
+    if (keyframe) this.keyframeAt = tickMs;
+    this.lastPublished = { seq, builtAt: tickMs / 1000 };
+    if (this.waiters.length === 0) return;
+    const snapshot = window.snapshot(tickMs, fence.epoch, seq, dropped);
     const waiting = this.waiters;
     this.waiters = [];
     for (const resolve of waiting) resolve(snapshot);

@@ -1,4 +1,5 @@
-import { commonVars, intVar, redisUrlVar } from '@pulse/runtime';
+import type { Slo } from '@pulse/protocol';
+import { commonVars, intVar, redisUrlVar, slosVar } from '@pulse/runtime';
 
 /** Environment of an aggregator replica (docs/PROTOCOL.md §2), with defaults. */
 export const aggregatorVars = {
@@ -12,8 +13,12 @@ export const aggregatorVars = {
   /** Cardinality guard: distinct endpoints / models before folding into `__other__`. */
   PULSE_MAX_ENDPOINTS: intVar(1000, 1, 100_000),
   PULSE_MAX_MODELS: intVar(1000, 1, 100_000),
-  /** … and distinct endpoint×model cells: bounds aggregator memory and snapshot size. */
+  /** … and producing nodes. */
+  PULSE_MAX_NODES: intVar(256, 1, 100_000),
+  /** … and distinct node×endpoint×model cells: bounds aggregator memory and snapshot size. */
   PULSE_MAX_CELLS: intVar(10_000, 1, 1_000_000),
+  /** Service-level objectives whose attainment every snapshot carries. */
+  PULSE_SLOS: slosVar,
   /** Stream entries (ingest requests) read per batch. */
   PULSE_BATCH_ENTRIES: intVar(500, 1, 100_000),
 };
@@ -24,8 +29,10 @@ export interface AggregatorSettings {
   tickMs: number;
   maxEndpoints: number;
   maxModels: number;
+  maxNodes: number;
   maxCells: number;
   batchEntries: number;
+  slos: readonly Slo[];
 }
 
 export function aggregatorSettings(env: {
@@ -33,7 +40,9 @@ export function aggregatorSettings(env: {
   PULSE_TICK_MS: number;
   PULSE_MAX_ENDPOINTS: number;
   PULSE_MAX_MODELS: number;
+  PULSE_MAX_NODES: number;
   PULSE_MAX_CELLS: number;
+  PULSE_SLOS: readonly Slo[];
   PULSE_BATCH_ENTRIES: number;
 }): AggregatorSettings {
   return {
@@ -41,7 +50,9 @@ export function aggregatorSettings(env: {
     tickMs: env.PULSE_TICK_MS,
     maxEndpoints: env.PULSE_MAX_ENDPOINTS,
     maxModels: env.PULSE_MAX_MODELS,
+    maxNodes: env.PULSE_MAX_NODES,
     maxCells: env.PULSE_MAX_CELLS,
+    slos: env.PULSE_SLOS,
     batchEntries: env.PULSE_BATCH_ENTRIES,
   };
 }

@@ -58,7 +58,7 @@ describe('handleClientFrame replies', () => {
     expect(r).toEqual({
       type: 'subscribed',
       timestamp: AT.timestamp,
-      filters: { endpoints: ['/a', '/b'], models: ['gpt-4'], metric_types: ['latency', 'cache'], interval: 1 },
+      filters: { endpoints: ['/a', '/b'], models: ['gpt-4'], nodes: [], metric_types: ['latency', 'cache'], interval: 1 },
     });
   });
 
@@ -73,14 +73,14 @@ describe('handleClientFrame replies', () => {
   });
 
   it('accepts a subscribe without filters and echoes the defaults', () => {
-    expect(reply(session(), '{"type":"subscribe"}').filters).toEqual({ endpoints: [], models: [], metric_types: ['all'], interval: 1 });
+    expect(reply(session(), '{"type":"subscribe"}').filters).toEqual({ endpoints: [], models: [], nodes: [], metric_types: ['all'], interval: 1 });
   });
 
   it('answers unsubscribe and resets every filter', () => {
     const s = session();
     reply(s, '{"type":"subscribe","filters":{"endpoint":"/a","interval":5}}');
     expect(reply(s, '{"type":"unsubscribe"}')).toEqual({ type: 'unsubscribed', timestamp: AT.timestamp });
-    expect(reply(s, '{"type":"subscribe"}').filters).toEqual({ endpoints: [], models: [], metric_types: ['all'], interval: 1 });
+    expect(reply(s, '{"type":"subscribe"}').filters).toEqual({ endpoints: [], models: [], nodes: [], metric_types: ['all'], interval: 1 });
   });
 
   it('answers ping with pong', () => {

@@ -115,13 +115,16 @@ describe('ClientSession filter', () => {
 });
 
 describe('viewKeyOf', () => {
-  const f = (endpoints: string[], models: string[]) => ({ endpoints: new Set(endpoints), models: new Set(models) });
+  const f = (endpoints: string[], models: string[], nodes: string[] = []) => ({ endpoints: new Set(endpoints), models: new Set(models), nodes: new Set(nodes) });
   it.each([
     { a: f([], []), b: f([], []), same: true },
     { a: f(['/a', '/b'], ['m']), b: f(['/b', '/a'], ['m']), same: true },
     { a: f(['x'], []), b: f([], ['x']), same: false },
     { a: f(['/a'], []), b: f(['/a', '/b'], []), same: false },
     { a: f(['a,b'], []), b: f(['a', 'b'], []), same: false },
+    { a: f([], [], ['n1']), b: f([], []), same: false },
+    { a: f([], [], ['n1', 'n2']), b: f([], [], ['n2', 'n1']), same: true },
+    { a: f(['n1'], []), b: f([], [], ['n1']), same: false },
   ])('$a.endpoints/$a.models vs $b.endpoints/$b.models: same = $same', ({ a, b, same }) => {
     expect(viewKeyOf(a) === viewKeyOf(b)).toBe(same);
   });

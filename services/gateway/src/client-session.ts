@@ -24,7 +24,7 @@ export const UNFILTERED_VIEW = '';
 
 export class ClientSession {
   private current: Filter;
-  /** Same string for every client whose endpoint and model filters are equal. */
+  /** Same string for every client whose endpoint, model and node filters are equal. */
   private key: string;
   private mask: number;
   /** Clock time (ms) of the last connect/subscribe/unsubscribe. */
@@ -107,7 +107,7 @@ export class ClientSession {
 }
 
 /** A canonical key of the endpoint and model filters: equal filters, equal keys. */
-export function viewKeyOf(filter: Pick<Filter, 'endpoints' | 'models'>): string {
-  if (filter.endpoints.size === 0 && filter.models.size === 0) return UNFILTERED_VIEW;
-  return JSON.stringify([[...filter.endpoints].sort(), [...filter.models].sort()]);
+export function viewKeyOf(filter: Pick<Filter, 'endpoints' | 'models' | 'nodes'>): string {
+  if (filter.endpoints.size === 0 && filter.models.size === 0 && filter.nodes.size === 0) return UNFILTERED_VIEW;
+  return JSON.stringify([[...filter.endpoints].sort(), [...filter.models].sort(), [...filter.nodes].sort()]);
 }

@@ -90,7 +90,7 @@ describe('subscribe limits', () => {
     await start({ PULSE_GATEWAY_MAX_LABELS_PER_SUBSCRIBE: '3', PULSE_GATEWAY_MAX_LABELS_PER_CLIENT: '4', PULSE_MAX_STRING_LENGTH: '10' });
     const c = await connect();
     const cases: [filters: object, message: RegExp][] = [
-      [{ endpoints: ['/a', '/b', '/c', '/d'] }, /more than 3 endpoints and models in one subscribe/],
+      [{ endpoints: ['/a', '/b', '/c', '/d'] }, /more than 3 endpoints, models and nodes in one subscribe/],
       [{ endpoint: '/0123456789' }, /endpoint: longer than 10 characters/],
     ];
     for (const [filters, message] of cases) {

@@ -86,7 +86,7 @@ describe('client messages over the socket', () => {
       expect(r.filters.interval).toBe(echoed);
     }
     const r = await c.request({ type: 'subscribe', filters: { endpoint: '/a', model: 'gpt-4', metric_type: 'latency' } }, 'subscribed');
-    expect(r).toMatchObject({ filters: { endpoints: ['/a'], models: ['gpt-4'], metric_types: ['latency'], interval: 3600 } });
+    expect(r).toMatchObject({ filters: { endpoints: ['/a'], models: ['gpt-4'], nodes: [], metric_types: ['latency'], interval: 3600 } });
     expect(typeof r.timestamp).toBe('number');
   });
 
@@ -116,7 +116,7 @@ describe('client messages over the socket', () => {
     expect((await c.next('error')).message.message).toMatch(/binary/);
     // Nothing changed, and the connection is still open.
     const r = await c.request({ type: 'subscribe' }, 'subscribed');
-    expect(r.filters).toEqual({ endpoints: ['/kept'], models: [], metric_types: ['all'], interval: 1 });
+    expect(r.filters).toEqual({ endpoints: ['/kept'], models: [], nodes: [], metric_types: ['all'], interval: 1 });
     expect(c.ws.readyState).toBe(WebSocket.OPEN);
   });
 
@@ -134,7 +134,7 @@ describe('client messages over the socket', () => {
     const r = await c.request({ type: 'unsubscribe' }, 'unsubscribed');
     expect(Object.keys(r).sort()).toEqual(['timestamp', 'type']);
     const echoed = await c.request({ type: 'subscribe' }, 'subscribed');
-    expect(echoed.filters).toEqual({ endpoints: [], models: [], metric_types: ['all'], interval: 1 });
+    expect(echoed.filters).toEqual({ endpoints: [], models: [], nodes: [], metric_types: ['all'], interval: 1 });
   });
 });
 

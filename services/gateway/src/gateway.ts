@@ -64,7 +64,7 @@ export function createGateway({
   let closing: Promise<void> | null = null;
   const dropped = new Counter({
     name: 'pulse_gateway_snapshots_dropped_total',
-    help: 'Snapshots from the feed not fanned out: undecodable, or older than the one held.',
+    help: 'Snapshot messages from the feed not applied: undecodable, older than the state held, or a patch that did not follow on from it (a gap: the gateway catches up).',
     labelNames: ['reason'],
     registers: [metrics.registry],
   });
@@ -137,6 +137,10 @@ export function createGateway({
         return;
       case 'duplicate':
         return;
+      case 'gap':
+        dropped.inc({ reason: 'gap' });
+        catchUp(result.snapshot);
+        return;
       case 'stale': {
         dropped.inc({ reason: 'stale' });
         const held = state.snapshot!;
@@ -154,6 +158,18 @@ export function createGateway({
           log.error({ err, epoch: result.snapshot.epoch, seq: result.snapshot.seq }, 'fan-out failed');
         }
     }
+  };
+
+  /** A patch did not follow on from what is held: fetch the stored keyframe and patches, one catch-up at a time. */
+  let catchingUp = false;
+  const catchUp = (from: { epoch: number; seq: number }): void => {
+    if (catchingUp || closing) return;
+    catchingUp = true;
+    log.info({ epoch: from.epoch, seq: from.seq, heldSeq: state.snapshot?.seq ?? null }, 'a snapshot patch did not follow on from the state held; catching up');
+    feed
+      .catchUp()
+      .catch((err: unknown) => log.warn({ err }, 'snapshot catch-up failed; the next gap tries again'))
+      .finally(() => (catchingUp = false));
   };
 
   const onStatus = (connected: boolean): void => {

@@ -1,10 +1,11 @@
 /**
- * The newest snapshot a gateway holds, and what every client shares of it:
- * the unfiltered view, the `historical_data` frame and the REST body, each
- * built at most once per snapshot and only when first asked for.
+ * The snapshot a gateway holds — the last keyframe with the patches after it
+ * applied (@pulse/metrics' SnapshotReplica) — and what every client shares of
+ * it: the unfiltered view, the `historical_data` frame and the REST body,
+ * each built at most once per snapshot and only when first asked for.
  */
-import { decodeSnapshot, isNewer, type InternalSnapshot } from '@pulse/protocol';
-import { buildView } from '@pulse/metrics';
+import { decodePatch, decodeSnapshot, isNewer, messageKind, type InternalSnapshot } from '@pulse/protocol';
+import { buildView, SnapshotReplica } from '@pulse/metrics';
 import { historicalFrame, RenderedView, snapshotBody } from './frames.js';
 import { SnapshotHistory } from './history.js';
 import { ALL_TYPES_MASK } from './metric-types.js';
@@ -13,34 +14,49 @@ export type AcceptResult =
   | { kind: 'accepted'; snapshot: InternalSnapshot }
   /** Not decodable: a bug or a foreign publisher on the channel. */
   | { kind: 'invalid'; error: unknown }
-  /** Same epoch and seq as the one held: a catch-up racing a live message. */
-  | { kind: 'duplicate'; snapshot: InternalSnapshot }
+  /** Not newer than the one held: a catch-up racing a live message, or a message already applied. */
+  | { kind: 'duplicate'; snapshot: Pick<InternalSnapshot, 'epoch' | 'seq'> }
   /** Older than the one held: a paused old leader still publishing. */
-  | { kind: 'stale'; snapshot: InternalSnapshot };
+  | { kind: 'stale'; snapshot: Pick<InternalSnapshot, 'epoch' | 'seq'> }
+  /** A patch that does not follow on from what is held (a message missed, or a new epoch): catch up. */
+  | { kind: 'gap'; snapshot: Pick<InternalSnapshot, 'epoch' | 'seq'> };
 
 /** The figures before any snapshot exists: six metric types, empty maps, zeros. */
 const EMPTY = new RenderedView(buildView(null));
 
 export class SnapshotState {
-  private held: InternalSnapshot | null = null;
+  private readonly replica = new SnapshotReplica();
   private full: RenderedView | null = null;
   private historical: Buffer | null = null;
   /** Recent unfiltered figures, for `GET /metrics/history`. */
   readonly history = new SnapshotHistory();
 
-  /** Decodes `encoded` and keeps it when it is newer than the one held. Never throws. */
+  private get held(): InternalSnapshot | null {
+    return this.replica.snapshot;
+  }
+
+  /** Decodes `encoded`, a keyframe or a patch, and applies it when it takes the state forward. Never throws. */
   accept(encoded: Buffer): AcceptResult {
-    let snapshot: InternalSnapshot;
     try {
-      snapshot = decodeSnapshot(encoded);
+      if (messageKind(encoded) === 'patch') {
+        const patch = decodePatch(encoded);
+        const held = this.held;
+        if (held && !isNewer(patch, held)) return { kind: patch.epoch === held.epoch ? 'duplicate' : 'stale', snapshot: patch };
+        if (this.replica.apply(patch) === 'gap') return { kind: 'gap', snapshot: patch };
+      } else {
+        const snapshot = decodeSnapshot(encoded);
+        const held = this.held;
+        if (held && !isNewer(snapshot, held)) {
+          // An older keyframe of the same epoch is what a catch-up starts from: the patches after it follow.
+          const same = snapshot.epoch === held.epoch;
+          return { kind: same ? 'duplicate' : 'stale', snapshot };
+        }
+        this.replica.load(snapshot);
+      }
     } catch (error) {
       return { kind: 'invalid', error };
     }
-    if (this.held && !isNewer(snapshot, this.held)) {
-      const same = snapshot.epoch === this.held.epoch && snapshot.seq === this.held.seq;
-      return { kind: same ? 'duplicate' : 'stale', snapshot };
-    }
-    this.held = snapshot;
+    const snapshot = this.held!;
     this.full = null;
     this.historical = null;
     this.history.offer(snapshot.builtAt, () => this.fullView().dataJson(ALL_TYPES_MASK));

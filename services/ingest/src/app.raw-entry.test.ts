@@ -41,7 +41,7 @@ describe('stream entry of a JSON request', () => {
     expect(entry).toBe(body);
     expect(decodeBatch(entry).events).toEqual([
       { ...start, stream: false },
-      { ...start, type: 'request.end', stream: false, status: 200, latency_ms: 120.5 },
+      { ...start, type: 'request.end', status: 200, latency_ms: 120.5 },
     ]);
   });
 

@@ -1,0 +1,227 @@
+/**
+ * A snapshot patch: how the window changed since the previous message of the
+ * same epoch (`baseSeq`). Between keyframes the active aggregator publishes
+ * only these, so what goes over pub/sub each tick grows with the traffic of
+ * that tick, not with the number of cells: at a fleet of 64 nodes × 20
+ * endpoints × 5 models a full snapshot is ~1.5 MB, a tick's patch ~0.1 MB
+ * (docs/ARCHITECTURE.md has the arithmetic).
+ *
+ * A changed cell carries the new values of the numbers that changed, its
+ * keyed counts whole when they changed, and for each distribution that
+ * changed its new count, sum and (when they moved) min and max, plus the
+ * histogram indices of the samples added and of those that left the window.
+ * Applied in order to the snapshot of `baseSeq`, patches rebuild exactly the
+ * snapshot the aggregator would have sent (a property the tests check).
+ *
+ * Wire layout (version 1): magic 'Q', version, epoch, seq, baseSeq, builtAt
+ * f64, coveredSeconds f64, self counters, string table, nodes changed,
+ * nodes removed, cells changed, cells removed.
+ */
+import { BinaryReader, BinaryWriter, DecodeError } from './binary.js';
+import { CELL_DISTRIBUTIONS, CELL_NUMBERS, type CellDistribution, type CellNumber, type Counts } from './cell-fields.js';
+import {
+  collectStrings,
+  keyedReader,
+  readNode,
+  readStats,
+  StringTable,
+  writeKeyed,
+  writeNode,
+  writeStats,
+  type AggregatorStats,
+  type CellData,
+  type NodeData,
+} from './snapshot.js';
+
+export const PATCH_MAGIC = 0x51; // 'Q'
+export const PATCH_VERSION = 1;
+
+/** How one distribution of a cell changed. */
+export interface DistributionPatch {
+  count: number;
+  sum: number;
+  /** Present when they changed. */
+  min?: number;
+  max?: number;
+  /** Histogram indices of the samples added and of those expired (ZERO_INDEX for the zeros). */
+  added: readonly number[];
+  removed: readonly number[];
+}
+
+export type KeyedData = Pick<CellData, 'errorsByStatus' | 'errorsByType' | 'sloGood'>;
+
+export interface CellRef {
+  node: string;
+  endpoint: string;
+  model: string;
+}
+
+export interface CellPatch extends CellRef {
+  /** The new value of each number that changed. */
+  numbers: Partial<Counts<CellNumber>>;
+  /** All keyed counts, when any changed. */
+  keyed?: KeyedData;
+  dists: Partial<Record<CellDistribution, DistributionPatch>>;
+}
+
+export interface SnapshotPatch {
+  epoch: number;
+  seq: number;
+  /** The seq of the snapshot (or patch) this one applies to. */
+  baseSeq: number;
+  builtAt: number;
+  coveredSeconds: number;
+  stats: AggregatorStats;
+  /** Nodes new or changed, whole. */
+  nodes: NodeData[];
+  removedNodes: string[];
+  cells: CellPatch[];
+  removedCells: CellRef[];
+}
+
+const MIN_BIT = 1;
+const MAX_BIT = 2;
+
+export function encodePatch(p: SnapshotPatch): Buffer {
+  const w = new BinaryWriter(1024 + p.cells.length * 64);
+  w.u8(PATCH_MAGIC);
+  w.u8(PATCH_VERSION);
+  w.uint(p.epoch);
+  w.uint(p.seq);
+  w.uint(p.baseSeq);
+  w.f64(p.builtAt);
+  w.f64(p.coveredSeconds);
+  writeStats(w, p.stats);
+  const strings = new StringTable();
+  collectStrings(strings, [], p.nodes);
+  for (const n of p.removedNodes) strings.add(n);
+  for (const c of p.cells) collectStrings(strings, [{ ...c, errorsByType: c.keyed?.errorsByType ?? new Map() }], []);
+  for (const c of p.removedCells) collectStrings(strings, [{ ...c, errorsByType: new Map() }], []);
+  strings.write(w);
+  w.uint(p.nodes.length);
+  for (const n of p.nodes) writeNode(w, n, strings);
+  w.uint(p.removedNodes.length);
+  for (const n of p.removedNodes) w.uint(strings.ref(n));
+  w.uint(p.cells.length);
+  for (const c of p.cells) writeCellPatch(w, c, strings);
+  w.uint(p.removedCells.length);
+  for (const c of p.removedCells) writeRef(w, c, strings);
+  return w.finish();
+}
+
+export function decodePatch(buf: Buffer): SnapshotPatch {
+  const r = new BinaryReader(buf);
+  if (r.u8() !== PATCH_MAGIC) throw new DecodeError('not a Pulse snapshot patch');
+  const version = r.u8();
+  if (version !== PATCH_VERSION) throw new DecodeError(`patch version ${version} is not supported`);
+  const epoch = r.uint();
+  const seq = r.uint();
+  const baseSeq = r.uint();
+  const builtAt = r.f64();
+  const coveredSeconds = r.f64();
+  const stats = readStats(r);
+  const label = StringTable.read(r);
+  const readKeyed = keyedReader(label);
+  const nodes: NodeData[] = [];
+  for (let i = 0, n = r.uint(); i < n; i++) nodes.push(readNode(r, label));
+  const removedNodes: string[] = [];
+  for (let i = 0, n = r.uint(); i < n; i++) removedNodes.push(label(r.uint()));
+  const cells: CellPatch[] = [];
+  for (let i = 0, n = r.uint(); i < n; i++) cells.push(readCellPatch(r, label, readKeyed));
+  const removedCells: CellRef[] = [];
+  for (let i = 0, n = r.uint(); i < n; i++) removedCells.push(readRef(r, label));
+  if (!r.done) throw new DecodeError('trailing bytes after patch');
+  return { epoch, seq, baseSeq, builtAt, coveredSeconds, stats, nodes, removedNodes, cells, removedCells };
+}
+
+/** Which kind of message a buffer on the snapshot bus is, by its first byte. */
+export function messageKind(buf: Buffer): 'snapshot' | 'patch' | null {
+  return buf[0] === PATCH_MAGIC ? 'patch' : buf[0] === 0x50 ? 'snapshot' : null;
+}
+
+function writeRef(w: BinaryWriter, c: CellRef, strings: StringTable): void {
+  w.uint(strings.ref(c.node));
+  w.uint(strings.ref(c.endpoint));
+  w.uint(strings.ref(c.model));
+}
+
+function readRef(r: BinaryReader, label: (i: number) => string): CellRef {
+  return { node: label(r.uint()), endpoint: label(r.uint()), model: label(r.uint()) };
+}
+
+function writeCellPatch(w: BinaryWriter, c: CellPatch, strings: StringTable): void {
+  writeRef(w, c, strings);
+  let mask = 0;
+  CELL_NUMBERS.forEach((k, i) => {
+    if (c.numbers[k] !== undefined) mask |= 1 << i;
+  });
+  w.uint(mask);
+  for (const k of CELL_NUMBERS) {
+    const v = c.numbers[k];
+    if (v !== undefined) w.uint(v);
+  }
+  w.u8(c.keyed ? 1 : 0);
+  if (c.keyed) writeKeyed(w, c.keyed, strings);
+  let dists = 0;
+  CELL_DISTRIBUTIONS.forEach((k, i) => {
+    if (c.dists[k]) dists |= 1 << i;
+  });
+  w.uint(dists);
+  for (const k of CELL_DISTRIBUTIONS) {
+    const d = c.dists[k];
+    if (!d) continue;
+    w.uint(d.count);
+    w.f64(d.sum);
+    w.u8((d.min !== undefined ? MIN_BIT : 0) | (d.max !== undefined ? MAX_BIT : 0));
+    if (d.min !== undefined) w.f64(d.min);
+    if (d.max !== undefined) w.f64(d.max);
+    writeIndices(w, d.added);
+    writeIndices(w, d.removed);
+  }
+}
+
+function readCellPatch(r: BinaryReader, label: (i: number) => string, readKeyed: (r: BinaryReader) => KeyedData): CellPatch {
+  const ref = readRef(r, label);
+  const mask = r.uint();
+  const numbers: Partial<Counts<CellNumber>> = {};
+  CELL_NUMBERS.forEach((k, i) => {
+    if (mask & (1 << i)) numbers[k] = r.uint();
+  });
+  const keyed = r.u8() === 1 ? readKeyed(r) : undefined;
+  const distMask = r.uint();
+  const dists: Partial<Record<CellDistribution, DistributionPatch>> = {};
+  CELL_DISTRIBUTIONS.forEach((k, i) => {
+    if (!(distMask & (1 << i))) return;
+    const count = r.uint();
+    const sum = r.f64();
+    const flags = r.u8();
+    const min = flags & MIN_BIT ? r.f64() : undefined;
+    const max = flags & MAX_BIT ? r.f64() : undefined;
+    const added = readIndices(r);
+    const removed = readIndices(r);
+    dists[k] = { count, sum, ...(min !== undefined && { min }), ...(max !== undefined && { max }), added, removed };
+  });
+  return { ...ref, numbers, ...(keyed && { keyed }), dists };
+}
+
+/** Indices as zigzag deltas from the previous one (sorted lists make them one byte each). */
+function writeIndices(w: BinaryWriter, indices: readonly number[]): void {
+  w.uint(indices.length);
+  let prev = 0;
+  for (const i of indices) {
+    w.int(i - prev);
+    prev = i;
+  }
+}
+
+function readIndices(r: BinaryReader): number[] {
+  const n = r.uint();
+  if (n > 10_000_000) throw new DecodeError(`${n} histogram indices`);
+  const out: number[] = [];
+  let prev = 0;
+  for (let i = 0; i < n; i++) {
+    prev += r.int();
+    out.push(prev);
+  }
+  return out;
+}
