@@ -67,10 +67,10 @@ export function filledWindow(cells: number, now: number): { window: MetricsWindo
 export function filters(n: number, endpoints: string[], models: string[]): CellFilter[] {
   const r = seededRandom(n);
   const pick = (from: string[]) => new Set(from.filter(() => r() < 0.3));
-  const out: CellFilter[] = [{ endpoints: new Set(), models: new Set() }];
+  const out: CellFilter[] = [{ endpoints: new Set(), models: new Set(), nodes: new Set() }];
   while (out.length < n) {
     const kind = out.length % 3;
-    out.push({ endpoints: kind === 1 ? new Set() : pick(endpoints), models: kind === 2 ? new Set() : pick(models) });
+    out.push({ endpoints: kind === 1 ? new Set() : pick(endpoints), models: kind === 2 ? new Set() : pick(models), nodes: new Set() });
   }
   return out;
 }
