@@ -1,21 +1,28 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_SLO_TARGETS } from '@pulse/client';
 import { parseCommand, streamUrl } from './args.js';
 
 describe('parseCommand', () => {
   it('parses watch with every filter', () => {
     expect(
-      parseCommand(['watch', 'ws://h:8000/metrics/stream', '--endpoint', '/a', '--endpoint', '/b', '--model', 'm', '--metric', 'latency', '--interval', '0.5', '--json', '--count', '3']),
+      parseCommand(['watch', 'ws://h:8000/metrics/stream', '--endpoint', '/a', '--endpoint', '/b', '--model', 'm', '--node', 'fakeai-1', '--node', 'fakeai-2', '--metric', 'latency', '--interval', '0.5', '--json', '--count', '3']),
     ).toEqual({
       kind: 'watch',
       url: 'ws://h:8000/metrics/stream',
-      filters: { endpoints: ['/a', '/b'], models: ['m'], metric_types: ['latency'], interval: 0.5 },
+      filters: { endpoints: ['/a', '/b'], models: ['m'], nodes: ['fakeai-1', 'fakeai-2'], metric_types: ['latency'], interval: 0.5 },
       json: true,
+      sloTargets: DEFAULT_SLO_TARGETS,
       count: 3,
     });
   });
 
   it('needs no filters', () => {
-    expect(parseCommand(['watch', 'localhost:8000'])).toEqual({ kind: 'watch', url: 'ws://localhost:8000/metrics/stream', filters: {}, json: false });
+    expect(parseCommand(['watch', 'localhost:8000'])).toEqual({ kind: 'watch', url: 'ws://localhost:8000/metrics/stream', filters: {}, json: false, sloTargets: DEFAULT_SLO_TARGETS });
+  });
+
+  it('reads SLO targets, for all SLOs and per SLO', () => {
+    const command = parseCommand(['watch', 'h:1', '--slo-target', '95,interactive:99.9']);
+    expect(command.kind === 'watch' && command.sloTargets).toEqual({ all: 95, byName: new Map([['interactive', 99.9]]) });
   });
 
   it.each([
@@ -26,6 +33,8 @@ describe('parseCommand', () => {
     [['watch', 'ws://h', '--metric', 'speed'], /--metric: unknown type speed/],
     [['watch', 'ws://h', '--interval', '0'], /--interval/],
     [['watch', 'ws://h', '--count', '1.5'], /--count/],
+    [['watch', 'ws://h', '--slo-target', '120'], /--slo-target: SLO target "120"/],
+    [['watch', 'ws://h', '--node'], /--node/],
     [['watch', 'ws://h', '--colour'], /Unknown option '--colour'/],
     [['watch', 'ftp://h'], /not a WebSocket URL/],
   ])('rejects %j', (argv, message) => {

@@ -3,7 +3,7 @@
  * Pure: main.ts prints and exits.
  */
 import { parseArgs } from 'node:util';
-import type { SubscribeFilters } from '@pulse/client';
+import { DEFAULT_SLO_TARGETS, parseSloTargets, type SloTargets, type SubscribeFilters } from '@pulse/client';
 import { METRIC_TYPES, isMetricType, type MetricType } from '@pulse/protocol/snapshot-data';
 
 export const USAGE = `usage: pulse watch <ws-url> [options]
@@ -14,8 +14,11 @@ Watches Pulse's live metrics: a table refreshed in place, or the raw messages.
                          (a bare http://host:port or host:port gets /metrics/stream)
   --endpoint <path>      only this endpoint (repeatable)
   --model <name>         only this model (repeatable)
+  --node <name>          only this node's events (repeatable)
   --metric <type>        only this metric type (repeatable): ${METRIC_TYPES.join(', ')}
   --interval <seconds>   seconds between updates (default 1)
+  --slo-target <pct>     the attainment each SLO should reach (default ${DEFAULT_SLO_TARGETS.all} %);
+                         name:pct for one SLO, e.g. 95,interactive:99.9
   --json                 print every message as one JSON line instead of the table
   --count <n>            exit after n metrics updates
   -h, --help             this help
@@ -28,6 +31,8 @@ export interface WatchCommand {
   url: string;
   filters: SubscribeFilters;
   json: boolean;
+  /** What each SLO's attainment is judged against in the table. */
+  sloTargets: SloTargets;
   /** Stop after this many metrics_update messages; undefined: run until interrupted. */
   count?: number;
   /** Read token, from PULSE_TOKEN (main.ts); sent as an Authorization header. */
@@ -45,8 +50,10 @@ export function parseCommand(argv: readonly string[]): Command {
       options: {
         endpoint: { type: 'string', multiple: true },
         model: { type: 'string', multiple: true },
+        node: { type: 'string', multiple: true },
         metric: { type: 'string', multiple: true },
         interval: { type: 'string' },
+        'slo-target': { type: 'string' },
         json: { type: 'boolean', default: false },
         count: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -65,6 +72,7 @@ export function parseCommand(argv: readonly string[]): Command {
   const filters: SubscribeFilters = {};
   if (values.endpoint) filters.endpoints = values.endpoint;
   if (values.model) filters.models = values.model;
+  if (values.node) filters.nodes = values.node;
   if (values.metric) {
     const bad = values.metric.find((m) => m !== 'all' && !isMetricType(m));
     if (bad) return { kind: 'error', message: `--metric: unknown type ${bad} (expected one of ${METRIC_TYPES.join(', ')})` };
@@ -75,6 +83,12 @@ export function parseCommand(argv: readonly string[]): Command {
     if (!Number.isFinite(interval) || interval <= 0) return { kind: 'error', message: `--interval: not a positive number of seconds: ${values.interval}` };
     filters.interval = interval;
   }
+  let sloTargets: SloTargets;
+  try {
+    sloTargets = parseSloTargets(values['slo-target']);
+  } catch (err) {
+    return { kind: 'error', message: `--slo-target: ${(err as Error).message}` };
+  }
   let count: number | undefined;
   if (values.count !== undefined) {
     count = Number(values.count);
@@ -82,7 +96,7 @@ export function parseCommand(argv: readonly string[]): Command {
   }
   const stream = streamUrl(url);
   if (stream === null) return { kind: 'error', message: `not a WebSocket URL: ${url}` };
-  return { kind: 'watch', url: stream, filters, json: values.json, ...(count !== undefined ? { count } : {}) };
+  return { kind: 'watch', url: stream, filters, json: values.json, sloTargets, ...(count !== undefined ? { count } : {}) };
 }
 
 /** `ws://h:p/metrics/stream` as given; `http://h:p`, `h:p` or a URL without a path get the stream path. */

@@ -24,6 +24,9 @@ beforeAll(async () => {
     const base = { ts, node: 'cli-test', request_id: `c${i}`, endpoint, model: 'gpt-4' };
     events.push({ type: 'request.start', ...base }, { type: 'request.end', ...base, status: 200, latency_ms: 40, completion_tokens: 8 });
   }
+  // A second node, slower and failing, for --node and the node table.
+  const other = { ts, node: 'cli-other', request_id: 'o1', endpoint: '/v1/chat/completions', model: 'gpt-4' };
+  events.push({ type: 'request.start', ...other }, { type: 'request.end', ...other, status: 503, latency_ms: 900 });
   const res = await fetch(`${pulse.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(events) });
   expect(res.status).toBe(202);
 }, 30_000);
@@ -65,6 +68,20 @@ describe('pulse watch', () => {
     expect(stdout).toMatch(/\/v1\/chat\/completions\s+\d/);
     expect(stdout).toContain('/v1/?[2Jevil');
     expect(stdout).not.toContain('\x1b');
+    expect(stdout).toMatch(/errors by status\s+503 /);
+    // Slowest first, and it stands out: 900 ms against the other node's 40.
+    expect(stdout).toMatch(/NODE\s+p99[^\n]*\n\s+cli-other\s+900 ms\s+100\.0 %[^\n]*▲ p99, errors\n\s+cli-test\s+40(\.\d)? ms/);
+  });
+
+  it('--node narrows every figure to that node, and the server confirms it', async () => {
+    const { code, stdout } = await pulseCli(['watch', stream, '--json', '--node', 'cli-other', '--interval', '0.2', '--count', '1']);
+    expect(code).toBe(0);
+    const messages = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(messages[1].filters).toMatchObject({ nodes: ['cli-other'] });
+    const { data } = messages[2];
+    expect(Object.keys(data.nodes)).toEqual(['cli-other']);
+    expect(Object.keys(data.throughput.requests_per_sec)).toEqual(['/v1/chat/completions']);
+    expect(data.error.by_status).toHaveProperty('503');
   });
 
   it('exits quietly when its reader closes the pipe (| head)', async () => {

@@ -21,7 +21,7 @@ export function watch(cmd: WatchCommand, out: Output, err: Output, signals: Node
   const client = connect(cmd.url, { token: cmd.token });
   const hasFilters = Object.keys(cmd.filters).length > 0;
   if (hasFilters) client.subscribe(cmd.filters);
-  const state: WatchState = { url: cmd.url, status: client.status, filters: null };
+  const state: WatchState = { url: cmd.url, status: client.status, filters: null, sloTargets: cmd.sloTargets };
   let updates = 0;
   let exitCode = 1;
 

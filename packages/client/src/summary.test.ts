@@ -10,6 +10,7 @@ describe('summary', () => {
       tokensPerSec: 30,
       worstP99: 400,
       ttftP50: 50,
+      itlP99: 30,
       hitRate: 40,
       errorsPerSec: 0.5,
       activeStreams: 2,

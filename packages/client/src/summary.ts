@@ -12,6 +12,8 @@ export interface Headline {
   /** The highest p99 over the endpoints in view: percentiles do not average, so the worst one is shown. */
   worstP99?: number;
   ttftP50?: number;
+  /** Inter-token latency p99 of streams (version 2). */
+  itlP99?: number;
   hitRate?: number;
   errorsPerSec?: number;
   activeStreams?: number;
@@ -25,6 +27,7 @@ export function headline(data: ViewData): Headline {
     tokensPerSec: data.throughput?.total_tokens_per_sec,
     worstP99: p99s.length > 0 ? Math.max(...p99s) : undefined,
     ttftP50: data.streaming?.ttft?.p50,
+    itlP99: data.streaming?.itl?.p99,
     hitRate: data.cache?.hit_rate,
     errorsPerSec: data.error?.total_errors_per_sec,
     activeStreams: data.queue?.active_streams ?? data.streaming?.active_streams,

@@ -42,7 +42,7 @@ describe('gateway HTTP routes', () => {
     await vi.waitFor(() => expect(gateway!.ready()).toBe(true));
     const res = await fetch(`${url}/metrics/labels`);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(await res.json()).toEqual({ timestamp: 0.5, endpoints: ['/v1/chat/completions', '/v1/embeddings'], models: ['gpt-4', 'llama'] });
+    expect(await res.json()).toEqual({ timestamp: 0.5, endpoints: ['/v1/chat/completions', '/v1/embeddings'], models: ['gpt-4', 'llama'], nodes: ['n1'] });
   });
 
   it('keeps one unfiltered point every 5 s over the last 5 minutes at /metrics/history', async () => {

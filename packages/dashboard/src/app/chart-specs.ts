@@ -44,6 +44,13 @@ export const CHARTS: readonly ChartSpec[] = [
     point: ({ streaming }) => (streaming?.ttft ? { p50: streaming.ttft.p50, p90: streaming.ttft.p90, p99: streaming.ttft.p99 } : {}),
   },
   {
+    id: 'itl',
+    title: 'Inter-token latency',
+    unit: 'ms',
+    type: 'streaming',
+    point: ({ streaming }) => (streaming?.itl ? { p50: streaming.itl.p50, p99: streaming.itl.p99 } : {}),
+  },
+  {
     id: 'tokens',
     title: 'Tokens per second',
     unit: 'tokens/s',

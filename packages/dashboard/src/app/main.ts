@@ -1,30 +1,39 @@
 /**
  * The dashboard page: one client for the figures, filtered as the controls
- * say; cards, charts and the endpoint table from its messages; the model
- * table from ModelViews; the connection pill from the client's status.
+ * say; cards, charts, the SLO panel and the endpoint, node and error-status
+ * tables from its messages; the model table from ModelViews; the connection
+ * pill from the client's status.
  */
 import {
   connect,
+  DEFAULT_SLO_TARGETS,
   endpointRows,
   formatMs,
   formatNumber,
   formatPercent,
   formatTime,
   headline,
+  nodeRows,
+  OUTLIER_RULE,
+  parseSloTargets,
+  sloRows,
+  statusRows,
   type EffectiveFilters,
   type Headline,
   type ServerMessage,
+  type SloTargets,
   type ViewData,
 } from '@pulse/client';
 import { METRIC_TYPES, isMetricType } from '@pulse/protocol/snapshot-data';
 import { Chart } from './chart.js';
 import { byId, element, setOptions } from './dom.js';
 import { CHARTS } from './chart-specs.js';
-import { DEFAULT_FILTERS, fromQuery, toQuery, toSubscribe, type FilterState } from './filters.js';
+import { addressQuery, DEFAULT_FILTERS, fromQuery, toSubscribe, type FilterState } from './filters.js';
 import { fetchHistory, fetchLabels } from './rest.js';
 import { ModelViews } from './model-views.js';
 import { describeStatus } from './status.js';
-import { renderEndpoints, renderModels } from './tables.js';
+import { renderSlos } from './slo-panel.js';
+import { renderEndpoints, renderModels, renderNodes, renderStatuses } from './tables.js';
 
 /** How much history the charts keep. */
 const CHART_SPAN_SECONDS = 5 * 60;
@@ -43,6 +52,8 @@ const url = streamUrl();
  * page's own `?token=`, passed to every connection and to the labels request.
  */
 const token = new URLSearchParams(location.search).get('token') ?? undefined;
+/** What share of requests each SLO should meet (`?slo_target=`): the server knows the bounds, not the goal. */
+const slo = readSloTargets();
 const client = connect(url, { pingIntervalMs: 10_000, token });
 const charts = buildCharts();
 const models = new ModelViews(url, () => renderModels(byId<HTMLTableSectionElement>('models'), models.rows(), models.hidden), token);
@@ -58,9 +69,21 @@ let modelsInWindow: string[] = [];
 const controls = {
   endpoint: byId<HTMLSelectElement>('f-endpoint'),
   model: byId<HTMLSelectElement>('f-model'),
+  node: byId<HTMLSelectElement>('f-node'),
   interval: byId<HTMLSelectElement>('f-interval'),
   types: buildTypeBoxes(),
 };
+
+/** The targets of `?slo_target=` (README, Dashboard) and the SLO panel's caption saying them; a bad one is ignored, and the caption says why. */
+function readSloTargets(): { targets: SloTargets; caption: string } {
+  try {
+    const targets = parseSloTargets(new URLSearchParams(location.search).get('slo_target'));
+    const named = [...targets.byName].map(([name, pct]) => `${name} ${pct} %`);
+    return { targets, caption: `target ${[`${targets.all} %`, ...named].join(', ')} (?slo_target=)` };
+  } catch (err) {
+    return { targets: DEFAULT_SLO_TARGETS, caption: `target ${DEFAULT_SLO_TARGETS.all} %; ?slo_target= ignored: ${(err as Error).message}` };
+  }
+}
 
 /** One checkbox per metric type of the protocol, so the page cannot fall behind it. */
 function buildTypeBoxes(): HTMLInputElement[] {
@@ -89,8 +112,10 @@ function showControls(state: FilterState): void {
   // Until the gateway lists its labels, the pickers offer what the address asked for.
   setOptions(controls.endpoint, state.endpoint ? [state.endpoint] : []);
   setOptions(controls.model, state.model ? [state.model] : []);
+  setOptions(controls.node, state.node ? [state.node] : []);
   controls.endpoint.value = state.endpoint;
   controls.model.value = state.model;
+  controls.node.value = state.node;
   controls.interval.value = String(state.interval);
   for (const box of controls.types) box.checked = isMetricType(box.value) && state.types.includes(box.value);
 }
@@ -100,6 +125,7 @@ function readControls(): FilterState {
   return {
     endpoint: controls.endpoint.value,
     model: controls.model.value,
+    node: controls.node.value,
     // Unticking every type means no filter on types, not an empty page.
     types: types.length > 0 ? types : DEFAULT_FILTERS.types,
     interval: Number(controls.interval.value),
@@ -109,7 +135,7 @@ function readControls(): FilterState {
 /** Sends the filters: reset, then one subscribe with everything (a subscribe only adds). */
 function applyFilters(state: FilterState): void {
   filters = state;
-  history.replaceState(null, '', `${location.pathname}${queryWithWs(toQuery(state))}`);
+  history.replaceState(null, '', `${location.pathname}${addressQuery(state, location.search)}`);
   client.unsubscribe();
   awaitingReplies = 1;
   const subscribe = toSubscribe(state);
@@ -118,17 +144,7 @@ function applyFilters(state: FilterState): void {
     awaitingReplies = 2;
   }
   for (const chart of charts) chart.clear();
-  models.sync(modelsInWindow, state.endpoint);
-}
-
-/** The filters' query plus what the page was opened with: `ws`, and `token` so a reload still authenticates. */
-function queryWithWs(query: string): string {
-  const ws = new URLSearchParams(location.search).get('ws');
-  const q = new URLSearchParams(query);
-  if (ws) q.set('ws', ws);
-  if (token) q.set('token', token);
-  const text = q.toString();
-  return text ? `?${text}` : '';
+  models.sync(modelsInWindow, state);
 }
 
 function showCards(cards: Headline, data: ViewData): void {
@@ -141,6 +157,7 @@ function showCards(cards: Headline, data: ViewData): void {
   set('card-tokens', formatNumber(cards.tokensPerSec), 'throughput');
   set('card-p99', formatMs(cards.worstP99), 'latency');
   set('card-ttft', formatMs(cards.ttftP50), 'streaming');
+  set('card-itl', formatMs(cards.itlP99), 'streaming');
   set('card-hit', formatPercent(cards.hitRate), 'cache');
   set('card-errors', formatNumber(cards.errorsPerSec), 'error');
   set('card-streams', formatNumber(cards.activeStreams), 'queue');
@@ -156,6 +173,9 @@ function showData(timestamp: number, data: ViewData): void {
     byId(`chart-${chart.spec.id}`).classList.toggle('off', !(chart.spec.type in data));
   }
   renderEndpoints(byId<HTMLTableSectionElement>('endpoints'), endpointRows(data));
+  renderSlos(byId<HTMLTableSectionElement>('slos'), sloRows(data, slo.targets), 'slo' in data);
+  renderStatuses(byId<HTMLTableSectionElement>('statuses'), statusRows(data), 'error' in data);
+  renderNodes(byId<HTMLTableSectionElement>('nodes'), nodeRows(data), timestamp, 'nodes' in data);
   byId('updated').textContent = `updated ${formatTime(timestamp)}`;
 }
 
@@ -202,6 +222,8 @@ function showEffective(effective: EffectiveFilters | null): void {
   const parts = [
     `endpoints: ${e.endpoints.length ? e.endpoints.join(', ') : 'all'}`,
     `models: ${e.models.length ? e.models.join(', ') : 'all'}`,
+    // Absent from a server without the node dimension (FakeAI itself).
+    `nodes: ${e.nodes?.length ? e.nodes.join(', ') : 'all'}`,
     `metrics: ${e.metric_types.join(', ')}`,
     `every ${e.interval} s`,
   ];
@@ -212,8 +234,9 @@ async function refreshLabels(): Promise<void> {
   const labels = await fetchLabels(url, token);
   setOptions(controls.endpoint, labels.endpoints);
   setOptions(controls.model, labels.models);
+  setOptions(controls.node, labels.nodes);
   modelsInWindow = labels.models;
-  models.sync(modelsInWindow, filters.endpoint);
+  models.sync(modelsInWindow, filters);
 }
 
 /** Connected but no update for several intervals: the figures on screen are old, and the pill says so. */
@@ -230,10 +253,12 @@ client.onStatus((status) => {
 client.onMessage(onMessage);
 
 showControls(filters);
-for (const control of [controls.endpoint, controls.model, controls.interval, ...controls.types]) {
+for (const control of [controls.endpoint, controls.model, controls.node, controls.interval, ...controls.types]) {
   control.addEventListener('change', () => applyFilters(readControls()));
 }
 byId('stream-url').textContent = url;
+byId('slo-target').textContent = slo.caption;
+byId('outlier-rule').textContent = OUTLIER_RULE;
 if (toSubscribe(filters) !== null) applyFilters(filters);
 window.addEventListener('resize', () => charts.forEach((c) => c.resize()));
 setInterval(markStale, 1000);

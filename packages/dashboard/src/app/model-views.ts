@@ -1,11 +1,19 @@
 /**
  * The per-model table's data. A metric message has no model dimension, so
  * each model gets its own subscription — a connection filtered to that model
- * (and to the endpoint filter) — whose totals make the model's row. The
+ * (and to the page's endpoint and node filters) — whose totals make the
+ * model's row. The
  * gateway builds each distinct view once per snapshot whatever the number of
  * clients, so this costs it little; rows are capped all the same.
  */
 import { connect, modelRow, type ModelRow, type PulseClient, type SubscribeFilters } from '@pulse/client';
+
+/** The page's filters that narrow every model's row too. */
+export interface Narrowing {
+  /** Empty: all. */
+  endpoint: string;
+  node: string;
+}
 
 /** Models with a row (and a connection) at most. */
 export const MAX_MODEL_ROWS = 12;
@@ -14,7 +22,7 @@ const MODEL_INTERVAL_SECONDS = 2;
 export class ModelViews {
   private readonly clients = new Map<string, PulseClient>();
   private readonly latest = new Map<string, ModelRow>();
-  private endpoint = '';
+  private narrowing: Narrowing = { endpoint: '', node: '' };
   /** Models seen but without a row, beyond the cap. */
   hidden = 0;
 
@@ -25,8 +33,8 @@ export class ModelViews {
     private readonly token?: string,
   ) {}
 
-  /** Keeps one subscription per model of `models` (up to the cap), narrowed to `endpoint` when set. */
-  sync(models: readonly string[], endpoint: string): void {
+  /** Keeps one subscription per model of `models` (up to the cap), narrowed to the page's endpoint and node when set. */
+  sync(models: readonly string[], narrowing: Narrowing): void {
     const wanted = [...models].sort().slice(0, MAX_MODEL_ROWS);
     this.hidden = Math.max(0, models.length - wanted.length);
     for (const [model, client] of this.clients) {
@@ -35,12 +43,12 @@ export class ModelViews {
       this.clients.delete(model);
       this.latest.delete(model);
     }
-    const endpointChanged = endpoint !== this.endpoint;
-    this.endpoint = endpoint;
+    const narrowingChanged = narrowing.endpoint !== this.narrowing.endpoint || narrowing.node !== this.narrowing.node;
+    this.narrowing = { ...narrowing };
     for (const model of wanted) {
       const client = this.clients.get(model);
       if (!client) this.open(model);
-      else if (endpointChanged) {
+      else if (narrowingChanged) {
         client.unsubscribe();
         client.subscribe(this.filters(model));
         this.latest.delete(model);
@@ -68,7 +76,8 @@ export class ModelViews {
   private filters(model: string): SubscribeFilters {
     return {
       model,
-      ...(this.endpoint ? { endpoint: this.endpoint } : {}),
+      ...(this.narrowing.endpoint ? { endpoint: this.narrowing.endpoint } : {}),
+      ...(this.narrowing.node ? { node: this.narrowing.node } : {}),
       metric_types: ['throughput', 'error', 'streaming', 'queue'],
       interval: MODEL_INTERVAL_SECONDS,
     };

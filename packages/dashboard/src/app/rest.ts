@@ -1,7 +1,8 @@
 /**
  * The gateway's REST routes the page reads besides its stream: `GET
- * /metrics/labels` (the endpoints and models in Pulse's window, which the
- * metric messages cannot say: they carry no model dimension) and `GET
+ * /metrics/labels` (the endpoints, models and nodes in Pulse's window, which
+ * the metric messages cannot say: they carry no model dimension, and a view
+ * filtered to a node has only that node) and `GET
  * /metrics/history` (recent unfiltered figures, so the charts start full).
  * Neither ever throws: a gateway that is down, too old to have the route, or
  * that refuses the token yields nothing. The token goes in a header: fetch
@@ -12,6 +13,8 @@ import type { ViewData } from '@pulse/client';
 export interface Labels {
   endpoints: string[];
   models: string[];
+  /** Empty from a gateway older than the node dimension. */
+  nodes: string[];
 }
 
 export interface HistoryPoint {
@@ -30,7 +33,7 @@ export function restUrl(streamUrl: string, route: 'labels' | 'history'): string 
 
 export async function fetchLabels(streamUrl: string, token?: string): Promise<Labels> {
   const body = await getJson(restUrl(streamUrl, 'labels'), token);
-  return { endpoints: strings(body?.endpoints), models: strings(body?.models) };
+  return { endpoints: strings(body?.endpoints), models: strings(body?.models), nodes: strings(body?.nodes) };
 }
 
 /** Oldest first; points that are not objects with a numeric timestamp are left out. */
