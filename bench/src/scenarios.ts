@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { benchSketches } from './sketch-merge.js';
 import { benchCells } from './snapshot-views.js';
 import { benchValidation } from './validate-events.js';
+import { benchFleet } from './fleet.js';
 import { benchIngest } from './scenarios/ingest.js';
 import { benchFanout } from './scenarios/fanout.js';
 import { benchEndToEnd } from './scenarios/end-to-end.js';
@@ -64,6 +65,7 @@ async function runProxyOverhead(log: Log): Promise<ProxyResult> {
 export const SCENARIOS: Scenario[] = [
   { name: 'sketch', available: always, unavailable: '', run: async () => benchSketches() },
   { name: 'validate', available: always, unavailable: '', run: async () => benchValidation() },
+  { name: 'fleet', available: always, unavailable: '', run: async (log) => benchFleet(log) },
   {
     name: 'snapshot',
     available: always,

@@ -11,7 +11,7 @@ import { exactQuantile, rng } from '@pulse/test-support/quantiles';
 import { describe, expect, it } from 'vitest';
 import { takePatch } from './patch-builder.js';
 import { SnapshotReplica } from './replica.js';
-import { buildView, type CellFilter } from './view.js';
+import { buildReplicaView, buildView, type CellFilter } from './view.js';
 import { MetricsWindow } from './window.js';
 
 const T0 = 1_700_000_040_000;
@@ -227,6 +227,10 @@ describe('a window rebuilt from a keyframe and patches', () => {
           const expected = w.snapshot(t, 1, seq, 0);
           const held = replica.snapshot!;
           expect(comparable(held)).toEqual(comparable(expected));
+          // Views from the replica's aggregates are the views of its cells.
+          if (tick % 20 === 0) {
+            for (const f of [ALL, ...someFilters(r)]) expectSameFigures(buildReplicaView(replica, f).data, buildView(expected, f).data);
+          }
         }
       }),
       { numRuns: 8 },
@@ -237,6 +241,7 @@ describe('a window rebuilt from a keyframe and patches', () => {
 /** A snapshot as plain data in one canonical form: keys sorted, cells and nodes in order, maps and typed arrays as arrays. */
 function comparable(s: { cells: readonly object[]; nodes: readonly object[] } & object): unknown {
   const plain = (v: unknown): unknown => {
+    if (typeof v === 'object' && v !== null && 'toJSON' in v) return plain((v as { toJSON(): unknown }).toJSON());
     if (v instanceof Map) return [...v].sort((a, b) => String(a[0]).localeCompare(String(b[0])));
     if (ArrayBuffer.isView(v)) return [...(v as Uint32Array)];
     if (Array.isArray(v)) return v.map(plain);
@@ -245,4 +250,30 @@ function comparable(s: { cells: readonly object[]; nodes: readonly object[] } & 
   };
   const text = (x: unknown) => JSON.stringify(plain(x));
   return { ...(plain({ ...s, cells: [], nodes: [] }) as object), cells: s.cells.map(text).sort(), nodes: s.nodes.map(text).sort() };
+}
+
+const ALL: CellFilter = { endpoints: new Set(), models: new Set(), nodes: new Set() };
+
+/** A filter of each kind: one dimension, two, all three, with random members. */
+function someFilters(r: () => number): CellFilter[] {
+  const some = (xs: string[]) => new Set(xs.filter(() => r() < 0.5));
+  return [
+    { endpoints: some(ENDPOINTS), models: new Set(), nodes: new Set() },
+    { endpoints: new Set(), models: some(MODELS), nodes: new Set() },
+    { endpoints: new Set(), models: new Set(), nodes: some(NODES) },
+    { endpoints: some(ENDPOINTS), models: new Set(), nodes: some(NODES) },
+    { endpoints: new Set(), models: some(MODELS), nodes: some(NODES) },
+    { endpoints: some(ENDPOINTS), models: some(MODELS), nodes: some(NODES) },
+  ];
+}
+
+/** Equal figures: numbers within float rounding (sums merged in another order), everything else exactly. */
+function expectSameFigures(got: unknown, want: unknown, path = 'data'): void {
+  if (typeof want === 'number') {
+    expect(typeof got, path).toBe('number');
+    return void expect(relError(got as number, want), path).toBeLessThan(1e-9);
+  }
+  if (typeof want !== 'object' || want === null) return void expect(got, path).toEqual(want);
+  expect(Object.keys(got as object).sort(), path).toEqual(Object.keys(want).sort());
+  for (const k of Object.keys(want)) expectSameFigures((got as Record<string, unknown>)[k], (want as Record<string, unknown>)[k], `${path}.${k}`);
 }

@@ -95,6 +95,24 @@ export class LogHistogram {
     if (start + len > this.hi) this.hi = start + len;
   }
 
+  /** Adds counts given as (bucket index, count) pairs, indices ascending and none the zero bucket. */
+  mergeSparse(indices: ArrayLike<number>, counts: ArrayLike<number>): void {
+    const n = indices.length;
+    if (n === 0) return;
+    const dense = this.counts;
+    let added = 0;
+    for (let i = 0; i < n; i++) {
+      const c = counts[i]!;
+      dense[indices[i]! - MIN_INDEX]! += c;
+      added += c;
+    }
+    this.total += added;
+    const first = indices[0]! - MIN_INDEX;
+    const last = indices[n - 1]! - MIN_INDEX;
+    if (first < this.lo) this.lo = first;
+    if (last >= this.hi) this.hi = last + 1;
+  }
+
   /** The occupied range in wire form (a view, not a copy: encode it before the next add). */
   data(): HistogramData {
     this.shrink();

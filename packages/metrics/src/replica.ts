@@ -10,96 +10,109 @@
 import {
   CELL_DISTRIBUTIONS,
   CELL_NUMBERS,
+  compileFill,
   compileZero,
   decodePatch,
+  field,
   decodeSnapshot,
   messageKind,
   NO_KEYED_COUNTS,
   type CellData,
+  type CellNumber,
   type CellPatch,
+  type Counts,
   type DistributionData,
   type DistributionPatch,
   type InternalSnapshot,
   type NodeData,
   type SnapshotPatch,
 } from '@pulse/protocol';
-import { ZERO_INDEX } from './log-histogram.js';
+import { Aggregates } from './aggregates.js';
+import { SparseHistogram } from './sparse-histogram.js';
 import { cellKey } from './window.js';
 
-/** A distribution that patches change in place: a dense span of counts over the occupied bucket range. */
-class SpanDistribution implements DistributionData {
+/** A cell's distribution that patches change in place; its histogram sparse (sparse-histogram.ts says why). */
+class CellDistributionState implements DistributionData {
   count = 0;
   sum = 0;
   min = 0;
   max = 0;
-  zeros = 0;
-  offset = 0;
-  counts = new Uint32Array(0);
+  readonly histogram = new SparseHistogram();
 
-  static from(d: DistributionData): SpanDistribution {
-    const s = new SpanDistribution();
-    Object.assign(s, { count: d.count, sum: d.sum, min: d.min, max: d.max, zeros: d.zeros, offset: d.offset, counts: Uint32Array.from(d.counts) });
+  static from(d: DistributionData): CellDistributionState {
+    const s = new CellDistributionState();
+    s.count = d.count;
+    s.sum = d.sum;
+    s.min = d.min;
+    s.max = d.max;
+    s.histogram.addAll(d, 1);
     return s;
   }
 
+  get zeros(): number {
+    return this.histogram.zeros;
+  }
+  get sparse(): SparseHistogram['sparse'] {
+    return this.histogram.sparse;
+  }
+  get offset(): number {
+    return this.histogram.offset;
+  }
+  get counts(): Uint32Array {
+    return this.histogram.dense();
+  }
+
+  toJSON(): Omit<DistributionData, 'sparse'> {
+    return { count: this.count, sum: this.sum, min: this.min, max: this.max, zeros: this.zeros, offset: this.offset, counts: this.counts };
+  }
+
   apply(p: DistributionPatch): void {
-    for (const i of p.added) this.bump(i, 1);
-    for (const i of p.removed) this.bump(i, -1);
+    for (const i of p.added) this.histogram.bump(i, 1);
+    for (const i of p.removed) this.histogram.bump(i, -1);
     this.count = p.count;
     this.sum = p.sum;
     if (p.count === 0) {
       this.min = 0;
       this.max = 0;
-      this.zeros = 0;
-      this.offset = 0;
-      this.counts = new Uint32Array(0);
+      this.histogram.clear();
       return;
     }
     if (p.min !== undefined) this.min = p.min;
     if (p.max !== undefined) this.max = p.max;
-    this.trim();
-  }
-
-  private bump(index: number, n: number): void {
-    if (index === ZERO_INDEX) {
-      this.zeros += n;
-      return;
-    }
-    if (this.counts.length === 0) this.offset = index;
-    if (index < this.offset || index >= this.offset + this.counts.length) this.grow(index);
-    this.counts[index - this.offset]! += n;
-  }
-
-  /** Widens the span to cover `index`, with some room to spare on that side. */
-  private grow(index: number): void {
-    const lo = Math.min(this.offset, index);
-    const hi = Math.max(this.offset + this.counts.length, index + 1);
-    const counts = new Uint32Array(hi - lo);
-    counts.set(this.counts, this.offset - lo);
-    this.offset = lo;
-    this.counts = counts;
-  }
-
-  /** Drops empty buckets at both ends, so the span follows the live samples rather than every one ever seen. */
-  private trim(): void {
-    let lo = 0;
-    let hi = this.counts.length;
-    while (lo < hi && this.counts[lo] === 0) lo++;
-    while (hi > lo && this.counts[hi - 1] === 0) hi--;
-    if (lo === 0 && hi === this.counts.length) return;
-    this.counts = this.counts.slice(lo, hi);
-    this.offset = hi > lo ? this.offset + lo : 0;
   }
 }
 
 const zeroNumbers = compileZero(CELL_NUMBERS);
+const perDistribution = compileFill(CELL_DISTRIBUTIONS);
 
-type MutableCell = CellData & Record<(typeof CELL_DISTRIBUTIONS)[number], SpanDistribution>;
+/**
+ * Sets the numbers a patch carries on a cell and writes what each moved by
+ * into `delta`; true when any did. Compiled from the field list
+ * (cell-fields.ts says why): a loop over names made every access keyed.
+ */
+const applyNumbers = new Function(
+  'cell',
+  'numbers',
+  'delta',
+  `let moved = false; let v;\n${CELL_NUMBERS.map(
+    (k) => `v = numbers.${field(k)}; if (v !== undefined && v !== cell.${field(k)}) { delta.${field(k)} = v - cell.${field(k)}; cell.${field(k)} = v; moved = true; }`,
+  ).join('\n')}\nreturn moved;`,
+) as (cell: Counts<CellNumber>, numbers: Partial<Counts<CellNumber>>, delta: Counts<CellNumber>) => boolean;
 
+type MutableCell = CellData & Record<(typeof CELL_DISTRIBUTIONS)[number], CellDistributionState>;
+
+/** Every cell built the one way, so all have one shape (a view reads thousands of them). */
 function newCell(node: string, endpoint: string, model: string, slos: number): MutableCell {
-  const cell = { node, endpoint, model, ...zeroNumbers(), errorsByStatus: NO_KEYED_COUNTS, errorsByType: NO_KEYED_COUNTS, sloGood: new Array<number>(slos).fill(0) } as Partial<MutableCell>;
-  for (const name of CELL_DISTRIBUTIONS) cell[name] = new SpanDistribution();
-  return cell as MutableCell;
+  return {
+    node,
+    endpoint,
+    model,
+    ...zeroNumbers(),
+    errorsByStatus: NO_KEYED_COUNTS,
+    errorsByType: NO_KEYED_COUNTS,
+    sloGood: new Array<number>(slos).fill(0),
+    ...perDistribution(() => new CellDistributionState()),
+  };
 }
 
 export type ReplicaResult = 'applied' | 'gap';
@@ -108,11 +121,16 @@ export class SnapshotReplica {
   private held: InternalSnapshot | null = null;
   private readonly cells = new Map<string, MutableCell>();
   private readonly nodes = new Map<string, NodeData>();
+  /** What the cells add up to, by endpoint, node and pairs of labels, kept up to date (aggregates.ts). */
+  readonly aggregates = new Aggregates();
 
   /** The snapshot held, as a keyframe would carry it; null before the first keyframe. */
   get snapshot(): InternalSnapshot | null {
     return this.held;
   }
+
+  /** The cells held, by node, endpoint and model (what a view filtering on several labels walks). */
+  readonly byLabels = new Map<string, Map<string, Map<string, CellData>>>();
 
   /** The replica of what a bus stores: a keyframe, then the patches after it, encoded. Throws on a gap. */
   static fromMessages(messages: readonly Buffer[]): SnapshotReplica {
@@ -130,11 +148,17 @@ export class SnapshotReplica {
   /** Replaces everything held with a keyframe. */
   load(keyframe: InternalSnapshot): void {
     this.cells.clear();
+    this.byLabels.clear();
     this.nodes.clear();
+    this.aggregates.clear();
     for (const c of keyframe.cells) {
-      const cell = { ...c } as MutableCell;
-      for (const name of CELL_DISTRIBUTIONS) cell[name] = SpanDistribution.from(c[name]);
-      this.cells.set(cellKey(c.node, c.endpoint, c.model), cell);
+      const cell = newCell(c.node, c.endpoint, c.model, keyframe.slos.length);
+      for (const k of CELL_NUMBERS) cell[k] = c[k];
+      cell.errorsByStatus = c.errorsByStatus;
+      cell.errorsByType = c.errorsByType;
+      cell.sloGood = [...c.sloGood];
+      for (const name of CELL_DISTRIBUTIONS) cell[name] = CellDistributionState.from(c[name]);
+      this.hold(cell);
     }
     for (const n of keyframe.nodes) this.nodes.set(n.node, n);
     this.held = { ...keyframe, cells: [...this.cells.values()], nodes: [...this.nodes.values()] };
@@ -144,7 +168,11 @@ export class SnapshotReplica {
   apply(patch: SnapshotPatch): ReplicaResult {
     const held = this.held;
     if (!held || patch.epoch !== held.epoch || patch.baseSeq !== held.seq) return 'gap';
-    for (const c of patch.removedCells) this.cells.delete(cellKey(c.node, c.endpoint, c.model));
+    for (const c of patch.removedCells) {
+      const key = cellKey(c.node, c.endpoint, c.model);
+      const cell = this.cells.get(key);
+      if (cell) this.release(key, cell);
+    }
     for (const c of patch.cells) this.applyCell(c, held.slos.length);
     for (const n of patch.removedNodes) this.nodes.delete(n);
     for (const n of patch.nodes) this.nodes.set(n.node, n);
@@ -166,16 +194,46 @@ export class SnapshotReplica {
     let cell = this.cells.get(key);
     if (!cell) {
       cell = newCell(p.node, p.endpoint, p.model, slos);
-      this.cells.set(key, cell);
+      this.hold(cell);
     }
-    for (const k of CELL_NUMBERS) {
-      const v = p.numbers[k];
-      if (v !== undefined) cell[k] = v;
+    const delta = zeroNumbers();
+    if (applyNumbers(cell, p.numbers, delta)) this.aggregates.numbers(cell, delta);
+    if (p.keyed) {
+      this.aggregates.keyedOf(cell, -1);
+      Object.assign(cell, p.keyed);
+      this.aggregates.keyedOf(cell, 1);
     }
-    if (p.keyed) Object.assign(cell, p.keyed);
     for (const name of CELL_DISTRIBUTIONS) {
       const d = p.dists[name];
-      if (d) cell[name].apply(d);
+      if (!d) continue;
+      this.aggregates.samples(cell, name, d.added, d.removed);
+      cell[name].apply(d);
     }
+  }
+
+  private hold(cell: MutableCell): void {
+    this.cells.set(cellKey(cell.node, cell.endpoint, cell.model), cell);
+    let endpoints = this.byLabels.get(cell.node);
+    if (!endpoints) {
+      endpoints = new Map();
+      this.byLabels.set(cell.node, endpoints);
+    }
+    let models = endpoints.get(cell.endpoint);
+    if (!models) {
+      models = new Map();
+      endpoints.set(cell.endpoint, models);
+    }
+    models.set(cell.model, cell);
+    this.aggregates.add(cell);
+  }
+
+  private release(key: string, cell: MutableCell): void {
+    this.cells.delete(key);
+    const endpoints = this.byLabels.get(cell.node);
+    const models = endpoints?.get(cell.endpoint);
+    models?.delete(cell.model);
+    if (models?.size === 0) endpoints!.delete(cell.endpoint);
+    if (endpoints?.size === 0) this.byLabels.delete(cell.node);
+    this.aggregates.remove(cell);
   }
 }

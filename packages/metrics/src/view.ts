@@ -22,6 +22,7 @@ import {
   type Stats,
 } from '@pulse/protocol';
 import { LogHistogram } from './log-histogram.js';
+import type { SnapshotReplica } from './replica.js';
 
 /** Which cells a view keeps. Empty sets keep everything. */
 export interface CellFilter {
@@ -54,7 +55,14 @@ class DistributionAccumulator {
 
   add(d: DistributionData): void {
     if (d.count === 0) return;
-    this.histogram.merge(d);
+    const sparse = d.sparse;
+    if (sparse) {
+      this.histogram.mergeSparse(sparse.indices, sparse.counts);
+      this.histogram.zeros += d.zeros;
+      this.histogram.total += d.zeros;
+    } else {
+      this.histogram.merge(d);
+    }
     this.count += d.count;
     this.sum += d.sum;
     if (d.min < this.min) this.min = d.min;
@@ -88,20 +96,51 @@ function statsOf(parts: readonly DistributionData[]): Stats | undefined {
 const zeroNumbers = compileZero(CELL_NUMBERS);
 const addNumbers = compileAdd(CELL_NUMBERS);
 
-/** What a view sums over the cells of one endpoint, or of one node. */
+/** What a view reads of a cell, or of an aggregate of cells (aggregates.ts): the same fields. */
+type Unit = Pick<CellData, CellNumber | 'latency' | 'ttft' | 'tokensPerSecond' | 'itl' | 'errorsByStatus' | 'errorsByType' | 'sloGood'>;
+
+/**
+ * What a view sums over the units of one endpoint (`full`: every figure) or
+ * of one node (numbers, latency and TTFT: the node view's figures).
+ */
 class Group {
   readonly n = zeroNumbers();
   readonly latency: DistributionData[] = [];
   readonly ttft: DistributionData[] = [];
+  readonly tps: DistributionData[] = [];
+  readonly itl: DistributionData[] = [];
+  readonly statuses = new Map<number, number>();
+  readonly types = new Map<string, number>();
   sloGood: number[] = [];
 
-  add(c: CellData): void {
+  constructor(private readonly full: boolean) {}
+
+  add(c: Unit): void {
     addNumbers(this.n, c);
     if (inWindow(c)) {
       this.latency.push(c.latency);
       this.ttft.push(c.ttft);
     }
+    if (!this.full) return;
+    this.tps.push(c.tokensPerSecond);
+    this.itl.push(c.itl);
+    if (c.errorsByStatus.size > 0) for (const [status, n] of c.errorsByStatus) this.statuses.set(status, (this.statuses.get(status) ?? 0) + n);
+    if (c.errorsByType.size > 0) for (const [type, n] of c.errorsByType) this.types.set(type, (this.types.get(type) ?? 0) + n);
     for (let i = 0; i < c.sloGood.length; i++) this.sloGood[i] = (this.sloGood[i] ?? 0) + c.sloGood[i]!;
+  }
+}
+
+/** The groups of one view: by endpoint (every figure) and by node. */
+class Groups {
+  readonly perEndpoint = new Map<string, Group>();
+  readonly perNode = new Map<string, Group>();
+
+  endpoint(name: string): Group {
+    return groupOf(this.perEndpoint, name, true);
+  }
+
+  node(name: string): Group {
+    return groupOf(this.perNode, name, false);
   }
 }
 
@@ -139,36 +178,98 @@ function byName<T>(): Record<string, T> {
   return Object.create(null) as Record<string, T>;
 }
 
-function groupOf(groups: Map<string, Group>, key: string): Group {
+function groupOf(groups: Map<string, Group>, key: string, full: boolean): Group {
   let g = groups.get(key);
   if (!g) {
-    g = new Group();
+    g = new Group(full);
     groups.set(key, g);
   }
   return g;
 }
 
+/** A view built from the cells of a snapshot, each selected cell merged into its endpoint's and its node's groups. */
 export function buildView(snapshot: InternalSnapshot | null, filter: CellFilter = ALL_CELLS): View {
-  const perEndpoint = new Map<string, Group>();
-  const perNode = new Map<string, Group>();
-  const tps: DistributionData[] = [];
-  const itl: DistributionData[] = [];
-  const statuses = new Map<number, number>();
-  const types = new Map<string, number>();
+  const groups = new Groups();
   for (const c of snapshot?.cells ?? []) {
     if (!selects(filter, c)) continue;
-    groupOf(perEndpoint, c.endpoint).add(c);
-    groupOf(perNode, c.node).add(c);
-    tps.push(c.tokensPerSecond);
-    itl.push(c.itl);
-    for (const [status, n] of c.errorsByStatus) statuses.set(status, (statuses.get(status) ?? 0) + n);
-    for (const [type, n] of c.errorsByType) types.set(type, (types.get(type) ?? 0) + n);
+    groups.endpoint(c.endpoint).add(c);
+    groups.node(c.node).add(c);
   }
+  return assemble(snapshot, filter, groups);
+}
 
+/**
+ * A view of what a replica holds, built from its aggregates: the coarsest
+ * ones the filter allows (by endpoint or node when the filter does not
+ * split them, by a pair of labels when it splits one), and single cells
+ * only when it filters on both models and nodes. Equal to `buildView` of the
+ * replica's snapshot.
+ */
+export function buildReplicaView(replica: SnapshotReplica, filter: CellFilter = ALL_CELLS): View {
+  const snapshot = replica.snapshot;
+  if (!snapshot) return buildView(null, filter);
+  const { endpoints: E, models: M, nodes: N } = filter;
+  const a = replica.aggregates;
+  const groups = new Groups();
+  // A grouping whose other two labels are both filtered has no aggregate to read: its cells are walked, once for both.
+  const endpointsFromCells = N.size > 0 && M.size > 0;
+  const nodesFromCells = E.size > 0 && M.size > 0;
+  if (endpointsFromCells || nodesFromCells) {
+    for (const [node, endpoints] of pick(replica.byLabels, N)) {
+      for (const [endpoint, models] of pick(endpoints, E)) {
+        for (const [, cell] of pick(models, M)) {
+          if (endpointsFromCells) groups.endpoint(endpoint).add(cell);
+          if (nodesFromCells) groups.node(node).add(cell);
+        }
+      }
+    }
+  }
+  if (!endpointsFromCells) {
+    for (const [endpoint, whole] of pick(a.byEndpoint, E)) {
+      const g = groups.endpoint(endpoint);
+      if (N.size === 0 && M.size === 0) g.add(whole);
+      else if (M.size === 0) addFrom(g, a.byEndpointNode.get(endpoint), N);
+      else addFrom(g, a.byEndpointModel.get(endpoint), M);
+    }
+  }
+  if (!nodesFromCells) {
+    for (const [node, whole] of pick(a.byNode, N)) {
+      const g = groups.node(node);
+      if (E.size === 0 && M.size === 0) g.add(whole);
+      else if (M.size === 0) for (const endpoint of E) addUnit(g, a.byEndpointNode.get(endpoint)?.get(node));
+      else addFrom(g, a.byNodeModel.get(node), M);
+    }
+  }
+  return assemble(snapshot, filter, groups);
+}
+
+/** The entries of `map` whose keys are in `keys`, or all of them when `keys` is empty. */
+function* pick<V>(map: ReadonlyMap<string, V>, keys: ReadonlySet<string>): Iterable<[string, V]> {
+  if (keys.size === 0) {
+    yield* map;
+    return;
+  }
+  for (const k of keys) {
+    const v = map.get(k);
+    if (v !== undefined) yield [k, v];
+  }
+}
+
+function addUnit(g: Group, unit: Unit | undefined): void {
+  if (unit) g.add(unit);
+}
+
+function addFrom(g: Group, units: ReadonlyMap<string, Unit> | undefined, keys: ReadonlySet<string>): void {
+  if (!units) return;
+  for (const k of keys) addUnit(g, units.get(k));
+}
+
+/** The figures of one view from its groups. */
+function assemble(snapshot: InternalSnapshot | null, filter: CellFilter, groups: Groups): View {
+  const { perEndpoint, perNode } = groups;
   const seconds = snapshot?.coveredSeconds ?? 1;
   const rate = (n: number) => n / seconds;
-  const total = new Group();
-  const ttftParts: DistributionData[] = [];
+  const total = new Group(true);
   const data: SnapshotData = {
     throughput: {
       requests_per_sec: byName(),
@@ -192,7 +293,11 @@ export function buildView(snapshot: InternalSnapshot | null, filter: CellFilter 
     const g = perEndpoint.get(endpoint)!;
     const n = g.n;
     addNumbers(total.n, n);
-    ttftParts.push(...g.ttft);
+    total.ttft.push(...g.ttft);
+    total.tps.push(...g.tps);
+    total.itl.push(...g.itl);
+    for (const [status, c] of g.statuses) total.statuses.set(status, (total.statuses.get(status) ?? 0) + c);
+    for (const [type, c] of g.types) total.types.set(type, (total.types.get(type) ?? 0) + c);
     for (let i = 0; i < slos.length; i++) total.sloGood[i] = (total.sloGood[i] ?? 0) + (g.sloGood[i] ?? 0);
     if (!inWindow(n)) continue;
     data.throughput.requests_per_sec[endpoint] = rate(n.requests);
@@ -224,16 +329,16 @@ export function buildView(snapshot: InternalSnapshot | null, filter: CellFilter 
   data.throughput.total_responses_per_sec = rate(total.n.responses);
   data.throughput.total_tokens_per_sec = rate(total.n.completionTokens);
   data.error.total_errors_per_sec = rate(total.n.errors);
-  for (const status of [...statuses.keys()].sort((a, b) => a - b)) data.error.by_status[String(status)] = rate(statuses.get(status)!);
-  for (const type of [...types.keys()].sort()) data.error.by_type[type] = rate(types.get(type)!);
+  for (const status of [...total.statuses.keys()].sort((a, b) => a - b)) data.error.by_status[String(status)] = rate(total.statuses.get(status)!);
+  for (const type of [...total.types.keys()].sort()) data.error.by_type[type] = rate(total.types.get(type)!);
   Object.assign(data.cache, cacheFigures(total.n));
   data.queue = { queue_depth: queueDepth, active_streams: activeStreams };
   data.streaming = { active_streams: activeStreams, completed_streams: total.n.completedStreams, failed_streams: total.n.failedStreams };
-  const ttftStats = statsOf(ttftParts);
+  const ttftStats = statsOf(total.ttft);
   if (ttftStats) data.streaming.ttft = ttftStats;
-  const tpsStats = statsOf(tps);
+  const tpsStats = statsOf(total.tps);
   if (tpsStats) data.streaming.tokens_per_second = tpsStats;
-  const itlStats = statsOf(itl);
+  const itlStats = statsOf(total.itl);
   if (itlStats) data.streaming.itl = itlStats;
   slos.forEach((name, i) => {
     const entry: SloEntry = { ...sloFigures(total.sloGood[i] ?? 0, total.n.responses, rate), by_endpoint: sloByEndpoint[i]! };
@@ -243,7 +348,7 @@ export function buildView(snapshot: InternalSnapshot | null, filter: CellFilter 
   const listed = new Set(perNode.keys());
   if (gauges) for (const n of nodeInfo.keys()) if (filter.nodes.size === 0 || filter.nodes.has(n)) listed.add(n);
   for (const node of [...listed].sort()) {
-    const figures = nodeFigures(perNode.get(node) ?? new Group(), nodeInfo.get(node), gauges, rate);
+    const figures = nodeFigures(perNode.get(node) ?? new Group(false), nodeInfo.get(node), gauges, rate);
     if (figures) data.nodes[node] = figures;
   }
 

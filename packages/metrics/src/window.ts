@@ -28,7 +28,7 @@ import {
 } from '@pulse/protocol';
 import { BucketCell, CellState } from './cell.js';
 import { InFlightTracker, requestKey } from './inflight.js';
-import { LogHistogram } from './log-histogram.js';
+import { ZERO_INDEX } from './log-histogram.js';
 import { TotalsLedger } from './totals.js';
 
 export { OTHER_LABEL };
@@ -191,9 +191,8 @@ export class MetricsWindow {
 
   /** The whole window at `nowMs` (call `advance(nowMs)` first). Changes nothing: see `reportedAll`. */
   snapshot(nowMs: number, epoch: number, seq: number, eventsDropped: number): InternalSnapshot {
-    const scratch = new LogHistogram();
     const cells: CellData[] = [];
-    for (const cell of this.cells.values()) cells.push(cellData(cell, (c, name) => windowDistribution(c, name, scratch)));
+    for (const cell of this.cells.values()) cells.push(cellData(cell, windowDistribution));
     const nodes = [...this.nodes.values()].map((state) => this.nodeData(state));
     return { ...this.header(nowMs, epoch, seq, eventsDropped), slos: this.slos.map((s) => s.name), nodes, cells };
   }
@@ -407,17 +406,38 @@ export function cellKey(node: string, endpoint: string, model: string): string {
 }
 
 /** A cell's window distribution, its histogram built from the samples of its live buckets. */
-function windowDistribution(cell: CellState, name: CellDistribution, scratch: LogHistogram): DistributionData {
+function windowDistribution(cell: CellState, name: CellDistribution): DistributionData {
   const dist = cell.dists[name];
   if (dist.count === 0) return EMPTY;
-  scratch.reset();
+  // The span first (one pass over the samples), then the counts (another): no scratch histogram to clear.
+  let lo = Infinity;
+  let hi = -Infinity;
+  let zeros = 0;
   for (const share of cell.shares.values()) {
     const s = share.samples[name];
-    if (s) for (let i = 0; i < s.count; i++) scratch.addIndex(s.indices[i]!, 1);
+    if (!s) continue;
+    for (let i = 0; i < s.count; i++) {
+      const index = s.indices[i]!;
+      if (index === ZERO_INDEX) zeros++;
+      else {
+        if (index < lo) lo = index;
+        if (index > hi) hi = index;
+      }
+    }
+  }
+  const counts = new Uint32Array(hi >= lo ? hi - lo + 1 : 0);
+  if (counts.length > 0) {
+    for (const share of cell.shares.values()) {
+      const s = share.samples[name];
+      if (!s) continue;
+      for (let i = 0; i < s.count; i++) {
+        const index = s.indices[i]!;
+        if (index !== ZERO_INDEX) counts[index - lo]!++;
+      }
+    }
   }
   const { min, max } = cell.extremes(name);
-  const h = scratch.data();
-  return { count: dist.count, sum: dist.sum, min, max, zeros: h.zeros, offset: h.offset, counts: Uint32Array.from(h.counts) };
+  return { count: dist.count, sum: dist.sum, min, max, zeros, offset: counts.length > 0 ? lo : 0, counts };
 }
 
 const EMPTY: DistributionData = Object.freeze({ count: 0, sum: 0, min: 0, max: 0, zeros: 0, offset: 0, counts: new Uint32Array(0) });

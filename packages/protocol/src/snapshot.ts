@@ -33,6 +33,12 @@ export interface DistributionData {
   zeros: number;
   offset: number;
   counts: ArrayLike<number>;
+  /**
+   * The same counts as (bucket index, count) pairs of the buckets in use,
+   * when the holder keeps them so (a gateway's cells): merging then costs
+   * what the samples are, not the span they cover.
+   */
+  readonly sparse?: { readonly indices: ArrayLike<number>; readonly counts: ArrayLike<number> };
 }
 
 /** Window counts keyed by a label the producer chose (error statuses, error types). */
@@ -156,6 +162,12 @@ const readCellFields = new Function(
   readKeyed: (r: BinaryReader) => Pick<CellData, 'errorsByStatus' | 'errorsByType' | 'sloGood'>,
 ) => CellData;
 
+/**
+ * A distribution's histogram goes dense (every count of the span) or sparse
+ * ((gap, count) pairs for the buckets in use), whichever is shorter: a cell
+ * of a large fleet holds a few dozen samples spread over a span of a hundred
+ * buckets or more. The low bit of the span's length says which.
+ */
 export function writeDistribution(w: BinaryWriter, d: DistributionData): void {
   w.uint(d.count);
   if (d.count === 0) return;
@@ -164,8 +176,21 @@ export function writeDistribution(w: BinaryWriter, d: DistributionData): void {
   w.f64(d.max);
   w.uint(d.zeros);
   w.int(d.offset);
-  w.uint(d.counts.length);
-  w.uints(d.counts);
+  const len = d.counts.length;
+  let used = 0;
+  for (let i = 0; i < len; i++) if (d.counts[i] !== 0) used++;
+  const sparse = used * 2 < len;
+  w.uint(len * 2 + (sparse ? 1 : 0));
+  if (!sparse) return w.uints(d.counts);
+  w.uint(used);
+  let last = -1;
+  for (let i = 0; i < len; i++) {
+    const c = d.counts[i]!;
+    if (c === 0) continue;
+    w.uint(i - last - 1);
+    w.uint(c);
+    last = i;
+  }
 }
 
 export function readDistribution(r: BinaryReader): DistributionData {
@@ -176,9 +201,19 @@ export function readDistribution(r: BinaryReader): DistributionData {
   const max = r.f64();
   const zeros = r.uint();
   const offset = r.int();
-  const len = r.uint();
+  const header = r.uint();
+  const len = Math.floor(header / 2);
   if (len > 65536) throw new DecodeError(`histogram of ${len} buckets`);
-  return { count, sum, min, max, zeros, offset, counts: r.uints(len) };
+  if (header % 2 === 0) return { count, sum, min, max, zeros, offset, counts: r.uints(len) };
+  const counts = new Uint32Array(len);
+  const used = r.uint();
+  let at = -1;
+  for (let i = 0; i < used; i++) {
+    at += r.uint() + 1;
+    if (at >= len) throw new DecodeError(`histogram bucket ${at} beyond its span of ${len}`);
+    counts[at] = r.uint();
+  }
+  return { count, sum, min, max, zeros, offset, counts };
 }
 
 export function writeKeyed(w: BinaryWriter, c: Pick<CellData, 'errorsByStatus' | 'errorsByType' | 'sloGood'>, strings: StringTable): void {

@@ -17,7 +17,7 @@
  * one frame. Nothing is computed or stringified per client.
  */
 import type { InternalSnapshot } from '@pulse/protocol';
-import { buildView, type DeltaBase } from '@pulse/metrics';
+import { buildView, type CellFilter, type DeltaBase, type View } from '@pulse/metrics';
 import { UNFILTERED_VIEW, type ClientSession } from './client-session.js';
 import { deltasJson, RenderedView, updateFrame } from './frames.js';
 
@@ -50,7 +50,8 @@ const TEXT = { binary: false } as const;
 
 /**
  * Sends `snapshot` to every due client of `sessions`. `fullView` is the
- * unfiltered view of this snapshot, shared with `historical_data` and REST.
+ * unfiltered view of this snapshot, shared with `historical_data` and REST;
+ * `viewOf` builds any other (a gateway's from its replica's aggregates).
  */
 export function fanout(
   snapshot: InternalSnapshot,
@@ -58,6 +59,7 @@ export function fanout(
   sessions: Iterable<ClientSession>,
   nowMs: number,
   opts: FanoutOptions,
+  viewOf: (filter: CellFilter) => View = (filter) => buildView(snapshot, filter),
 ): FanoutResult {
   const result: FanoutResult = { sent: 0, skipped: 0, views: 0, frames: 0 };
   const views = new Map<string, ViewFrames>();
@@ -74,7 +76,7 @@ export function fanout(
     const key = session.viewKey;
     let view = views.get(key);
     if (!view) {
-      view = { rendered: key === UNFILTERED_VIEW ? fullView : new RenderedView(buildView(snapshot, session.filter)), byMask: new Map() };
+      view = { rendered: key === UNFILTERED_VIEW ? fullView : new RenderedView(viewOf(session.filter)), byMask: new Map() };
       views.set(key, view);
       result.views++;
     }

@@ -152,7 +152,7 @@ export function createGateway({
       }
       case 'accepted':
         try {
-          fanout(result.snapshot, state.fullView(), streams.sessions, clock.nowMs(), fanoutOptions);
+          fanout(result.snapshot, state.fullView(), streams.sessions, clock.nowMs(), fanoutOptions, (filter) => state.view(filter));
         } catch (err) {
           // A snapshot that breaks the view builder must not take the gateway down with it.
           log.error({ err, epoch: result.snapshot.epoch, seq: result.snapshot.seq }, 'fan-out failed');

@@ -5,7 +5,7 @@
  * each built at most once per snapshot and only when first asked for.
  */
 import { decodePatch, decodeSnapshot, isNewer, messageKind, type InternalSnapshot } from '@pulse/protocol';
-import { buildView, SnapshotReplica } from '@pulse/metrics';
+import { buildReplicaView, buildView, SnapshotReplica, type CellFilter, type View } from '@pulse/metrics';
 import { historicalFrame, RenderedView, snapshotBody } from './frames.js';
 import { SnapshotHistory } from './history.js';
 import { ALL_TYPES_MASK } from './metric-types.js';
@@ -70,7 +70,12 @@ export class SnapshotState {
   /** The unfiltered view of the held snapshot (the empty one before any). */
   fullView(): RenderedView {
     if (!this.held) return EMPTY;
-    return (this.full ??= new RenderedView(buildView(this.held)));
+    return (this.full ??= new RenderedView(buildReplicaView(this.replica)));
+  }
+
+  /** A filtered view of the held snapshot, from the replica's aggregates. */
+  view(filter: CellFilter): View {
+    return buildReplicaView(this.replica, filter);
   }
 
   /**

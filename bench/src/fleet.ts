@@ -1,0 +1,209 @@
+/**
+ * The node dimension's budget, in one process: at today's shape (8 nodes ×
+ * 14 endpoints × 3 models, 400 requests/s) and at a realistic fleet's (64
+ * nodes × 20 endpoints × 5 models, 2,000 requests/s), a window in steady
+ * state, then per tick:
+ * - what goes over pub/sub: a patch (what changed this tick) beside the
+ *   whole snapshot that went every tick before patches (and still goes as a
+ *   keyframe every 10 s);
+ * - the aggregator's CPU: applying the tick's events, expiring, building and
+ *   encoding the message;
+ * - a gateway's: decoding and applying the patch (its replica and the
+ *   aggregates views read), and building each kind of view from them
+ *   (unfiltered, by endpoint, model, node, node and model, many nodes).
+ */
+import { decodePatch, encodePatch, encodeSnapshot, parseSlos, type PulseEvent } from '@pulse/protocol';
+import { buildReplicaView, MetricsWindow, SnapshotReplica, takePatch, type CellFilter } from '@pulse/metrics';
+import { seededRandom } from '@pulse/simulator';
+import { percentile, round } from './timing.js';
+
+const TICK_MS = 500;
+const WINDOW_MS = 60_000;
+const SLOS = parseSlos('interactive:ttft_ms<=300,itl_ms<=50;batch:latency_ms<=30000');
+
+export interface FleetShape {
+  name: string;
+  nodes: number;
+  endpoints: number;
+  models: number;
+  requestsPerSec: number;
+}
+
+export const SHAPES: FleetShape[] = [
+  { name: 'today', nodes: 8, endpoints: 14, models: 3, requestsPerSec: 400 },
+  { name: 'fleet', nodes: 64, endpoints: 20, models: 5, requestsPerSec: 2000 },
+];
+
+export interface FleetRun {
+  shape: FleetShape;
+  cells: number;
+  /** Bytes per tick: the patch, and the whole snapshot (every tick before patches, a keyframe every 10 s now). */
+  bytesPerTick: { patch: { p50: number; max: number }; snapshot: number; averageWithKeyframes: number };
+  /** Aggregator CPU per tick, ms: apply + advance + build + encode. */
+  aggregatorMs: { patch: { p50: number; p99: number }; snapshot: { p50: number; p99: number } };
+  /** Gateway per tick, ms: decode and apply the patch. */
+  applyMs: { p50: number; p99: number };
+  /** Gateway: building one view and its JSON, ms, by kind of filter. */
+  viewMs: Record<string, { p50: number; p99: number }>;
+}
+
+export interface FleetResult {
+  tickMs: number;
+  runs: FleetRun[];
+}
+
+/** One tick's traffic: requests spread evenly over the cells, each ending within a second or two. */
+class Traffic {
+  private readonly r = seededRandom(7);
+  private id = 0;
+  private pending: { at: number; event: PulseEvent }[] = [];
+  readonly names: { nodes: string[]; endpoints: string[]; models: string[] };
+
+  constructor(private readonly shape: FleetShape) {
+    this.names = {
+      nodes: Array.from({ length: shape.nodes }, (_, i) => `fakeai-${i}`),
+      endpoints: Array.from({ length: shape.endpoints }, (_, i) => `/v1/endpoint-${i}`),
+      models: Array.from({ length: shape.models }, (_, i) => `model-${i}`),
+    };
+  }
+
+  /** The events logged in the tick ending at `t`. */
+  tick(t: number): PulseEvent[] {
+    const { r } = this;
+    const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
+    const out: PulseEvent[] = [];
+    const n = (this.shape.requestsPerSec * TICK_MS) / 1000;
+    for (let i = 0; i < n; i++) {
+      const stream = r() < 0.6;
+      const latency = Math.exp(5.5 + 0.7 * (r() + r() + r() - 1.5));
+      const common = { ts: (t - TICK_MS * r()) / 1000, node: pick(this.names.nodes), request_id: `r${this.id++}`, endpoint: pick(this.names.endpoints), model: pick(this.names.models) };
+      out.push({ type: 'request.start', ...common, stream });
+      this.pending.push({
+        at: t + latency,
+        event: {
+          type: 'request.end',
+          ...common,
+          ts: common.ts + latency / 1000,
+          status: r() < 0.02 ? 500 : 200,
+          ...(r() < 0.02 && { error: pick(['timeout', 'overloaded']) }),
+          latency_ms: latency,
+          ...(stream && { ttft_ms: latency * (0.05 + 0.2 * r()) }),
+          prompt_tokens: 200,
+          completion_tokens: Math.round(20 + 400 * r()),
+          ...(r() < 0.5 && { cache: { hit: r() < 0.5, cached_tokens: 64, prefix_length: 64 } }),
+        },
+      });
+    }
+    const due = this.pending.filter((p) => p.at <= t);
+    this.pending = this.pending.filter((p) => p.at > t);
+    for (const p of due) out.push(p.event);
+    return out;
+  }
+}
+
+function stats(xs: number[]): { p50: number; p99: number } {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return { p50: round(percentile(sorted, 0.5)), p99: round(percentile(sorted, 0.99)) };
+}
+
+function filters(names: Traffic['names']): Record<string, CellFilter> {
+  const set = (xs: string[]) => new Set(xs);
+  const none = set([]);
+  return {
+    unfiltered: { endpoints: none, models: none, nodes: none },
+    endpoint: { endpoints: set(names.endpoints.slice(0, 1)), models: none, nodes: none },
+    model: { endpoints: none, models: set(names.models.slice(0, 1)), nodes: none },
+    node: { endpoints: none, models: none, nodes: set(names.nodes.slice(0, 1)) },
+    'node+model': { endpoints: none, models: set(names.models.slice(0, 1)), nodes: set(names.nodes.slice(0, 1)) },
+    'most nodes, most models': { endpoints: none, models: set(names.models.slice(1)), nodes: set(names.nodes.slice(1)) },
+  };
+}
+
+function run(shape: FleetShape): FleetRun {
+  const traffic = new Traffic(shape);
+  let t = Math.floor(Date.now() / TICK_MS) * TICK_MS;
+  const w = new MetricsWindow({
+    windowMs: WINDOW_MS,
+    bucketMs: TICK_MS,
+    createdAtMs: t - 10 * WINDOW_MS,
+    maxEndpoints: 1000,
+    maxModels: 1000,
+    maxNodes: 256,
+    slos: SLOS,
+  });
+  const replica = new SnapshotReplica();
+  const tickOnce = (publish: 'patch' | 'snapshot' | 'none'): { ms: number; bytes: number; encoded: Buffer | null } => {
+    t += TICK_MS;
+    const events = traffic.tick(t);
+    const started = performance.now();
+    for (const e of events) w.apply(e, t, true);
+    w.advance(t);
+    let encoded: Buffer | null = null;
+    if (publish === 'patch') encoded = encodePatch(takePatch(w, t, 1, t / TICK_MS, t / TICK_MS - 1, 0));
+    else if (publish === 'snapshot') {
+      encoded = encodeSnapshot(w.snapshot(t, 1, t / TICK_MS, 0));
+      w.reportedAll();
+    } else w.discardChanges();
+    return { ms: performance.now() - started, bytes: encoded?.length ?? 0, encoded };
+  };
+  // Fill the window: two windows of traffic, so buckets both fill and expire.
+  for (let i = 0; i < (2 * WINDOW_MS) / TICK_MS; i++) tickOnce('none');
+  replica.load(decodeSnapshotOf(tickOnce('snapshot').encoded!));
+
+  const patchMs: number[] = [];
+  const patchBytes: number[] = [];
+  const applyMs: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    const tick = tickOnce('patch');
+    patchMs.push(tick.ms);
+    patchBytes.push(tick.bytes);
+    const started = performance.now();
+    if (replica.apply(decodePatch(tick.encoded!)) !== 'applied') throw new Error('a patch did not follow on');
+    applyMs.push(performance.now() - started);
+  }
+  const snapshotMs: number[] = [];
+  let snapshotBytes = 0;
+  for (let i = 0; i < 20; i++) {
+    const tick = tickOnce('snapshot');
+    snapshotMs.push(tick.ms);
+    snapshotBytes = tick.bytes;
+    replica.load(decodeSnapshotOf(tick.encoded!));
+  }
+  const snapshot = replica.snapshot!;
+  const viewMs: FleetRun['viewMs'] = {};
+  for (const [kind, filter] of Object.entries(filters(traffic.names))) {
+    const times: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const started = performance.now();
+      JSON.stringify(buildReplicaView(replica, filter).data);
+      times.push(performance.now() - started);
+    }
+    viewMs[kind] = stats(times.slice(5));
+  }
+  const patch50 = percentile([...patchBytes].sort((a, b) => a - b), 0.5);
+  const keyframeEvery = 10_000 / TICK_MS;
+  return {
+    shape,
+    cells: snapshot.cells.length,
+    bytesPerTick: {
+      patch: { p50: Math.round(patch50), max: Math.max(...patchBytes) },
+      snapshot: snapshotBytes,
+      averageWithKeyframes: Math.round((patch50 * (keyframeEvery - 1) + snapshotBytes) / keyframeEvery),
+    },
+    aggregatorMs: { patch: stats(patchMs.slice(5)), snapshot: stats(snapshotMs.slice(2)) },
+    applyMs: stats(applyMs.slice(5)),
+    viewMs,
+  };
+}
+
+function decodeSnapshotOf(encoded: Buffer) {
+  return SnapshotReplica.fromMessages([encoded]).snapshot!;
+}
+
+export function benchFleet(log: (line: string) => void): FleetResult {
+  const runs = SHAPES.map((shape) => {
+    log(`fleet: ${shape.name} (${shape.nodes} nodes × ${shape.endpoints} endpoints × ${shape.models} models, ${shape.requestsPerSec} requests/s)`);
+    return run(shape);
+  });
+  return { tickMs: TICK_MS, runs };
+}
