@@ -5,6 +5,14 @@
     ...
     reporter.close()  # flushes; also runs at interpreter exit
 
+Events are dicts in Pulse's ingest format (docs/PROTOCOL.md §3). A request is
+a `request.start` and a `request.end` with the same `node` and `request_id`;
+the end carries `status` and `latency_ms`, and what the LLM figures read:
+`ttft_ms` and `completion_tokens` (a stream's inter-token latency is
+(latency_ms - ttft_ms) / (completion_tokens - 1)), and `error`, its type
+("rate_limit_exceeded"), when it failed. An end may leave `stream` out: it
+then is what its start said.
+
 Events are queued (never blocking the caller) and POSTed to /v1/events in
 batches by one background thread, so a request's start reaches Pulse before
 its end. A batch is retried on 503/429/5xx and network errors with
@@ -148,17 +156,23 @@ def _seconds(header: str | None) -> float:
 
 
 def _simulate(url: str, requests: int, node: str) -> None:
-    """Sends `requests` simulated chat completions, as a FakeAI node would report them."""
+    """Sends `requests` simulated streamed chat completions, as a FakeAI node would report them; every tenth is refused."""
     reporter = PulseReporter(url)
+    run = uuid.uuid4().hex[:12]  # in every id: a second run must not end requests the first left in flight
     for i in range(requests):
-        common = {"node": node, "request_id": f"{node}-{i}", "endpoint": "/v1/chat/completions", "model": "gpt-4o", "stream": True}
-        reporter.report({"type": "request.start", "ts": time.time(), **common})
+        common = {"node": node, "request_id": f"{node}-{run}-{i}", "endpoint": "/v1/chat/completions", "model": "gpt-4o"}
+        reporter.report({"type": "request.start", "ts": time.time(), **common, "stream": True})
+        # The ends leave `stream` out: they are streams because their starts said so.
+        if i % 10 == 9:
+            reporter.report({"type": "request.end", "ts": time.time(), **common, "status": 429, "error": "rate_limit_exceeded", "latency_ms": 2.0, "completion_tokens": 0})
+            continue
         ttft = random.lognormvariate(4.5, 0.4)
         tokens = random.randint(20, 200)
+        itl = random.uniform(10, 20)  # ms between tokens after the first
         hit = random.random() < 0.4
         reporter.report({
             "type": "request.end", "ts": time.time(), **common,
-            "status": 200, "latency_ms": ttft + tokens * 15, "ttft_ms": ttft,
+            "status": 200, "latency_ms": ttft + (tokens - 1) * itl, "ttft_ms": ttft,
             "prompt_tokens": 300, "completion_tokens": tokens,
             "cache": {"hit": hit, "cached_tokens": 120 if hit else 0, "prefix_length": 120 if hit else 0},
         })

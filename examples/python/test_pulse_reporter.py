@@ -1,11 +1,13 @@
 """Tests of pulse_reporter.py against a real local HTTP server: `python3 -m unittest test_pulse_reporter`."""
 
+import contextlib
 import http.server
+import io
 import json
 import threading
 import unittest
 
-from pulse_reporter import PulseReporter
+from pulse_reporter import PulseReporter, _simulate
 
 
 class Ingest(http.server.BaseHTTPRequestHandler):
@@ -85,6 +87,28 @@ class PulseReporterTest(unittest.TestCase):
         self.assertEqual(stats["sent"], 0)
         self.assertEqual(stats["dropped"], 12)
         self.assertFalse(reporter.report(event(99)))
+
+    def test_simulated_requests_carry_the_llm_figures_under_ids_of_their_own_run(self):
+        server, url = serve([202])
+        runs = []
+        for _ in range(2):
+            with contextlib.redirect_stdout(io.StringIO()):
+                _simulate(url, 20, "sim-py")
+            runs.append([e for r in server.requests for e in json.loads(r["body"]) if e["type"] == "request.end"])
+            server.requests.clear()
+        server.shutdown()
+        server.server_close()
+        first, second = runs
+        self.assertFalse({e["request_id"] for e in first} & {e["request_id"] for e in second})
+        for end in first:
+            self.assertNotIn("stream", end)  # left to the start, which streams
+            if end["status"] >= 400:
+                self.assertEqual((end["status"], end["error"], end["completion_tokens"]), (429, "rate_limit_exceeded", 0))
+                continue
+            self.assertGreaterEqual(end["completion_tokens"], 2)
+            itl = (end["latency_ms"] - end["ttft_ms"]) / (end["completion_tokens"] - 1)
+            self.assertTrue(10 - 1e-9 <= itl <= 20 + 1e-9, itl)
+        self.assertEqual(sum(e["status"] >= 400 for e in first), 2)
 
 
 if __name__ == "__main__":

@@ -31,8 +31,14 @@ describe('examples/python', () => {
     const { status, stdout, stderr } = python(['pulse_reporter.py', pulse.url, '--requests', '30', '--node', 'py-e2e']);
     expect(status, stderr).toBe(0);
     expect(JSON.parse(stdout)).toEqual({ sent: 61, rejected: 0, dropped: 0, retries: 0 });
-    await expect
-      .poll(async () => ((await (await fetch(`${pulse.url}/metrics/snapshot`)).json()) as any).data.streaming.completed_streams, { timeout: 5000 })
-      .toBe(30);
+    const data = async () => ((await (await fetch(`${pulse.url}/metrics/snapshot`)).json()) as any).data;
+    // Every tenth request is refused (429): 27 streams complete, 3 fail. The ends name no `stream`: their starts do.
+    await expect.poll(async () => (await data()).streaming.completed_streams, { timeout: 5000 }).toBe(27);
+    const { streaming, error } = await data();
+    expect(streaming.failed_streams).toBe(3);
+    expect(Object.keys(error.by_type)).toEqual(['rate_limit_exceeded']);
+    // The script's tokens come 10–20 ms apart after the first.
+    expect(streaming.itl.min).toBeGreaterThanOrEqual(10 * 0.99);
+    expect(streaming.itl.max).toBeLessThanOrEqual(20 * 1.01);
   });
 });

@@ -58,6 +58,30 @@ describe('Reporter → Pulse', () => {
       .toBeGreaterThan(0);
   });
 
+  it('carries what the LLM figures read; an end may leave `stream` to its start', async () => {
+    const reporter = new Reporter({ url: pulse.url });
+    const base = (i: number) => ({ ts: Date.now() / 1000, node: 'reporter-llm', request_id: `llm-${i}-${Math.random()}`, endpoint: '/v1/chat/completions', model: 'm' });
+    for (let i = 0; i < 4; i++) {
+      const labels = base(i);
+      reporter.report({ type: 'request.start', ...labels, stream: true });
+      // No `stream`: the end is a stream because its start said so. 10 tokens, 20 ms apart after the first.
+      reporter.report({ type: 'request.end', ...labels, status: 200, latency_ms: 100 + 9 * 20, ttft_ms: 100, prompt_tokens: 12, completion_tokens: 10 });
+    }
+    const failed = base(4);
+    reporter.report({ type: 'request.start', ...failed, stream: true });
+    reporter.report({ type: 'request.end', ...failed, status: 429, error: 'rate_limit_exceeded', latency_ms: 3, completion_tokens: 0 });
+    expect(await reporter.close()).toMatchObject({ sent: 10, rejected: 0 });
+
+    const data = async () => ((await (await fetch(`${pulse.url}/metrics/snapshot`)).json()) as any).data;
+    await expect.poll(async () => (await data()).streaming.failed_streams, { timeout: 5000 }).toBe(1);
+    const { streaming, error } = await data();
+    expect(streaming.completed_streams).toBe(4);
+    expect(streaming.itl.p50).toBeCloseTo(20, 0);
+    expect(streaming.ttft.p50).toBeCloseTo(100, 0);
+    expect(Object.keys(error.by_type)).toEqual(['rate_limit_exceeded']);
+    expect(Object.keys(error.by_status)).toEqual(['429']);
+  });
+
   it('counts events ingest rejects, and does not retry them', async () => {
     const errors: ReporterError[] = [];
     const reporter = new Reporter({ url: pulse.url, onError: (e) => errors.push(e) });

@@ -11,7 +11,13 @@ import { randomUUID } from 'node:crypto';
 import { backoffDelay, type PulseEventInput } from '@pulse/protocol';
 import { sendBatch, type SendOutcome } from './send-batch.js';
 
-/** An event as a producer writes it (docs/PROTOCOL.md §3); ingest validates it. */
+/**
+ * An event as a producer writes it (docs/PROTOCOL.md §3); ingest validates it.
+ * A `request.end` carries `status` and `latency_ms`, and what the LLM figures
+ * read: `ttft_ms` and `completion_tokens` (a stream's inter-token latency is
+ * (latency − TTFT) ÷ (tokens − 1)), `error` (its type) when it failed. It may
+ * leave out `stream`: it then is what its start said.
+ */
 export type ReporterEvent = PulseEventInput;
 
 export interface ReporterOptions {

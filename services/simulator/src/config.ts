@@ -3,8 +3,9 @@
  * process. Lists take optional weights: `/v1/chat/completions:6,/v1/embeddings:2`.
  */
 import { z } from 'zod';
-import { intVar, numVar, secretVar } from '@pulse/runtime';
+import { ConfigError, intVar, numVar, parseConfig, secretVar } from '@pulse/runtime';
 import type { Weighted } from './random.js';
+import { nodeNames } from './simulator.js';
 
 /** `a:3,b,c:0.5` → weighted items (weight 1 when omitted). */
 export const weightedList = (def: string) =>
@@ -31,6 +32,35 @@ export const weightedList = (def: string) =>
       return items;
     });
 
+/**
+ * `fakeai-sim-2:4,fakeai-sim-3:2` → node → number within [min, max]; empty:
+ * no node. Whether the names are simulated nodes is checked once
+ * PULSE_SIM_NODES is known (parseSimulatorConfig).
+ */
+export const nodeList = (what: string, min: number, max: number) =>
+  z
+    .string()
+    .default('')
+    .transform((text, ctx): ReadonlyMap<string, number> => {
+      const nodes = new Map<string, number>();
+      for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+        const colon = part.lastIndexOf(':');
+        const name = part.slice(0, Math.max(0, colon)).trim();
+        const raw = part.slice(colon + 1).trim();
+        const value = Number(raw);
+        if (colon < 0 || name === '' || raw === '' || !Number.isFinite(value) || value < min || value > max) {
+          ctx.addIssue({ code: 'custom', message: `bad item ${JSON.stringify(part)}: node name, a colon and ${what} from ${min} to ${max}` });
+          return z.NEVER;
+        }
+        if (nodes.has(name)) {
+          ctx.addIssue({ code: 'custom', message: `${name} is listed twice` });
+          return z.NEVER;
+        }
+        nodes.set(name, value);
+      }
+      return nodes;
+    });
+
 const fraction = (def: number) => numVar(def, 0, 1);
 
 export const simulatorVars = {
@@ -48,6 +78,10 @@ export const simulatorVars = {
   PULSE_SIM_STREAM_SHARE: fraction(0.6),
   /** Share of requests that end in an error (429, 500 or 503). */
   PULSE_SIM_ERROR_RATE: fraction(0.02),
+  /** Nodes slower than the others: `fakeai-sim-2:4` multiplies that node's latencies and TTFTs by 4. */
+  PULSE_SIM_SLOW_NODES: nodeList('a slowdown factor', 1, 1000),
+  /** Nodes failing more than the others: `fakeai-sim-3:0.5` gives that node an error rate of 0.5. */
+  PULSE_SIM_FAILING_NODES: nodeList('an error rate', 0, 1),
   /** Share of KV-cache lookups that hit. */
   PULSE_SIM_CACHE_HIT_RATE: fraction(0.35),
   /** Median latency of a non-streaming request, ms (log-normal). */
@@ -68,3 +102,21 @@ export const simulatorVars = {
   PULSE_SIM_SEED: z.coerce.number().int().min(0).max(2 ** 32 - 1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
+
+export type SimulatorConfig = Readonly<z.infer<z.ZodObject<typeof simulatorVars>>>;
+
+/**
+ * The configuration from `env`: each variable on its own, then the node
+ * lists against the nodes there are. Throws ConfigError naming every problem.
+ */
+export function parseSimulatorConfig(env: Record<string, string | undefined>): SimulatorConfig {
+  const config = parseConfig(simulatorVars, env);
+  const names = nodeNames(config.PULSE_SIM_NODES);
+  const problems = (['PULSE_SIM_SLOW_NODES', 'PULSE_SIM_FAILING_NODES'] as const).flatMap((key) =>
+    [...config[key].keys()]
+      .filter((node) => !names.includes(node))
+      .map((node) => `${key}: ${node} is not a simulated node (PULSE_SIM_NODES=${names.length}: ${names[0]} … ${names.at(-1)})`),
+  );
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

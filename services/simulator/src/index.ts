@@ -2,5 +2,5 @@
 export { Simulator, type SimulatorOptions, type SimulatorStats } from './simulator.js';
 export { planRequest, type PlannedRequest, type TrafficProfile } from './traffic.js';
 export { seededRandom, type Random } from './random.js';
-export { simulatorVars } from './config.js';
-export { profileOf, type SimulatorConfig } from './profile.js';
+export { simulatorVars, type SimulatorConfig } from './config.js';
+export { profileOf } from './profile.js';

@@ -1,9 +1,6 @@
 /** The traffic profile and simulator options a parsed configuration describes. */
-import type { z } from 'zod';
-import type { simulatorVars } from './config.js';
+import type { SimulatorConfig } from './config.js';
 import type { TrafficProfile } from './traffic.js';
-
-export type SimulatorConfig = Readonly<z.infer<z.ZodObject<typeof simulatorVars>>>;
 
 export function profileOf(config: SimulatorConfig): TrafficProfile {
   return {

@@ -5,9 +5,10 @@
  * in-flight counts as a `node.gauge` every gauge interval. Events go to
  * `emit` (a Reporter, in the simulator process).
  */
+import { randomBytes } from 'node:crypto';
 import type { ReporterEvent } from '@pulse/reporter';
-import { exponentialGapMs, type Random } from './random.js';
-import { planRequest, type PlannedRequest, type TrafficProfile } from './traffic.js';
+import { exponentialGapMs, seededRandom, type Random } from './random.js';
+import { planRequest, slowedDown, type PlannedRequest, type TrafficProfile } from './traffic.js';
 
 export interface SimulatorOptions {
   nodes: number;
@@ -15,10 +16,24 @@ export interface SimulatorOptions {
   ratePerSec: number;
   profile: TrafficProfile;
   gaugeIntervalMs: number;
+  /**
+   * Seeds one generator per node, so each node's requests are the same
+   * sequence for the same seed whatever order the timers fire in.
+   */
   random: Random;
   emit: (event: ReporterEvent) => void;
   /** Node names are `<prefix>-1` … `<prefix>-N`. Default `fakeai-sim`. */
   nodePrefix?: string;
+  /** Node → factor (≥ 1) its latencies and TTFTs are multiplied by. */
+  slowNodes?: ReadonlyMap<string, number>;
+  /** Node → its own error rate, instead of the profile's. */
+  failingNodes?: ReadonlyMap<string, number>;
+  /**
+   * In every request id, so that two runs with the same node names (and the
+   * same seed) never reuse an id: an end of one run must not close a request
+   * another run left in flight. Default: 48 random bits, not drawn from `random`.
+   */
+  runId?: string;
 }
 
 export interface SimulatorStats {
@@ -34,6 +49,20 @@ interface InFlight {
   readonly timer: ReturnType<typeof setTimeout>;
 }
 
+/** What makes one node itself: its name, traffic, slowness and random stream. */
+interface NodeTraits {
+  readonly name: string;
+  readonly profile: TrafficProfile;
+  readonly slowdown: number;
+  readonly random: Random;
+}
+
+const DEFAULT_NODE_PREFIX = 'fakeai-sim';
+
+export function nodeNames(count: number, prefix = DEFAULT_NODE_PREFIX): string[] {
+  return Array.from({ length: count }, (_, i) => `${prefix}-${i + 1}`);
+}
+
 class VirtualNode {
   readonly inFlight = new Map<string, InFlight>();
   private arrivals: ReturnType<typeof setTimeout> | null = null;
@@ -42,13 +71,17 @@ class VirtualNode {
   private counter = 0;
 
   constructor(
-    readonly name: string,
+    private readonly traits: NodeTraits,
     private readonly ratePerSec: number,
-    private readonly sim: { opts: SimulatorOptions; stats: Counts },
+    private readonly sim: { opts: SimulatorOptions; stats: Counts; runId: string },
   ) {}
 
+  get name(): string {
+    return this.traits.name;
+  }
+
   start(): void {
-    this.nextArrivalAt = performance.now() + exponentialGapMs(this.sim.opts.random, this.ratePerSec);
+    this.nextArrivalAt = performance.now() + exponentialGapMs(this.traits.random, this.ratePerSec);
     this.scheduleArrivals();
     this.gauges = setInterval(() => this.gauge(), this.sim.opts.gaugeIntervalMs);
   }
@@ -74,20 +107,22 @@ class VirtualNode {
     const now = performance.now();
     while (this.nextArrivalAt <= now) {
       this.arrive();
-      this.nextArrivalAt += exponentialGapMs(this.sim.opts.random, this.ratePerSec);
+      this.nextArrivalAt += exponentialGapMs(this.traits.random, this.ratePerSec);
     }
     this.arrivals = setTimeout(() => this.scheduleArrivals(), this.nextArrivalAt - now);
   }
 
   private arrive(): void {
-    const { opts, stats } = this.sim;
-    const plan = planRequest(opts.random, opts.profile);
-    const requestId = `${this.name}-${++this.counter}`;
+    const { opts, stats, runId } = this.sim;
+    const planned = planRequest(this.traits.random, this.traits.profile);
+    const plan = { ...planned, end: slowedDown(planned.end, this.traits.slowdown) };
+    const requestId = `${this.name}-${runId}-${++this.counter}`;
     const common = { node: this.name, request_id: requestId, endpoint: plan.endpoint, model: plan.model, stream: plan.stream };
     opts.emit({ type: 'request.start', ts: Date.now() / 1000, ...common });
     stats.started += 1;
     const timer = setTimeout(() => {
       this.inFlight.delete(requestId);
+      // The end repeats the start's `stream`: the same request, whichever of the two Pulse reads it from.
       opts.emit({ type: 'request.end', ts: Date.now() / 1000, ...common, ...plan.end });
       stats.ended += 1;
     }, plan.end.latency_ms);
@@ -105,10 +140,27 @@ export class Simulator {
   private readonly nodes: VirtualNode[];
   private readonly counts: Counts = { started: 0, ended: 0 };
 
+  /** The id this run puts in every request id. */
+  readonly runId: string;
+
   constructor(opts: SimulatorOptions) {
-    const prefix = opts.nodePrefix ?? 'fakeai-sim';
-    const shared = { opts, stats: this.counts };
-    this.nodes = Array.from({ length: opts.nodes }, (_, i) => new VirtualNode(`${prefix}-${i + 1}`, opts.ratePerSec / opts.nodes, shared));
+    const names = nodeNames(opts.nodes, opts.nodePrefix);
+    for (const [option, map] of [['slowNodes', opts.slowNodes], ['failingNodes', opts.failingNodes]] as const) {
+      const unknown = [...(map?.keys() ?? [])].filter((n) => !names.includes(n));
+      if (unknown.length > 0) throw new Error(`${option}: ${unknown.join(', ')} not among the simulated nodes`);
+    }
+    this.runId = opts.runId ?? randomBytes(6).toString('hex');
+    const shared = { opts, stats: this.counts, runId: this.runId };
+    this.nodes = names.map((name) => {
+      const errorRate = opts.failingNodes?.get(name);
+      const traits: NodeTraits = {
+        name,
+        profile: errorRate === undefined ? opts.profile : { ...opts.profile, errorRate },
+        slowdown: opts.slowNodes?.get(name) ?? 1,
+        random: seededRandom(Math.floor(opts.random() * 2 ** 32)),
+      };
+      return new VirtualNode(traits, opts.ratePerSec / opts.nodes, shared);
+    });
   }
 
   start(): void {

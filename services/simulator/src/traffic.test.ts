@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from './random.js';
-import { planRequest, type PlannedRequest, type TrafficProfile } from './traffic.js';
+import { planRequest, slowedDown, type PlannedRequest, type TrafficProfile } from './traffic.js';
 
 const profile: TrafficProfile = {
   endpoints: [{ value: '/v1/chat/completions', weight: 3 }, { value: '/v1/embeddings', weight: 1 }],
@@ -34,12 +34,15 @@ describe('planRequest', () => {
     expect(share(chat.filter(ok), (r) => r.end.cache!.hit)).toBeCloseTo(0.4, 1);
   });
 
-  it('gives streams a TTFT and a latency of TTFT plus generation time', () => {
+  it('gives streams a TTFT and a latency of TTFT plus one token time per further token', () => {
     const streams = chat.filter((r) => r.stream && ok(r));
     for (const r of streams.slice(0, 500)) {
       expect(r.end.ttft_ms).toBeGreaterThan(0);
       expect(r.end.latency_ms).toBeGreaterThan(r.end.ttft_ms!);
     }
+    // Inter-token latency, as Pulse computes it: its median is one token at the median speed.
+    const itl = streams.map((r) => (r.end.latency_ms - r.end.ttft_ms!) / (r.end.completion_tokens - 1)).sort((a, b) => a - b);
+    expect(itl[Math.floor(itl.length / 2)]! / (1000 / profile.tokensPerSec)).toBeCloseTo(1, 1);
     expect(requests.filter((r) => !r.stream).every((r) => r.end.ttft_ms === undefined)).toBe(true);
   });
 
@@ -56,6 +59,14 @@ describe('planRequest', () => {
 
   it('keeps cached tokens within the prompt', () => {
     expect(chat.every((r) => (r.end.cache?.cached_tokens ?? 0) <= r.end.prompt_tokens)).toBe(true);
+  });
+
+  it('slows a request down by a factor: latency and TTFT, not what it produced', () => {
+    const stream = chat.find((r) => r.stream && ok(r))!.end;
+    expect(slowedDown(stream, 3)).toEqual({ ...stream, latency_ms: expect.closeTo(stream.latency_ms * 3, 1), ttft_ms: expect.closeTo(stream.ttft_ms! * 3, 1) });
+    const plain = requests.find((r) => !r.stream)!.end;
+    expect(slowedDown(plain, 2)).toEqual({ ...plain, latency_ms: expect.closeTo(plain.latency_ms * 2, 1) });
+    expect(slowedDown(plain, 1)).toBe(plain);
   });
 
   it('honours zero rates', () => {

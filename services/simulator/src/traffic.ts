@@ -2,8 +2,9 @@
  * The traffic model of one request, pure: which endpoint and model, whether
  * it streams, how long it takes and what its `request.end` reports. Shapes
  * follow an LLM server: log-normal latencies and token counts; a stream's
- * latency is its TTFT plus its tokens at the stream's speed; errors end early
- * and produce no tokens; embeddings never stream and use no KV cache.
+ * first token comes at its TTFT and each further one after 1/speed, so its
+ * inter-token latency is 1/speed; errors end early and produce no tokens;
+ * embeddings never stream and use no KV cache.
  */
 import { logNormal, pickWeighted, type Random, type Weighted } from './random.js';
 
@@ -82,11 +83,22 @@ export function planRequest(random: Random, p: TrafficProfile): PlannedRequest {
     const ttft = logNormal(random, p.ttftMs, p.spread) * (hit ? 0.6 : 1);
     const speed = logNormal(random, p.tokensPerSec, p.spread / 2);
     end.ttft_ms = round(ttft);
-    end.latency_ms = round(ttft + (end.completion_tokens / speed) * 1000);
+    end.latency_ms = round(ttft + ((end.completion_tokens - 1) / speed) * 1000);
   } else {
     end.latency_ms = round(logNormal(random, p.latencyMs, p.spread));
   }
   return { endpoint, model, stream, end };
+}
+
+/**
+ * The same request on a node `factor` times slower: latency and TTFT, hence
+ * the time between tokens, stretched; what it produced unchanged.
+ */
+export function slowedDown(end: EndFigures, factor: number): EndFigures {
+  if (factor === 1) return end;
+  const slow = { ...end, latency_ms: round(end.latency_ms * factor) };
+  if (end.ttft_ms !== undefined) slow.ttft_ms = round(end.ttft_ms * factor);
+  return slow;
 }
 
 function round(ms: number): number {
