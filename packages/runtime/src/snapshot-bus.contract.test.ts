@@ -8,7 +8,7 @@ import { pulseKeys, type PulseKeys } from '@pulse/protocol';
 import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
 import { silentLogger } from './logger.js';
 import { connectRedis, type Redis } from './redis.js';
-import { MissingKeyframeError, SNAPSHOT_TTL_SECONDS, type SnapshotFeed, type SnapshotPublisher } from './snapshot-bus.js';
+import { MAX_STORED_PATCHES, MissingKeyframeError, SNAPSHOT_TTL_SECONDS, type SnapshotFeed, type SnapshotPublisher } from './snapshot-bus.js';
 import { MemorySnapshotBus } from './snapshot-bus.memory.js';
 import { RedisSnapshotFeed, RedisSnapshotPublisher } from './snapshot-bus.redis.js';
 
@@ -96,6 +96,19 @@ describe.each(backends)('snapshot bus contract: $name', ({ make }) => {
     const bus = await make();
     await expect(bus.publisher.publish(patch(1))).rejects.toBeInstanceOf(MissingKeyframeError);
     expect(await track(bus.feed()).latest()).toEqual([]);
+  });
+
+  it('refuses a patch beyond MAX_STORED_PATCHES, keeping every patch stored, until the next keyframe', async () => {
+    const bus = await make();
+    await bus.publisher.publish(payload(1));
+    for (let i = 0; i < MAX_STORED_PATCHES; i++) await bus.publisher.publish(patch(i));
+    await expect(bus.publisher.publish(patch(MAX_STORED_PATCHES))).rejects.toBeInstanceOf(MissingKeyframeError);
+    const stored = await track(bus.feed()).latest();
+    expect(stored).toHaveLength(MAX_STORED_PATCHES + 1);
+    expect(stored[1]).toEqual(patch(0));
+    expect(await bus.publisher.publish(payload(2))).toBe(true);
+    expect(await bus.publisher.publish(patch(1))).toBe(true);
+    expect(await track(bus.feed()).latest()).toEqual([payload(2), patch(1)]);
   });
 
   it('delivers the stored keyframe and patches again on catchUp', async () => {

@@ -21,9 +21,9 @@ export class MemorySnapshotBus implements SnapshotPublisher, SnapshotFeed {
   async publish(encoded: Buffer): Promise<boolean> {
     const expiresAt = this.now() + this.ttlSeconds * 1000;
     if (messageKind(encoded) === 'patch') {
-      if (!this.current()) throw new MissingKeyframeError();
-      this.stored!.messages.push(encoded);
-      if (this.stored!.messages.length > MAX_STORED_PATCHES + 1) this.stored!.messages.splice(1, 1);
+      const stored = this.current();
+      if (!stored || stored.length > MAX_STORED_PATCHES) throw new MissingKeyframeError();
+      stored.push(encoded);
       this.stored!.expiresAt = expiresAt;
     } else {
       this.stored = { messages: [encoded], expiresAt };

@@ -1,7 +1,7 @@
 /**
  * The snapshot bus on Redis. Publisher side, one script fenced by the lease:
  * a keyframe is `SET latest EX ttl` and `DEL patches`, a patch `RPUSH
- * patches` (capped) after the keyframe it follows, and either is `PUBLISH`ed.
+ * patches` after the keyframe it follows (refused once the list is full), and either is `PUBLISH`ed.
  * Feed side: a dedicated subscriber connection, and a reader that fetches the
  * keyframe and the patch list in one transaction. Every payload travels as a
  * Buffer (`messageBuffer`, `getBuffer`): the messages are binary and would
@@ -15,7 +15,7 @@ import { MAX_STORED_PATCHES, MissingKeyframeError, SNAPSHOT_TTL_SECONDS, type Sn
 
 // KEYS: lease, latest keyframe, patches. ARGV: lease value expected ('' = unfenced), payload,
 // TTL seconds, channel, kind ('k' keyframe, 'p' patch), patches kept.
-// Returns 1 published, 0 fenced off, 2 a patch with no keyframe stored.
+// Returns 1 published, 0 fenced off, 2 a patch with no keyframe stored or with the patch list full.
 const PUBLISH_LUA = `
 if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if ARGV[5] == 'k' then
@@ -23,8 +23,8 @@ if ARGV[5] == 'k' then
   redis.call('DEL', KEYS[3])
 else
   if redis.call('EXISTS', KEYS[2]) == 0 then return 2 end
+  if redis.call('LLEN', KEYS[3]) >= tonumber(ARGV[6]) then return 2 end
   redis.call('RPUSH', KEYS[3], ARGV[2])
-  redis.call('LTRIM', KEYS[3], -tonumber(ARGV[6]), -1)
   redis.call('EXPIRE', KEYS[3], ARGV[3])
   redis.call('EXPIRE', KEYS[2], ARGV[3])
 end

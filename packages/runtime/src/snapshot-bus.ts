@@ -21,14 +21,21 @@ import type { Fence } from './event-source.js';
 /** How long the latest state outlives its publisher, so a dead cluster stops serving stale data. */
 export const SNAPSHOT_TTL_SECONDS = 300;
 
-/** Patches kept after a keyframe at most: keyframes come every few seconds, this is a backstop. */
+/**
+ * Patches stored after a keyframe at most: keyframes come every few seconds,
+ * this is a backstop. A patch beyond it is refused rather than the oldest
+ * dropped, which would leave a gap no feed could catch up across.
+ */
 export const MAX_STORED_PATCHES = 1000;
 
-/** A patch was published with no keyframe stored to apply it to (Redis restarted empty): send a keyframe. */
+/**
+ * A patch was refused: no keyframe is stored to apply it to (Redis restarted
+ * empty), or MAX_STORED_PATCHES follow it already. Send a keyframe.
+ */
 export class MissingKeyframeError extends Error {
   override readonly name = 'MissingKeyframeError';
   constructor() {
-    super('no keyframe is stored for this patch to follow: publish a whole snapshot');
+    super('no keyframe is stored for this patch to follow, or the patches after it are at their cap: publish a whole snapshot');
   }
 }
 
