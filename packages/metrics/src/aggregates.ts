@@ -235,8 +235,8 @@ export class Aggregates {
   samples(cell: CellData, name: CellDistribution, added: readonly number[], removed: readonly number[]): void {
     for (const a of this.of(cell)) {
       const h = a[name].histogram;
-      for (const i of added) h.bump(i, 1);
-      for (const i of removed) h.bump(i, -1);
+      for (let i = 0; i < added.length; i++) h.bump(added[i]!, 1);
+      for (let i = 0; i < removed.length; i++) h.bump(removed[i]!, -1);
       a[name].touch();
     }
   }

@@ -19,6 +19,7 @@ import {
   compileFill,
   compileSubtract,
   compileZero,
+  field,
   WINDOW_COUNTERS,
   type CellDistribution,
   type CellNumber,
@@ -28,18 +29,29 @@ import {
 import { BucketSamples } from './samples.js';
 
 const zeroNumbers = compileZero(CELL_NUMBERS);
-const zeroWindowCounters = compileZero(WINDOW_COUNTERS);
 const subtractWindowCounters = compileSubtract(WINDOW_COUNTERS);
 export const perDistribution = compileFill(CELL_DISTRIBUTIONS);
+/** Each distribution's bit in `CellState.distsChanged`. */
+export const DIST_BIT = perDistribution((name) => 1 << CELL_DISTRIBUTIONS.indexOf(name));
 
-/** What one cell contributed to one time bucket. */
-export class BucketCell {
-  readonly counters: Counts<WindowCounter> = zeroWindowCounters();
-  readonly samples: Record<CellDistribution, BucketSamples | null> = perDistribution(() => null);
-  statuses: Map<number, number> | null = null;
-  types: Map<string, number> | null = null;
-  sloGood: number[] | null = null;
-}
+/**
+ * What one cell contributed to one time bucket: its window counters and its
+ * samples of each distribution as fields of one object. A window of a fleet
+ * holds 100,000-odd of these, each alive for the whole window, and three
+ * objects apiece (counters, samples, the share) measured a tenth more tick in
+ * garbage collection than one.
+ */
+export type BucketCell = Counts<WindowCounter> &
+  Record<CellDistribution, BucketSamples | null> & {
+    statuses: Map<number, number> | null;
+    types: Map<string, number> | null;
+    sloGood: number[] | null;
+  };
+
+/** A new, empty BucketCell: one object literal (one shape for all), compiled from the field lists. */
+export const newBucketCell = new Function(
+  `return { ${[...WINDOW_COUNTERS.map((k) => `${field(k)}: 0`), ...CELL_DISTRIBUTIONS.map((k) => `${field(k)}: null`)].join(', ')}, statuses: null, types: null, sloGood: null };`,
+) as () => BucketCell;
 
 /** A running window distribution: exact count, sum, min and max, and what changed since the last patch. */
 export class RunningDistribution {
@@ -69,7 +81,13 @@ export class CellState {
   /** This cell's share of each live time bucket, by bucket number. */
   readonly shares = new Map<number, BucketCell>();
   /** The numbers as the last patch or snapshot reported them. */
-  reported: Counts<CellNumber> = zeroNumbers();
+  readonly reported: Counts<CellNumber> = zeroNumbers();
+  /**
+   * Which distributions gained or lost samples since the last patch (DIST_BIT):
+   * about half a fleet's cells change each tick, most of them in one or two
+   * distributions, and a patch looks only at those.
+   */
+  distsChanged = 0;
   /** The keyed counts changed since the last patch. */
   keyedChanged = false;
   /** Whether any snapshot or patch reported this cell yet. */
@@ -85,14 +103,15 @@ export class CellState {
   }
 
   addCounter(bucket: BucketCell, key: WindowCounter, n: number): void {
-    bucket.counters[key] += n;
+    bucket[key] += n;
     this.counts[key] += n;
   }
 
   addSample(bucket: BucketCell, name: CellDistribution, value: number): void {
-    const samples = (bucket.samples[name] ??= new BucketSamples());
+    const samples = (bucket[name] ??= new BucketSamples());
     const index = samples.add(value);
     const dist = this.dists[name];
+    this.distsChanged |= DIST_BIT[name];
     dist.added.push(index);
     dist.count++;
     dist.sum += value;
@@ -124,11 +143,12 @@ export class CellState {
   /** Takes the share of expired bucket `b` out of the running aggregates. */
   expire(b: number, bucket: BucketCell): void {
     this.shares.delete(b);
-    subtractWindowCounters(this.counts, bucket.counters);
+    subtractWindowCounters(this.counts, bucket);
     for (const name of CELL_DISTRIBUTIONS) {
-      const samples = bucket.samples[name];
+      const samples = bucket[name];
       if (!samples) continue;
       const dist = this.dists[name];
+      this.distsChanged |= DIST_BIT[name];
       for (let i = 0; i < samples.count; i++) dist.removed.push(samples.indices[i]!);
       dist.count -= samples.count;
       // Sums are floats: reset exactly when the window empties so no drift survives.
@@ -151,7 +171,7 @@ export class CellState {
       dist.min = Infinity;
       dist.max = -Infinity;
       for (const share of this.shares.values()) {
-        const s = share.samples[name];
+        const s = share[name];
         if (!s || s.count === 0) continue;
         if (s.min < dist.min) dist.min = s.min;
         if (s.max > dist.max) dist.max = s.max;

@@ -13,6 +13,7 @@
 import {
   CELL_DISTRIBUTIONS,
   CELL_NUMBERS,
+  compileAssign,
   OTHER_LABEL,
   field,
   isErrorEnd,
@@ -26,12 +27,14 @@ import {
   type RequestEnd,
   type Slo,
 } from '@pulse/protocol';
-import { BucketCell, CellState } from './cell.js';
+import { CellState, DIST_BIT, newBucketCell, type BucketCell } from './cell.js';
 import { InFlightTracker, requestKey } from './inflight.js';
 import { ZERO_INDEX } from './log-histogram.js';
 import { TotalsLedger } from './totals.js';
 
 export { OTHER_LABEL };
+
+const assignNumbers = compileAssign(CELL_NUMBERS);
 
 export interface WindowOptions {
   windowMs: number;
@@ -74,8 +77,8 @@ export class MetricsWindow {
   private readonly endpointCells = new Map<string, number>();
   private readonly modelCells = new Map<string, number>();
   readonly nodes = new Map<string, NodeState>();
-  /** Error types with counts in the window (as of the last advance), each counted by name. */
-  private errorTypes = new Set<string>();
+  /** Error types counted in the window, with how many ends of each it holds. */
+  private readonly errorTypes = new Map<string, number>();
   private readonly inflight = new InFlightTracker();
   /** The since-creation totals: counted as ends arrive (when asked to), persisted by the aggregator. */
   readonly totals = new TotalsLedger({ cell: (node, endpoint, model) => this.cell(this.nodeLabel(node), endpoint, model), all: () => this.cells.values() });
@@ -86,8 +89,11 @@ export class MetricsWindow {
   private applied = 0;
   private folded = 0;
 
+  private readonly firstBucket: number;
+
   constructor(private readonly opts: WindowOptions) {
     this.slos = opts.slos ?? [];
+    this.firstBucket = Math.floor(opts.createdAtMs / opts.bucketMs);
   }
 
   /**
@@ -127,7 +133,11 @@ export class MetricsWindow {
     if (error) {
       cell.addCounter(bucket, 'errors', 1);
       if (e.status >= 400) cell.addStatus(bucket, e.status);
-      if (e.error) cell.addType(bucket, this.errorType(e.error));
+      if (e.error) {
+        const type = this.errorType(e.error);
+        cell.addType(bucket, type);
+        this.countErrorType(type, 1);
+      }
     }
     cell.addSample(bucket, 'latency', e.latency_ms);
     if (e.cache) {
@@ -167,6 +177,7 @@ export class MetricsWindow {
     for (const [b, shares] of this.buckets) {
       if (b >= cutoff) continue;
       for (const [cell, share] of shares) {
+        if (share.types) for (const [type, n] of share.types) this.countErrorType(type, -n);
         cell.expire(b, share);
         this.changed.add(cell);
       }
@@ -176,10 +187,9 @@ export class MetricsWindow {
     for (const cell of this.inflight.touched) this.changed.add(cell);
     this.inflight.touched.clear();
     this.retireSilentNodes();
-    this.errorTypes = new Set();
-    for (const cell of this.cells.values()) for (const type of cell.types.keys()) this.errorTypes.add(type);
-    for (const [key, cell] of this.cells) {
-      if (cell.isIdle()) this.forget(key, cell);
+    // A cell turns idle only through a change (an expiry, an end, a sweep), so only changed cells need a look.
+    for (const cell of this.changed) {
+      if (cell.isIdle()) this.forget(cellKey(cell.node, cell.endpoint, cell.model), cell);
     }
     for (const [name, state] of this.nodes) {
       if (state.cells === 0 && !this.inflight.tracks(name)) {
@@ -199,7 +209,7 @@ export class MetricsWindow {
 
   /** A snapshot of the window went out as a keyframe: it is the base the next patch is taken against. */
   reportedAll(): void {
-    for (const cell of this.cells.values()) this.markReported(cell);
+    for (const cell of this.cells.values()) this.markReported(cell, true);
     for (const state of this.nodes.values()) state.reported = this.nodeData(state);
     this.changed.clear();
     this.forgotten.length = 0;
@@ -210,9 +220,11 @@ export class MetricsWindow {
   discardChanges(): void {
     for (const cell of this.changed) {
       for (const name of CELL_DISTRIBUTIONS) {
+        if (!(cell.distsChanged & DIST_BIT[name])) continue;
         cell.dists[name].added.length = 0;
         cell.dists[name].removed.length = 0;
       }
+      cell.distsChanged = 0;
     }
     this.changed.clear();
     this.forgotten.length = 0;
@@ -243,22 +255,31 @@ export class MetricsWindow {
    * a deployment ever replaced would keep cells (and totals fields) forever.
    */
   private retireSilentNodes(): void {
-    for (const [key, cell] of this.cells) {
-      if (cell.node === OTHER_LABEL || cell.shares.size > 0 || this.inflight.tracks(cell.node)) continue;
-      if (cell.counts.queueDepth !== 0 || cell.counts.activeStreams !== 0) continue;
-      const heir = this.cell(this.nodeLabel(OTHER_LABEL), cell.endpoint, cell.model);
-      this.totals.move(cell, heir);
-      this.changed.add(heir);
-      this.forget(key, cell);
+    for (const [node, endpoints] of this.byLabels) {
+      if (node === OTHER_LABEL || this.inflight.tracks(node)) continue;
+      for (const models of [...endpoints.values()]) {
+        for (const cell of [...models.values()]) {
+          if (cell.shares.size > 0 || cell.counts.queueDepth !== 0 || cell.counts.activeStreams !== 0) continue;
+          const heir = this.cell(this.nodeLabel(OTHER_LABEL), cell.endpoint, cell.model);
+          this.totals.move(cell, heir);
+          this.changed.add(heir);
+          this.forget(cellKey(cell.node, cell.endpoint, cell.model), cell);
+        }
+      }
     }
   }
 
-  /** Records what a snapshot or patch just reported of `cell`. */
-  markReported(cell: CellState): void {
-    cell.reported = { ...cell.counts };
+  /**
+   * Records what a snapshot or patch just reported of `cell`: the
+   * distributions that changed, or `every` one (a keyframe, after which
+   * patches must follow on from all of them).
+   */
+  markReported(cell: CellState, every = false): void {
+    assignNumbers(cell.reported, cell.counts);
     cell.keyedChanged = false;
     cell.reportedOnce = true;
     for (const name of CELL_DISTRIBUTIONS) {
+      if (!every && !(cell.distsChanged & DIST_BIT[name])) continue;
       const d = cell.dists[name];
       const { min, max } = cell.extremes(name);
       d.reportedMin = min;
@@ -266,6 +287,7 @@ export class MetricsWindow {
       d.added.length = 0;
       d.removed.length = 0;
     }
+    cell.distsChanged = 0;
   }
 
   /** Length of history the window covers: the window, or less while the store is younger. */
@@ -299,14 +321,23 @@ export class MetricsWindow {
     return this.inflight.nodeCount;
   }
 
+  /**
+   * Buckets are numbered from the store's creation, not from 1970: numbers
+   * since 1970 pass 2^31 at a 0.5 s bucket and V8 boxes them, which made every
+   * map keyed by bucket measure several times slower.
+   */
+  private bucketNumber(ms: number, round: (x: number) => number): number {
+    return round(ms / this.opts.bucketMs) - this.firstBucket;
+  }
+
   private cutoffBucket(nowMs: number): number {
-    return Math.ceil((nowMs - this.opts.windowMs) / this.opts.bucketMs);
+    return this.bucketNumber(nowMs - this.opts.windowMs, Math.ceil);
   }
 
   /** The cell's share of the bucket holding `tsMs`, or null when that is outside the window. */
   private bucketFor(cell: CellState, tsMs: number, atMs: number): BucketCell | null {
     const placed = Math.max(this.opts.createdAtMs, Math.min(tsMs, atMs));
-    const b = Math.floor(placed / this.opts.bucketMs);
+    const b = this.bucketNumber(placed, Math.floor);
     if (b < this.cutoffBucket(atMs)) return null;
     let shares = this.buckets.get(b);
     if (!shares) {
@@ -315,7 +346,7 @@ export class MetricsWindow {
     }
     let share = shares.get(cell);
     if (!share) {
-      share = new BucketCell();
+      share = newBucketCell();
       shares.set(cell, share);
       cell.shares.set(b, share);
     }
@@ -373,13 +404,14 @@ export class MetricsWindow {
 
   /** The name an `error` string counts under: itself, or `__other__` once MAX_ERROR_TYPES others are in the window. */
   private errorType(type: string): string {
-    if (this.errorTypes.has(type)) return type;
-    if (this.errorTypes.size >= MAX_ERROR_TYPES) {
-      this.errorTypes.add(OTHER_LABEL);
-      return OTHER_LABEL;
-    }
-    this.errorTypes.add(type);
-    return type;
+    if (this.errorTypes.has(type) || this.errorTypes.size < MAX_ERROR_TYPES) return type;
+    return OTHER_LABEL;
+  }
+
+  private countErrorType(type: string, n: number): void {
+    const left = (this.errorTypes.get(type) ?? 0) + n;
+    if (left === 0) this.errorTypes.delete(type);
+    else this.errorTypes.set(type, left);
   }
 
   private forget(key: string, cell: CellState): void {
@@ -414,7 +446,7 @@ function windowDistribution(cell: CellState, name: CellDistribution): Distributi
   let hi = -Infinity;
   let zeros = 0;
   for (const share of cell.shares.values()) {
-    const s = share.samples[name];
+    const s = share[name];
     if (!s) continue;
     for (let i = 0; i < s.count; i++) {
       const index = s.indices[i]!;
@@ -428,7 +460,7 @@ function windowDistribution(cell: CellState, name: CellDistribution): Distributi
   const counts = new Uint32Array(hi >= lo ? hi - lo + 1 : 0);
   if (counts.length > 0) {
     for (const share of cell.shares.values()) {
-      const s = share.samples[name];
+      const s = share[name];
       if (!s) continue;
       for (let i = 0; i < s.count; i++) {
         const index = s.indices[i]!;

@@ -101,6 +101,11 @@ export class BinaryReader {
     return this.pos >= this.buf.length;
   }
 
+  /** Bytes not yet read. */
+  get remaining(): number {
+    return this.buf.length - this.pos;
+  }
+
   private need(n: number): void {
     if (this.pos + n > this.buf.length) throw new DecodeError(`truncated at byte ${this.pos}`);
   }

@@ -71,6 +71,20 @@ export function compileSubtract<K extends string>(keys: readonly K[]): Adder<K> 
   return new Function('acc', 'from', keys.map((k) => `acc.${field(k)} -= from.${field(k)};`).join('\n')) as Adder<K>;
 }
 
+/** `acc[k] = from[k]` over `keys`. */
+export function compileAssign<K extends string>(keys: readonly K[]): Adder<K> {
+  return new Function('acc', 'from', keys.map((k) => `acc.${field(k)} = from.${field(k)};`).join('\n')) as Adder<K>;
+}
+
+/** The fields of `keys` where `now` differs from `was`, with `now`'s values; null when none does. */
+export function compileChanges<K extends string>(keys: readonly K[]): (now: Readonly<Counts<K>>, was: Readonly<Counts<K>>) => Partial<Counts<K>> | null {
+  return new Function(
+    'now',
+    'was',
+    `let out = null;\n${keys.map((k) => `if (now.${field(k)} !== was.${field(k)}) (out ??= {}).${field(k)} = now.${field(k)};`).join('\n')}\nreturn out;`,
+  ) as (now: Readonly<Counts<K>>, was: Readonly<Counts<K>>) => Partial<Counts<K>> | null;
+}
+
 /** Field names go into generated source: only plain identifiers, checked once at load. */
 export function field(name: string): string {
   if (!/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name)) throw new Error(`not an identifier: ${name}`);

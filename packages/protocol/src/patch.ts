@@ -95,8 +95,11 @@ export function encodePatch(p: SnapshotPatch): Buffer {
   const strings = new StringTable();
   collectStrings(strings, [], p.nodes);
   for (const n of p.removedNodes) strings.add(n);
-  for (const c of p.cells) collectStrings(strings, [{ ...c, errorsByType: c.keyed?.errorsByType ?? new Map() }], []);
-  for (const c of p.removedCells) collectStrings(strings, [{ ...c, errorsByType: new Map() }], []);
+  for (const c of p.cells) {
+    addRef(strings, c);
+    if (c.keyed) for (const type of c.keyed.errorsByType.keys()) strings.add(type);
+  }
+  for (const c of p.removedCells) addRef(strings, c);
   strings.write(w);
   w.uint(p.nodes.length);
   for (const n of p.nodes) writeNode(w, n, strings);
@@ -137,6 +140,12 @@ export function decodePatch(buf: Buffer): SnapshotPatch {
 /** Which kind of message a buffer on the snapshot bus is, by its first byte. */
 export function messageKind(buf: Buffer): 'snapshot' | 'patch' | null {
   return buf[0] === PATCH_MAGIC ? 'patch' : buf[0] === 0x50 ? 'snapshot' : null;
+}
+
+function addRef(strings: StringTable, c: CellRef): void {
+  strings.add(c.node);
+  strings.add(c.endpoint);
+  strings.add(c.model);
 }
 
 function writeRef(w: BinaryWriter, c: CellRef, strings: StringTable): void {
@@ -208,20 +217,24 @@ function readCellPatch(r: BinaryReader, label: (i: number) => string, readKeyed:
 function writeIndices(w: BinaryWriter, indices: readonly number[]): void {
   w.uint(indices.length);
   let prev = 0;
-  for (const i of indices) {
-    w.int(i - prev);
-    prev = i;
+  for (let i = 0; i < indices.length; i++) {
+    w.int(indices[i]! - prev);
+    prev = indices[i]!;
   }
 }
 
-function readIndices(r: BinaryReader): number[] {
+const NO_INDICES: readonly number[] = Object.freeze([]);
+
+function readIndices(r: BinaryReader): readonly number[] {
   const n = r.uint();
-  if (n > 10_000_000) throw new DecodeError(`${n} histogram indices`);
-  const out: number[] = [];
+  if (n === 0) return NO_INDICES;
+  // Each index takes at least a byte: a count beyond what is left is a corrupt message, not an allocation to make.
+  if (n > r.remaining) throw new DecodeError(`${n} histogram indices`);
+  const out = new Array<number>(n);
   let prev = 0;
   for (let i = 0; i < n; i++) {
     prev += r.int();
-    out.push(prev);
+    out[i] = prev;
   }
   return out;
 }
