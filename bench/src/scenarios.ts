@@ -11,7 +11,7 @@ import { benchCells } from './snapshot-views.js';
 import { benchValidation } from './validate-events.js';
 import { benchFleet } from './fleet.js';
 import { benchIngest } from './scenarios/ingest.js';
-import { benchFanout } from './scenarios/fanout.js';
+import { benchFanout, benchFanoutFleet } from './scenarios/fanout.js';
 import { benchEndToEnd } from './scenarios/end-to-end.js';
 
 export type Log = (line: string) => void;
@@ -78,6 +78,7 @@ export const SCENARIOS: Scenario[] = [
   },
   { name: 'ingest', available: hasRedisServer, unavailable: NO_REDIS, run: benchIngest },
   { name: 'fanout', available: hasRedisServer, unavailable: NO_REDIS, run: benchFanout },
+  { name: 'fanout-fleet', available: hasRedisServer, unavailable: NO_REDIS, run: benchFanoutFleet },
   { name: 'e2e', available: hasRedisServer, unavailable: NO_REDIS, run: benchEndToEnd },
   {
     name: 'proxy',

@@ -17,6 +17,8 @@ export interface PipelineOptions {
   tickMs: number;
   /** Background events/s through ingest (0: none). */
   feedPerSec: number;
+  /** Nodes the feed comes from (default 8). */
+  nodes?: number;
   gatewayEnv?: Record<string, string>;
 }
 
@@ -40,7 +42,7 @@ export class Pipeline {
     const p = new Pipeline(redis, ingest, aggregator, feeder, opts);
     if (opts.feedPerSec > 0) {
       // Small batches, often: a steady trickle rather than bursts that would show up in the gateway's numbers.
-      await feeder.call('configure', { url: ingest.url, batch: 100, connections: 4, prefix: 'feed' } satisfies IngestLoadConfig);
+      await feeder.call('configure', { url: ingest.url, batch: 100, connections: 4, prefix: 'feed', nodes: opts.nodes } satisfies IngestLoadConfig);
       p.feeding = feeder.call('run', { eventsPerSec: opts.feedPerSec, durationMs: 3_600_000 }).catch(() => undefined);
     }
     return p;

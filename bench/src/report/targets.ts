@@ -5,6 +5,7 @@
  */
 import type { EndToEndResult } from '../scenarios/end-to-end.js';
 import type { FanoutResult } from '../scenarios/fanout.js';
+import type { FleetResult } from '../fleet.js';
 import type { IngestResult } from '../scenarios/ingest.js';
 import type { CellsResult } from '../snapshot-views.js';
 import type { ValidateResult } from '../validate-events.js';
@@ -22,6 +23,8 @@ export interface Target {
 export function targets(r: {
   ingest?: IngestResult;
   fanout?: FanoutResult;
+  'fanout-fleet'?: FanoutResult;
+  fleet?: FleetResult;
   e2e?: EndToEndResult;
   snapshot?: CellsResult[];
   validate?: ValidateResult;
@@ -99,7 +102,37 @@ export function targets(r: {
     measured: r.validate ? `${n(r.validate.usPerEvent.pulse, 3)} µs (ajv on the same rules ${n(r.validate.usPerEvent.ajv, 3)} µs)` : '–',
     met: r.validate ? r.validate.usPerEvent.pulse <= 0.15 : null,
   });
+  out.push(...fleetTargets(r.fleet, r['fanout-fleet']));
   return out;
+}
+
+/** Issue 13's budget at a fleet's shape (64 nodes × 20 endpoints × 5 models, 2,000 requests/s). */
+function fleetTargets(fleet: FleetResult | undefined, fanout: FanoutResult | undefined): Target[] {
+  const f = fleet?.runs.find((x) => x.shape.name === 'fleet');
+  const slowest = f ? Object.entries(f.viewMs).sort((a, b) => b[1].p50 - a[1].p50)[0] : undefined;
+  const g = fanout?.runs.find((x) => x.clients === 5000);
+  return [
+    {
+      target: 'fleet shape: bytes published per tick ≤ 256 KB',
+      measured: f ? `${n(f.bytesPerTick.averageWithKeyframes / 1024, 1)} KB on average (patch p50 ${n(f.bytesPerTick.patch.p50 / 1024, 1)} KB, keyframe every 10 s ${n(f.bytesPerTick.snapshot / 1024, 1)} KB)` : '–',
+      met: f ? f.bytesPerTick.averageWithKeyframes <= 256 * 1024 : null,
+    },
+    {
+      target: 'fleet shape: aggregator CPU per tick ≤ 25 ms',
+      measured: f ? `p50 ${n(f.aggregatorMs.patch.p50, 1)} ms with a patch, ${n(f.aggregatorMs.snapshot.p50, 1)} ms with a keyframe (one tick in 20)` : '–',
+      met: f ? f.aggregatorMs.patch.p50 <= 25 : null,
+    },
+    {
+      target: 'fleet shape: any view ≤ 2 ms to build',
+      measured: slowest ? `slowest: ${slowest[0]}, p50 ${n(slowest[1].p50, 2)} ms` : '–',
+      met: slowest ? slowest[1].p50 <= 2 : null,
+    },
+    {
+      target: 'fleet shape, 5,000 clients at 1 s: gateway CPU ≤ 1.3× the bare-ws floor',
+      measured: g ? `${pct(g.pulse.serverCpuPct)} vs ${pct(g.bare.serverCpuPct)}: ${ratio(g.ratio.cpu)}` : '–',
+      met: g ? g.ratio.cpu <= 1.3 : null,
+    },
+  ];
 }
 
 export function targetsSection(list: Target[]): string[] {

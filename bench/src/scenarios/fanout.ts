@@ -58,6 +58,8 @@ export interface FanoutRun {
 
 export interface FanoutResult {
   tickMs: number;
+  /** Nodes the feed came from: 8 (today's shape) or 64 (a fleet's, issue 13). */
+  nodes: number;
   filters: number;
   feedPerSec: number;
   measureSeconds: number;
@@ -65,14 +67,28 @@ export interface FanoutResult {
 }
 
 export async function benchFanout(log: (line: string) => void): Promise<FanoutResult> {
-  const pipeline = await Pipeline.start({ tickMs: TICK_MS, feedPerSec: FEED_PER_SEC });
+  return fanout({ nodes: 8, feedPerSec: FEED_PER_SEC, clients: CLIENT_COUNTS }, log);
+}
+
+/**
+ * The same at a fleet's shape (issue 13): 64 nodes × 20 endpoints × 5
+ * models, 2,000 requests/s (4,000 events/s), 5,000 clients: what the node
+ * dimension costs a gateway (applying each tick's patch to its replica and
+ * its aggregates) beside the floor.
+ */
+export async function benchFanoutFleet(log: (line: string) => void): Promise<FanoutResult> {
+  return fanout({ nodes: 64, feedPerSec: 4000, clients: [5000] }, log);
+}
+
+async function fanout(shape: { nodes: number; feedPerSec: number; clients: number[] }, log: (line: string) => void): Promise<FanoutResult> {
+  const pipeline = await Pipeline.start({ tickMs: TICK_MS, feedPerSec: shape.feedPerSec, nodes: shape.nodes });
   const runs: FanoutRun[] = [];
   try {
-    for (const clients of CLIENT_COUNTS) runs.push(await side(pipeline, clients, log));
+    for (const clients of shape.clients) runs.push(await side(pipeline, clients, log));
   } finally {
     await pipeline.stop();
   }
-  return { tickMs: TICK_MS, filters: FILTERS.length, feedPerSec: FEED_PER_SEC, measureSeconds: MEASURE_MS / 1000, runs };
+  return { tickMs: TICK_MS, nodes: shape.nodes, filters: FILTERS.length, feedPerSec: shape.feedPerSec, measureSeconds: MEASURE_MS / 1000, runs };
 }
 
 /**

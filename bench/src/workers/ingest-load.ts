@@ -16,6 +16,8 @@ export interface IngestLoadConfig {
   connections: number;
   /** Distinct request ids across generators. */
   prefix: string;
+  /** Nodes the events come from (default 8). */
+  nodes?: number;
 }
 
 export interface IngestRunResult {
@@ -124,7 +126,7 @@ async function run({ eventsPerSec, durationMs }: { eventsPerSec: number; duratio
 serve({
   configure(c: IngestLoadConfig) {
     config = c;
-    templates = Array.from({ length: TEMPLATES }, (_, i) => bodyTemplate(c.batch, 1000 + i, `${c.prefix}${i}`));
+    templates = Array.from({ length: TEMPLATES }, (_, i) => bodyTemplate(c.batch, 1000 + i, `${c.prefix}${i}`, c.nodes));
     agent?.destroy();
     agent = new Agent({ keepAlive: true, maxSockets: c.connections });
     return { bodyBytes: templates[0]!.bytes.length, events: templates[0]!.events };

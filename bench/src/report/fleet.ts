@@ -1,0 +1,31 @@
+/** The node dimension's budget (issue 13): today's shape and a fleet's, side by side from one run. */
+import type { FleetResult, FleetRun } from '../fleet.js';
+import { n, table } from './format.js';
+
+const kb = (bytes: number) => `${n(bytes / 1024, 1)} KB`;
+
+export function fleetSection(r: FleetResult): string[] {
+  const head = ['', ...r.runs.map((x) => `**${x.shape.name}**: ${x.shape.nodes} nodes × ${x.shape.endpoints} endpoints × ${x.shape.models} models, ${n(x.shape.requestsPerSec)} requests/s`)];
+  const row = (label: string, f: (x: FleetRun) => string) => [label, ...r.runs.map(f)];
+  const kinds = Object.keys(r.runs[0]?.viewMs ?? {});
+  return [
+    '## Node dimension: a fleet\'s shape beside today\'s',
+    '',
+    'One process (bench/src/fleet.ts): a window fed two windows\' worth of simulated traffic, then per tick of',
+    `${r.tickMs} ms what the aggregator publishes and what it costs, and what a gateway spends applying it and building views.`,
+    'A full snapshot goes out as a keyframe every 10 s (and on takeover); between keyframes only a patch of what changed',
+    '(docs/ARCHITECTURE.md says why). CPU figures are wall time of the one thread, p50 (p99) over the ticks measured.',
+    '',
+    ...table(head, [
+      row('cells', (x) => n(x.cells)),
+      row('patch bytes per tick, p50 (max)', (x) => `${kb(x.bytesPerTick.patch.p50)} (${kb(x.bytesPerTick.patch.max)})`),
+      row('whole snapshot (a keyframe; every tick before patches)', (x) => kb(x.bytesPerTick.snapshot)),
+      row('bytes per tick on average, keyframes included', (x) => kb(x.bytesPerTick.averageWithKeyframes)),
+      row('aggregator ms per tick with a patch', (x) => `${n(x.aggregatorMs.patch.p50, 1)} (${n(x.aggregatorMs.patch.p99, 1)})`),
+      row('aggregator ms per tick with a keyframe', (x) => `${n(x.aggregatorMs.snapshot.p50, 1)} (${n(x.aggregatorMs.snapshot.p99, 1)})`),
+      row('gateway ms per tick: decode and apply the patch', (x) => `${n(x.applyMs.p50, 1)} (${n(x.applyMs.p99, 1)})`),
+      ...kinds.map((k) => row(`view build + JSON, ${k}`, (x) => `${n(x.viewMs[k]?.p50, 2)} (${n(x.viewMs[k]?.p99, 2)})`)),
+    ]),
+    '',
+  ];
+}
