@@ -87,3 +87,21 @@ describe('LogHistogram', () => {
     expect(z.quantile(0.99, 0, 0)).toBe(0);
   });
 });
+
+describe('quantiles', () => {
+  it('equals quantile for each p, whatever the counts, zeros and ranks that coincide', () => {
+    const ps = [0.5, 0.9, 0.95, 0.99, 0.999];
+    let seed = 11;
+    const next = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let trial = 0; trial < 300; trial++) {
+      const h = new LogHistogram();
+      const n = 1 + Math.floor(next() * (trial % 3 === 0 ? 5 : 2000));
+      const values: number[] = [];
+      for (let i = 0; i < n; i++) values.push(next() < 0.05 ? 0 : Math.exp(8 * next()));
+      for (const v of values) h.add(v);
+      const min = Math.min(...values);
+      const max = Math.max(...values);
+      expect(h.quantiles(ps, min, max)).toEqual(ps.map((p) => h.quantile(p, min, max)));
+    }
+  });
+});

@@ -145,6 +145,43 @@ export class LogHistogram {
     return v < min ? min : v > max ? max : v;
   }
 
+  /**
+   * Several quantiles at once, `ps` ascending: the same values as `quantile`
+   * for each, from one walk over the buckets instead of two per quantile (a
+   * view's stats are five quantiles, and views build thousands per snapshot).
+   */
+  quantiles(ps: readonly number[], min: number, max: number): number[] {
+    const n = this.total;
+    if (n <= 0) return ps.map(() => 0);
+    // The ranks each quantile interpolates between (2i, 2i + 1), visited in ascending order.
+    const ranks: number[] = [];
+    for (const p of ps) {
+      const lower = Math.floor((n - 1) * p);
+      ranks.push(lower, lower + 1);
+    }
+    const order = ranks.map((_, i) => i).sort((a, b) => ranks[a]! - ranks[b]!);
+    const values = new Array<number>(ranks.length);
+    let r = 0;
+    while (r < order.length && ranks[order[r]!]! < this.zeros) values[order[r++]!] = 0;
+    let seen = this.zeros;
+    const counts = this.counts;
+    for (let pos = this.lo; pos < this.hi && r < order.length; pos++) {
+      seen += counts[pos]!;
+      if (seen <= ranks[order[r]!]!) continue;
+      const v = valueOf(pos + MIN_INDEX);
+      while (r < order.length && ranks[order[r]!]! < seen) values[order[r++]!] = v;
+    }
+    const last = valueOf(this.hi - 1 + MIN_INDEX);
+    while (r < order.length) values[order[r++]!] = last;
+    return ps.map((p, i) => {
+      const h = (n - 1) * p;
+      const frac = h - Math.floor(h);
+      const a = values[2 * i]!;
+      const v = frac > 0 ? a + frac * (values[2 * i + 1]! - a) : a;
+      return v < min ? min : v > max ? max : v;
+    });
+  }
+
   /** Estimated value of the sample at 0-based rank `rank` in ascending order. */
   private valueAtRank(rank: number): number {
     if (rank < this.zeros) return 0;

@@ -8,13 +8,20 @@ import {
   CELL_NUMBERS,
   compileAdd,
   compileZero,
+  METRIC_TYPES,
+  type CacheData,
   type CacheFigures,
   type CellData,
   type CellNumber,
   type Counts,
   type DistributionData,
+  type ErrorData,
   type InternalSnapshot,
+  type MetricType,
   type NodeData,
+  type QueueData,
+  type StreamingData,
+  type ThroughputData,
   type NodeFigures,
   type SloEntry,
   type SloFigures,
@@ -38,11 +45,6 @@ export interface DeltaBase {
   totalRequestsPerSec: number;
   totalTokensPerSec: number;
   activeStreams: number;
-}
-
-export interface View {
-  data: SnapshotData;
-  base: DeltaBase;
 }
 
 /** Accumulates distributions; one instance is reused across views to avoid allocation. */
@@ -72,8 +74,8 @@ class DistributionAccumulator {
   stats(): Stats {
     const { min, max } = this;
     const h = this.histogram;
-    const q = (p: number) => h.quantile(p, min, max);
-    return { avg: this.sum / this.count, min, max, p50: q(0.5), p90: q(0.9), p95: q(0.95), p99: q(0.99), p999: q(0.999) };
+    const [p50, p90, p95, p99, p999] = h.quantiles(QUANTILES, min, max) as [number, number, number, number, number];
+    return { avg: this.sum / this.count, min, max, p50, p90, p95, p99, p999 };
   }
 
   reset(): void {
@@ -85,6 +87,7 @@ class DistributionAccumulator {
   }
 }
 
+const QUANTILES = [0.5, 0.9, 0.95, 0.99, 0.999];
 const scratch = new DistributionAccumulator();
 
 function statsOf(parts: readonly DistributionData[]): Stats | undefined {
@@ -195,7 +198,7 @@ export function buildView(snapshot: InternalSnapshot | null, filter: CellFilter 
     groups.endpoint(c.endpoint).add(c);
     groups.node(c.node).add(c);
   }
-  return assemble(snapshot, filter, groups);
+  return new View(snapshot, filter, groups.perEndpoint, () => groups.perNode);
 }
 
 /**
@@ -203,9 +206,10 @@ export function buildView(snapshot: InternalSnapshot | null, filter: CellFilter 
  * ones the filter allows (by endpoint or node when the filter does not
  * split them, by a pair of labels when it splits one), and single cells
  * only when it filters on both models and nodes. Equal to `buildView` of the
- * replica's snapshot.
+ * replica's snapshot. `memo`, one per snapshot, shares the stats of whole
+ * aggregates between the views of that snapshot.
  */
-export function buildReplicaView(replica: SnapshotReplica, filter: CellFilter = ALL_CELLS): View {
+export function buildReplicaView(replica: SnapshotReplica, filter: CellFilter = ALL_CELLS, memo: StatsMemo | null = null): View {
   const snapshot = replica.snapshot;
   if (!snapshot) return buildView(null, filter);
   const { endpoints: E, models: M, nodes: N } = filter;
@@ -232,15 +236,29 @@ export function buildReplicaView(replica: SnapshotReplica, filter: CellFilter = 
       else addFrom(g, a.byEndpointModel.get(endpoint), M);
     }
   }
-  if (!nodesFromCells) {
+  const nodeGroups = () => {
+    if (nodesFromCells) return groups.perNode;
     for (const [node, whole] of pick(a.byNode, N)) {
       const g = groups.node(node);
       if (E.size === 0 && M.size === 0) g.add(whole);
       else if (M.size === 0) for (const endpoint of E) addUnit(g, a.byEndpointNode.get(endpoint)?.get(node));
       else addFrom(g, a.byNodeModel.get(node), M);
     }
-  }
-  return assemble(snapshot, filter, groups);
+    return groups.perNode;
+  };
+  return new View(snapshot, filter, groups.perEndpoint, once(nodeGroups), memo);
+}
+
+function once<T>(f: () => T): () => T {
+  let done = false;
+  let value: T;
+  return () => {
+    if (!done) {
+      value = f();
+      done = true;
+    }
+    return value;
+  };
 }
 
 /** The entries of `map` whose keys are in `keys`, or all of them when `keys` is empty. */
@@ -264,106 +282,219 @@ function addFrom(g: Group, units: ReadonlyMap<string, Unit> | undefined, keys: R
   for (const k of keys) addUnit(g, units.get(k));
 }
 
-/** The figures of one view from its groups. */
-function assemble(snapshot: InternalSnapshot | null, filter: CellFilter, groups: Groups): View {
-  const { perEndpoint, perNode } = groups;
-  const seconds = snapshot?.coveredSeconds ?? 1;
-  const rate = (n: number) => n / seconds;
-  const total = new Group(true);
-  const data: SnapshotData = {
-    throughput: {
+/**
+ * Stats of distributions shared by views of one snapshot, each merged once:
+ * a replica's aggregate (an endpoint's, a node's) reads the same in every view
+ * that takes it whole. Make a new one for each snapshot (aggregates change with
+ * each patch).
+ */
+export type StatsMemo = WeakMap<DistributionData, Stats | undefined>;
+
+/**
+ * The figures of one view from its groups, each metric type computed when
+ * first read: a client of a view rarely asks for all eight, and the costly
+ * parts (merging histograms, quantiles) belong to a few of them. The numbers
+ * the deltas need (`base`) are summed at once; they are cheap.
+ */
+export class View {
+  readonly base: DeltaBase;
+  private readonly parts = new Map<MetricType, SnapshotData[MetricType]>();
+  private readonly endpoints: string[];
+  private readonly total = zeroNumbers();
+  private readonly rate: (n: number) => number;
+  private readonly gauges: boolean;
+  private readonly queue: QueueData;
+
+  constructor(
+    private readonly snapshot: InternalSnapshot | null,
+    private readonly filter: CellFilter,
+    private readonly perEndpoint: ReadonlyMap<string, Group>,
+    /** The node groups: only the `nodes` type reads them, so they are collected when it is read. */
+    private readonly perNode: () => ReadonlyMap<string, Group>,
+    private readonly memo: StatsMemo | null = null,
+  ) {
+    const seconds = snapshot?.coveredSeconds ?? 1;
+    this.rate = (n) => n / seconds;
+    this.endpoints = [...perEndpoint.keys()].sort();
+    for (const g of perEndpoint.values()) addNumbers(this.total, g.n);
+    // Node gauges carry no endpoint or model: they correct views that keep every endpoint and model.
+    this.gauges = filter.endpoints.size === 0 && filter.models.size === 0 && snapshot !== null;
+    let queueDepth = this.total.queueDepth;
+    let activeStreams = this.total.activeStreams;
+    if (this.gauges) {
+      for (const n of snapshot!.nodes) {
+        if (filter.nodes.size > 0 && !filter.nodes.has(n.node)) continue;
+        queueDepth += n.queueAdjust;
+        activeStreams += n.activeAdjust;
+      }
+    }
+    this.queue = { queue_depth: Math.max(0, queueDepth), active_streams: Math.max(0, activeStreams) };
+    this.base = { totalRequestsPerSec: this.rate(this.total.requests), totalTokensPerSec: this.rate(this.total.completionTokens), activeStreams: this.queue.active_streams };
+  }
+
+  /** One metric type's figures. */
+  part<T extends MetricType>(type: T): SnapshotData[T] {
+    let part = this.parts.get(type);
+    if (!part) {
+      part = this.build(type);
+      this.parts.set(type, part);
+    }
+    return part as SnapshotData[T];
+  }
+
+  /** Every metric type. */
+  get data(): SnapshotData {
+    return Object.fromEntries(METRIC_TYPES.map((t) => [t, this.part(t)])) as unknown as SnapshotData;
+  }
+
+  private build(type: MetricType): SnapshotData[MetricType] {
+    switch (type) {
+      case 'throughput':
+        return this.throughput();
+      case 'latency':
+        return this.latency();
+      case 'cache':
+        return this.cache();
+      case 'queue':
+        return { ...this.queue };
+      case 'streaming':
+        return this.streaming();
+      case 'error':
+        return this.error();
+      case 'slo':
+        return this.slo();
+      case 'nodes':
+        return this.nodes();
+    }
+  }
+
+  /** The endpoints with anything in the window, in order, with their groups. */
+  private *live(): Iterable<[string, Group]> {
+    for (const endpoint of this.endpoints) {
+      const g = this.perEndpoint.get(endpoint)!;
+      if (inWindow(g.n)) yield [endpoint, g];
+    }
+  }
+
+  private stats(parts: readonly DistributionData[]): Stats | undefined {
+    if (parts.length !== 1 || !this.memo) return statsOf(parts);
+    const d = parts[0]!;
+    if (this.memo.has(d)) return this.memo.get(d);
+    const s = statsOf(parts);
+    this.memo.set(d, s);
+    return s;
+  }
+
+  private throughput(): ThroughputData {
+    const { rate, total } = this;
+    const out: ThroughputData = {
       requests_per_sec: byName(),
       responses_per_sec: byName(),
       tokens_per_sec: byName(),
-      total_requests_per_sec: 0,
-      total_responses_per_sec: 0,
-      total_tokens_per_sec: 0,
-    },
-    latency: byName(),
-    cache: { ...cacheFigures(total.n), by_endpoint: byName() },
-    queue: { queue_depth: 0, active_streams: 0 },
-    streaming: { active_streams: 0, completed_streams: 0, failed_streams: 0 },
-    error: { errors_per_sec: byName(), total_errors_per_sec: 0, by_status: byName(), by_type: byName() },
-    slo: byName(),
-    nodes: byName(),
-  };
-  const slos = snapshot?.slos ?? [];
-  const sloByEndpoint = slos.map(() => byName<SloFigures>());
-  for (const endpoint of [...perEndpoint.keys()].sort()) {
-    const g = perEndpoint.get(endpoint)!;
-    const n = g.n;
-    addNumbers(total.n, n);
-    total.ttft.push(...g.ttft);
-    total.tps.push(...g.tps);
-    total.itl.push(...g.itl);
-    for (const [status, c] of g.statuses) total.statuses.set(status, (total.statuses.get(status) ?? 0) + c);
-    for (const [type, c] of g.types) total.types.set(type, (total.types.get(type) ?? 0) + c);
-    for (let i = 0; i < slos.length; i++) total.sloGood[i] = (total.sloGood[i] ?? 0) + (g.sloGood[i] ?? 0);
-    if (!inWindow(n)) continue;
-    data.throughput.requests_per_sec[endpoint] = rate(n.requests);
-    data.throughput.responses_per_sec[endpoint] = rate(n.responses);
-    data.throughput.tokens_per_sec[endpoint] = rate(n.completionTokens);
-    data.error.errors_per_sec[endpoint] = rate(n.errors);
-    const stats = statsOf(g.latency);
-    if (stats) data.latency[endpoint] = stats;
-    if (n.lookups > 0) data.cache.by_endpoint[endpoint] = cacheFigures(n);
-    slos.forEach((_, i) => (sloByEndpoint[i]![endpoint] = sloFigures(g.sloGood[i] ?? 0, n.responses, rate)));
-  }
-
-  // Node gauges carry no endpoint or model: they correct views that keep every endpoint and model.
-  const gauges = filter.endpoints.size === 0 && filter.models.size === 0 && snapshot !== null;
-  const nodeInfo = new Map<string, NodeData>((snapshot?.nodes ?? []).map((n) => [n.node, n]));
-  let queueDepth = total.n.queueDepth;
-  let activeStreams = total.n.activeStreams;
-  if (gauges) {
-    for (const n of nodeInfo.values()) {
-      if (filter.nodes.size > 0 && !filter.nodes.has(n.node)) continue;
-      queueDepth += n.queueAdjust;
-      activeStreams += n.activeAdjust;
+      total_requests_per_sec: rate(total.requests),
+      total_responses_per_sec: rate(total.responses),
+      total_tokens_per_sec: rate(total.completionTokens),
+    };
+    for (const [endpoint, { n }] of this.live()) {
+      out.requests_per_sec[endpoint] = rate(n.requests);
+      out.responses_per_sec[endpoint] = rate(n.responses);
+      out.tokens_per_sec[endpoint] = rate(n.completionTokens);
     }
-  }
-  queueDepth = Math.max(0, queueDepth);
-  activeStreams = Math.max(0, activeStreams);
-
-  data.throughput.total_requests_per_sec = rate(total.n.requests);
-  data.throughput.total_responses_per_sec = rate(total.n.responses);
-  data.throughput.total_tokens_per_sec = rate(total.n.completionTokens);
-  data.error.total_errors_per_sec = rate(total.n.errors);
-  for (const status of [...total.statuses.keys()].sort((a, b) => a - b)) data.error.by_status[String(status)] = rate(total.statuses.get(status)!);
-  for (const type of [...total.types.keys()].sort()) data.error.by_type[type] = rate(total.types.get(type)!);
-  Object.assign(data.cache, cacheFigures(total.n));
-  data.queue = { queue_depth: queueDepth, active_streams: activeStreams };
-  data.streaming = { active_streams: activeStreams, completed_streams: total.n.completedStreams, failed_streams: total.n.failedStreams };
-  const ttftStats = statsOf(total.ttft);
-  if (ttftStats) data.streaming.ttft = ttftStats;
-  const tpsStats = statsOf(total.tps);
-  if (tpsStats) data.streaming.tokens_per_second = tpsStats;
-  const itlStats = statsOf(total.itl);
-  if (itlStats) data.streaming.itl = itlStats;
-  slos.forEach((name, i) => {
-    const entry: SloEntry = { ...sloFigures(total.sloGood[i] ?? 0, total.n.responses, rate), by_endpoint: sloByEndpoint[i]! };
-    data.slo[name] = entry;
-  });
-  // A node whose own gauge says it has requests in flight is listed too, cells or not.
-  const listed = new Set(perNode.keys());
-  if (gauges) for (const n of nodeInfo.keys()) if (filter.nodes.size === 0 || filter.nodes.has(n)) listed.add(n);
-  for (const node of [...listed].sort()) {
-    const figures = nodeFigures(perNode.get(node) ?? new Group(false), nodeInfo.get(node), gauges, rate);
-    if (figures) data.nodes[node] = figures;
+    return out;
   }
 
-  return {
-    data,
-    base: { totalRequestsPerSec: data.throughput.total_requests_per_sec, totalTokensPerSec: data.throughput.total_tokens_per_sec, activeStreams },
-  };
+  private latency(): Record<string, Stats> {
+    const out = byName<Stats>();
+    for (const [endpoint, g] of this.live()) {
+      const stats = this.stats(g.latency);
+      if (stats) out[endpoint] = stats;
+    }
+    return out;
+  }
+
+  private cache(): CacheData {
+    const out: CacheData = { ...cacheFigures(this.total), by_endpoint: byName() };
+    for (const [endpoint, { n }] of this.live()) if (n.lookups > 0) out.by_endpoint[endpoint] = cacheFigures(n);
+    return out;
+  }
+
+  private streaming(): StreamingData {
+    const out: StreamingData = { active_streams: this.queue.active_streams, completed_streams: this.total.completedStreams, failed_streams: this.total.failedStreams };
+    const all = (pick: (g: Group) => DistributionData[]) => {
+      const parts: DistributionData[] = [];
+      for (const g of this.perEndpoint.values()) parts.push(...pick(g));
+      return parts;
+    };
+    const ttft = statsOf(all((g) => g.ttft));
+    if (ttft) out.ttft = ttft;
+    const tps = statsOf(all((g) => g.tps));
+    if (tps) out.tokens_per_second = tps;
+    const itl = statsOf(all((g) => g.itl));
+    if (itl) out.itl = itl;
+    return out;
+  }
+
+  private error(): ErrorData {
+    const { rate } = this;
+    const statuses = new Map<number, number>();
+    const types = new Map<string, number>();
+    const out: ErrorData = { errors_per_sec: byName(), total_errors_per_sec: rate(this.total.errors), by_status: byName(), by_type: byName() };
+    for (const g of this.perEndpoint.values()) {
+      for (const [status, c] of g.statuses) statuses.set(status, (statuses.get(status) ?? 0) + c);
+      for (const [type, c] of g.types) types.set(type, (types.get(type) ?? 0) + c);
+    }
+    for (const [endpoint, { n }] of this.live()) out.errors_per_sec[endpoint] = rate(n.errors);
+    for (const status of [...statuses.keys()].sort((a, b) => a - b)) out.by_status[String(status)] = rate(statuses.get(status)!);
+    for (const type of [...types.keys()].sort()) out.by_type[type] = rate(types.get(type)!);
+    return out;
+  }
+
+  private slo(): Record<string, SloEntry> {
+    const out = byName<SloEntry>();
+    const slos = this.snapshot?.slos ?? [];
+    slos.forEach((name, i) => {
+      let good = 0;
+      for (const g of this.perEndpoint.values()) good += g.sloGood[i] ?? 0;
+      const byEndpoint = byName<SloFigures>();
+      for (const [endpoint, g] of this.live()) byEndpoint[endpoint] = sloFigures(g.sloGood[i] ?? 0, g.n.responses, this.rate);
+      const entry = sloFigures(good, this.total.responses, this.rate) as SloEntry;
+      entry.by_endpoint = byEndpoint;
+      out[name] = entry;
+    });
+    return out;
+  }
+
+  private nodes(): Record<string, NodeFigures> {
+    const out = byName<NodeFigures>();
+    const perNode = this.perNode();
+    const nodeInfo = new Map<string, NodeData>((this.snapshot?.nodes ?? []).map((n) => [n.node, n]));
+    // A node whose own gauge says it has requests in flight is listed too, cells or not.
+    const listed = new Set(perNode.keys());
+    if (this.gauges) for (const n of nodeInfo.keys()) if (this.filter.nodes.size === 0 || this.filter.nodes.has(n)) listed.add(n);
+    for (const node of [...listed].sort()) {
+      const g = perNode.get(node);
+      const figures = nodeFigures(g ?? new Group(false), nodeInfo.get(node), this.gauges, this.rate, (parts) => this.stats(parts));
+      if (figures) out[node] = figures;
+    }
+    return out;
+  }
 }
 
 function sloFigures(good: number, valid: number, rate: (n: number) => number): SloFigures {
-  return { ...(valid > 0 && { attainment_pct: (100 * good) / valid }), good_per_sec: rate(good), valid_per_sec: rate(valid) };
+  // Built without a spread: views build thousands of these per snapshot.
+  return valid > 0
+    ? { attainment_pct: (100 * good) / valid, good_per_sec: rate(good), valid_per_sec: rate(valid) }
+    : { good_per_sec: rate(good), valid_per_sec: rate(valid) };
 }
 
 /** A node's figures, or null when it has nothing in the window and nothing in flight. */
-function nodeFigures(g: Group, info: NodeData | undefined, gauges: boolean, rate: (n: number) => number): NodeFigures | null {
+function nodeFigures(
+  g: Group,
+  info: NodeData | undefined,
+  gauges: boolean,
+  rate: (n: number) => number,
+  stats: (parts: readonly DistributionData[]) => Stats | undefined,
+): NodeFigures | null {
   const n = g.n;
   const queueDepth = Math.max(0, n.queueDepth + (gauges && info ? info.queueAdjust : 0));
   const activeStreams = Math.max(0, n.activeStreams + (gauges && info ? info.activeAdjust : 0));
@@ -377,9 +508,9 @@ function nodeFigures(g: Group, info: NodeData | undefined, gauges: boolean, rate
     active_streams: activeStreams,
     last_seen: info?.lastSeen ?? 0,
   };
-  const latency = statsOf(g.latency);
+  const latency = stats(g.latency);
   if (latency) figures.latency = latency;
-  const ttft = statsOf(g.ttft);
+  const ttft = stats(g.ttft);
   if (ttft) figures.ttft = ttft;
   return figures;
 }

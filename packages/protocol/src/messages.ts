@@ -88,7 +88,7 @@ export interface SubscribeLimits {
 }
 
 /** The limits a refusal names, as the gateway's self-metrics count them. */
-export type SubscribeLimit = 'string_length' | 'labels_per_subscribe' | 'labels_per_client';
+export type SubscribeLimit = 'string_length' | 'labels_per_subscribe' | 'labels_per_client' | 'distinct_views';
 
 export const DEFAULT_SUBSCRIBE_LIMITS: SubscribeLimits = { maxLabels: 256, maxLabelsPerSubscribe: 100, maxLabelLength: 256 };
 

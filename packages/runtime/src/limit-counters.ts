@@ -23,6 +23,8 @@ export const LIMIT_REASONS = [
   'labels_per_subscribe',
   /** PULSE_GATEWAY_MAX_LABELS_PER_CLIENT: an `error` to the subscribe. */
   'labels_per_client',
+  /** PULSE_GATEWAY_MAX_VIEWS: an `error` to a subscribe that would add a distinct view. */
+  'distinct_views',
   /** PULSE_GATEWAY_CLIENT_MSGS_PER_SEC: each message dropped. */
   'client_messages_per_sec',
   /** PULSE_GATEWAY_CLIENT_MSGS_PER_SEC: a client closed with 4002 for flooding. */

@@ -12,6 +12,7 @@
 import { applySubscribe, defaultFilter, type Filter, type Parsed, type SubscribeLimits } from '@pulse/protocol';
 import type { DeltaBase } from '@pulse/metrics';
 import { typesMask } from './metric-types.js';
+import type { ViewRegistry } from './view-registry.js';
 
 /** What fan-out needs of a socket; `ws`'s WebSocket has it. */
 export interface ClientSocket {
@@ -46,6 +47,8 @@ export class ClientSession {
     private readonly tickMs: number,
     nowMs: number,
     private lastBase: DeltaBase,
+    /** The gateway's distinct views, which this client counts in (and whose ceiling its subscribes obey). */
+    private readonly views: ViewRegistry | null = null,
   ) {
     this.current = defaultFilter(tickMs);
     this.key = UNFILTERED_VIEW;
@@ -88,7 +91,13 @@ export class ClientSession {
   /** Applies a subscribe; on success restarts the schedule. An invalid one changes nothing. */
   subscribe(filters: Record<string, unknown>, nowMs: number, limits?: SubscribeLimits): Parsed<Filter> {
     const result = applySubscribe(this.current, filters, this.tickMs, limits);
-    if (result.ok) this.setFilter(result.value, nowMs);
+    if (!result.ok) return result;
+    const key = viewKeyOf(result.value);
+    if (this.views && !this.views.admits(this.key, key)) {
+      const error = `filters: this gateway serves at most ${this.views.max} distinct views (PULSE_GATEWAY_MAX_VIEWS); your filters are unchanged — subscribe to a view already served, or try another gateway`;
+      return { ok: false, error, limit: 'distinct_views' };
+    }
+    this.setFilter(result.value, nowMs);
     return result;
   }
 
@@ -97,9 +106,16 @@ export class ClientSession {
     this.setFilter(defaultFilter(this.tickMs), nowMs);
   }
 
+  /** The client left: its view loses a client. */
+  close(): void {
+    this.setFilter(defaultFilter(this.tickMs), 0);
+  }
+
   private setFilter(filter: Filter, nowMs: number): void {
+    const key = viewKeyOf(filter);
+    this.views?.move(this.key, key);
     this.current = filter;
-    this.key = viewKeyOf(filter);
+    this.key = key;
     this.mask = typesMask(filter.metricTypes);
     this.resetAt = nowMs;
     this.nextSeq = null;

@@ -40,6 +40,18 @@ export const gatewayConfigShape = {
   PULSE_GATEWAY_MAX_LABELS_PER_SUBSCRIBE: intVar(100, 1, 100_000),
   /** Endpoints plus models one client may hold across its subscribes; more is an `error`. Default 256. */
   PULSE_GATEWAY_MAX_LABELS_PER_CLIENT: intVar(256, 1, 100_000),
+  /**
+   * Distinct views (endpoint, model and node filters) one gateway serves; a
+   * subscribe that would add one more gets an `error` and keeps its filters.
+   * Default 5000 (docs/PERFORMANCE.md: what 5,000 distinct views cost).
+   */
+  PULSE_GATEWAY_MAX_VIEWS: intVar(5000, 1, 1_000_000),
+  /**
+   * Time per snapshot the gateway may spend building views; past it the
+   * views that cost most per client are built every 2nd to 8th snapshot
+   * instead. Default 250 ms (half of the default 500 ms tick).
+   */
+  PULSE_GATEWAY_VIEW_BUDGET_MS: intVar(250, 1, 60_000),
 };
 
 export type GatewayConfig = ReturnType<typeof parseGatewayConfig>;

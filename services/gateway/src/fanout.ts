@@ -20,8 +20,14 @@ import type { InternalSnapshot } from '@pulse/protocol';
 import { buildView, type CellFilter, type DeltaBase, type View } from '@pulse/metrics';
 import { UNFILTERED_VIEW, type ClientSession } from './client-session.js';
 import { deltasJson, RenderedView, updateFrame } from './frames.js';
+import type { ViewBudget, ViewCost } from './view-budget.js';
+import type { ViewRegistry } from './view-registry.js';
 
 export interface FanoutOptions {
+  /** The per-tick budget of view builds: a view it slowed down is skipped on the snapshots it is not built for. */
+  budget?: ViewBudget;
+  /** How many clients each view has (the budget slows the views that cost most per client first). */
+  views?: ViewRegistry;
   /** A client with more unsent bytes than this skips the snapshot (it gets a newer one later). */
   maxBufferedBytes: number;
   /** Consecutive skipped snapshots after which a client is handed to `onSlow`. */
@@ -38,12 +44,16 @@ export interface FanoutResult {
   /** Distinct views built, and distinct frames serialized. */
   views: number;
   frames: number;
+  /** Due clients of views the budget did not build for this snapshot (they get the next one that is). */
+  deferred: number;
 }
 
 /** One view of this snapshot and its frames so far: mask → delta base → frame. */
 interface ViewFrames {
   readonly rendered: RenderedView;
   readonly byMask: Map<number, Map<DeltaBase, Buffer>>;
+  /** Time spent building the view and its frames, ms. */
+  ms: number;
 }
 
 const TEXT = { binary: false } as const;
@@ -61,8 +71,10 @@ export function fanout(
   opts: FanoutOptions,
   viewOf: (filter: CellFilter) => View = (filter) => buildView(snapshot, filter),
 ): FanoutResult {
-  const result: FanoutResult = { sent: 0, skipped: 0, views: 0, frames: 0 };
-  const views = new Map<string, ViewFrames>();
+  const result: FanoutResult = { sent: 0, skipped: 0, views: 0, frames: 0, deferred: 0 };
+  /** null: a view the budget skips this snapshot. */
+  const views = new Map<string, ViewFrames | null>();
+  const { budget } = opts;
 
   for (const session of sessions) {
     if (!session.isDue(snapshot.seq, nowMs)) continue;
@@ -75,10 +87,20 @@ export function fanout(
     session.slowTicks = 0;
     const key = session.viewKey;
     let view = views.get(key);
-    if (!view) {
-      view = { rendered: key === UNFILTERED_VIEW ? fullView : new RenderedView(viewOf(session.filter)), byMask: new Map() };
+    if (view === undefined) {
+      if (budget && key !== UNFILTERED_VIEW && !budget.builds(key, snapshot.seq)) {
+        view = null;
+      } else {
+        const started = performance.now();
+        view = { rendered: key === UNFILTERED_VIEW ? fullView : new RenderedView(viewOf(session.filter)), byMask: new Map(), ms: 0 };
+        view.ms = performance.now() - started;
+        result.views++;
+      }
       views.set(key, view);
-      result.views++;
+    }
+    if (view === null) {
+      result.deferred++;
+      continue;
     }
     const mask = session.typesMask;
     let byBase = view.byMask.get(mask);
@@ -89,13 +111,20 @@ export function fanout(
     const base = view.rendered.view.base;
     let frame = byBase.get(session.base);
     if (!frame) {
+      const started = performance.now();
       frame = updateFrame(snapshot.builtAt, view.rendered.dataJson(mask), deltasJson(mask, base, session.base));
+      view.ms += performance.now() - started;
       byBase.set(session.base, frame);
       result.frames++;
     }
     session.socket.send(frame, TEXT);
     session.markSent(snapshot.seq, base);
     result.sent++;
+  }
+  if (budget) {
+    const costs: ViewCost[] = [];
+    for (const [key, view] of views) if (view) costs.push({ key, ms: view.ms, clients: opts.views?.clientsOf(key) ?? 1 });
+    budget.settle(snapshot.seq, costs);
   }
   return result;
 }

@@ -20,7 +20,7 @@ export class RenderedView {
     for (let i = 0; i < METRIC_TYPES.length; i++) {
       if ((mask & (1 << i)) === 0) continue;
       const type = METRIC_TYPES[i]!;
-      const json = (this.parts[i] ??= JSON.stringify(this.view.data[type]));
+      const json = (this.parts[i] ??= JSON.stringify(this.view.part(type)));
       out += `${out === '' ? '{' : ','}"${type}":${json}`;
     }
     return out === '' ? '{}' : `${out}}`;

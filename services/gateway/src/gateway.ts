@@ -15,6 +15,8 @@ import { checkingIntervalMs, guardHandshakes } from './handshake.js';
 import { httpRoutes, type HttpHandler, type OptionalHttpHandler } from './http-routes.js';
 import { labelsBody } from './labels.js';
 import { SnapshotState } from './snapshot-state.js';
+import { ViewBudget } from './view-budget.js';
+import { ViewRegistry } from './view-registry.js';
 import { StreamServer } from './ws-server.js';
 
 export interface GatewayDeps {
@@ -93,6 +95,8 @@ export function createGateway({
     }),
   );
   guardHandshakes(server, handshakeMs, counters);
+  const views = new ViewRegistry(config.PULSE_GATEWAY_MAX_VIEWS);
+  const budget = new ViewBudget(config.PULSE_GATEWAY_VIEW_BUDGET_MS);
   const streams = new StreamServer(server, {
     tickMs: config.PULSE_TICK_MS,
     maxConnections: config.PULSE_GATEWAY_MAX_CONNECTIONS,
@@ -110,6 +114,7 @@ export function createGateway({
     counters,
     closeTimeoutMs: Math.min(CLOSE_TIMEOUT_MS, config.PULSE_SHUTDOWN_TIMEOUT_MS / 2),
     state,
+    views,
     clock,
     logger,
   });
@@ -121,7 +126,25 @@ export function createGateway({
       this.set(streams.size);
     },
   });
+  new Gauge({
+    name: 'pulse_gateway_views',
+    help: 'Distinct filtered views this gateway serves (PULSE_GATEWAY_MAX_VIEWS caps them).',
+    registers: [metrics.registry],
+    collect() {
+      this.set(views.size);
+    },
+  });
+  new Gauge({
+    name: 'pulse_gateway_views_slowed',
+    help: 'Views built less often than every snapshot to keep within PULSE_GATEWAY_VIEW_BUDGET_MS.',
+    registers: [metrics.registry],
+    collect() {
+      this.set(budget.slowed);
+    },
+  });
   const fanoutOptions = {
+    budget,
+    views,
     maxBufferedBytes: config.PULSE_GATEWAY_MAX_BUFFERED_BYTES,
     slowTicks: SLOW_CONSUMER_TICKS,
     onSlow: (session: ClientSession) => streams.closeSlow(session),

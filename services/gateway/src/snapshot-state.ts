@@ -5,7 +5,7 @@
  * each built at most once per snapshot and only when first asked for.
  */
 import { decodePatch, decodeSnapshot, isNewer, messageKind, type InternalSnapshot } from '@pulse/protocol';
-import { buildReplicaView, buildView, SnapshotReplica, type CellFilter, type View } from '@pulse/metrics';
+import { buildReplicaView, buildView, SnapshotReplica, type CellFilter, type StatsMemo, type View } from '@pulse/metrics';
 import { historicalFrame, RenderedView, snapshotBody } from './frames.js';
 import { SnapshotHistory } from './history.js';
 import { ALL_TYPES_MASK } from './metric-types.js';
@@ -28,6 +28,8 @@ export class SnapshotState {
   private readonly replica = new SnapshotReplica();
   private full: RenderedView | null = null;
   private historical: Buffer | null = null;
+  /** Stats of whole aggregates, shared by this snapshot's views (a new one for each snapshot). */
+  private memo: StatsMemo = new WeakMap();
   /** Recent unfiltered figures, for `GET /metrics/history`. */
   readonly history = new SnapshotHistory();
 
@@ -59,6 +61,7 @@ export class SnapshotState {
     const snapshot = this.held!;
     this.full = null;
     this.historical = null;
+    this.memo = new WeakMap();
     this.history.offer(snapshot.builtAt, () => this.fullView().dataJson(ALL_TYPES_MASK));
     return { kind: 'accepted', snapshot };
   }
@@ -70,12 +73,12 @@ export class SnapshotState {
   /** The unfiltered view of the held snapshot (the empty one before any). */
   fullView(): RenderedView {
     if (!this.held) return EMPTY;
-    return (this.full ??= new RenderedView(buildReplicaView(this.replica)));
+    return (this.full ??= new RenderedView(buildReplicaView(this.replica, undefined, this.memo)));
   }
 
   /** A filtered view of the held snapshot, from the replica's aggregates. */
   view(filter: CellFilter): View {
-    return buildReplicaView(this.replica, filter);
+    return buildReplicaView(this.replica, filter, this.memo);
   }
 
   /**

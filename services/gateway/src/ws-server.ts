@@ -17,6 +17,7 @@ import type { AccessPolicy } from './access.js';
 import { clientAddress } from './client-address.js';
 import { handleClientFrame, type SubscribeGuard } from './client-messages.js';
 import { ClientSession } from './client-session.js';
+import type { ViewRegistry } from './view-registry.js';
 import type { GatewayClock } from './clock.js';
 import { ConnectionQuota } from './connection-quota.js';
 import { errorReply } from './frames.js';
@@ -41,6 +42,8 @@ export interface StreamServerOptions {
   /** How long a closing handshake may take before the socket is destroyed. */
   closeTimeoutMs: number;
   state: SnapshotState;
+  /** The distinct views served and their ceiling. */
+  views: ViewRegistry;
   clock: GatewayClock;
   logger: Logger;
 }
@@ -142,7 +145,7 @@ export class StreamServer {
     const address = addressOf(req);
     // historical_data and the base of the first deltas come from the same snapshot.
     const frame = state.historicalFrame(clock.epochSeconds());
-    const session = new ClientSession(ws, address, this.opts.tickMs, now, state.fullView().view.base);
+    const session = new ClientSession(ws, address, this.opts.tickMs, now, state.fullView().view.base, this.opts.views);
     const conn: Connection = { ws, session, limiter: new MessageRateLimiter(this.opts.messagesPerSec, now), connectedAt: now, lastPongAt: now, pingSlice: this.joinSlice };
     this.joinSlice = (this.joinSlice + 1) % PING_SLICES;
     this.clients.set(session, conn);
@@ -159,6 +162,7 @@ export class StreamServer {
     ws.on('message', (data, isBinary) => this.message(conn, data as Buffer, isBinary));
     ws.on('close', (code, reason) => {
       this.clients.delete(session);
+      session.close();
       this.quota.release(ip);
       this.log.debug(
         { client: address, code, reason: reason.toString(), seconds: Math.round((clock.nowMs() - conn.connectedAt) / 1000), clients: this.clients.size },
