@@ -1,0 +1,264 @@
+/**
+ * Evaluates every rule on every snapshot (docs/PROTOCOL.md §8), run by the
+ * one active aggregator (whoever holds the lease: the fence it passes).
+ *
+ * Per snapshot the caller gives the clock, a way to build a view of the
+ * snapshot for a filter (the evaluator never computes figures from events
+ * itself: views are the gateway's and aggregator's job, and one view is
+ * built once per evaluation however many rules share it), the label values
+ * present, and its fence. For each rule the evaluator forms the groups —
+ * the cross product of the present values of its group_by labels, within
+ * its filters — reads the rule's figure from each group's view, and steps
+ * each alert's state machine (alert-machine.ts). Alerts it holds that no
+ * group produced this time (the group is gone) step with no value.
+ *
+ * Then, in this order:
+ * 1. commit: the state change and its notifications, in one fenced atomic
+ *    write (alert-state.ts). Refused: another replica leads now; the
+ *    evaluator forgets its state and reloads it when it leads again.
+ *    Failed (Redis down): nothing changed, the next snapshot tries again,
+ *    with the same notification ids, since they hash persisted state only.
+ * 2. hand the outbox to the delivery queue, and acknowledge what it took.
+ *    A crash between the two re-sends nothing: the next drain enqueues the
+ *    same ids again and the queue ignores them.
+ *
+ * A new leader (a fence with another epoch) loads the state before its
+ * first evaluation and drains the outbox, so an alert that fired under the
+ * former leader is not notified again, and one that resolves is notified.
+ */
+import type { SnapshotData } from '@pulse/protocol';
+import { step, type AlertIdentity } from './alert-machine.js';
+import type { AlertFence, AlertsSource, AlertState, AlertStateStore } from './alert-state.js';
+import type { NotificationQueue } from './delivery.js';
+import { figureOf } from './figures.js';
+import { fingerprint, type Notification } from './notification.js';
+import type { AlertRule, AlertRules, GroupLabel, Receiver } from './rules.js';
+
+/** A view's filter, as subscribe's (§5): absent means every value. */
+export interface ViewFilter {
+  endpoints?: string[];
+  models?: string[];
+  nodes?: string[];
+}
+
+/** The label values of the snapshot (§6.1 /metrics/labels). */
+export interface PresentLabels {
+  readonly endpoints: readonly string[];
+  readonly models: readonly string[];
+  readonly nodes: readonly string[];
+}
+
+export interface EvaluationInput {
+  /** The snapshot's time, ms since the epoch. */
+  readonly nowMs: number;
+  /** The snapshot's data for a filter. */
+  view(filter: ViewFilter): SnapshotData;
+  readonly labels: PresentLabels;
+  /** The caller's lease: key and epoch (alert-state.ts). */
+  readonly fence: AlertFence;
+}
+
+export type EvaluationStatus =
+  /** Evaluated and committed (or nothing to commit). */
+  | 'evaluated'
+  /** The store refused the fence: another replica leads. Nothing written. */
+  | 'fenced'
+  /** An evaluation is still running; this snapshot is skipped. */
+  | 'busy'
+  /** The store or the queue failed (logged); the next snapshot retries. */
+  | 'error';
+
+export interface EvaluationResult {
+  readonly status: EvaluationStatus;
+  /** Notifications this evaluation committed. */
+  readonly notifications: readonly Notification[];
+  readonly error?: unknown;
+}
+
+/** The part of a pino logger the evaluator uses. */
+export interface EvaluatorLogger {
+  warn(obj: object, msg: string): void;
+}
+
+export interface AlertEvaluatorOptions {
+  readonly rules: AlertRules;
+  readonly store: AlertStateStore;
+  readonly queue: NotificationQueue;
+  /** Alertmanager's `externalURL` and the base of `generatorURL`: where Pulse's REST is reached. Default ''. */
+  readonly externalUrl?: string;
+  /** Groups per rule at most (the cross product can be large); beyond, the rest are skipped and a warning logged. Default 1000. */
+  readonly maxGroupsPerRule?: number;
+  readonly logger?: EvaluatorLogger;
+}
+
+const LABEL_FILTER: Record<GroupLabel, keyof ViewFilter> = { endpoint: 'endpoints', model: 'models', node: 'nodes' };
+
+export class AlertEvaluator implements AlertsSource {
+  private readonly rules: readonly AlertRule[];
+  private readonly rulesByName: ReadonlyMap<string, AlertRule>;
+  private readonly receivers: ReadonlyMap<string, Receiver>;
+  private readonly externalUrl: string;
+  private readonly maxGroups: number;
+  private readonly log: EvaluatorLogger;
+  /** By fingerprint; null until loaded for the current epoch. */
+  private states: Map<string, AlertState> | null = null;
+  private epoch: number | null = null;
+  /** The outbox may hold notifications the queue has not taken. */
+  private outboxDirty = true;
+  private running = false;
+  private readonly truncatedRules = new Set<string>();
+
+  constructor(private readonly deps: AlertEvaluatorOptions) {
+    this.rules = deps.rules.rules;
+    this.rulesByName = new Map(this.rules.map((r) => [r.name, r]));
+    this.receivers = new Map(deps.rules.receivers.map((r) => [r.name, r]));
+    this.externalUrl = deps.externalUrl ?? '';
+    this.maxGroups = deps.maxGroupsPerRule ?? 1000;
+    this.log = deps.logger ?? { warn: () => {} };
+  }
+
+  /** Evaluates every rule on one snapshot. Never throws: a failure is logged and reported in the result. */
+  async evaluate(input: EvaluationInput): Promise<EvaluationResult> {
+    if (this.running) return { status: 'busy', notifications: [] };
+    this.running = true;
+    try {
+      return await this.evaluateOnce(input);
+    } catch (error) {
+      this.log.warn({ err: error }, 'alert evaluation failed; the next snapshot retries');
+      return { status: 'error', notifications: [], error };
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** The pending and firing alerts as of the last evaluation (empty before the first, or after losing the lease). */
+  async listAlerts(): Promise<readonly AlertState[]> {
+    return [...(this.states?.values() ?? [])];
+  }
+
+  /** Forgets the state (call on losing the lease); the next evaluation loads it from the store. */
+  reset(): void {
+    this.states = null;
+    this.epoch = null;
+  }
+
+  /**
+   * Hands every notification of the outbox to the queue and acknowledges
+   * those it took. Returns how many were handed over. Safe to call at any
+   * time, by any replica: enqueue is idempotent by id.
+   */
+  async drainOutbox(): Promise<number> {
+    const pending = await this.deps.store.outbox();
+    const taken: string[] = [];
+    try {
+      for (const n of pending) {
+        await this.deps.queue.enqueue(n);
+        taken.push(n.id);
+      }
+    } finally {
+      await this.deps.store.acknowledge(taken);
+    }
+    return taken.length;
+  }
+
+  private async evaluateOnce(input: EvaluationInput): Promise<EvaluationResult> {
+    if (this.states === null || this.epoch !== input.fence.epoch) {
+      const loaded = await this.deps.store.load();
+      this.states = new Map(loaded.map((s) => [s.fingerprint, s]));
+      this.epoch = input.fence.epoch;
+      // A former leader may have committed notifications and died before handing them over.
+      this.outboxDirty = true;
+    }
+    const prev = this.states;
+    const next = new Map<string, AlertState>();
+    const put: AlertState[] = [];
+    const notifications: Notification[] = [];
+    const ctxBase = { receivers: this.receivers, nowMs: input.nowMs, externalUrl: this.externalUrl };
+
+    const apply = (identity: AlertIdentity, value: number | undefined, rule: AlertRule | undefined): void => {
+      const before = prev.get(identity.fingerprint) ?? null;
+      const result = step(before, identity, value, { ...ctxBase, rule });
+      notifications.push(...result.notifications);
+      if (result.next) {
+        next.set(identity.fingerprint, result.next);
+        if (!before || JSON.stringify(before) !== JSON.stringify(result.next)) put.push(result.next);
+      }
+    };
+
+    const views = new Map<string, SnapshotData>();
+    const viewOf = (filter: ViewFilter): SnapshotData => {
+      const key = JSON.stringify([filter.endpoints ?? null, filter.models ?? null, filter.nodes ?? null]);
+      let data = views.get(key);
+      if (!data) views.set(key, (data = input.view(filter)));
+      return data;
+    };
+
+    const seen = new Set<string>();
+    for (const rule of this.rules) {
+      for (const group of this.groupsOf(rule, input.labels)) {
+        const identity = identityOf(rule, group);
+        if (seen.has(identity.fingerprint)) continue;
+        seen.add(identity.fingerprint);
+        apply(identity, figureOf(viewOf(filterOf(rule, group)), rule.figure), rule);
+      }
+    }
+    // Alerts whose group is gone (or whose rule is): no value this time.
+    for (const state of prev.values()) {
+      if (seen.has(state.fingerprint)) continue;
+      apply(state, undefined, this.rulesByName.get(state.rule));
+    }
+
+    const remove = [...prev.keys()].filter((fp) => !next.has(fp));
+    if (put.length > 0 || remove.length > 0 || notifications.length > 0) {
+      const written = await this.deps.store.commit({ put, remove, notifications }, input.fence);
+      if (!written) {
+        this.reset();
+        return { status: 'fenced', notifications: [] };
+      }
+    }
+    this.states = next;
+    if (notifications.length > 0) this.outboxDirty = true;
+    if (this.outboxDirty) {
+      await this.drainOutbox();
+      this.outboxDirty = false;
+    }
+    return { status: 'evaluated', notifications };
+  }
+
+  /** The value sets of the rule's group_by labels present now, within its filters: a cross product. */
+  private groupsOf(rule: AlertRule, present: PresentLabels): Record<string, string>[] {
+    let groups: Record<string, string>[] = [{}];
+    for (const label of rule.groupBy) {
+      const key = LABEL_FILTER[label];
+      const allowed = rule.filters[key];
+      const values = [...new Set(present[key])].filter((v) => !allowed || allowed.includes(v));
+      groups = groups.flatMap((g) => values.map((v) => ({ ...g, [label]: v })));
+    }
+    if (groups.length > this.maxGroups) {
+      if (!this.truncatedRules.has(rule.name)) {
+        this.truncatedRules.add(rule.name);
+        this.log.warn({ rule: rule.name, groups: groups.length, max: this.maxGroups }, 'alert rule has more groups than evaluated');
+      }
+      groups = groups.slice(0, this.maxGroups);
+    }
+    return groups;
+  }
+}
+
+/** The view of one group: the rule's filters, with each group_by label narrowed to the group's value. */
+function filterOf(rule: AlertRule, group: Readonly<Record<string, string>>): ViewFilter {
+  const filter: ViewFilter = {};
+  for (const label of ['endpoint', 'model', 'node'] as const) {
+    const key = LABEL_FILTER[label];
+    const value = group[label];
+    if (value !== undefined) filter[key] = [value];
+    else if (rule.filters[key]) filter[key] = [...(rule.filters[key] as readonly string[])];
+  }
+  return filter;
+}
+
+function identityOf(rule: AlertRule, group: Readonly<Record<string, string>>): AlertIdentity {
+  const groupLabels = { alertname: rule.name, ...group };
+  const labels = { ...groupLabels, ...rule.labels };
+  return { fingerprint: fingerprint(labels), rule: rule.name, labels, groupLabels, annotations: { ...rule.annotations } };
+}
