@@ -144,25 +144,29 @@ function validate(doc: unknown, options: ParseRulesOptions, problems: string[]):
   unknownKeys(doc, ['receivers', 'rules'], (field, message) => problems.push(`field "${field}": ${message}`));
 
   const receivers: Receiver[] = [];
+  const receiverNamesSeen = new Set<string>();
   for (const [i, raw] of listOf(doc.receivers, 'receivers', problems).entries()) {
-    const subject = `receiver ${isRecord(raw) && typeof raw.name === 'string' && raw.name !== '' ? JSON.stringify(raw.name) : `#${i + 1}`}`;
+    const name = isRecord(raw) && typeof raw.name === 'string' && raw.name !== '' ? raw.name : null;
+    const subject = `receiver ${name !== null ? JSON.stringify(name) : `#${i + 1}`}`;
     const receiver = validateReceiver(raw, (field, message) => problems.push(`${subject}: field "${field}": ${message}`));
-    if (!receiver) continue;
-    if (receivers.some((r) => r.name === receiver.name)) problems.push(`${subject}: field "name": used by another receiver`);
-    else receivers.push(receiver);
+    // A name is taken even by a receiver with problems: its second use is a problem of its own.
+    if (name !== null && receiverNamesSeen.has(name)) problems.push(`${subject}: field "name": used by another receiver`);
+    else if (receiver) receivers.push(receiver);
+    if (name !== null) receiverNamesSeen.add(name);
   }
 
   const rules: AlertRule[] = [];
-  const receiverNames = new Set(receivers.map((r) => r.name));
+  // A receiver that has problems of its own still exists for the rules: one problem, reported once.
+  const receiverNames = receiverNamesSeen;
   const ruleNames = new Set<string>();
   for (const [i, raw] of listOf(doc.rules, 'rules', problems).entries()) {
-    const subject = `rule ${isRecord(raw) && typeof raw.name === 'string' && raw.name !== '' ? JSON.stringify(raw.name) : `#${i + 1}`}`;
+    const name = isRecord(raw) && typeof raw.name === 'string' && raw.name !== '' ? raw.name : null;
+    const subject = `rule ${name !== null ? JSON.stringify(name) : `#${i + 1}`}`;
     const problem: Problem = (field, message) => problems.push(`${subject}: field "${field}": ${message}`);
     const rule = validateRule(raw, problem, receiverNames, options);
-    if (!rule) continue;
-    if (ruleNames.has(rule.name)) problem('name', 'used by another rule');
-    ruleNames.add(rule.name);
-    rules.push(rule);
+    if (name !== null && ruleNames.has(name)) problem('name', 'used by another rule');
+    else if (rule) rules.push(rule);
+    if (name !== null) ruleNames.add(name);
   }
   return deepFreeze({ receivers, rules });
 }
