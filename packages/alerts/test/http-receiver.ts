@@ -10,7 +10,8 @@ export interface RecordedRequest {
   readonly method: string;
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
-  readonly body: any;
+  /** JSON when it parses, else the text. */
+  readonly body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests walk JSON bodies
   /** Date.now() when the request's body had arrived. */
   readonly at: number;
 }
