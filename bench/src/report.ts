@@ -7,6 +7,7 @@ import type { MachineInfo } from './lib/machine.js';
 import type { EndToEndResult } from './scenarios/end-to-end.js';
 import type { FanoutResult } from './scenarios/fanout.js';
 import type { FleetResult } from './fleet.js';
+import type { ViewsResult } from './scenarios/views.js';
 import type { IngestResult } from './scenarios/ingest.js';
 import type { ProxyResult } from './scenarios.js';
 import type { CellsResult } from './snapshot-views.js';
@@ -17,6 +18,7 @@ import { cellsSection, sketchSection, validateSection } from './report/cells.js'
 import { endToEndSection } from './report/end-to-end.js';
 import { fanoutSection } from './report/fanout.js';
 import { fleetSection } from './report/fleet.js';
+import { viewsSection } from './report/views.js';
 import { ingestSection } from './report/ingest.js';
 import { soakSection } from './report/soak.js';
 import { targets, targetsSection } from './report/targets.js';
@@ -33,6 +35,7 @@ export interface BenchResults {
   fanout?: FanoutResult;
   'fanout-fleet'?: FanoutResult;
   fleet?: FleetResult;
+  views?: ViewsResult;
   e2e?: EndToEndResult;
   proxy?: ProxyResult;
 }
@@ -68,6 +71,7 @@ export function renderReport(raw: Record<string, unknown>, soak?: SoakResult): s
   if (r.ingest) out.push(...ingestSection(r.ingest));
   if (r.fanout) out.push(...fanoutSection(r.fanout));
   if (r['fanout-fleet']) out.push(...fanoutSection(r['fanout-fleet'], '## 2b. Fan-out at a fleet\'s shape (64 nodes, 2,000 requests/s)'));
+  if (r.views) out.push(...viewsSection(r.views));
   if (r.e2e) out.push(...endToEndSection(r.e2e));
   if (r.snapshot) out.push(...cellsSection(r.snapshot));
   if (r.fleet) out.push(...fleetSection(r.fleet));

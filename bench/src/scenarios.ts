@@ -12,6 +12,7 @@ import { benchValidation } from './validate-events.js';
 import { benchFleet } from './fleet.js';
 import { benchIngest } from './scenarios/ingest.js';
 import { benchFanout, benchFanoutFleet } from './scenarios/fanout.js';
+import { benchViews } from './scenarios/views.js';
 import { benchEndToEnd } from './scenarios/end-to-end.js';
 
 export type Log = (line: string) => void;
@@ -79,6 +80,7 @@ export const SCENARIOS: Scenario[] = [
   { name: 'ingest', available: hasRedisServer, unavailable: NO_REDIS, run: benchIngest },
   { name: 'fanout', available: hasRedisServer, unavailable: NO_REDIS, run: benchFanout },
   { name: 'fanout-fleet', available: hasRedisServer, unavailable: NO_REDIS, run: benchFanoutFleet },
+  { name: 'views', available: hasRedisServer, unavailable: NO_REDIS, run: benchViews },
   { name: 'e2e', available: hasRedisServer, unavailable: NO_REDIS, run: benchEndToEnd },
   {
     name: 'proxy',

@@ -6,6 +6,7 @@
 import type { EndToEndResult } from '../scenarios/end-to-end.js';
 import type { FanoutResult } from '../scenarios/fanout.js';
 import type { FleetResult } from '../fleet.js';
+import type { ViewsResult } from '../scenarios/views.js';
 import type { IngestResult } from '../scenarios/ingest.js';
 import type { CellsResult } from '../snapshot-views.js';
 import type { ValidateResult } from '../validate-events.js';
@@ -25,6 +26,7 @@ export function targets(r: {
   fanout?: FanoutResult;
   'fanout-fleet'?: FanoutResult;
   fleet?: FleetResult;
+  views?: ViewsResult;
   e2e?: EndToEndResult;
   snapshot?: CellsResult[];
   validate?: ValidateResult;
@@ -103,6 +105,12 @@ export function targets(r: {
     met: r.validate ? r.validate.usPerEvent.pulse <= 0.15 : null,
   });
   out.push(...fleetTargets(r.fleet, r['fanout-fleet']));
+  const d5 = r.views?.runs.find((x) => x.clients === 5000 && x.kind === 'distinct');
+  out.push({
+    target: '5,000 distinct views at 0.5 s: within one gateway core, interval p99 ≤ 1.1 × 500 ms',
+    measured: d5 ? `${pct(d5.figures.serverCpuPct)}, interval p99 ${n(d5.figures.intervalMs.p99)} ms, ${n(d5.slowed)} of ${n(d5.views)} views slowed by the budget` : '–',
+    met: d5 ? d5.figures.serverCpuPct <= 100 && d5.figures.intervalMs.p99 <= 550 : null,
+  });
   return out;
 }
 
