@@ -76,16 +76,16 @@ export function step(prev: AlertState | null, identity: AlertIdentity, value: nu
         };
     if (nowMs - pending.activeAtMs < rule.forMs) return { next: pending, notifications: [] };
     const firing: AlertState = { ...pending, phase: 'firing', firedAtMs: nowMs, firedValue: value as number };
-    return withRepeats(firing, rule, ctx, []);
+    return withRepeats(firing, rule, ctx);
   }
 
   // Firing.
   if (conditionHolds) {
-    return withRepeats({ ...prev, annotations, value: value as number, keepFiringSinceMs: null }, rule as AlertRule, ctx, []);
+    return withRepeats({ ...prev, annotations, value: value as number, keepFiringSinceMs: null }, rule as AlertRule, ctx);
   }
   const since = prev.keepFiringSinceMs ?? nowMs;
   if (rule !== undefined && nowMs - since < rule.keepFiringForMs) {
-    return withRepeats({ ...prev, annotations, keepFiringSinceMs: since }, rule, ctx, []);
+    return withRepeats({ ...prev, annotations, keepFiringSinceMs: since }, rule, ctx);
   }
   const resolved = { ...prev, annotations };
   const notifications: Notification[] = [];
@@ -99,7 +99,8 @@ export function step(prev: AlertState | null, identity: AlertIdentity, value: nu
 }
 
 /** A firing alert's notifications due now: the first to each receiver, then one per repeat_interval. */
-function withRepeats(state: AlertState, rule: AlertRule, ctx: StepContext, notifications: Notification[]): StepResult {
+function withRepeats(state: AlertState, rule: AlertRule, ctx: StepContext): StepResult {
+  const notifications: Notification[] = [];
   let sent: Record<string, SentRecord> | null = null;
   for (const name of rule.receivers) {
     const receiver = ctx.receivers.get(name);

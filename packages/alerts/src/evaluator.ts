@@ -205,7 +205,8 @@ export class AlertEvaluator implements AlertsSource {
     // Alerts whose group is gone (or whose rule is): no value this time.
     for (const state of prev.values()) {
       if (seen.has(state.fingerprint)) continue;
-      apply(state, undefined, this.rulesByName.get(state.rule));
+      const rule = this.rulesByName.get(state.rule);
+      apply(rule ? { ...state, annotations: { ...rule.annotations } } : state, undefined, rule);
     }
 
     const remove = [...prev.keys()].filter((fp) => !next.has(fp));

@@ -125,7 +125,7 @@ rules:
       'receiver "a": field "repeat_interval": must be longer than 0',
       'receiver "a": field "format": must be one of alertmanager, slack',
       'receiver "a": field "name": used by another receiver',
-      'receiver #3: field "name": required, a non-empty string',
+      'receiver #3: field "name": required: 1 to 64 letters, digits, _ . or -',
       'rule "bad name": field "name": required: letters, digits and _ ([A-Za-z0-9_]+)',
       expect.stringMatching(/^rule "bad name": field "figure": must be one of requests_per_sec, .* or slo_attainment_pct:<slo name>$/),
       'rule "bad name": field "value": required, a number',

@@ -131,6 +131,8 @@ export function parseAlertRules(text: string, format: RulesFormat, options: Pars
 type Problem = (field: string, message: string) => void;
 
 const RULE_NAME = /^[A-Za-z0-9_]+$/;
+/** Like SLO names: receiver names key maps in stored alert state, so no spaces or surprises. */
+const RECEIVER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const LABEL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Set by Pulse on every POST: a receiver may not override them. */
@@ -190,7 +192,7 @@ function validateReceiver(raw: unknown, problem: Problem): Receiver | null {
   unknownKeys(raw, ['name', 'url', 'headers', 'send_resolved', 'repeat_interval', 'format'], p);
 
   const name = raw.name;
-  if (typeof name !== 'string' || name.trim() === '') p('name', 'required, a non-empty string');
+  if (typeof name !== 'string' || !RECEIVER_NAME.test(name) || name === '__proto__') p('name', 'required: 1 to 64 letters, digits, _ . or -');
 
   let url = '';
   if (typeof raw.url !== 'string') p('url', 'required, an http(s) URL');
