@@ -17,3 +17,4 @@ export * from './delivery.bullmq.js';
 export * from './http-delivery.js';
 export * from './keys.js';
 export * from './rest.js';
+export * from './setup.js';

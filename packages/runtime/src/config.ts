@@ -44,6 +44,9 @@ export const slosVar = z
     }
   });
 
+/** PULSE_ALERT_RULES (docs/PROTOCOL.md §8): the path of the alert rules file; unset, no alerts. */
+export const alertRulesVar = z.string().min(1).optional();
+
 /** Schemas whose value must never be echoed, not even in a config error (tokens). */
 const secretSchemas = new WeakSet<z.ZodType>();
 

@@ -19,9 +19,10 @@
  * loop to take over and awaits it (for half a tick at most); a lost lease is
  * a synchronous step down that the loop acts on after its current read.
  */
-import { encodePatch, encodeSnapshot, type InternalSnapshot } from '@pulse/protocol';
+import { encodePatch, encodeSnapshot, type InternalSnapshot, type SnapshotPatch } from '@pulse/protocol';
 import { MetricsWindow, takePatch } from '@pulse/metrics';
 import { idMs, type EventSource, type Fence, type LeaderLease, type LogEntry, type Logger, type SnapshotPublisher } from '@pulse/runtime';
+import type { AlertsOnSnapshots } from './alerts.js';
 import type { AggregatorSettings } from './config.js';
 import { ReadSize } from './read-size.js';
 import { TakeoverLedger } from './takeover.js';
@@ -37,6 +38,8 @@ export interface AggregatorDeps {
   droppedEvents?: () => number;
   /** Wall clock in ms (log ids, tick edges, the window's horizon); tests pin it. Default Date.now. */
   now?: () => number;
+  /** Alert evaluation on each published message, when PULSE_ALERT_RULES is set (alerts.ts). */
+  alerts?: AlertsOnSnapshots;
 }
 
 export type AggregatorState = 'starting' | 'standby' | 'leading' | 'stepping-down' | 'closed';
@@ -218,6 +221,7 @@ export class Aggregator {
     this.log.warn({ epoch: this.fence?.epoch, reason }, 'no longer the active aggregator');
     this.state = 'stepping-down';
     this.fence = null;
+    this.deps.alerts?.stoodDown();
   }
 
   /** standby → starting: the log failed under the window; rebuild it. */
@@ -335,11 +339,16 @@ export class Aggregator {
     const dropped = this.deps.droppedEvents?.() ?? 0;
     const keyframe = this.lastPublished === null || this.keyframeDue || tickMs - this.keyframeAt >= KEYFRAME_EVERY_MS;
     let encoded: Buffer;
+    let message: { keyframe: InternalSnapshot } | { patch: SnapshotPatch };
     if (keyframe) {
-      encoded = encodeSnapshot(window.snapshot(tickMs, fence.epoch, seq, dropped));
+      const snapshot = window.snapshot(tickMs, fence.epoch, seq, dropped);
+      encoded = encodeSnapshot(snapshot);
+      message = { keyframe: snapshot };
       window.reportedAll();
     } else {
-      encoded = encodePatch(takePatch(window, tickMs, fence.epoch, seq, this.lastPublished!.seq, dropped));
+      const patch = takePatch(window, tickMs, fence.epoch, seq, this.lastPublished!.seq, dropped);
+      encoded = encodePatch(patch);
+      message = { patch };
     }
     try {
       if (!(await this.deps.publisher.publish(encoded, fence))) return this.stepDown('lease lost: publish fenced off');
@@ -351,6 +360,7 @@ export class Aggregator {
     this.keyframeDue = false;
     if (keyframe) this.keyframeAt = tickMs;
     this.lastPublished = { seq, builtAt: tickMs / 1000 };
+    this.deps.alerts?.published(message, fence.epoch, tickMs);
     if (this.waiters.length === 0) return;
     const snapshot = window.snapshot(tickMs, fence.epoch, seq, dropped);
     const waiting = this.waiters;

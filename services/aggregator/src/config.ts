@@ -1,5 +1,5 @@
 import type { Slo } from '@pulse/protocol';
-import { commonVars, intVar, redisUrlVar, slosVar } from '@pulse/runtime';
+import { alertRulesVar, commonVars, intVar, redisUrlVar, slosVar } from '@pulse/runtime';
 
 /** Environment of an aggregator replica (docs/PROTOCOL.md §2), with defaults. */
 export const aggregatorVars = {
@@ -19,6 +19,8 @@ export const aggregatorVars = {
   PULSE_MAX_CELLS: intVar(10_000, 1, 1_000_000),
   /** Service-level objectives whose attainment every snapshot carries. */
   PULSE_SLOS: slosVar,
+  /** Alert rules file (YAML or JSON): the leader evaluates them on every snapshot (docs/ALERTS.md). */
+  PULSE_ALERT_RULES: alertRulesVar,
   /** Stream entries (ingest requests) read per batch. */
   PULSE_BATCH_ENTRIES: intVar(500, 1, 100_000),
 };

@@ -1,3 +1,4 @@
 export * from './aggregator.js';
 export * from './config.js';
 export * from './health-server.js';
+export * from './alerts.js';

@@ -12,7 +12,9 @@ import {
   RedisLeaderLease,
   RedisSnapshotPublisher,
 } from '@pulse/runtime';
+import { AlertEvaluator, openAlertsOrExit } from '@pulse/alerts';
 import { createAggregator } from './aggregator.js';
+import { AlertsOnSnapshots } from './alerts.js';
 import { aggregatorSettings, aggregatorVars } from './config.js';
 import { createHealthServer } from './health-server.js';
 
@@ -28,6 +30,15 @@ const source = new RedisEventSource(blocking, commands, { keys, consumer, reclai
 const lease = new RedisLeaderLease(commands, keys, config.PULSE_LEASE_MS);
 const publisher = new RedisSnapshotPublisher(commands, keys);
 
+// Alerts: the leader evaluates; every replica runs a delivery worker.
+const alertsRedis = config.PULSE_ALERT_RULES ? connectRedis(config.REDIS_URL, 'consumer', `aggregator-${consumer}-alerts`, logger) : null;
+const alertsSetup = config.PULSE_ALERT_RULES
+  ? await openAlertsOrExit('aggregator', config.PULSE_ALERT_RULES, config.PULSE_SLOS.map((s) => s.name), { commands, patient: alertsRedis!, prefix: config.PULSE_KEY_PREFIX }, true)
+  : null;
+const alerts = alertsSetup
+  ? new AlertsOnSnapshots(new AlertEvaluator({ rules: alertsSetup.rules, store: alertsSetup.store, queue: alertsSetup.queue, logger }), keys.leaderLease, logger)
+  : undefined;
+
 const aggregator = createAggregator({
   settings: aggregatorSettings(config),
   source,
@@ -35,6 +46,7 @@ const aggregator = createAggregator({
   publisher,
   logger,
   droppedEvents: () => source.droppedEvents,
+  alerts,
 });
 
 const server = createHealthServer({ status: aggregator.status, storeReachable: () => commands.status === 'ready' });
@@ -46,10 +58,15 @@ server.listen(config.PORT, config.HOST, () => {
   logger.info({ port: config.PORT, host: config.HOST, consumer }, 'aggregator listening (health and metrics)');
 });
 // The fail-fast connection refuses commands until it is ready: start reading once it is.
-commands.once('ready', () => aggregator.start());
+// (Loading alert rules above awaits: the connection may be ready already.)
+if (commands.status === 'ready') aggregator.start();
+else commands.once('ready', () => aggregator.start());
 
 onShutdown(logger, config.PULSE_SHUTDOWN_TIMEOUT_MS, async () => {
   await aggregator.close();
+  // The worker finishes the deliveries in hand; the queued ones wait in Redis for another worker.
+  await alertsSetup?.queue.close();
+  if (alertsRedis) await closeRedis(alertsRedis).catch(() => undefined);
   server.close();
   await source.close();
   await closeRedis(commands).catch(() => undefined);

@@ -2,13 +2,17 @@
  * The gateway's configuration: the common variables of docs/PROTOCOL.md §2 plus the
  * knobs that protect a gateway from its clients. Parsed once in main.ts.
  */
-import { commonVars, intVar, parseConfig, redisUrlVar, securityVars } from '@pulse/runtime';
+import { alertRulesVar, commonVars, intVar, parseConfig, redisUrlVar, securityVars, slosVar } from '@pulse/runtime';
 
 export const gatewayConfigShape = {
   ...commonVars,
   ...securityVars,
   PORT: intVar(8000, 0, 65_535),
   REDIS_URL: redisUrlVar.default('redis://127.0.0.1:6379'),
+  /** Alert rules file: the gateway serves GET /v1/alerts and the deliveries routes from the cluster's alert state. */
+  PULSE_ALERT_RULES: alertRulesVar,
+  /** The SLO names the rules file may refer to. */
+  PULSE_SLOS: slosVar,
   /** WebSocket clients one gateway holds; beyond it an upgrade is refused with 503. Default 10000. */
   PULSE_GATEWAY_MAX_CONNECTIONS: intVar(10_000, 1, 1_000_000),
   /**

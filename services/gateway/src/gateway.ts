@@ -18,6 +18,7 @@ import { SnapshotState } from './snapshot-state.js';
 import { ViewBudget } from './view-budget.js';
 import { ViewRegistry } from './view-registry.js';
 import { StreamServer } from './ws-server.js';
+import { alertRoutes, type AlertsApi } from './alert-routes.js';
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -33,6 +34,8 @@ export interface GatewayDeps {
   metrics?: SelfMetrics;
   /** Where refusals are counted; the all-in-one process shares one with ingest. Default: the gateway's own, on `metrics`. */
   counters?: LimitCounters;
+  /** The alert routes' state and queue, when PULSE_ALERT_RULES is set (alert-routes.ts). */
+  alerts?: AlertsApi;
 }
 
 export interface Gateway {
@@ -59,6 +62,7 @@ export function createGateway({
   dashboard,
   metrics = new SelfMetrics(),
   counters = new LimitCounters(GATEWAY_LIMITS, metrics),
+  alerts,
 }: GatewayDeps): Gateway {
   const log = logger.child({ component: 'gateway' });
   const state = new SnapshotState();
@@ -79,6 +83,8 @@ export function createGateway({
   };
 
   const access = new AccessPolicy(config, counters);
+  const alertsRoute = alerts ? alertRoutes(alerts, access) : null;
+  const alertsThenDashboard: OptionalHttpHandler = (req, res) => (alertsRoute?.(req, res) ?? false) || (dashboard?.(req, res) ?? false);
   const handshakeMs = config.PULSE_GATEWAY_HANDSHAKE_TIMEOUT_MS;
   const server = createServer(
     { connectionsCheckingInterval: checkingIntervalMs(handshakeMs) },
@@ -91,7 +97,7 @@ export function createGateway({
       access,
       notReadyReason,
       fallback,
-      dashboard,
+      dashboard: alertsThenDashboard,
     }),
   );
   guardHandshakes(server, handshakeMs, counters);

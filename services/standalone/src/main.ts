@@ -3,11 +3,13 @@
  * (docs/PROTOCOL.md §2). POST /v1/events goes to ingest; everything else (the
  * WebSocket stream, REST, health) to the gateway.
  */
-import { aggregatorSettings, createAggregator, registerAggregatorMetrics } from '@pulse/aggregator';
+import { aggregatorSettings, AlertsOnSnapshots, createAggregator, registerAggregatorMetrics } from '@pulse/aggregator';
+import { AlertEvaluator, openAlertsOrExit } from '@pulse/alerts';
 import { dashboardHandler } from '@pulse/dashboard';
 import { createGateway } from '@pulse/gateway';
 import { createIngestApp } from '@pulse/ingest';
-import { createLogger, exitOnFatal, GATEWAY_LIMITS, INGEST_LIMITS, LimitCounters, loadConfigOrExit, onShutdown, SelfMetrics } from '@pulse/runtime';
+import { closeRedis, connectRedis, createLogger, exitOnFatal, GATEWAY_LIMITS, INGEST_LIMITS, LimitCounters, loadConfigOrExit, onShutdown, SelfMetrics } from '@pulse/runtime';
+import { pulseKeys } from '@pulse/protocol';
 import { createBackend } from './backends.js';
 import { standaloneVars } from './config.js';
 
@@ -18,12 +20,23 @@ exitOnFatal(logger);
 const backend = createBackend(config, logger);
 let stopping = false;
 
+// Alerts, evaluated and delivered in this process: in memory, or on Redis when REDIS_URL is set (docs/ALERTS.md).
+const alertsRedis =
+  config.PULSE_ALERT_RULES && config.REDIS_URL
+    ? { commands: connectRedis(config.REDIS_URL, 'producer', 'pulse-alerts', logger), patient: connectRedis(config.REDIS_URL, 'consumer', 'pulse-alerts', logger), prefix: config.PULSE_KEY_PREFIX }
+    : null;
+const alerts = config.PULSE_ALERT_RULES
+  ? await openAlertsOrExit('pulse', config.PULSE_ALERT_RULES, config.PULSE_SLOS.map((s) => s.name), alertsRedis, true)
+  : null;
+const evaluator = alerts ? new AlertEvaluator({ rules: alerts.rules, store: alerts.store, queue: alerts.queue, logger }) : null;
+
 const aggregator = createAggregator({
   settings: aggregatorSettings(config),
   source: backend.source,
   lease: backend.lease,
   publisher: backend.publisher,
   logger,
+  alerts: evaluator ? new AlertsOnSnapshots(evaluator, pulseKeys(config.PULSE_KEY_PREFIX).leaderLease, logger) : undefined,
 });
 // One registry of self-metrics and one set of refusal counters for the three roles: the gateway
 // serves them at /metrics and /metrics/limits.
@@ -39,6 +52,7 @@ const gateway = createGateway({
   dashboard: dashboardHandler(),
   metrics,
   counters,
+  alerts: alerts ? { source: alerts.store, queue: alerts.queue } : undefined,
 });
 
 gateway.server.on('error', (err) => {
@@ -58,6 +72,8 @@ onShutdown(logger, config.PULSE_SHUTDOWN_TIMEOUT_MS, async () => {
   stopping = true;
   await gateway.close();
   await aggregator.close();
+  await alerts?.queue.close();
+  for (const r of alertsRedis ? [alertsRedis.commands, alertsRedis.patient] : []) await closeRedis(r).catch(() => undefined);
   await backend.log.close();
   await backend.close();
 });
