@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { intVar, loadConfigOrExit } from '@pulse/runtime';
@@ -18,7 +19,38 @@ const config = loadConfigOrExit('demo', {
   HOST: z.string().min(1).default('0.0.0.0'),
   /** The children log warnings and errors only, unless asked otherwise. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
+  /** Alert rules; the shipped ones send to the receiver below. Empty: no alerts. */
+  PULSE_ALERT_RULES: z.string().default('examples/alerts.yaml'),
+  /** The simulated node that fails, so the demo's alert has something to find. */
+  PULSE_SIM_FAILING_NODES: z.string().default('fakeai-sim-2:0.3'),
 });
+
+/**
+ * The webhook receiver examples/alerts.yaml sends to: prints each
+ * notification, so an alert firing and resolving shows in the terminal.
+ */
+const ALERT_HOOK_PORT = 9099;
+function alertReceiver(): void {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      res.writeHead(200).end();
+      try {
+        const n = JSON.parse(body) as { status: string; alerts: { labels: Record<string, string>; annotations: Record<string, string> }[] };
+        for (const a of n.alerts) {
+          const labels = Object.entries(a.labels).map(([k, v]) => `${k}=${v}`).join(' ');
+          process.stdout.write(`alert ${n.status}: ${labels} value=${a.annotations.value ?? '?'}\n`);
+        }
+      } catch {
+        process.stdout.write(`alert: unreadable notification ${body.slice(0, 200)}\n`);
+      }
+    });
+  });
+  server.on('error', (err) => process.stderr.write(`pulse demo: no alert receiver on 127.0.0.1:${ALERT_HOOK_PORT} (${err.message}); alerts are still listed at /v1/alerts\n`));
+  server.listen(ALERT_HOOK_PORT, '127.0.0.1');
+  server.unref();
+}
 const local = `127.0.0.1:${config.PORT}`;
 const shown = `${config.HOST === '0.0.0.0' ? 'localhost' : config.HOST}:${config.PORT}`;
 
@@ -47,7 +79,8 @@ async function waitReady(child: ChildProcess): Promise<void> {
   throw new Error(child.exitCode === null ? `Pulse not ready on ${local} after ${READY_TIMEOUT_MS} ms` : `Pulse exited with ${child.exitCode}`);
 }
 
-const pulse = start('services/standalone/dist/main.js', { PORT: String(config.PORT), HOST: config.HOST });
+if (config.PULSE_ALERT_RULES) alertReceiver();
+const pulse = start('services/standalone/dist/main.js', { PORT: String(config.PORT), HOST: config.HOST, PULSE_ALERT_RULES: config.PULSE_ALERT_RULES });
 let simulator: ChildProcess | null = null;
 
 let stopping: Promise<number> | null = null;
@@ -84,7 +117,7 @@ try {
   await stop();
   process.exit(1);
 }
-simulator = start('services/simulator/dist/main.js', { PULSE_INGEST_URL: `http://${local}` });
+simulator = start('services/simulator/dist/main.js', { PULSE_INGEST_URL: `http://${local}`, PULSE_SIM_FAILING_NODES: config.PULSE_SIM_FAILING_NODES });
 process.stdout.write(
   [
     '',
@@ -93,6 +126,7 @@ process.stdout.write(
     `  stream     ws://${shown}/metrics/stream`,
     `  terminal   npx pulse watch ws://${shown}/metrics/stream`,
     `  ingest     POST http://${shown}/v1/events`,
+    `  alerts     http://${shown}/v1/alerts (rules: ${config.PULSE_ALERT_RULES || 'none'}; notifications print here)`,
     'Ctrl-C stops it.',
     '',
   ].join('\n'),
