@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
 import { connectRedis, silentLogger, type Redis } from '@pulse/runtime';
 import { pulseKeys } from '@pulse/protocol';
-import { alertState, notification } from '../test/fixtures.js';
+import { alertState, notification } from '@pulse/test-support/alert-fixtures';
 import type { AlertFence, AlertState, AlertStateStore } from './alert-state.js';
 import { MemoryAlertStateStore } from './alert-state.memory.js';
 import { RedisAlertStateStore } from './alert-state.redis.js';

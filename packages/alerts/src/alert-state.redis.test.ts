@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pulseKeys } from '@pulse/protocol';
 import { connectRedis, RedisLeaderLease, silentLogger, type Redis } from '@pulse/runtime';
 import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
-import { alertState, notification } from '../test/fixtures.js';
+import { alertState, notification } from '@pulse/test-support/alert-fixtures';
 import { RedisAlertStateStore } from './alert-state.redis.js';
 import { alertKeys } from './keys.js';
 

@@ -9,8 +9,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connectRedis, silentLogger, type Redis } from '@pulse/runtime';
 import { startTestRedis, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
-import { notification } from '../test/fixtures.js';
-import { TestReceiver } from '../test/http-receiver.js';
+import { notification } from '@pulse/test-support/alert-fixtures';
+import { TestReceiver } from '@pulse/test-support/http-receiver';
 import { BullmqNotificationQueue } from './delivery.bullmq.js';
 import { MemoryNotificationQueue } from './delivery.memory.js';
 import type { DeliveryOptions, NotificationQueue } from './delivery.js';

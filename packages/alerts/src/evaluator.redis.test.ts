@@ -11,8 +11,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { pulseKeys } from '@pulse/protocol';
 import { connectRedis, silentLogger, type Redis } from '@pulse/runtime';
 import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
-import { dataWith, rulesFrom, SwitchableQueue } from '../test/fixtures.js';
-import { TestReceiver } from '../test/http-receiver.js';
+import { dataWith, rulesFrom, SwitchableQueue } from '@pulse/test-support/alert-fixtures';
+import { TestReceiver } from '@pulse/test-support/http-receiver';
 import { RedisAlertStateStore } from './alert-state.redis.js';
 import { BullmqNotificationQueue } from './delivery.bullmq.js';
 import { AlertEvaluator } from './evaluator.js';

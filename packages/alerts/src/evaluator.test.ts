@@ -4,7 +4,7 @@
  * each notification says.
  */
 import { describe, expect, it } from 'vitest';
-import { dataWith, RecordingQueue, rulesFrom, type Figures } from '../test/fixtures.js';
+import { dataWith, RecordingQueue, rulesFrom, type Figures } from '@pulse/test-support/alert-fixtures';
 import { MemoryAlertStateStore } from './alert-state.memory.js';
 import { AlertEvaluator, type PresentLabels, type ViewFilter } from './evaluator.js';
 import { fingerprint, ZERO_TIME } from './notification.js';

@@ -5,8 +5,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { notification } from '../test/fixtures.js';
-import { TestReceiver } from '../test/http-receiver.js';
+import { notification } from '@pulse/test-support/alert-fixtures';
+import { TestReceiver } from '@pulse/test-support/http-receiver';
 import { attemptDelivery, parseRetryAfter } from './http-delivery.js';
 import type { Receiver } from './rules.js';
 

@@ -4,8 +4,8 @@
  * and POST /v1/alerts/deliveries/{id}/retry.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { alertState, notification } from '../test/fixtures.js';
-import { TestReceiver } from '../test/http-receiver.js';
+import { alertState, notification } from '@pulse/test-support/alert-fixtures';
+import { TestReceiver } from '@pulse/test-support/http-receiver';
 import { MemoryAlertStateStore } from './alert-state.memory.js';
 import { MemoryNotificationQueue } from './delivery.memory.js';
 import { alertsReply, deliveriesReply, retryReply } from './rest.js';

@@ -5,10 +5,7 @@
  * and a rules builder. Not shipped: outside src/.
  */
 import type { SnapshotData } from '@pulse/protocol';
-import type { AlertState } from '../src/alert-state.js';
-import type { FailedDelivery, NotificationQueue } from '../src/delivery.js';
-import type { Notification } from '../src/notification.js';
-import { parseAlertRules, type AlertRules } from '../src/rules.js';
+import { parseAlertRules, type AlertRules, type AlertState, type FailedDelivery, type Notification, type NotificationQueue } from '@pulse/alerts';
 
 /** Figures of one view: only what a test sets; everything else is an empty window. */
 export interface Figures {
