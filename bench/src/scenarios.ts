@@ -10,6 +10,7 @@ import { benchSketches } from './sketch-merge.js';
 import { benchCells } from './snapshot-views.js';
 import { benchValidation } from './validate-events.js';
 import { benchFleet } from './fleet.js';
+import { benchAlertEvaluation } from './alert-eval.js';
 import { benchIngest } from './scenarios/ingest.js';
 import { benchFanout, benchFanoutFleet } from './scenarios/fanout.js';
 import { benchViews } from './scenarios/views.js';
@@ -67,6 +68,7 @@ export const SCENARIOS: Scenario[] = [
   { name: 'sketch', available: always, unavailable: '', run: async () => benchSketches() },
   { name: 'validate', available: always, unavailable: '', run: async () => benchValidation() },
   { name: 'fleet', available: always, unavailable: '', run: async (log) => benchFleet(log) },
+  { name: 'alert-eval', available: always, unavailable: '', run: async () => benchAlertEvaluation() },
   {
     name: 'snapshot',
     available: always,

@@ -7,6 +7,7 @@ import type { EndToEndResult } from '../scenarios/end-to-end.js';
 import type { FanoutResult } from '../scenarios/fanout.js';
 import type { FleetResult } from '../fleet.js';
 import type { ViewsResult } from '../scenarios/views.js';
+import type { AlertEvalResult } from '../alert-eval.js';
 import type { IngestResult } from '../scenarios/ingest.js';
 import type { CellsResult } from '../snapshot-views.js';
 import type { ValidateResult } from '../validate-events.js';
@@ -27,6 +28,7 @@ export function targets(r: {
   'fanout-fleet'?: FanoutResult;
   fleet?: FleetResult;
   views?: ViewsResult;
+  'alert-eval'?: AlertEvalResult;
   e2e?: EndToEndResult;
   snapshot?: CellsResult[];
   validate?: ValidateResult;
@@ -110,6 +112,13 @@ export function targets(r: {
     target: '5,000 distinct views at 0.5 s: within one gateway core, interval p99 ≤ 1.1 × 500 ms',
     measured: d5 ? `${pct(d5.figures.serverCpuPct)}, interval p99 ${n(d5.figures.intervalMs.p99)} ms, ${n(d5.slowed)} of ${n(d5.views)} views slowed by the budget` : '–',
     met: d5 ? d5.figures.serverCpuPct <= 100 && d5.figures.intervalMs.p99 <= 550 : null,
+  });
+  const runs = r['alert-eval']?.runs;
+  const steady = runs?.filter((x) => x.state === 'steady');
+  out.push({
+    target: 'alert evaluation: 1,000 rules × 20 groups on a 1,000-cell snapshot ≤ 10 ms per snapshot',
+    measured: steady ? steady.map((x) => `${x.mix} (${n(x.distinctViews)} views) p50 ${n(x.evaluateMs.p50, 1)} ms`).join(', ') : '–',
+    met: steady ? steady.every((x) => x.evaluateMs.p50 <= 10) : null,
   });
   return out;
 }

@@ -53,6 +53,9 @@ export interface StepResult {
   readonly notifications: readonly Notification[];
 }
 
+/** Nothing to keep, nobody to tell: most groups most of the time, so one shared object. */
+const INACTIVE: StepResult = Object.freeze({ next: null, notifications: Object.freeze([]) });
+
 /** Advances one alert by one evaluation that read `value` (undefined: no value). */
 export function step(prev: AlertState | null, identity: AlertIdentity, value: number | undefined, ctx: StepContext): StepResult {
   const { rule, nowMs } = ctx;
@@ -60,7 +63,7 @@ export function step(prev: AlertState | null, identity: AlertIdentity, value: nu
   const annotations = rule ? identity.annotations : (prev?.annotations ?? identity.annotations);
 
   if (prev === null || prev.phase === 'pending') {
-    if (!conditionHolds || rule === undefined) return { next: null, notifications: [] };
+    if (!conditionHolds || rule === undefined) return INACTIVE;
     const pending: AlertState = prev
       ? { ...prev, annotations, value: value as number }
       : {

@@ -27,10 +27,10 @@
  * former leader is not notified again, and one that resolves is notified.
  */
 import type { SnapshotData } from '@pulse/protocol';
-import { step, type AlertIdentity } from './alert-machine.js';
+import { step, type AlertIdentity, type StepContext } from './alert-machine.js';
 import type { AlertFence, AlertsSource, AlertState, AlertStateStore } from './alert-state.js';
 import type { NotificationQueue } from './delivery.js';
-import { figureOf } from './figures.js';
+import { figureReader, type FigureReader } from './figures.js';
 import { fingerprint, type Notification } from './notification.js';
 import type { AlertRule, AlertRules, GroupLabel, Receiver } from './rules.js';
 
@@ -93,9 +93,18 @@ export interface AlertEvaluatorOptions {
 
 const LABEL_FILTER: Record<GroupLabel, keyof ViewFilter> = { endpoint: 'endpoints', model: 'models', node: 'nodes' };
 
+/** One alert a rule can make: who it is, and the view its figure is read from. */
+interface Group {
+  readonly identity: AlertIdentity;
+  readonly filter: ViewFilter;
+  /** The same for every group with the same filter: views are built once per key. */
+  readonly viewKey: string;
+}
+
 export class AlertEvaluator implements AlertsSource {
   private readonly rules: readonly AlertRule[];
   private readonly rulesByName: ReadonlyMap<string, AlertRule>;
+  private readonly readers: ReadonlyMap<AlertRule, FigureReader>;
   private readonly receivers: ReadonlyMap<string, Receiver>;
   private readonly externalUrl: string;
   private readonly maxGroups: number;
@@ -107,10 +116,14 @@ export class AlertEvaluator implements AlertsSource {
   private outboxDirty = true;
   private running = false;
   private readonly truncatedRules = new Set<string>();
+  /** Each rule's groups for the labels of `groupsLabelsKey` (groupsOf). */
+  private readonly groups = new Map<AlertRule, readonly Group[]>();
+  private groupsLabelsKey = '';
 
   constructor(private readonly deps: AlertEvaluatorOptions) {
     this.rules = deps.rules.rules;
     this.rulesByName = new Map(this.rules.map((r) => [r.name, r]));
+    this.readers = new Map(this.rules.map((r) => [r, figureReader(r.figure)]));
     this.receivers = new Map(deps.rules.receivers.map((r) => [r.name, r]));
     this.externalUrl = deps.externalUrl ?? '';
     this.maxGroups = deps.maxGroupsPerRule ?? 1000;
@@ -175,38 +188,42 @@ export class AlertEvaluator implements AlertsSource {
     const notifications: Notification[] = [];
     const ctxBase = { receivers: this.receivers, nowMs: input.nowMs, externalUrl: this.externalUrl };
 
-    const apply = (identity: AlertIdentity, value: number | undefined, rule: AlertRule | undefined): void => {
+    // Alerts held before and evaluated now: the rest lost their group.
+    const visited = new Set<string>();
+    const apply = (identity: AlertIdentity, value: number | undefined, ctx: StepContext): void => {
       const before = prev.get(identity.fingerprint) ?? null;
-      const result = step(before, identity, value, { ...ctxBase, rule });
-      notifications.push(...result.notifications);
+      if (before) visited.add(identity.fingerprint);
+      const result = step(before, identity, value, ctx);
+      if (result.notifications.length > 0) notifications.push(...result.notifications);
       if (result.next) {
         next.set(identity.fingerprint, result.next);
-        if (!before || JSON.stringify(before) !== JSON.stringify(result.next)) put.push(result.next);
+        if (!before || !sameState(before, result.next)) put.push(result.next);
       }
     };
 
     const views = new Map<string, SnapshotData>();
-    const viewOf = (filter: ViewFilter): SnapshotData => {
-      const key = JSON.stringify([filter.endpoints ?? null, filter.models ?? null, filter.nodes ?? null]);
-      let data = views.get(key);
-      if (!data) views.set(key, (data = input.view(filter)));
+    const viewOf = (group: Group): SnapshotData => {
+      let data = views.get(group.viewKey);
+      if (!data) views.set(group.viewKey, (data = input.view(group.filter)));
       return data;
     };
 
-    const seen = new Set<string>();
+    const labelsKey = JSON.stringify(input.labels);
+    if (labelsKey !== this.groupsLabelsKey) {
+      this.groups.clear();
+      this.groupsLabelsKey = labelsKey;
+    }
+    // Every group's fingerprint is distinct: alertname is the rule's (unique) name, and a rule's groups differ in their values.
     for (const rule of this.rules) {
-      for (const group of this.groupsOf(rule, input.labels)) {
-        const identity = identityOf(rule, group);
-        if (seen.has(identity.fingerprint)) continue;
-        seen.add(identity.fingerprint);
-        apply(identity, figureOf(viewOf(filterOf(rule, group)), rule.figure), rule);
-      }
+      const ctx = { ...ctxBase, rule };
+      const read = this.readers.get(rule)!;
+      for (const group of this.groupsOf(rule, input.labels)) apply(group.identity, read(viewOf(group)), ctx);
     }
     // Alerts whose group is gone (or whose rule is): no value this time.
     for (const state of prev.values()) {
-      if (seen.has(state.fingerprint)) continue;
+      if (visited.has(state.fingerprint)) continue;
       const rule = this.rulesByName.get(state.rule);
-      apply(rule ? { ...state, annotations: { ...rule.annotations } } : state, undefined, rule);
+      apply(rule ? { ...state, annotations: { ...rule.annotations } } : state, undefined, { ...ctxBase, rule });
     }
 
     const remove = [...prev.keys()].filter((fp) => !next.has(fp));
@@ -226,8 +243,27 @@ export class AlertEvaluator implements AlertsSource {
     return { status: 'evaluated', notifications };
   }
 
+  /**
+   * The rule's groups for the labels present now. Labels change rarely, and
+   * a group's identity (its fingerprint, a hash) and view filter never do:
+   * they are worked out once per rule and kept until the labels change
+   * (evaluateOnce clears them).
+   */
+  private groupsOf(rule: AlertRule, present: PresentLabels): readonly Group[] {
+    let groups = this.groups.get(rule);
+    if (!groups) {
+      groups = this.valueSetsOf(rule, present).map((values) => {
+        const filter = filterOf(rule, values);
+        const viewKey = JSON.stringify([filter.endpoints ?? null, filter.models ?? null, filter.nodes ?? null]);
+        return { identity: identityOf(rule, values), filter, viewKey };
+      });
+      this.groups.set(rule, groups);
+    }
+    return groups;
+  }
+
   /** The value sets of the rule's group_by labels present now, within its filters: a cross product. */
-  private groupsOf(rule: AlertRule, present: PresentLabels): Record<string, string>[] {
+  private valueSetsOf(rule: AlertRule, present: PresentLabels): Record<string, string>[] {
     let groups: Record<string, string>[] = [{}];
     for (const label of rule.groupBy) {
       const key = LABEL_FILTER[label];
@@ -262,4 +298,29 @@ function identityOf(rule: AlertRule, group: Readonly<Record<string, string>>): A
   const groupLabels = { alertname: rule.name, ...group };
   const labels = { ...groupLabels, ...rule.labels };
   return { fingerprint: fingerprint(labels), rule: rule.name, labels, groupLabels, annotations: { ...rule.annotations } };
+}
+
+/**
+ * Whether an evaluation changed what is stored of an alert. Labels and
+ * annotations come from the alert's identity (fixed by its fingerprint, and
+ * the rule's text): compared by content only when not the same object.
+ */
+function sameState(a: AlertState, b: AlertState): boolean {
+  return (
+    a.phase === b.phase &&
+    a.activeAtMs === b.activeAtMs &&
+    a.firedAtMs === b.firedAtMs &&
+    a.keepFiringSinceMs === b.keepFiringSinceMs &&
+    a.value === b.value &&
+    a.firedValue === b.firedValue &&
+    sameRecord(a.annotations, b.annotations) &&
+    (a.sent === b.sent || JSON.stringify(a.sent) === JSON.stringify(b.sent)) &&
+    (a.labels === b.labels || JSON.stringify(a.labels) === JSON.stringify(b.labels))
+  );
+}
+
+function sameRecord(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  if (a === b) return true;
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }

@@ -347,6 +347,16 @@ export class View {
     return Object.fromEntries(METRIC_TYPES.map((t) => [t, this.part(t)])) as unknown as SnapshotData;
   }
 
+  /**
+   * Every metric type, each built when first read: for readers of a few
+   * figures (alert rules), who must not pay for the `nodes` table they never read.
+   */
+  get lazyData(): SnapshotData {
+    const data = {};
+    for (const t of METRIC_TYPES) Object.defineProperty(data, t, { get: () => this.part(t), enumerable: true });
+    return data as SnapshotData;
+  }
+
   private build(type: MetricType): SnapshotData[MetricType] {
     switch (type) {
       case 'throughput':

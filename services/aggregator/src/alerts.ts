@@ -33,7 +33,7 @@ export class AlertsOnSnapshots {
       models: [...new Set(snapshot.cells.map((c) => c.model))],
       nodes: [...replica.aggregates.byNode.keys()],
     };
-    const view = (f: ViewFilter): SnapshotData => buildReplicaView(replica, cellFilter(f)).data;
+    const view = (f: ViewFilter): SnapshotData => buildReplicaView(replica, cellFilter(f)).lazyData;
     void this.evaluator.evaluate({ nowMs, view, labels, fence: { key: this.fenceKey, epoch } }).then((result) => {
       if (result.status === 'fenced') this.log.info({ epoch }, 'alert state write fenced off: another aggregator leads');
     });
