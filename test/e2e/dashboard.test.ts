@@ -6,8 +6,9 @@
  * text and never run as markup, that a filter change narrows what is shown
  * (and reaches the server), that the LLM figures show (the ITL chart, SLO
  * attainment against its target, nodes ranked with an outlier marked, errors
- * by status) and the node picker narrows them, and that the page rides
- * through a restart of Pulse. Saves screenshots under test-output/ and
+ * by status) and the node picker narrows them, that a Pulse without alert
+ * rules leaves the alerts panels hidden (dashboard-alerts.test.ts has them
+ * with rules), and that the page rides through a restart of Pulse. Saves screenshots under test-output/ and
  * prints their paths.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -110,7 +111,7 @@ beforeAll(async () => {
   page = context.pages()[0] ?? (await context.newPage());
   page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`));
   page.on('console', (msg) => {
-    if (msg.type() === 'error') pageErrors.push(`console: ${msg.text()}`);
+    if (msg.type() === 'error') pageErrors.push(`console: ${msg.text()} (${msg.location().url})`);
   });
 }, 60_000);
 
@@ -152,6 +153,12 @@ describe('dashboard in Chromium', () => {
     await expect.poll(() => text('#models'), { timeout: 15_000 }).toContain('gpt-4o');
     await expect.poll(() => text('#models'), { timeout: 10_000 }).toContain('llama-3.1-70b');
     await expect.poll(async () => number('#models tr:has(th:text-is("gpt-4o")) td'), { timeout: 10_000 }).toBeGreaterThan(0);
+
+    // No PULSE_ALERT_RULES: the alert routes answer 404, and the alerts panels stay out of the way.
+    expect(await page.locator('#alerts-section').isHidden()).toBe(true);
+    expect(await page.locator('#panel-alerts').isHidden()).toBe(true);
+    expect(await page.locator('#panel-deliveries').isHidden()).toBe(true);
+    expect(await page.locator('.plot[data-bands="0"]').count()).toBe(9);
 
     const shot = join(OUTPUT, 'dashboard.png');
     await page.screenshot({ path: shot, fullPage: true });
@@ -319,7 +326,11 @@ describe('dashboard in Chromium', () => {
     await expect.poll(() => page.getAttribute('#status', 'data-state'), { timeout: 20_000 }).toBe('open');
     // The simulator retried its batches meanwhile: figures from the new process arrive.
     await expect.poll(() => number('#card-requests .value'), { timeout: 15_000 }).toBeGreaterThan(0);
-    // While Pulse was down the page's requests failed; nothing else may have gone wrong.
-    expect(pageErrors.filter((e) => !e.includes('WebSocket') && !e.includes('ERR_CONNECTION_REFUSED'))).toEqual([]);
+    // While Pulse was down the page's requests failed; nothing else may have gone wrong. The browser
+    // logs the 404 of the alerts probe (once per connection: without rules the page stops asking).
+    const alertProbes = pageErrors.filter((e) => /status of 404 .*\/v1\/alerts\)$/.test(e));
+    expect(alertProbes.length).toBeGreaterThanOrEqual(1);
+    expect(alertProbes.length).toBeLessThanOrEqual(3);
+    expect(pageErrors.filter((e) => !e.includes('WebSocket') && !e.includes('ERR_CONNECTION_REFUSED') && !alertProbes.includes(e))).toEqual([]);
   }, 60_000);
 });

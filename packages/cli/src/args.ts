@@ -1,14 +1,16 @@
 /**
- * The command line of `pulse`, parsed into what to do or a usage error.
- * Pure: main.ts prints and exits.
+ * The command line of `pulse` (`watch`, `alerts`, `alerts retry`), parsed
+ * into what to do or a usage error. Pure: main.ts prints and exits.
  */
 import { parseArgs } from 'node:util';
 import { DEFAULT_SLO_TARGETS, parseSloTargets, type SloTargets, type SubscribeFilters } from '@pulse/client';
 import { METRIC_TYPES, isMetricType, type MetricType } from '@pulse/protocol/snapshot-data';
 
 export const USAGE = `usage: pulse watch <ws-url> [options]
+       pulse alerts <url> [--json]
+       pulse alerts retry <url> <id>
 
-Watches Pulse's live metrics: a table refreshed in place, or the raw messages.
+watch: Pulse's live metrics, a table refreshed in place, or the raw messages.
 
   <ws-url>               the stream, e.g. ws://localhost:8000/metrics/stream
                          (a bare http://host:port or host:port gets /metrics/stream)
@@ -22,6 +24,11 @@ Watches Pulse's live metrics: a table refreshed in place, or the raw messages.
   --json                 print every message as one JSON line instead of the table
   --count <n>            exit after n metrics updates
   -h, --help             this help
+
+alerts: the active alerts (pending and firing) and the notifications that
+failed for good, as tables, or as one JSON line with --json; \`alerts retry\`
+sends a failed one again (its id is the first column). Needs a Pulse with
+PULSE_ALERT_RULES; <url> is the same as watch's (ws://, http:// or host:port).
 
 A Pulse with read tokens (docs/SECURITY.md) wants one: set PULSE_TOKEN (an
 environment variable rather than an option, so it stays out of \`ps\`).`;
@@ -39,7 +46,28 @@ export interface WatchCommand {
   token?: string;
 }
 
-export type Command = WatchCommand | { kind: 'help' } | { kind: 'error'; message: string };
+/** `pulse alerts <url>`: GET /v1/alerts and /v1/alerts/deliveries?state=failed. */
+export interface AlertsCommand {
+  kind: 'alerts';
+  /** The gateway's HTTP base, without a trailing slash: `http://h:8000`. */
+  url: string;
+  json: boolean;
+  /** Read token, from PULSE_TOKEN (main.ts). */
+  token?: string;
+}
+
+/** `pulse alerts retry <url> <id>`: POST /v1/alerts/deliveries/{id}/retry. */
+export interface RetryCommand {
+  kind: 'alerts-retry';
+  url: string;
+  id: string;
+  token?: string;
+}
+
+export type Command = WatchCommand | AlertsCommand | RetryCommand | { kind: 'help' } | { kind: 'error'; message: string };
+
+/** Options that only mean something to watch. */
+const WATCH_OPTIONS = ['endpoint', 'model', 'node', 'metric', 'interval', 'slo-target', 'count'] as const;
 
 export function parseCommand(argv: readonly string[]): Command {
   let parsed;
@@ -65,7 +93,8 @@ export function parseCommand(argv: readonly string[]): Command {
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
   const [command, url, ...extra] = positionals;
-  if (command !== 'watch') return { kind: 'error', message: command ? `unknown command: ${command}` : 'missing command: watch' };
+  if (command === 'alerts') return parseAlerts(positionals.slice(1), values);
+  if (command !== 'watch') return { kind: 'error', message: command ? `unknown command: ${command}` : 'missing command: watch or alerts' };
   if (!url) return { kind: 'error', message: 'missing <ws-url>' };
   if (extra.length > 0) return { kind: 'error', message: `unexpected argument: ${extra[0]}` };
 
@@ -112,4 +141,40 @@ export function streamUrl(input: string): string | null {
   else if (url.protocol !== 'ws:' && url.protocol !== 'wss:') return null;
   if (url.pathname === '/' || url.pathname === '') url.pathname = '/metrics/stream';
   return url.toString();
+}
+
+/** `alerts <url>` or `alerts retry <url> <id>`; watch's filters are refused rather than ignored. */
+function parseAlerts(args: readonly string[], values: Partial<Record<(typeof WATCH_OPTIONS)[number], unknown>> & { json?: boolean }): Command {
+  const given = WATCH_OPTIONS.find((o) => values[o] !== undefined);
+  if (given) return { kind: 'error', message: `--${given} is an option of watch, not alerts` };
+  const retry = args[0] === 'retry';
+  const [url, ...rest] = retry ? args.slice(1) : args;
+  if (!url) return { kind: 'error', message: 'missing <url>' };
+  const base = httpBase(url);
+  if (base === null) return { kind: 'error', message: `not a Pulse URL: ${url}` };
+  if (!retry) {
+    if (rest.length > 0) return { kind: 'error', message: `unexpected argument: ${rest[0]}` };
+    return { kind: 'alerts', url: base, json: values.json ?? false };
+  }
+  const [id, ...extra] = rest;
+  if (!id) return { kind: 'error', message: 'missing <id> (the first column of pulse alerts)' };
+  if (extra.length > 0) return { kind: 'error', message: `unexpected argument: ${extra[0]}` };
+  if (values.json) return { kind: 'error', message: '--json is an option of alerts, not alerts retry' };
+  return { kind: 'alerts-retry', url: base, id };
+}
+
+/**
+ * The gateway's HTTP base for its REST routes, from anything watch accepts:
+ * `ws://h:1/metrics/stream`, `https://h`, `h:1` → `http://h:1`, `https://h`.
+ * A gateway mounted under a prefix keeps it.
+ */
+export function httpBase(input: string): string | null {
+  const stream = streamUrl(input);
+  if (stream === null) return null;
+  const url = new URL(stream);
+  url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
+  url.pathname = url.pathname.replace(/\/metrics\/stream$/, '');
+  url.search = '';
+  url.hash = '';
+  return url.toString().replace(/\/$/, '');
 }

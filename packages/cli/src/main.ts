@@ -1,4 +1,5 @@
-/** `pulse` (`npx pulse watch <ws-url> …`): parses the command line and runs it. */
+/** `pulse` (`npx pulse watch <ws-url> …`, `npx pulse alerts <url>`): parses the command line and runs it. */
+import { listAlerts, retryDelivery } from './alerts.js';
 import { parseCommand, USAGE } from './args.js';
 import { watch } from './watch.js';
 
@@ -18,5 +19,16 @@ switch (command.kind) {
     process.exitCode = 2;
     break;
   case 'watch':
-    process.exitCode = await watch({ ...command, token: process.env.PULSE_TOKEN || undefined }, process.stdout, process.stderr);
+    process.exitCode = await watch({ ...command, token: readToken() }, process.stdout, process.stderr);
+    break;
+  case 'alerts':
+    process.exitCode = await listAlerts({ ...command, token: readToken() }, process.stdout, process.stderr);
+    break;
+  case 'alerts-retry':
+    process.exitCode = await retryDelivery({ ...command, token: readToken() }, process.stdout, process.stderr);
+}
+
+/** The read token, from the environment rather than an option, so it stays out of `ps`. */
+function readToken(): string | undefined {
+  return process.env.PULSE_TOKEN || undefined;
 }

@@ -1,6 +1,7 @@
 /**
  * Plain-text tables for the terminal: columns padded to their widest cell,
- * the first column left-aligned (names), the rest right-aligned (figures).
+ * the first column left-aligned (names), the rest right-aligned (figures),
+ * unless a table names other columns of text.
  */
 
 /** Longest name shown before it is cut with an ellipsis. */
@@ -11,14 +12,20 @@ const MAX_NAME = 48;
  * in an endpoint name could rewrite the screen) become `?`, long names are cut.
  */
 export function safeName(name: string): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
-  return clean.length > MAX_NAME ? `${clean.slice(0, MAX_NAME - 1)}…` : clean;
+  return safeText(name, MAX_NAME);
 }
 
-export function textTable(header: readonly string[], rows: readonly (readonly string[])[], indent = '  '): string[] {
+/** Any text from the server, made safe as safeName does, cut at `max` characters (Infinity: never, for ids to copy). */
+export function safeText(text: string, max: number): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+}
+
+/** `left`: the columns of names and free text, left-aligned; the others hold figures, right-aligned. */
+export function textTable(header: readonly string[], rows: readonly (readonly string[])[], indent = '  ', left: readonly number[] = [0]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
-    indent + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+    indent + cells.map((c, i) => (left.includes(i) ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   return [line(header), ...rows.map(line)];
 }

@@ -2,23 +2,28 @@
  * One time-series chart: a SeriesHistory drawn with uPlot. uPlot wants its
  * series fixed, so a chart whose series change (an endpoint appears) is
  * rebuilt; otherwise new data is only handed over. Series labels come from
- * producers; uPlot writes them with textContent.
+ * producers; uPlot writes them with textContent. Periods when an alert fired
+ * are shaded under the lines (setBands).
  */
 import uPlot from 'uplot';
 import type { ViewData } from '@pulse/client';
 import { formatNumber, formatTime } from '@pulse/client';
 import type { ChartSpec } from './chart-specs.js';
 import { SeriesHistory } from './series.js';
+import { visibleSpans, type FiringBand } from './alerts.js';
 
 const PALETTE = ['#4f8cff', '#ff9f43', '#2ecc71', '#e8596a', '#b07cff', '#22c3b5', '#f4c542', '#ff7ac6'];
 const HEIGHT = 170;
 const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600];
+/** Firing periods: --bad, faint enough for the lines over it to stay readable. */
+const BAND_FILL = 'rgba(232, 89, 106, 0.22)';
 const AXIS = { stroke: '#8b95a5', grid: { stroke: '#273040', width: 1 }, ticks: { stroke: '#273040', width: 1 } };
 
 export class Chart {
   private readonly history: SeriesHistory;
   private plot: uPlot | null = null;
   private drawn = '';
+  private bands: readonly FiringBand[] = [];
 
   constructor(
     readonly spec: ChartSpec,
@@ -37,6 +42,13 @@ export class Chart {
   backfill(points: readonly { timestamp: number; data: ViewData }[]): void {
     this.history.backfill(points.map((p) => [p.timestamp, this.spec.point(p.data)] as const));
     this.render();
+  }
+
+  /** The firing periods to shade from now on (the alerts panel's, after each poll). */
+  setBands(bands: readonly FiringBand[]): void {
+    this.bands = bands;
+    this.plot?.redraw(false, false);
+    this.markBands();
   }
 
   clear(): void {
@@ -61,6 +73,34 @@ export class Chart {
     // For people and tests alike: how many points the chart holds, and since when (epoch seconds).
     this.container.dataset.points = String(this.history.times.length);
     this.container.dataset.since = String(this.history.times[0] ?? '');
+    this.markBands();
+  }
+
+  /** For people and tests alike: how many firing periods the chart shades now, and how many of them still run. */
+  private markBands(): void {
+    this.container.dataset.bands = String(this.spans(this.bands).length);
+    this.container.dataset.firing = String(this.spans(this.bands.filter((b) => b.end === null)).length);
+  }
+
+  /** The parts of `bands` within the time the chart holds. */
+  private spans(bands: readonly FiringBand[]): [number, number][] {
+    const times = this.history.times;
+    return times.length < 2 ? [] : visibleSpans(bands, times[0]!, times[times.length - 1]!);
+  }
+
+  /** Shades the firing periods over the plot's full height; uPlot calls it after clearing, so the grid and lines come on top. */
+  private drawBands(u: uPlot): void {
+    const { ctx, bbox } = u;
+    const { min, max } = u.scales.x!;
+    if (min === undefined || max === undefined) return;
+    ctx.save();
+    ctx.fillStyle = BAND_FILL;
+    for (const [from, to] of visibleSpans(this.bands, min, max)) {
+      const left = u.valToPos(from, 'x', true);
+      const right = u.valToPos(to, 'x', true);
+      ctx.fillRect(left, bbox.top, Math.max(1, right - left), bbox.height);
+    }
+    ctx.restore();
   }
 
   private rebuild(names: string[], data: uPlot.AlignedData): void {
@@ -88,6 +128,7 @@ export class Chart {
           { ...AXIS, size: 56, values: (_u, ticks) => ticks.map((t) => formatNumber(t)) },
         ],
         legend: { live: true },
+        hooks: { drawClear: [(u: uPlot) => this.drawBands(u)] },
         cursor: { drag: { x: false, y: false } },
       },
       data,

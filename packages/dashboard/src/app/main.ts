@@ -2,7 +2,8 @@
  * The dashboard page: one client for the figures, filtered as the controls
  * say; cards, charts, the SLO panel and the endpoint, node and error-status
  * tables from its messages; the model table from ModelViews; the connection
- * pill from the client's status.
+ * pill from the client's status; the alerts panels and the charts' firing
+ * bands from AlertsPanel.
  */
 import {
   connect,
@@ -25,6 +26,7 @@ import {
   type ViewData,
 } from '@pulse/client';
 import { METRIC_TYPES, isMetricType } from '@pulse/protocol/snapshot-data';
+import { AlertsPanel } from './alerts-panel.js';
 import { Chart } from './chart.js';
 import { byId, element, setOptions } from './dom.js';
 import { CHARTS } from './chart-specs.js';
@@ -49,13 +51,15 @@ function streamUrl(): string {
 const url = streamUrl();
 /**
  * A read token, for a Pulse with authentication on (docs/SECURITY.md): the
- * page's own `?token=`, passed to every connection and to the labels request.
+ * page's own `?token=`, passed to every connection and to the REST requests
+ * (labels, history, alerts).
  */
 const token = new URLSearchParams(location.search).get('token') ?? undefined;
 /** What share of requests each SLO should meet (`?slo_target=`): the server knows the bounds, not the goal. */
 const slo = readSloTargets();
 const client = connect(url, { pingIntervalMs: 10_000, token });
 const charts = buildCharts();
+const alerts = new AlertsPanel(url, token, charts, CHART_SPAN_SECONDS);
 const models = new ModelViews(url, () => renderModels(byId<HTMLTableSectionElement>('models'), models.rows(), models.hidden), token);
 let filters: FilterState = fromQuery(location.search);
 /** performance.now() when the figures on screen arrived (the local clock: the server's may be skewed). */
@@ -249,6 +253,7 @@ client.onStatus((status) => {
   const pill = byId('status');
   pill.textContent = describeStatus(status);
   pill.dataset.state = status.state;
+  if (status.state === 'open') alerts.connected();
 });
 client.onMessage(onMessage);
 

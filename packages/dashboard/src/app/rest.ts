@@ -24,10 +24,20 @@ export interface HistoryPoint {
 
 /** The URL of a route of the gateway behind a stream URL (`ws://h/metrics/stream` → `http://h/metrics/labels`). */
 export function restUrl(streamUrl: string, route: 'labels' | 'history'): string {
+  return gatewayUrl(streamUrl, `/metrics/${route}`);
+}
+
+/**
+ * Any route of the gateway behind a stream URL, `path` possibly with a query
+ * (`ws://h/metrics/stream`, `/v1/alerts` → `http://h/v1/alerts`); a gateway
+ * mounted under a prefix keeps it.
+ */
+export function gatewayUrl(streamUrl: string, path: string): string {
   const url = new URL(streamUrl);
+  const target = new URL(path, 'http://gateway');
   url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
-  url.pathname = url.pathname.replace(/\/metrics\/stream$/, `/metrics/${route}`);
-  url.search = '';
+  url.pathname = url.pathname.replace(/\/metrics\/stream$/, '') + target.pathname;
+  url.search = target.search;
   return url.toString();
 }
 
