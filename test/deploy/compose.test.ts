@@ -148,8 +148,8 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('adds the simulator in the demo profile, the proxy and its stand-in upstream in the proxy profile, nothing else in one', () => {
-    const profiles: Record<string, string[]> = { simulator: ['demo'], proxy: ['proxy'], 'fake-openai': ['proxy'] };
+  it('adds the simulator in the demo profile, the proxy and its stand-in upstream in the proxy profile, Prometheus and Grafana in the monitoring profile, nothing else in one', () => {
+    const profiles: Record<string, string[]> = { simulator: ['demo'], proxy: ['proxy'], 'fake-openai': ['proxy'], prometheus: ['monitoring'], grafana: ['monitoring'] };
     for (const [name, s] of Object.entries(services)) expect(s.profiles, name).toEqual(profiles[name]);
   });
 

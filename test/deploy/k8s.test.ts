@@ -16,7 +16,7 @@ import { ingestConfigShape } from '@pulse/ingest';
 import { commonVars, parseConfig } from '@pulse/runtime';
 import { validateObject } from './k8s-schema.js';
 import { PROBE_PATHS } from './probes.js';
-import { COMPONENTS, kubectlMissing, listenPort, OVERLAYS, probePort, read, renderOverlay, ROOT, serviceOfCommand, shapeOf, type K8sObject } from './support.js';
+import { COMPONENT_PARTS, COMPONENTS, kubectlMissing, listenPort, OVERLAYS, probePort, read, renderOverlay, ROOT, serviceOfCommand, shapeOf, type K8sObject } from './support.js';
 
 /** Secrets the prod overlay expects the operator to create (docs/DEPLOY.md), with a stand-in value. */
 const EXTERNAL_SECRETS: Record<string, Record<string, string>> = {
@@ -65,7 +65,7 @@ if (kubectlMissing) console.warn(`test/deploy: Kubernetes render checks skipped:
 
 /** Each overlay alone, then with every optional component. */
 const RENDERS = OVERLAYS.flatMap((overlay) => [
-  { overlay, components: [] as readonly string[], label: overlay },
+  { overlay, components: [] as readonly (keyof typeof COMPONENT_PARTS)[], label: overlay },
   { overlay, components: COMPONENTS, label: `${overlay} + ${COMPONENTS.map((c) => `components/${c}`).join(', ')}` },
 ]);
 
@@ -119,9 +119,9 @@ describe.skipIf(kubectlMissing !== null).each(RENDERS)(`kubectl kustomize infra/
     expect(problems).toEqual([]);
   });
 
-  it('has a Deployment, Service and PDB per tier, HPAs for gateway and ingest, an Ingress and a ConfigMap', () => {
+  it('has a Deployment, Service and PDB per tier, HPAs for gateway and ingest, an Ingress and a ConfigMap (plus what the components add)', () => {
     const services = pulseContainers().map((p) => p.service).sort();
-    expect(services).toEqual(['aggregator', 'gateway', 'ingest', ...components].sort());
+    expect(services).toEqual(['aggregator', 'gateway', 'ingest', ...components.flatMap((c) => COMPONENT_PARTS[c].services)].sort());
     for (const d of all('Deployment')) {
       expect(all('Service').some((s) => matches(s.spec.selector, d.spec.template.metadata.labels)), `Service for ${d.metadata.name}`).toBe(true);
       expect(all('PodDisruptionBudget').some((p) => matches(p.spec.selector.matchLabels, d.spec.template.metadata.labels)), `PDB for ${d.metadata.name}`).toBe(true);
@@ -129,7 +129,9 @@ describe.skipIf(kubectlMissing !== null).each(RENDERS)(`kubectl kustomize infra/
     const scaled = all('HorizontalPodAutoscaler').map((h) => serviceOfCommand(find('Deployment', h.spec.scaleTargetRef.name)?.spec.template.spec.containers[0].command));
     expect(scaled.sort()).toEqual(['gateway', 'ingest']);
     expect(all('Ingress')).toHaveLength(1);
-    expect(all('ConfigMap')).toHaveLength(1);
+    const added: string[] = components.flatMap((c) => COMPONENT_PARTS[c].configMaps);
+    expect(all('ConfigMap').filter((c) => !added.includes(c.metadata.name))).toHaveLength(1);
+    for (const name of added) expect(find('ConfigMap', name), name).toBeDefined();
   });
 
   it('creates its namespace, with Pod Security "restricted" enforced, and puts everything in it', () => {

@@ -127,8 +127,17 @@ export const kubectlMissing: string | null = (() => {
   return null;
 })();
 
-/** The optional parts under infra/k8s/components that an overlay may add (docs/DEPLOY.md). */
-export const COMPONENTS = ['proxy'] as const;
+/**
+ * The optional parts under infra/k8s/components that an overlay may add
+ * (docs/DEPLOY.md, docs/MONITORING.md), with the Pulse services each one runs
+ * and the ConfigMaps it adds.
+ */
+export const COMPONENT_PARTS = {
+  proxy: { services: ['proxy'], configMaps: [] },
+  monitoring: { services: [], configMaps: ['pulse-prometheus-scrape'] },
+} as const satisfies Record<string, { services: readonly string[]; configMaps: readonly string[] }>;
+
+export const COMPONENTS = Object.keys(COMPONENT_PARTS) as (keyof typeof COMPONENT_PARTS)[];
 
 /**
  * `kubectl kustomize infra/k8s/overlays/<overlay>`, parsed. With `components`,
