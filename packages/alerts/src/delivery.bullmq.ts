@@ -9,7 +9,7 @@
  *
  * The policy of delivery.ts, mapped onto BullMQ:
  * - retry with backoff: the job's `attempts` and a custom backoff strategy
- *   (exponential, full jitter: retryDelayMs);
+ *   (exponential, with jitter: retryDelayMs);
  * - failed at once: UnrecoverableError;
  * - 429: `job.moveToDelayed(now + Retry-After, token)` then DelayedError —
  *   BullMQ moves the job back to delayed with `skipAttempt`, so attemptsMade

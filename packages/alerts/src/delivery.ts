@@ -9,7 +9,8 @@
  * Policy, per attempt (http-delivery.ts classifies the outcome):
  * - 2xx: delivered;
  * - network error, timeout, 408, 5xx: retried after an exponential backoff
- *   with full jitter, until `attempts` are spent; then kept as failed;
+ *   with jitter (half of it random), until `attempts` are spent; then kept
+ *   as failed;
  * - 429: retried after its `Retry-After` (or the backoff when it has none)
  *   without spending an attempt — the receiver is healthy, only busy — up to
  *   `maxDeferrals` times, after which a 429 counts as an attempt like a 503;
@@ -18,7 +19,6 @@
  *   retried by id with a fresh set of attempts.
  * Every attempt of one notification carries `Idempotency-Key: <id>`.
  */
-import { backoffDelay } from '@pulse/protocol';
 import type { AlertStatus, Notification } from './notification.js';
 
 export interface NotificationQueue {
@@ -84,12 +84,17 @@ export function deliveryOptions(partial: Partial<DeliveryOptions> = {}): Deliver
 
 /**
  * The wait before the next attempt once `attemptsMade` attempts failed:
- * uniform in [0, min(max, initial × 2^(attemptsMade − 1))). Full jitter, so
- * notifications that failed together (a receiver's outage) do not come back
- * together.
+ * uniform in [c/2, c), c = min(max, initial × 2^(attemptsMade − 1)). Jitter,
+ * so notifications that failed together (a receiver's outage) do not come
+ * back together — but never below half the ceiling: with full jitter
+ * ([0, c)) the attempts could all be spent within a second or two, and with
+ * the defaults ~5 % of notifications spent all 8 within a 30 s outage. Now
+ * 8 attempts span at least 63.5 s (at most 127 s).
  */
 export function retryDelayMs(attemptsMade: number, options: DeliveryOptions, random: () => number = Math.random): number {
-  return backoffDelay(attemptsMade - 1, { initialDelayMs: options.initialBackoffMs, maxDelayMs: options.maxBackoffMs }, random);
+  // 2^n overflows to Infinity for large n; min() then caps it.
+  const ceiling = Math.min(options.maxBackoffMs, options.initialBackoffMs * 2 ** Math.max(0, attemptsMade - 1));
+  return Math.floor(ceiling / 2 + (random() * ceiling) / 2);
 }
 
 /** What a failed delivery lists, from the notification and how it ended. */
