@@ -111,8 +111,7 @@ function withRepeats(state: AlertState, rule: AlertRule, ctx: StepContext): Step
     const last = state.sent[name];
     if (last && ctx.nowMs - last.atMs < receiver.repeatIntervalMs) continue;
     const seq = last?.count ?? 0;
-    const firing = notificationOf(state, 'firing', name, notificationId(state.fingerprint, state.activeAtMs, name, 'firing', seq), ctx);
-    notifications.push({ ...firing, resolvedBy: notificationId(state.fingerprint, state.activeAtMs, name, 'resolved') });
+    notifications.push(notificationOf(state, 'firing', name, notificationId(state.fingerprint, state.activeAtMs, name, 'firing', seq), ctx));
     sent ??= { ...state.sent };
     sent[name] = { atMs: ctx.nowMs, count: seq + 1 };
   }
