@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocket, type ClientOptions } from 'ws';
 import { buildView } from '@pulse/metrics';
-import { EMPTY_DISTRIBUTION, encodeSnapshot, NO_KEYED_COUNTS, type CellData, type InternalSnapshot } from '@pulse/protocol';
+import { EMPTY_DISTRIBUTION, encodeSnapshot, NO_KEYED_COUNTS, zeroCumulative, type CellData, type InternalSnapshot } from '@pulse/protocol';
 import { silentLogger, type Logger, type SnapshotFeed, type SnapshotPublisher } from '@pulse/runtime';
 import { createGateway, parseGatewayConfig, STREAM_PATH, type Gateway } from '@pulse/gateway';
 
@@ -38,6 +38,7 @@ export function cell(endpoint: string, model: string, figures: Partial<CellData>
     errorsByStatus: NO_KEYED_COUNTS,
     errorsByType: NO_KEYED_COUNTS,
     sloGood: [],
+    cumulative: zeroCumulative(),
     ...figures,
   };
 }

@@ -1,7 +1,7 @@
 /**
  * The aggregator's state of one (node, endpoint, model) cell: its numbers
  * (window counters, in-flight gauges, since-creation totals — the lists of
- * @pulse/protocol's cell-fields.ts), its running window distributions, its
+ * @pulse/protocol's cell-fields.ts), its cumulative export slots (cumulative.ts), its running window distributions, its
  * keyed counts, and its share of every time bucket so expired buckets can be
  * subtracted exactly.
  *
@@ -21,6 +21,7 @@ import {
   compileZero,
   field,
   WINDOW_COUNTERS,
+  zeroCumulative,
   type CellDistribution,
   type CellNumber,
   type Counts,
@@ -92,6 +93,12 @@ export class CellState {
   keyedChanged = false;
   /** Whether any snapshot or patch reported this cell yet. */
   reportedOnce = false;
+  /** Since-creation counters and classic histograms for export, by CUMULATIVE_SLOTS; counted by the TotalsLedger. */
+  readonly cumulative: number[] = zeroCumulative();
+  /** `cumulative` as the last patch or snapshot reported it. */
+  readonly cumulativeReported: number[] = zeroCumulative();
+  /** A cumulative slot moved since the last patch. */
+  cumulativeChanged = false;
 
   constructor(
     readonly node: string,
@@ -183,7 +190,12 @@ export class CellState {
 
   /** True when the cell holds nothing worth publishing or keeping: no live bucket, nothing in flight, no totals. */
   isIdle(): boolean {
-    return this.shares.size === 0 && CELL_GAUGES.every((k) => this.counts[k] === 0) && CELL_TOTALS.every((k) => this.counts[k] === 0);
+    return (
+      this.shares.size === 0 &&
+      CELL_GAUGES.every((k) => this.counts[k] === 0) &&
+      CELL_TOTALS.every((k) => this.counts[k] === 0) &&
+      this.cumulative.every((n) => n === 0)
+    );
   }
 }
 

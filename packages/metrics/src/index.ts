@@ -6,3 +6,4 @@ export * from './window.js';
 export * from './patch-builder.js';
 export * from './replica.js';
 export * from './view.js';
+export * from './export-series.js';

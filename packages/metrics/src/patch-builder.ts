@@ -69,9 +69,27 @@ function cellPatch(cell: CellState): CellPatch | null {
     (dists ??= {})[name] = patch;
   }
   const keyed = cell.keyedChanged ? { errorsByStatus: copy(cell.statuses), errorsByType: copy(cell.types), sloGood: cell.sloGood.slice() } : undefined;
+  const cumulative = cell.cumulativeChanged ? cumulativeChanges(cell) : null;
   // A cell no snapshot or patch reported yet goes out even when all its numbers are still 0.
-  if (!numbers && !dists && !keyed && cell.reportedOnce) return null;
-  return { node: cell.node, endpoint: cell.endpoint, model: cell.model, numbers: numbers ?? {}, ...(keyed && { keyed }), dists: dists ?? {} };
+  if (!numbers && !dists && !keyed && !cumulative && cell.reportedOnce) return null;
+  return {
+    node: cell.node,
+    endpoint: cell.endpoint,
+    model: cell.model,
+    numbers: numbers ?? {},
+    ...(keyed && { keyed }),
+    dists: dists ?? {},
+    ...(cumulative && { cumulative }),
+  };
+}
+
+/** The cumulative slots that moved since the last report, as (slot, value) pairs; null when none did. */
+function cumulativeChanges(cell: CellState): number[] | null {
+  let pairs: number[] | null = null;
+  const now = cell.cumulative;
+  const was = cell.cumulativeReported;
+  for (let i = 0; i < now.length; i++) if (now[i] !== was[i]) (pairs ??= []).push(i, now[i]!);
+  return pairs;
 }
 
 function take(indices: number[]): readonly number[] {

@@ -16,6 +16,7 @@ import {
   field,
   decodeSnapshot,
   messageKind,
+  zeroCumulative,
   NO_KEYED_COUNTS,
   type CellData,
   type CellNumber,
@@ -99,7 +100,7 @@ const applyNumbers = new Function(
   ).join('\n')}\nreturn moved;`,
 ) as (cell: Counts<CellNumber>, numbers: Partial<Counts<CellNumber>>, delta: Counts<CellNumber>) => boolean;
 
-type MutableCell = CellData & Record<(typeof CELL_DISTRIBUTIONS)[number], CellDistributionState>;
+type MutableCell = CellData & Record<(typeof CELL_DISTRIBUTIONS)[number], CellDistributionState> & { cumulative: number[] };
 
 /** Every cell built the one way, so all have one shape (a view reads thousands of them). */
 function newCell(node: string, endpoint: string, model: string, slos: number): MutableCell {
@@ -112,6 +113,7 @@ function newCell(node: string, endpoint: string, model: string, slos: number): M
     errorsByType: NO_KEYED_COUNTS,
     sloGood: new Array<number>(slos).fill(0),
     ...perDistribution(() => new CellDistributionState()),
+    cumulative: zeroCumulative(),
   };
 }
 
@@ -159,6 +161,7 @@ export class SnapshotReplica {
       cell.errorsByStatus = c.errorsByStatus;
       cell.errorsByType = c.errorsByType;
       cell.sloGood = [...c.sloGood];
+      cell.cumulative = [...c.cumulative];
       for (const name of CELL_DISTRIBUTIONS) cell[name] = CellDistributionState.from(c[name]);
       this.hold(cell);
     }
@@ -211,6 +214,7 @@ export class SnapshotReplica {
       this.aggregates.samples(cell, name, d.added, d.removed);
       cell[name].apply(d);
     }
+    if (p.cumulative) for (let i = 0; i < p.cumulative.length; i += 2) cell.cumulative[p.cumulative[i]!] = p.cumulative[i + 1]!;
   }
 
   private hold(cell: MutableCell): void {

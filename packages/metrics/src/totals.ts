@@ -1,13 +1,28 @@
 /**
  * The since-creation totals' protocol (docs/PROTOCOL.md §4): which totals a
- * request end adds to, the increments not yet persisted — the delta the
+ * request start and end add to (the seed's four, and the cumulative export
+ * slots of @pulse/protocol's cumulative.ts), the increments not yet persisted — the delta the
  * aggregator commits with each acknowledgement, so each is counted exactly
  * once — and loading the persisted hash back. The values themselves live in
  * each cell's counts, where the snapshot reads them; the hash's field format
  * is @pulse/protocol's `totalsField`.
  */
-import { CELL_TOTALS, isErrorEnd, parseTotalsField, totalsField, type CellTotal, type PulseEvent, type RequestEnd } from '@pulse/protocol';
+import {
+  bucketOf,
+  CELL_TOTALS,
+  COUNTER_SLOT,
+  CUMULATIVE_SLOTS,
+  HISTOGRAM_SLOTS,
+  isErrorEnd,
+  parseTotalsField,
+  totalsField,
+  type CellTotal,
+  type HistogramSlots,
+  type PulseEvent,
+  type RequestEnd,
+} from '@pulse/protocol';
 import type { CellState } from './cell.js';
+import { interTokenLatencyMs } from './itl.js';
 
 /** Totals that changed, to persist: hash field → increment. */
 export type TotalsDelta = Map<string, number>;
@@ -24,16 +39,38 @@ export class TotalsLedger {
   private delta: TotalsDelta = new Map();
   /** Each cell's field names, built once: a JSON.stringify per event was a fifth of the aggregator's CPU. */
   private readonly fields = new WeakMap<CellState, Partial<Record<CellTotal, string>>>();
+  private readonly slotFields = new WeakMap<CellState, string[]>();
 
   constructor(private readonly cells: TotalsCells) {}
 
+  /** Counts a request start of `cell`. */
+  countStart(cell: CellState): void {
+    this.addSlot(cell, COUNTER_SLOT.requests, 1);
+  }
+
   /** Counts what `end` adds to the totals of `cell`; `stream` says whether it was a stream (its start may have said so). */
   count(cell: CellState, end: RequestEnd, stream: boolean): void {
-    if (stream) this.add(cell, isErrorEnd(end) ? 'failedStreams' : 'completedStreams', 1);
+    const error = isErrorEnd(end);
+    if (stream) this.add(cell, error ? 'failedStreams' : 'completedStreams', 1);
     if (end.cache) {
       this.add(cell, 'totalLookups', 1);
       if (end.cache.hit) this.add(cell, 'totalHits', 1);
     }
+    this.addSlot(cell, COUNTER_SLOT.responses, 1);
+    if (error) this.addSlot(cell, COUNTER_SLOT.errors, 1);
+    if (end.prompt_tokens !== undefined) {
+      this.addSlot(cell, COUNTER_SLOT.promptTokens, end.prompt_tokens);
+      this.observe(cell, HISTOGRAM_SLOTS.inputTokens, end.prompt_tokens);
+    }
+    if (end.completion_tokens !== undefined) {
+      this.addSlot(cell, COUNTER_SLOT.completionTokens, end.completion_tokens);
+      this.observe(cell, HISTOGRAM_SLOTS.outputTokens, end.completion_tokens);
+    }
+    this.observe(cell, HISTOGRAM_SLOTS.latency, end.latency_ms);
+    // TTFT and ITL as the window's distributions take them: streams only.
+    if (stream && end.ttft_ms !== undefined) this.observe(cell, HISTOGRAM_SLOTS.ttft, end.ttft_ms);
+    const itl = interTokenLatencyMs(end, stream);
+    if (itl !== undefined) this.observe(cell, HISTOGRAM_SLOTS.itl, itl);
   }
 
   /**
@@ -43,6 +80,7 @@ export class TotalsLedger {
    */
   countEvent(event: PulseEvent): void {
     if (event.type === 'request.end') this.count(this.cells.cell(event.node, event.endpoint, event.model), event, event.stream === true);
+    else if (event.type === 'request.start') this.countStart(this.cells.cell(event.node, event.endpoint, event.model));
   }
 
   /** The increments since the last call, to persist with the batch's acknowledgement. */
@@ -59,13 +97,20 @@ export class TotalsLedger {
   addDelta(delta: ReadonlyMap<string, number>): void {
     for (const [field, n] of delta) {
       const parsed = parseTotalsField(field);
-      if (parsed) this.add(this.cells.cell(parsed.node, parsed.endpoint, parsed.model), parsed.total, n);
+      if (!parsed) continue;
+      const cell = this.cells.cell(parsed.node, parsed.endpoint, parsed.model);
+      if (parsed.total) this.add(cell, parsed.total, n);
+      else this.addSlot(cell, parsed.slot, n);
     }
   }
 
   /** Replaces every cell's totals with the persisted hash; returns how many fields could not be read. */
   load(hash: Record<string, string>): number {
-    for (const cell of this.cells.all()) for (const k of CELL_TOTALS) cell.counts[k] = 0;
+    for (const cell of this.cells.all()) {
+      for (const k of CELL_TOTALS) cell.counts[k] = 0;
+      cell.cumulative.fill(0);
+      cell.cumulativeChanged = true;
+    }
     this.delta = new Map();
     let bad = 0;
     for (const [field, raw] of Object.entries(hash)) {
@@ -75,7 +120,9 @@ export class TotalsLedger {
         bad++;
         continue;
       }
-      this.cells.cell(parsed.node, parsed.endpoint, parsed.model).counts[parsed.total] = value;
+      const cell = this.cells.cell(parsed.node, parsed.endpoint, parsed.model);
+      if (parsed.total) cell.counts[parsed.total] = value;
+      else cell.cumulative[parsed.slot] = value;
     }
     return bad;
   }
@@ -93,6 +140,31 @@ export class TotalsLedger {
       this.add(from, k, -n);
       this.add(to, k, n);
     }
+    for (let slot = 0; slot < from.cumulative.length; slot++) {
+      const n = from.cumulative[slot]!;
+      if (n === 0) continue;
+      this.addSlot(from, slot, -n);
+      this.addSlot(to, slot, n);
+    }
+  }
+
+  /** Counts `value` into a histogram: its bucket and its sum, a time's in whole microseconds (cumulative.ts says why). */
+  private observe(cell: CellState, h: HistogramSlots, value: number): void {
+    this.addSlot(cell, h.first + bucketOf(h.bounds, h.time ? value / 1000 : value), 1);
+    const sum = h.time ? Math.round(value * 1000) : value;
+    if (sum > 0) this.addSlot(cell, h.sum, sum);
+  }
+
+  private addSlot(cell: CellState, slot: number, n: number): void {
+    cell.cumulative[slot]! += n;
+    cell.cumulativeChanged = true;
+    let fields = this.slotFields.get(cell);
+    if (!fields) {
+      fields = [];
+      this.slotFields.set(cell, fields);
+    }
+    const field = (fields[slot] ??= totalsField(cell.node, cell.endpoint, cell.model, CUMULATIVE_SLOTS[slot]!));
+    this.delta.set(field, (this.delta.get(field) ?? 0) + n);
   }
 
   private add(cell: CellState, total: CellTotal, n: number): void {

@@ -1,4 +1,4 @@
-import { totalsField, type PulseEvent, type RequestEnd, type RequestStart } from '@pulse/protocol';
+import { CUMULATIVE_HISTOGRAMS, CUMULATIVE_SLOTS, HISTOGRAM_SLOTS, totalsField, type PulseEvent, type RequestEnd, type RequestStart } from '@pulse/protocol';
 import { describe, expect, it } from 'vitest';
 import { buildView, type CellFilter } from './view.js';
 import { MetricsWindow, OTHER_LABEL } from './window.js';
@@ -160,6 +160,48 @@ describe('MetricsWindow totals and cardinality', () => {
     const restored = new MetricsWindow(opts);
     expect(restored.totals.load({ ...Object.fromEntries([...delta].map(([k, v]) => [k, String(v)])), junk: 'x' })).toBe(1);
     expect(viewAt(restored, t + 500).streaming.completed_streams).toBe(1);
+  });
+
+  it('counts every start and end into the cumulative export slots, each value in its GenAI bucket, and restores them', () => {
+    const w = new MetricsWindow(opts);
+    feed(
+      w,
+      [
+        start('a', t, { stream: true }),
+        start('b', t),
+        start('c', t),
+        // 2.5 s latency (bucket le=2.56), TTFT 0.25 s exactly on a bound (le=0.25), ITL (2500 − 250) / 9 = 250 ms (le=0.3).
+        end('a', t + 10, { stream: true, latency_ms: 2500, ttft_ms: 250, prompt_tokens: 7, completion_tokens: 10 }),
+        end('b', t + 10, { status: 503, latency_ms: 0.0004, error: 'overloaded' }),
+        // Far beyond the last bound: the overflow bucket.
+        end('c', t + 10, { latency_ms: 200_000, completion_tokens: 1 }),
+      ],
+      t + 10,
+    );
+    const [cell] = w.snapshot(t + 500, 1, 1, 0).cells;
+    const slots = cell!.cumulative;
+    const at = (name: string) => slots[CUMULATIVE_SLOTS.indexOf(name)];
+    expect([at('requests'), at('responses'), at('errors'), at('promptTokens'), at('completionTokens')]).toEqual([3, 3, 1, 7, 11]);
+    const bucket = (h: 'latency' | 'ttft' | 'itl', le: number | null) => slots[HISTOGRAM_SLOTS[h].first + (le === null ? CUMULATIVE_HISTOGRAMS[h].length : (CUMULATIVE_HISTOGRAMS[h] as readonly number[]).indexOf(le))];
+    expect([bucket('latency', 0.01), bucket('latency', 2.56), bucket('latency', null)]).toEqual([1, 1, 1]);
+    expect(slots.slice(HISTOGRAM_SLOTS.latency.first, HISTOGRAM_SLOTS.latency.sum).reduce((a, b) => a + b)).toBe(3);
+    expect(slots[HISTOGRAM_SLOTS.latency.sum]).toBe(2_500_000 + 0 + 200_000_000); // µs; 0.4 µs rounds to 0
+    expect(bucket('ttft', 0.25)).toBe(1);
+    expect(slots[HISTOGRAM_SLOTS.ttft.sum]).toBe(250_000);
+    expect(bucket('itl', 0.3)).toBe(1);
+    expect(slots[HISTOGRAM_SLOTS.itl.sum]).toBe(250_000);
+    // Tokens per request: 7 prompt tokens (le=16); 10 and 1 completion tokens (le=16, le=1); sums as counted.
+    const tokens = (h: 'inputTokens' | 'outputTokens') => slots.slice(HISTOGRAM_SLOTS[h].first, HISTOGRAM_SLOTS[h].sum + 1);
+    expect(tokens('inputTokens')).toEqual([0, 0, 1, ...new Array(12).fill(0), 7]);
+    expect(tokens('outputTokens')).toEqual([1, 0, 1, ...new Array(12).fill(0), 11]);
+
+    // Persisted as the seed's totals are, and loaded back whole.
+    const delta = w.totals.takeDelta();
+    expect(delta.get(totalsField('n1', '/v1/chat/completions', 'gpt-4', 'requests'))).toBe(3);
+    const restored = new MetricsWindow(opts);
+    expect(restored.totals.load(Object.fromEntries([...delta].map(([k, v]) => [k, String(v)])))).toBe(0);
+    restored.advance(t + 500);
+    expect(restored.snapshot(t + 500, 1, 1, 0).cells[0]!.cumulative).toEqual(slots);
   });
 
   it('replayed history adds to the window but not to the totals', () => {

@@ -30,6 +30,7 @@ import {
 import { CellState, DIST_BIT, newBucketCell, type BucketCell } from './cell.js';
 import { InFlightTracker, requestKey } from './inflight.js';
 import { ZERO_INDEX } from './log-histogram.js';
+import { interTokenLatencyMs } from './itl.js';
 import { TotalsLedger } from './totals.js';
 
 export { OTHER_LABEL };
@@ -81,7 +82,15 @@ export class MetricsWindow {
   private readonly errorTypes = new Map<string, number>();
   private readonly inflight = new InFlightTracker();
   /** The since-creation totals: counted as ends arrive (when asked to), persisted by the aggregator. */
-  readonly totals = new TotalsLedger({ cell: (node, endpoint, model) => this.cell(this.nodeLabel(node), endpoint, model), all: () => this.cells.values() });
+  readonly totals = new TotalsLedger({
+    // A cell whose totals a takeover counts changed too: the next patch must carry them.
+    cell: (node, endpoint, model) => {
+      const cell = this.cell(this.nodeLabel(node), endpoint, model);
+      this.changed.add(cell);
+      return cell;
+    },
+    all: () => this.cells.values(),
+  });
   /** Cells changed, and cells or nodes forgotten, since the last snapshot or patch. */
   readonly changed = new Set<CellState>();
   readonly forgotten: CellState[] = [];
@@ -117,6 +126,7 @@ export class MetricsWindow {
     if (event.type === 'request.start') {
       this.inflight.start(node, key, cell, event.stream, atMs);
       if (bucket) cell.addCounter(bucket, 'requests', 1);
+      if (countTotals) this.totals.countStart(cell);
       return;
     }
     const startedStreaming = this.inflight.end(node, key, atMs);
@@ -149,17 +159,13 @@ export class MetricsWindow {
         cell.addCounter(bucket, 'prefixSum', e.cache.prefix_length);
       }
     }
-    let itl: number | undefined;
+    const itl = interTokenLatencyMs(e, stream);
     if (stream) {
       if (e.ttft_ms !== undefined) cell.addSample(bucket, 'ttft', e.ttft_ms);
       if (e.completion_tokens !== undefined && e.latency_ms > 0) {
         cell.addSample(bucket, 'tokensPerSecond', e.completion_tokens / (e.latency_ms / 1000));
       }
-      // AIPerf's inter-token latency: the time after the first token, shared by the gaps between tokens.
-      if (e.ttft_ms !== undefined && e.completion_tokens !== undefined && e.completion_tokens >= 2) {
-        itl = Math.max(0, e.latency_ms - e.ttft_ms) / (e.completion_tokens - 1);
-        cell.addSample(bucket, 'itl', itl);
-      }
+      if (itl !== undefined) cell.addSample(bucket, 'itl', itl);
     }
     for (let i = 0; i < this.slos.length; i++) {
       if (meetsSlo(this.slos[i]!, { error, stream, latencyMs: e.latency_ms, ttftMs: e.ttft_ms, itlMs: itl })) cell.addSloGood(bucket, i);
@@ -288,6 +294,10 @@ export class MetricsWindow {
       d.removed.length = 0;
     }
     cell.distsChanged = 0;
+    if (every || cell.cumulativeChanged) {
+      for (let i = 0; i < cell.cumulative.length; i++) cell.cumulativeReported[i] = cell.cumulative[i]!;
+      cell.cumulativeChanged = false;
+    }
   }
 
   /** Length of history the window covers: the window, or less while the store is younger. */
@@ -484,7 +494,7 @@ const cellFields = new Function(
   `const n = cell.counts; return { node: cell.node, endpoint: cell.endpoint, model: cell.model, ${[
     ...CELL_NUMBERS.map((k) => `${field(k)}: n.${field(k)}`),
     ...CELL_DISTRIBUTIONS.map((k) => `${field(k)}: distribution(cell, '${k}')`),
-  ].join(', ')}, errorsByStatus: new Map(cell.statuses), errorsByType: new Map(cell.types), sloGood: cell.sloGood.slice() };`,
+  ].join(', ')}, errorsByStatus: new Map(cell.statuses), errorsByType: new Map(cell.types), sloGood: cell.sloGood.slice(), cumulative: cell.cumulative.slice() };`,
 ) as (cell: CellState, distribution: (cell: CellState, name: CellDistribution) => DistributionData) => CellData;
 
 function cellData(cell: CellState, distribution: (cell: CellState, name: CellDistribution) => DistributionData): CellData {

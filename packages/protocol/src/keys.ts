@@ -3,6 +3,7 @@
  * module joins key names: a prefix per deployment (or per test) isolates it.
  */
 import { CELL_TOTALS, OTHER_LABEL, type CellTotal } from './cell-fields.js';
+import { cumulativeSlot } from './cumulative.js';
 
 export interface PulseKeys {
   /** Stream of event batches: one entry per accepted ingest request. */
@@ -49,16 +50,20 @@ export function pulseKeys(prefix: string = DEFAULT_KEY_PREFIX): PulseKeys {
 
 /**
  * A field of the `totals` hash: one since-creation total of one cell, as the
- * JSON text `[node, endpoint, model, total]` (labels may hold any character,
- * so no separator would do). A field from before cells had a node,
+ * JSON text `[node, endpoint, model, name]` (labels may hold any character,
+ * so no separator would do), where `name` is a total of CELL_TOTALS or a slot
+ * of CUMULATIVE_SLOTS. A field from before cells had a node,
  * `[endpoint, model, total]`, reads as the node `__other__`.
  */
-export function totalsField(node: string, endpoint: string, model: string, total: CellTotal): string {
-  return JSON.stringify([node, endpoint, model, total]);
+export function totalsField(node: string, endpoint: string, model: string, name: CellTotal | string): string {
+  return JSON.stringify([node, endpoint, model, name]);
 }
 
-/** The cell and total a `totals` field names; null for anything else. */
-export function parseTotalsField(field: string): { node: string; endpoint: string; model: string; total: CellTotal } | null {
+/** What a `totals` field counts: a seed total, or a cumulative slot (cumulative.ts). */
+export type TotalsTarget = { total: CellTotal; slot?: undefined } | { slot: number; total?: undefined };
+
+/** The cell and total (or cumulative slot) a `totals` field names; null for anything else. */
+export function parseTotalsField(field: string): ({ node: string; endpoint: string; model: string } & TotalsTarget) | null {
   let value: unknown;
   try {
     value = JSON.parse(field);
@@ -66,8 +71,9 @@ export function parseTotalsField(field: string): { node: string; endpoint: strin
     return null;
   }
   if (!Array.isArray(value) || (value.length !== 3 && value.length !== 4)) return null;
-  const [node, endpoint, model, total] = (value.length === 3 ? [OTHER_LABEL, ...value] : value) as unknown[];
-  if (typeof node !== 'string' || typeof endpoint !== 'string' || typeof model !== 'string') return null;
-  if (!(CELL_TOTALS as readonly unknown[]).includes(total)) return null;
-  return { node, endpoint, model, total: total as CellTotal };
+  const [node, endpoint, model, name] = (value.length === 3 ? [OTHER_LABEL, ...value] : value) as unknown[];
+  if (typeof node !== 'string' || typeof endpoint !== 'string' || typeof model !== 'string' || typeof name !== 'string') return null;
+  if ((CELL_TOTALS as readonly string[]).includes(name)) return { node, endpoint, model, total: name as CellTotal };
+  const slot = cumulativeSlot(name);
+  return slot === undefined ? null : { node, endpoint, model, slot };
 }

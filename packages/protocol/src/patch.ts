@@ -9,16 +9,18 @@
  * A changed cell carries the new values of the numbers that changed, its
  * keyed counts whole when they changed, and for each distribution that
  * changed its new count, sum and (when they moved) min and max, plus the
- * histogram indices of the samples added and of those that left the window.
+ * histogram indices of the samples added and of those that left the window,
+ * and the cumulative slots (cumulative.ts) that moved, with their new values.
  * Applied in order to the snapshot of `baseSeq`, patches rebuild exactly the
  * snapshot the aggregator would have sent (a property the tests check).
  *
- * Wire layout (version 1): magic 'Q', version, epoch, seq, baseSeq, builtAt
+ * Wire layout (version 2): magic 'Q', version, epoch, seq, baseSeq, builtAt
  * f64, coveredSeconds f64, self counters, string table, nodes changed,
  * nodes removed, cells changed, cells removed.
  */
 import { BinaryReader, BinaryWriter, DecodeError } from './binary.js';
 import { CELL_DISTRIBUTIONS, CELL_NUMBERS, type CellDistribution, type CellNumber, type Counts } from './cell-fields.js';
+import { CUMULATIVE_SLOT_COUNT } from './cumulative.js';
 import {
   collectStrings,
   keyedReader,
@@ -34,7 +36,7 @@ import {
 } from './snapshot.js';
 
 export const PATCH_MAGIC = 0x51; // 'Q'
-export const PATCH_VERSION = 1;
+export const PATCH_VERSION = 2;
 
 /** How one distribution of a cell changed. */
 export interface DistributionPatch {
@@ -62,6 +64,8 @@ export interface CellPatch extends CellRef {
   /** All keyed counts, when any changed. */
   keyed?: KeyedData;
   dists: Partial<Record<CellDistribution, DistributionPatch>>;
+  /** The cumulative slots that changed as flat (slot, new value) pairs, slots ascending; absent when none did. */
+  cumulative?: readonly number[];
 }
 
 export interface SnapshotPatch {
@@ -187,6 +191,33 @@ function writeCellPatch(w: BinaryWriter, c: CellPatch, strings: StringTable): vo
     writeIndices(w, d.added);
     writeIndices(w, d.removed);
   }
+  writeCumulativeChanges(w, c.cumulative ?? NONE);
+}
+
+const NONE: readonly number[] = Object.freeze([]);
+
+function writeCumulativeChanges(w: BinaryWriter, pairs: readonly number[]): void {
+  w.uint(pairs.length / 2);
+  let last = -1;
+  for (let i = 0; i < pairs.length; i += 2) {
+    w.uint(pairs[i]! - last - 1);
+    w.uint(pairs[i + 1]!);
+    last = pairs[i]!;
+  }
+}
+
+function readCumulativeChanges(r: BinaryReader): number[] | undefined {
+  const n = r.uint();
+  if (n === 0) return undefined;
+  if (n > CUMULATIVE_SLOT_COUNT) throw new DecodeError(`${n} cumulative changes`);
+  const pairs: number[] = [];
+  let at = -1;
+  for (let i = 0; i < n; i++) {
+    at += r.uint() + 1;
+    if (at >= CUMULATIVE_SLOT_COUNT) throw new DecodeError(`cumulative slot ${at} of ${CUMULATIVE_SLOT_COUNT}`);
+    pairs.push(at, r.uint());
+  }
+  return pairs;
 }
 
 function readCellPatch(r: BinaryReader, label: (i: number) => string, readKeyed: (r: BinaryReader) => KeyedData): CellPatch {
@@ -210,7 +241,8 @@ function readCellPatch(r: BinaryReader, label: (i: number) => string, readKeyed:
     const removed = readIndices(r);
     dists[k] = { count, sum, ...(min !== undefined && { min }), ...(max !== undefined && { max }), added, removed };
   });
-  return { ...ref, numbers, ...(keyed && { keyed }), dists };
+  const cumulative = readCumulativeChanges(r);
+  return { ...ref, numbers, ...(keyed && { keyed }), dists, ...(cumulative && { cumulative }) };
 }
 
 /** Indices as zigzag deltas from the previous one (sorted lists make them one byte each). */

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from './binary.js';
 import { decodePatch, encodePatch, messageKind, type SnapshotPatch } from './patch.js';
+import { COUNTER_SLOT, CUMULATIVE_SLOT_COUNT, HISTOGRAM_SLOTS, zeroCumulative } from './cumulative.js';
 import { decodeSnapshot, encodeSnapshot, isNewer, type CellData, type InternalSnapshot } from './snapshot.js';
 
 const dist = (counts: number[], offset = -3) => ({ count: counts.reduce((a, b) => a + b, 1), sum: 12.5, min: 0.25, max: 1e6, zeros: 1, offset, counts: Uint32Array.from(counts) });
@@ -33,7 +34,19 @@ function cell(node: string, endpoint: string, model: string, n: number): CellDat
     errorsByStatus: n === 1 ? new Map([[500, 3], [429, 1]]) : new Map(),
     errorsByType: n === 1 ? new Map([['timeout', 2], ['ünïcødé error', 1]]) : new Map(),
     sloGood: [n, 0],
+    cumulative: cumulative(n),
   };
+}
+
+/** Sparse like a real cell's: a few counters and buckets, one beyond 2^32. */
+function cumulative(n: number): number[] {
+  const slots = zeroCumulative();
+  slots[COUNTER_SLOT.requests] = 100 * n;
+  slots[COUNTER_SLOT.promptTokens] = 2 ** 40;
+  slots[HISTOGRAM_SLOTS.latency.first + 3] = 7;
+  slots[HISTOGRAM_SLOTS.itl.sum] = 123_456_789;
+  slots[CUMULATIVE_SLOT_COUNT - 1] = n;
+  return slots;
 }
 
 const snapshot: InternalSnapshot = {
@@ -103,6 +116,7 @@ describe('patch codec', () => {
         model: 'gpt-4',
         numbers: { requests: 7, queueDepth: 0, totalHits: 2 ** 40 },
         keyed: { errorsByStatus: new Map([[503, 1]]), errorsByType: new Map([['overloaded', 1]]), sloGood: [4, 0] },
+        cumulative: [0, 101, HISTOGRAM_SLOTS.ttft.first, 2, CUMULATIVE_SLOT_COUNT - 1, 2 ** 33],
         dists: {
           latency: { count: 9, sum: 1234.5, min: 0.5, added: [-1000, 12, 12, 340], removed: [11] },
           itl: { count: 0, sum: 0, added: [], removed: [40, 41] },

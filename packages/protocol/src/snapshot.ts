@@ -6,19 +6,21 @@
  *
  * One entry per (node, endpoint, model) cell: window counters, exact
  * sum/min/max and a log-bucket histogram per distribution, errors by status
- * and type, good counts per SLO, in-flight gauges and since-creation totals;
+ * and type, good counts per SLO, in-flight gauges and since-creation totals
+ * (the seed's four and the cumulative slots of cumulative.ts, for export);
  * one entry per node with its last event time and the corrections its own
  * gauges make to what start/end pairs imply.
  *
- * Wire layout (version 2, integers LEB128 varints, signed ones zigzag):
+ * Wire layout (version 3, integers LEB128 varints, signed ones zigzag):
  *   magic 'P', version, epoch, seq, builtAt f64, coveredSeconds f64,
  *   self counters, SLO names, string table, nodes, cells.
  */
 import { BinaryReader, BinaryWriter, DecodeError } from './binary.js';
 import { CELL_DISTRIBUTIONS, CELL_NUMBERS, field, type CellDistribution, type CellNumber, type Counts } from './cell-fields.js';
+import { CUMULATIVE_SLOT_COUNT } from './cumulative.js';
 
 export const SNAPSHOT_MAGIC = 0x50; // 'P'
-export const SNAPSHOT_VERSION = 2;
+export const SNAPSHOT_VERSION = 3;
 
 /**
  * A distribution over the window: exact count/sum/min/max plus histogram
@@ -58,6 +60,8 @@ export type CellData = { node: string; endpoint: string; model: string } & Count
     errorsByType: KeyedCounts<string>;
     /** Ends that met each SLO, in the snapshot's `slos` order. */
     sloGood: readonly number[];
+    /** Since-creation counters and classic histograms, by CUMULATIVE_SLOTS (cumulative.ts). */
+    cumulative: readonly number[];
   };
 
 /** A producing node heard from lately. */
@@ -152,7 +156,8 @@ const readCellFields = new Function(
   'model',
   'readDistribution',
   'readKeyed',
-  `return { node, endpoint, model, ${[...CELL_NUMBERS.map((k) => `${field(k)}: r.uint()`), ...CELL_DISTRIBUTIONS.map((k) => `${field(k)}: readDistribution(r)`)].join(', ')}, ...readKeyed(r) };`,
+  'readCumulative',
+  `return { node, endpoint, model, ${[...CELL_NUMBERS.map((k) => `${field(k)}: r.uint()`), ...CELL_DISTRIBUTIONS.map((k) => `${field(k)}: readDistribution(r)`)].join(', ')}, ...readKeyed(r), cumulative: readCumulative(r) };`,
 ) as (
   r: BinaryReader,
   node: string,
@@ -160,6 +165,7 @@ const readCellFields = new Function(
   model: string,
   readDistribution: (r: BinaryReader) => DistributionData,
   readKeyed: (r: BinaryReader) => Pick<CellData, 'errorsByStatus' | 'errorsByType' | 'sloGood'>,
+  readCumulative: (r: BinaryReader) => number[],
 ) => CellData;
 
 /**
@@ -283,6 +289,34 @@ export function writeCell(w: BinaryWriter, c: CellData, strings: StringTable): v
   w.uint(strings.ref(c.model));
   writeCellFields(w, c, writeDistribution);
   writeKeyed(w, c, strings);
+  writeCumulative(w, c.cumulative);
+}
+
+/** The cumulative slots as (gap, value) pairs of those above 0: most buckets of most cells are. */
+export function writeCumulative(w: BinaryWriter, slots: readonly number[]): void {
+  let used = 0;
+  for (const v of slots) if (v !== 0) used++;
+  w.uint(used);
+  let last = -1;
+  for (let i = 0; i < slots.length; i++) {
+    const v = slots[i]!;
+    if (v === 0) continue;
+    w.uint(i - last - 1);
+    w.uint(v);
+    last = i;
+  }
+}
+
+export function readCumulative(r: BinaryReader): number[] {
+  const slots = new Array<number>(CUMULATIVE_SLOT_COUNT).fill(0);
+  const used = r.uint();
+  let at = -1;
+  for (let i = 0; i < used; i++) {
+    at += r.uint() + 1;
+    if (at >= CUMULATIVE_SLOT_COUNT) throw new DecodeError(`cumulative slot ${at} of ${CUMULATIVE_SLOT_COUNT}`);
+    slots[at] = r.uint();
+  }
+  return slots;
 }
 
 export function writeStats(w: BinaryWriter, s: AggregatorStats): void {
@@ -338,7 +372,7 @@ export function decodeSnapshot(buf: Buffer): InternalSnapshot {
   for (let i = 0; i < nNodes; i++) nodes.push(readNode(r, label));
   const cells: CellData[] = [];
   const nCells = r.uint();
-  for (let i = 0; i < nCells; i++) cells.push(readCellFields(r, label(r.uint()), label(r.uint()), label(r.uint()), readDistribution, readKeyed));
+  for (let i = 0; i < nCells; i++) cells.push(readCellFields(r, label(r.uint()), label(r.uint()), label(r.uint()), readDistribution, readKeyed, readCumulative));
   if (!r.done) throw new DecodeError('trailing bytes after snapshot');
   return { epoch, seq, builtAt, coveredSeconds, stats, slos, nodes, cells };
 }

@@ -14,6 +14,7 @@ import { fanout } from './fanout.js';
 import { checkingIntervalMs, guardHandshakes } from './handshake.js';
 import { httpRoutes, type HttpHandler, type OptionalHttpHandler } from './http-routes.js';
 import { labelsBody } from './labels.js';
+import { PrometheusExport } from './prometheus-export.js';
 import { SnapshotState } from './snapshot-state.js';
 import { ViewBudget } from './view-budget.js';
 import { ViewRegistry } from './view-registry.js';
@@ -86,12 +87,14 @@ export function createGateway({
   const alertsRoute = alerts ? alertRoutes(alerts, access) : null;
   const alertsThenDashboard: OptionalHttpHandler = (req, res) => (alertsRoute?.(req, res) ?? false) || (dashboard?.(req, res) ?? false);
   const handshakeMs = config.PULSE_GATEWAY_HANDSHAKE_TIMEOUT_MS;
+  const prometheusExport = new PrometheusExport();
   const server = createServer(
     { connectionsCheckingInterval: checkingIntervalMs(handshakeMs) },
     httpRoutes({
       snapshotBody: () => state.restBody(clock.epochSeconds()),
       labelsBody: () => labelsBody(state.snapshot, clock.epochSeconds()),
       historyBody: () => state.history.responseBody(clock.epochSeconds()),
+      prometheusText: () => prometheusExport.body(state.snapshot),
       limitsText: () => counters.prometheusText(),
       selfMetricsText: () => metrics.exposition(),
       access,

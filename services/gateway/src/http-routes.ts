@@ -1,6 +1,7 @@
 /**
  * The gateway's REST surface (docs/PROTOCOL.md §2, §6): `/metrics/snapshot`,
- * `/metrics/labels`, `/metrics/history`, `/metrics/limits`, `/metrics` (self-metrics),
+ * `/metrics/labels`, `/metrics/history`, `/metrics/limits`, `/metrics/prometheus`
+ * (the cluster's figures for Prometheus), `/metrics` (self-metrics),
  * `/healthz`, `/readyz`; then the
  * dashboard (`/` and its assets), then the fallback; anything else is a JSON
  * 404. The `/metrics/*` routes carry data: read token, origin and CORS apply
@@ -18,6 +19,8 @@ export interface HttpRouteDeps {
   labelsBody(): string;
   /** Body of `GET /metrics/history` (see history.ts). */
   historyBody(): string;
+  /** Body of `GET /metrics/prometheus`: the cluster's figures, Prometheus text (prometheus-export.ts). */
+  prometheusText(): string;
   /** Body of `GET /metrics/limits`: the refusal counters, Prometheus text. */
   limitsText(): Promise<string>;
   /** Body of `GET /metrics`: the process's self-metrics, Prometheus text. */
@@ -46,6 +49,7 @@ export function httpRoutes(deps: HttpRouteDeps): HttpHandler {
     '/metrics/labels': () => [200, deps.labelsBody()],
     '/metrics/history': () => [200, deps.historyBody()],
     '/metrics/limits': async () => [200, await deps.limitsText(), PROMETHEUS_CONTENT_TYPE],
+    '/metrics/prometheus': () => [200, deps.prometheusText(), PROMETHEUS_CONTENT_TYPE],
     '/metrics': async () => [200, await deps.selfMetricsText(), PROMETHEUS_CONTENT_TYPE],
     '/healthz': () => [200, LIVENESS_BODY],
     '/readyz': () => {
