@@ -75,11 +75,12 @@ export class TotalsLedger {
 
   /**
    * Counts an event's totals without its start at hand: for a log entry
-   * whose window share was applied before its totals were known. Only the
-   * end's own `stream` flag says whether it was a stream here.
+   * whose window share was applied before its totals were known. The end's
+   * own `stream` flag says whether it was a stream, else `startSaidStream`
+   * (what the window saw when it applied the start).
    */
-  countEvent(event: PulseEvent): void {
-    if (event.type === 'request.end') this.count(this.cells.cell(event.node, event.endpoint, event.model), event, event.stream === true);
+  countEvent(event: PulseEvent, startSaidStream = false): void {
+    if (event.type === 'request.end') this.count(this.cells.cell(event.node, event.endpoint, event.model), event, event.stream ?? startSaidStream);
     else if (event.type === 'request.start') this.countStart(this.cells.cell(event.node, event.endpoint, event.model));
   }
 

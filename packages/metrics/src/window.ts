@@ -108,16 +108,17 @@ export class MetricsWindow {
   /**
    * Applies one event logged at `atMs` (the log's clock). With `countTotals`
    * false (a window rebuilt from history) the since-creation totals, which
-   * already include it, are left alone.
+   * already include it, are left alone. Returns, for an end, whether it
+   * counted as a stream (its own flag, else its start's).
    */
-  apply(event: PulseEvent, atMs: number, countTotals: boolean): void {
+  apply(event: PulseEvent, atMs: number, countTotals: boolean): boolean {
     this.applied++;
     const node = this.nodeLabel(event.node);
     const state = this.nodes.get(node);
     if (state && event.ts > state.lastSeen) state.lastSeen = event.ts;
     if (event.type === 'node.gauge') {
       this.inflight.gauge(node, atMs, event.queue_depth, event.active_streams);
-      return;
+      return false;
     }
     const cell = this.cell(node, event.endpoint, event.model);
     this.changed.add(cell);
@@ -127,13 +128,14 @@ export class MetricsWindow {
       this.inflight.start(node, key, cell, event.stream, atMs);
       if (bucket) cell.addCounter(bucket, 'requests', 1);
       if (countTotals) this.totals.countStart(cell);
-      return;
+      return false;
     }
     const startedStreaming = this.inflight.end(node, key, atMs);
     // An end's own `stream` decides when it says; otherwise its start does.
     const stream = event.stream ?? startedStreaming === true;
     if (bucket) this.addEnd(cell, bucket, event, stream);
     if (countTotals) this.totals.count(cell, event, stream);
+    return stream;
   }
 
   private addEnd(cell: CellState, bucket: BucketCell, e: RequestEnd, stream: boolean): void {

@@ -50,7 +50,8 @@ function traffic(step: number, tsMs: number, nodes: readonly string[]): PulseEve
         request_id: `s${step - 1}-${i}`,
         endpoint: `/v1/endpoint-${(step - 1 + i) % 14}`,
         model,
-        stream,
+        // A quarter of the ends leave `stream` to their start: a standby records those (takeover.ts).
+        ...(i % 4 !== 0 && { stream }),
         status: i === 7 ? 500 : 200,
         latency_ms: 100 + ((step * 7 + i * 13) % 900),
         ...(stream && { ttft_ms: 20 + (i % 50) }),
@@ -109,10 +110,11 @@ describe('aggregator memory bounds', () => {
       expect(stand.buckets).toBe(lead.buckets);
       // 14 endpoints × 3 models for each live node, and for the `__other__` node the silent ones retired into.
       expect(stand.cells).toBeLessThanOrEqual(3 * 42);
-      expect(stand.cells).toBe(lead.cells);
+      // A standby keeps no totals (it loads them when it takes over), so not the `__other__` cells that hold only those.
+      expect(stand.cells).toBeLessThanOrEqual(lead.cells);
       expect(stand.nodes).toBe(2);
       expect(lead.nodes).toBe(2);
-      // One log entry a step: a standby records the totals of the last window + tick of them.
+      // One log entry a step: a standby records the stream hints of the last window + tick of them.
       expect(stand.recordedEntries).toBeGreaterThan(0);
       expect(stand.recordedEntries).toBeLessThanOrEqual((WINDOW + TICK) / TICK + 1);
       // Only the last step's requests are still open on each replica.

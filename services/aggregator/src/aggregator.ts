@@ -63,7 +63,7 @@ export interface AggregatorStatus {
   inFlight: number;
   /** Producing nodes the window tracks (silent ones drop out after 30 s). */
   nodes: number;
-  /** Log entries whose totals this standby recorded for a takeover: those of the last window + tick. */
+  /** Log entries whose stream hints this standby recorded for a takeover (takeover.ts): within the last window + tick. */
   recordedEntries: number;
   labelsFolded: number;
   /** ms between the newest applied entry being logged and the last snapshot. */
@@ -162,8 +162,8 @@ export class Aggregator {
     if (this.current() !== 'standby' || this.window !== window) return false; // rebuilt or taken over meanwhile
     this.noteRead(entries);
     for (const entry of entries) {
-      this.applyAll(window, entry);
-      ledger.tailed(entry, window);
+      ledger.tail(entry, window);
+      this.noteApplied(entry);
     }
     ledger.forget(this.now() - this.horizonMs());
     return entries.length === count;
@@ -378,12 +378,6 @@ export class Aggregator {
 
   private horizonMs(): number {
     return this.deps.settings.windowMs + this.deps.settings.tickMs;
-  }
-
-  private applyAll(window: MetricsWindow, entry: LogEntry): void {
-    const at = idMs(entry.id);
-    for (const event of entry.events) window.apply(event, at, true);
-    this.noteApplied(entry);
   }
 
   private noteApplied(entry: LogEntry): void {

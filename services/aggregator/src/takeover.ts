@@ -2,29 +2,35 @@
  * The takeover protocol: how a standby becomes the leader and counts every
  * entry exactly once, in the window and in the since-creation totals.
  *
- * A standby tails the log into its window (no consumer group) and records,
- * per entry, the totals that entry added. Taking over, it catches its tail up
- * to the end of the log, at id P: the watermark. From then on the leader
- * claims through the consumer group what the old leader never acknowledged —
- * pending entries first, then new ones:
+ * A standby tails the log into its window (no consumer group, no totals:
+ * taking over, it loads the persisted ones). Per entry it records only what
+ * the entry's events cannot tell alone: which ends counted as streams
+ * because their start said so (an end need not repeat `stream`). Taking over,
+ * it catches its tail up to the end of the log, at id P: the watermark. From
+ * then on the leader claims through the consumer group what the old leader
+ * never acknowledged — pending entries first, then new ones:
  * - an entry after P is not in the window yet: applied whole, window and totals;
  * - an entry at or before P is in the window already: only its totals are
- *   counted, as the standby recorded them (or, if it was never recorded,
- *   from its events alone).
+ *   counted, from its events and the streams recorded for it.
  * The persisted totals are loaded at P, so what the old leader committed is
  * there once and what it did not commit is counted once, here.
+ *
+ * Recording hints rather than each entry's totals keeps a standby's memory
+ * flat: a cell's totals are some 90 fields (the cumulative export slots
+ * among them), and a map of them per entry measured ~650 bytes an entry.
  */
-import type { MetricsWindow, TotalsDelta } from '@pulse/metrics';
+import type { MetricsWindow } from '@pulse/metrics';
+import type { PulseEvent } from '@pulse/protocol';
 import { compareIds, idMs, type LogEntry } from '@pulse/runtime';
 
-/** Log entries whose totals a standby records at most (besides the horizon). */
+/** Log entries whose stream hints a standby records at most (besides the horizon). */
 export const MAX_RECORDED = 1_000_000;
 
 export class TakeoverLedger {
   /** Last entry the tail applied; once taken over, the watermark P. */
   private tailId: string;
-  /** Totals of tailed entries, by entry id, oldest first. */
-  private readonly recorded = new Map<string, TotalsDelta>();
+  /** By entry id, oldest first: the indices of its ends that were streams by their start's word only. */
+  private readonly recorded = new Map<string, number[]>();
 
   /** @param fromId the tail starts after this id (the start of the window's horizon) */
   constructor(fromId: string) {
@@ -36,22 +42,27 @@ export class TakeoverLedger {
     return this.tailId;
   }
 
-  /** Entries whose totals are recorded. */
+  /** Entries with hints recorded. */
   get size(): number {
     return this.recorded.size;
   }
 
-  /** Standby: `entry` was applied to `window` through the tail, its totals counted there; keeps them for a takeover. */
-  tailed(entry: LogEntry, window: MetricsWindow): void {
-    const delta = window.totals.takeDelta();
-    if (delta.size > 0) this.recorded.set(entry.id, delta);
+  /** Standby: applies `entry` to `window` (no totals) and records what its totals will need. */
+  tail(entry: LogEntry, window: MetricsWindow): void {
+    const at = idMs(entry.id);
+    let inferred: number[] | null = null;
+    entry.events.forEach((event, i) => {
+      const stream = window.apply(event, at, false);
+      if (stream && event.type === 'request.end' && event.stream === undefined) (inferred ??= []).push(i);
+    });
+    if (inferred) this.recorded.set(entry.id, inferred);
     this.tailId = entry.id;
   }
 
   /**
    * Drops what no takeover will need: entries older than `beforeMs` (the
    * window's horizon: that old, they are not waiting to be claimed), and the
-   * oldest beyond MAX_RECORDED — a takeover counts such an entry from its events.
+   * oldest beyond MAX_RECORDED — a takeover counts such an entry from its events alone.
    */
   forget(beforeMs: number): void {
     for (const id of this.recorded.keys()) {
@@ -70,13 +81,9 @@ export class TakeoverLedger {
       for (const event of entry.events) window.apply(event, atMs, true);
       return true;
     }
-    const delta = this.recorded.get(entry.id);
-    if (delta) {
-      window.totals.addDelta(delta);
-      this.recorded.delete(entry.id);
-    } else {
-      for (const event of entry.events) window.totals.countEvent(event);
-    }
+    const inferred = this.recorded.get(entry.id);
+    this.recorded.delete(entry.id);
+    entry.events.forEach((event: PulseEvent, i) => window.totals.countEvent(event, inferred?.includes(i) === true));
     return false;
   }
 }
