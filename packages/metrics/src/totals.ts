@@ -41,8 +41,8 @@ export class TotalsLedger {
   /** Each cell's field names, built once: a JSON.stringify per event was a fifth of the aggregator's CPU. */
   private readonly fields = new WeakMap<CellState, Partial<Record<CellTotal, string>>>();
   private readonly slotFields = new WeakMap<CellState, string[]>();
-  /** Cumulative slot increments not yet in `delta`, by cell (kept, zeroed as flushed), and the cells with any. */
-  private readonly pendingSlots = new WeakMap<CellState, number[]>();
+  /** Cumulative slot increments not yet in `delta`, by cell (kept, zeroed as flushed; `touched` lists the slots to look at), and the cells with any. */
+  private readonly pendingSlots = new WeakMap<CellState, { values: number[]; touched: number[] }>();
   private readonly dirty = new Set<CellState>();
 
   constructor(private readonly cells: TotalsCells) {}
@@ -118,7 +118,11 @@ export class TotalsLedger {
       cell.cumulativeChanged = true;
     }
     this.delta = new Map();
-    for (const cell of this.dirty) this.pendingSlots.get(cell)!.fill(0);
+    for (const cell of this.dirty) {
+      const pending = this.pendingSlots.get(cell)!;
+      pending.values.fill(0);
+      pending.touched.length = 0;
+    }
     this.dirty.clear();
     let bad = 0;
     for (const [field, raw] of Object.entries(hash)) {
@@ -173,10 +177,11 @@ export class TotalsLedger {
     cell.cumulativeChanged = true;
     let pending = this.pendingSlots.get(cell);
     if (!pending) {
-      pending = zeroCumulative();
+      pending = { values: zeroCumulative(), touched: [] };
       this.pendingSlots.set(cell, pending);
     }
-    pending[slot]! += n;
+    if (pending.values[slot] === 0) pending.touched.push(slot);
+    pending.values[slot]! += n;
     this.dirty.add(cell);
   }
 
@@ -189,13 +194,14 @@ export class TotalsLedger {
         fields = [];
         this.slotFields.set(cell, fields);
       }
-      for (let slot = 0; slot < pending.length; slot++) {
-        const n = pending[slot]!;
+      for (const slot of pending.touched) {
+        const n = pending.values[slot]!;
         if (n === 0) continue;
-        pending[slot] = 0;
+        pending.values[slot] = 0;
         const field = (fields[slot] ??= totalsField(cell.node, cell.endpoint, cell.model, CUMULATIVE_SLOTS[slot]!));
         this.delta.set(field, (this.delta.get(field) ?? 0) + n);
       }
+      pending.touched.length = 0;
     }
     this.dirty.clear();
   }
