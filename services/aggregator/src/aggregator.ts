@@ -82,6 +82,8 @@ const EVENTS_PER_READ = 20_000;
 export class Aggregator {
   private state: AggregatorState = 'starting';
   private window: MetricsWindow | null = null;
+  /** When the metrics store the window counts from was created (the OTLP points' start). */
+  private createdAtMs = 0;
   private ledger: TakeoverLedger | null = null;
   /** Held while leading: what commits and publishes carry. */
   private fence: Fence | null = null;
@@ -139,6 +141,7 @@ export class Aggregator {
     const { settings } = this.deps;
     const createdAtMs = await this.deps.source.createdAt();
     if (this.state !== 'starting' && this.state !== 'stepping-down') return;
+    this.createdAtMs = createdAtMs;
     this.window = new MetricsWindow({
       windowMs: settings.windowMs,
       bucketMs: settings.tickMs,
@@ -412,6 +415,18 @@ export class Aggregator {
       lagMs: snap && this.newestApplied > 0 ? Math.max(0, snap.builtAt * 1000 - this.newestApplied) : null,
     };
   };
+
+  /**
+   * The leader's window now, for the OTLP push (@pulse/otel-export), with the
+   * store's creation time its totals count from; null unless leading (and
+   * published in this leadership, so the totals match the window gateways
+   * see), so only the leader pushes. A whole snapshot: for a push every few seconds or more.
+   */
+  exportState(): { snapshot: InternalSnapshot; createdAtMs: number } | null {
+    const { window, fence, lastPublished } = this;
+    if (this.state !== 'leading' || !window || !fence || !lastPublished) return null;
+    return { snapshot: window.snapshot(this.now(), fence.epoch, lastPublished.seq, 0), createdAtMs: this.createdAtMs };
+  }
 
   /** Resolves with the next snapshot this replica publishes (for tests). */
   nextSnapshot(): Promise<InternalSnapshot> {

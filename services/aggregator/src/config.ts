@@ -1,4 +1,5 @@
 import type { Slo } from '@pulse/protocol';
+import { otlpVars } from '@pulse/otel-export';
 import { alertRulesVar, commonVars, intVar, redisUrlVar, slosVar } from '@pulse/runtime';
 
 /** Environment of an aggregator replica (docs/PROTOCOL.md §2), with defaults. */
@@ -23,6 +24,8 @@ export const aggregatorVars = {
   PULSE_ALERT_RULES: alertRulesVar,
   /** Stream entries (ingest requests) read per batch. */
   PULSE_BATCH_ENTRIES: intVar(500, 1, 100_000),
+  /** The OTLP push of the figures by the leader (docs/MONITORING.md): the standard OTEL_* variables. */
+  ...otlpVars,
 };
 
 /** What the aggregator core needs, in its own units. */

@@ -13,6 +13,7 @@ import {
   RedisSnapshotPublisher,
 } from '@pulse/runtime';
 import { AlertEvaluator, openAlertsOrExit } from '@pulse/alerts';
+import { otlpSettings, startOtlpPush } from '@pulse/otel-export';
 import { createAggregator } from './aggregator.js';
 import { AlertsOnSnapshots } from './alerts.js';
 import { aggregatorSettings, aggregatorVars } from './config.js';
@@ -49,6 +50,9 @@ const aggregator = createAggregator({
   alerts,
 });
 
+// OTLP push (docs/MONITORING.md): every replica runs it, only the leader's collections hold anything.
+const otlp = startOtlpPush(otlpSettings(config), () => aggregator.exportState(), logger);
+
 const server = createHealthServer({ status: aggregator.status, storeReachable: () => commands.status === 'ready' });
 server.on('error', (err) => {
   logger.fatal({ err, host: config.HOST, port: config.PORT }, 'cannot listen');
@@ -63,6 +67,8 @@ if (commands.status === 'ready') aggregator.start();
 else commands.once('ready', () => aggregator.start());
 
 onShutdown(logger, config.PULSE_SHUTDOWN_TIMEOUT_MS, async () => {
+  // Last push while still leading: after close() hands the lease over, a push from here could land after the next leader's.
+  await otlp?.shutdown();
   await aggregator.close();
   // The worker finishes the deliveries in hand; the queued ones wait in Redis for another worker.
   await alertsSetup?.queue.close();

@@ -5,6 +5,7 @@
  */
 import { aggregatorSettings, AlertsOnSnapshots, createAggregator, registerAggregatorMetrics } from '@pulse/aggregator';
 import { AlertEvaluator, openAlertsOrExit } from '@pulse/alerts';
+import { otlpSettings, startOtlpPush } from '@pulse/otel-export';
 import { dashboardHandler } from '@pulse/dashboard';
 import { createGateway } from '@pulse/gateway';
 import { createIngestApp } from '@pulse/ingest';
@@ -38,6 +39,8 @@ const aggregator = createAggregator({
   logger,
   alerts: evaluator ? new AlertsOnSnapshots(evaluator, pulseKeys(config.PULSE_KEY_PREFIX).leaderLease, logger) : undefined,
 });
+// OTLP push of the figures (docs/MONITORING.md), while this process leads (always, without REDIS_URL).
+const otlp = startOtlpPush(otlpSettings(config), () => aggregator.exportState(), logger);
 // One registry of self-metrics and one set of refusal counters for the three roles: the gateway
 // serves them at /metrics and /metrics/limits.
 const metrics = new SelfMetrics();
@@ -71,6 +74,7 @@ gateway.server.listen(config.PORT, config.HOST, () => {
 onShutdown(logger, config.PULSE_SHUTDOWN_TIMEOUT_MS, async () => {
   stopping = true;
   await gateway.close();
+  await otlp?.shutdown();
   await aggregator.close();
   await alerts?.queue.close();
   for (const r of alertsRedis ? [alertsRedis.commands, alertsRedis.patient] : []) await closeRedis(r).catch(() => undefined);
