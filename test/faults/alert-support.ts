@@ -5,97 +5,22 @@
  * be SIGKILLed and restarted with its data; webhook receivers on 127.0.0.1
  * that the test scripts to refuse connections, answer 503 or 429, or hang;
  * a failing node's traffic that makes an alert fire and, once stopped,
- * resolve; and the figures each test prints (duplicates, delays).
+ * resolve; and the figures each test prints (duplicates, delays, the order
+ * of a firing notification and its resolution).
  *
- * Processes are spawned through support.ts, so its leftover-killing applies.
+ * The processes and the redis-server are support.ts's Cluster (and its
+ * leftover-killing); this file adds what is about alerts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import type { Redis } from 'ioredis';
-import { pulseKeys, type PulseKeys } from '@pulse/protocol';
 import { alertKeys, type AlertKeys } from '@pulse/alerts';
-import { findRedisServerBinary, freePort, pingPort } from '@pulse/test-support/redis-server';
-import { testClient, uniquePrefix } from '@pulse/test-support/redis';
+import { freePort } from '@pulse/test-support/redis-server';
 import type { ServiceProcess } from '@pulse/test-support/processes';
-import { getJson, killLeftovers, postEvents, roleOf, sleep, spawnService, until } from './support.js';
-
-// ---------------------------------------------------------------- Redis with its data
-
-/**
- * A redis-server child that writes every command to its append-only file
- * before answering (`--appendonly yes --appendfsync always`): a SIGKILL loses
- * nothing it acknowledged, and `restart()` brings it back on the same port
- * with the same directory, so it loads everything again.
- */
-export class AofRedis {
-  private child: ChildProcess | null = null;
-  private output = '';
-  private readonly killOnExit = () => this.child?.kill('SIGKILL');
-
-  private constructor(
-    private readonly binary: string,
-    readonly port: number,
-    readonly dir: string,
-  ) {}
-
-  static async start(): Promise<AofRedis> {
-    const binary = findRedisServerBinary();
-    if (!binary) throw new Error('the alert fault tests need redis-server on PATH (apt-get install redis-server)');
-    const redis = new AofRedis(binary, await freePort(), mkdtempSync(join(tmpdir(), 'pulse-redis-aof-')));
-    await redis.launch();
-    return redis;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  /** SIGKILL, as a crash would. */
-  async kill(): Promise<void> {
-    const child = this.child;
-    this.child = null;
-    process.off('exit', this.killOnExit);
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  /** Starts it again on the same port and directory: it loads its append-only file. */
-  async restart(): Promise<void> {
-    await this.kill();
-    await this.launch();
-  }
-
-  async stop(): Promise<void> {
-    await this.kill();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  private async launch(): Promise<void> {
-    this.output = '';
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'];
-    const child = spawn(this.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    process.on('exit', this.killOnExit);
-    const keep = (chunk: Buffer) => (this.output = (this.output + chunk.toString()).slice(-2000));
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    // Loading a large AOF takes a moment; ours are small.
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null) break;
-      if (await pingPort(this.port, 200)) return;
-      await sleep(20);
-    }
-    throw new Error(`redis-server (AOF) on port ${this.port} did not answer PING:\n${this.output}`);
-  }
-}
+import { Cluster, getJson, postEvents, sleep, until } from './support.js';
 
 // ---------------------------------------------------------------- receivers
 
@@ -419,73 +344,73 @@ export class FailingNode {
 /** The settings every alert fault test runs with: quick ticks, a 3 s window (a stopped node's alert resolves ~3 s later). */
 export const ALERT_ENV: Record<string, string> = { PULSE_TICK_MS: '250', PULSE_WINDOW_SECONDS: '3', LOG_LEVEL: 'info' };
 
-/** redis-server (AOF) + ingest + aggregator ×2 + gateway, with PULSE_ALERT_RULES, one unique key prefix. */
-export class AlertCluster {
-  readonly aggregators: ServiceProcess[] = [];
-  ingest!: ServiceProcess;
-  gateway!: ServiceProcess;
-  readonly keys: PulseKeys;
-  readonly alertKeys: AlertKeys;
-  private admin: Redis | null = null;
+/** A notification's BullMQ job as stored. */
+export interface StoredJob {
+  attemptsMade: number;
+  attemptsStarted: number;
+  /** The 429s waited out. */
+  deferrals: number;
+  finishedOn: number | null;
+  failedReason: string | null;
+  /** What the worker returned: the receiver's status, or 0 for a firing notification dropped because its resolution was queued. */
+  returnValue: number | null;
+}
 
-  private constructor(
-    readonly redis: AofRedis,
-    readonly prefix: string,
-    private readonly baseEnv: Record<string, string>,
-  ) {
-    this.keys = pulseKeys(prefix);
-    this.alertKeys = alertKeys(prefix);
+/** A notification job as the tests read it. */
+export interface QueuedNotification {
+  readonly status: string;
+  readonly labels: Record<string, string>;
+  /** A firing notification's: its episode's resolution (Notification.resolvedBy). */
+  readonly resolvedBy?: string;
+}
+
+/**
+ * support.ts's Cluster — persistent redis-server, ingest, aggregator ×2,
+ * gateway — with PULSE_ALERT_RULES, and the alert questions asked of it.
+ */
+export class AlertCluster {
+  readonly alertKeys: AlertKeys;
+
+  private constructor(readonly base: Cluster) {
+    this.alertKeys = alertKeys(base.prefix);
   }
 
   static async start(rulesPath: string, env: Record<string, string> = {}): Promise<AlertCluster> {
-    const redis = await AofRedis.start();
-    const prefix = uniquePrefix('alertfaults');
-    const cluster = new AlertCluster(redis, prefix, { REDIS_URL: redis.url, PULSE_KEY_PREFIX: prefix, PULSE_ALERT_RULES: rulesPath, ...ALERT_ENV, ...env });
-    try {
-      const [ingest] = await Promise.all([spawnService('ingest', cluster.baseEnv), cluster.startAggregator(), cluster.startAggregator()]);
-      cluster.ingest = ingest;
-      // A gateway is ready once a snapshot exists.
-      cluster.gateway = await spawnService('gateway', cluster.baseEnv);
-    } catch (err) {
-      await cluster.stop();
-      throw err;
-    }
-    return cluster;
+    const base = await Cluster.start({ ingest: 1, aggregators: 2, gateways: 1, persistentRedis: true, env: { PULSE_ALERT_RULES: rulesPath, ...ALERT_ENV, ...env } });
+    return new AlertCluster(base);
   }
 
-  async startAggregator(): Promise<ServiceProcess> {
-    const p = await spawnService('aggregator', this.baseEnv);
-    this.aggregators.push(p);
-    return p;
+  get ingest(): ServiceProcess {
+    return this.base.ingest[0]!;
+  }
+
+  get gateway(): ServiceProcess {
+    return this.base.gateways[0]!;
+  }
+
+  get aggregators(): ServiceProcess[] {
+    return this.base.aggregators;
+  }
+
+  get redis(): Cluster['redis'] {
+    return this.base.redis;
+  }
+
+  startAggregator(): Promise<ServiceProcess> {
+    return this.base.startAggregator();
   }
 
   running(): ServiceProcess[] {
-    return this.aggregators.filter((a) => a.child.exitCode === null && a.child.signalCode === null);
+    return this.base.runningAggregators();
   }
 
-  /** The one running aggregator reporting `leader`. */
-  async leader(timeoutMs = 8000): Promise<ServiceProcess> {
-    return until(
-      'exactly one leader aggregator',
-      async () => {
-        const among = this.running();
-        const roles = await Promise.all(among.map((a) => roleOf(a)));
-        const leaders = among.filter((_, i) => roles[i] === 'leader');
-        return leaders.length === 1 ? leaders[0] : undefined;
-      },
-      timeoutMs,
-    );
+  leader(timeoutMs = 8000): Promise<ServiceProcess> {
+    return this.base.leader(timeoutMs);
   }
 
-  /** A plain client on the cluster's Redis (reconnects by itself after a restart). */
-  redisClient(): Redis {
-    this.admin ??= testClient(this.redis.url);
-    return this.admin;
-  }
-
-  /** The BullMQ job of a notification, as stored: attempts made and started, the 429s waited out, its state's timestamps. */
-  async job(id: string): Promise<{ attemptsMade: number; attemptsStarted: number; deferrals: number; finishedOn: number | null; failedReason: string | null } | null> {
-    const hash = await this.redisClient().hgetall(`${this.alertKeys.bullPrefix}:${this.alertKeys.queueName}:${id}`);
+  /** The BullMQ job of a notification, as stored. */
+  async job(id: string): Promise<StoredJob | null> {
+    const hash = await this.base.redisClient().hgetall(`${this.alertKeys.bullPrefix}:${this.alertKeys.queueName}:${id}`);
     if (!hash.data) return null;
     return {
       attemptsMade: Number(hash.atm ?? 0),
@@ -493,14 +418,15 @@ export class AlertCluster {
       deferrals: Number((JSON.parse(hash.data) as { deferrals?: number }).deferrals ?? 0),
       finishedOn: hash.finishedOn ? Number(hash.finishedOn) : null,
       failedReason: hash.failedReason ?? null,
+      returnValue: hash.returnvalue ? Number(JSON.parse(hash.returnvalue)) : null,
     };
   }
 
-  /** Every notification job in BullMQ: id → its notification's status (firing/resolved) and labels. */
-  async jobs(): Promise<Map<string, { status: string; labels: Record<string, string> }>> {
-    const redis = this.redisClient();
+  /** Every notification job in BullMQ: id → its notification's status (firing/resolved), labels, and (firing) its resolution's id. */
+  async jobs(): Promise<Map<string, QueuedNotification>> {
+    const redis = this.base.redisClient();
     const base = `${this.alertKeys.bullPrefix}:${this.alertKeys.queueName}:`;
-    const out = new Map<string, { status: string; labels: Record<string, string> }>();
+    const out = new Map<string, QueuedNotification>();
     let cursor = '0';
     do {
       const [next, found] = await redis.scan(cursor, 'MATCH', `${base}*`, 'COUNT', 500);
@@ -510,11 +436,26 @@ export class AlertCluster {
         if (!/^[0-9a-f]{16}-[0-9a-f]{16}$/.test(id)) continue;
         const data = await redis.hget(key, 'data');
         if (!data) continue;
-        const n = (JSON.parse(data) as { notification: { body: { status: string; alerts: [{ labels: Record<string, string> }] } } }).notification;
-        out.set(id, { status: n.body.status, labels: n.body.alerts[0].labels });
+        const n = (JSON.parse(data) as { notification: { resolvedBy?: string; body: { status: string; alerts: [{ labels: Record<string, string> }] } } }).notification;
+        out.set(id, { status: n.body.status, labels: n.body.alerts[0].labels, resolvedBy: n.resolvedBy });
       }
     } while (cursor !== '0');
     return out;
+  }
+
+  /** A case's firing and resolved jobs, once both were committed and handed to BullMQ. */
+  async jobsOf(c: AlertCase, timeoutMs = 10_000): Promise<{ firing: string; resolved: string }> {
+    return until(
+      `the firing and resolved jobs of ${c.name}`,
+      async () => {
+        const mine = [...(await this.jobs())].filter(([, j]) => j.labels.fault === c.name);
+        const firing = mine.find(([, j]) => j.status === 'firing')?.[0];
+        const resolved = mine.find(([, j]) => j.status === 'resolved')?.[0];
+        return mine.length === 2 && firing && resolved ? { firing, resolved } : undefined;
+      },
+      timeoutMs,
+      200,
+    );
   }
 
   /** The gateway's GET /v1/alerts. */
@@ -524,24 +465,19 @@ export class AlertCluster {
     return body.alerts;
   }
 
-  /** The gateway's GET /v1/alerts/deliveries?state=failed. */
-  async failedDeliveries(): Promise<{ id: string; receiver: string; lastError: string }[]> {
+  /** The gateway's GET /v1/alerts/deliveries?state=failed, for one case's receiver. */
+  async failedDeliveries(c: AlertCase): Promise<{ id: string; receiver: string; lastError: string }[]> {
     const { status, body } = await getJson(`${this.gateway.url}/v1/alerts/deliveries?state=failed`, 2000);
     if (status !== 200) throw new Error(`GET /v1/alerts/deliveries: ${status}`);
-    return body.deliveries;
+    return (body.deliveries as { id: string; receiver: string; lastError: string }[]).filter((d) => d.receiver === `hook-${c.name}`);
   }
 
   logTail(lines = 25): string {
-    return [this.ingest, ...this.aggregators, this.gateway]
-      .filter((p): p is ServiceProcess => p !== undefined)
-      .map((p) => `--- ${p.name} :${p.port} (pid ${p.child.pid}, exit ${p.child.exitCode ?? p.child.signalCode ?? 'running'})\n${p.output().trimEnd().split('\n').slice(-lines).join('\n')}`)
-      .join('\n');
+    return this.base.logTail(lines);
   }
 
-  async stop(): Promise<void> {
-    await killLeftovers();
-    this.admin?.disconnect();
-    await this.redis.stop();
+  stop(): Promise<void> {
+    return this.base.stop();
   }
 }
 
@@ -586,3 +522,90 @@ export async function alertState(cluster: AlertCluster, c: AlertCase, state: 'pe
 }
 
 export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+// ---------------------------------------------------------------- scripted episodes
+
+/** Runs a case's failing node while `during` runs, and stops it however `during` ends; resolves with what `during` gave. */
+export async function whileFailing<T>(cluster: AlertCluster, c: AlertCase, during: () => Promise<T>): Promise<T> {
+  const node = new FailingNode(() => cluster.ingest.url, nodeOf(c)).start();
+  try {
+    return await during();
+  } finally {
+    await node.stop();
+  }
+}
+
+/** One episode: the node fails until its alert fires and `holdMs` more, then stops (the alert resolves ~3 s later). */
+export function fireThenStop(cluster: AlertCluster, c: AlertCase, holdMs = 1500): Promise<void> {
+  return whileFailing(cluster, c, async () => {
+    await alertState(cluster, c, 'firing', 20_000);
+    await sleep(holdMs);
+  });
+}
+
+/** The first delivery (2xx) of a key, if any. */
+export const deliveredHit = (c: AlertCase, key: string): Hit | undefined => c.receiver.delivered().find((h) => h.key === key);
+
+// ---------------------------------------------------------------- the delivery guarantee
+
+/**
+ * A case's notifications (its BullMQ jobs) and what its receiver got,
+ * against the guarantee of docs/ALERTS.md (Delivery): each resolution is
+ * delivered, and each firing notification whose resolution was queued is
+ * either delivered before it or dropped (its job completed with 0: the
+ * worker found the resolution queued) — never delivered after it, which
+ * would reopen an alert that is over.
+ */
+export interface ResolutionOrder {
+  /** Each breach of the guarantee, one line each; empty when it held. */
+  readonly violations: string[];
+  readonly firingBefore: number;
+  readonly firingDropped: number;
+  readonly text: string;
+}
+
+export async function resolutionOrder(cluster: AlertCluster, c: AlertCase): Promise<ResolutionOrder> {
+  const hits = c.receiver.hits;
+  // Arrival order at the receiver: the index of a key's first 2xx, or -1.
+  const deliveredAt = (key: string) => hits.findIndex((h) => h.key === key && h.answered !== null && h.answered >= 200 && h.answered < 300);
+  const mine = [...(await cluster.jobs())].filter(([, j]) => j.labels.fault === c.name);
+  const violations: string[] = [];
+  let firingBefore = 0;
+  let firingDropped = 0;
+  for (const [id, job] of mine) {
+    if (job.status === 'resolved' && deliveredAt(id) < 0) violations.push(`resolution ${id} not delivered`);
+    // A firing notification whose episode has not ended (no resolution queued) has nothing to be ordered against.
+    if (job.status !== 'firing' || !job.resolvedBy || !mine.some(([other]) => other === job.resolvedBy)) continue;
+    const firing = deliveredAt(id);
+    const resolved = deliveredAt(job.resolvedBy);
+    if (firing >= 0 && (resolved < 0 || firing < resolved)) firingBefore++;
+    else if (firing >= 0) violations.push(`firing ${id} delivered after its resolution`);
+    else if ((await cluster.job(id))?.returnValue === 0) firingDropped++;
+    else violations.push(`firing ${id} neither delivered nor dropped`);
+  }
+  const text = `firing delivered before its resolution ${firingBefore}, dropped once its resolution was queued ${firingDropped}, violations ${violations.length ? violations.join('; ') : 0}`;
+  return { violations, firingBefore, firingDropped, text };
+}
+
+/** A case's deliveries judged: duplicates, the order of firing and resolution, failed deliveries — with a line to print. */
+export interface DeliveryReport {
+  /** Every problem found; empty when delivery was as promised. */
+  readonly problems: string[];
+  readonly order: ResolutionOrder;
+  readonly text: string;
+}
+
+/** Waits `settleMs` for anything late (a second delivery, a late firing), then judges what the case's receiver saw. */
+export async function deliveryReport(cluster: AlertCluster, c: AlertCase, settleMs = 1500): Promise<DeliveryReport> {
+  await sleep(settleMs);
+  const dup = duplicates(c.receiver);
+  const order = await resolutionOrder(cluster, c);
+  const failed = await cluster.failedDeliveries(c);
+  const problems = [
+    ...(dup.redelivered > 0 ? [`${dup.redelivered} key(s) delivered (2xx) more than once`] : []),
+    ...(dup.extraNotifications > 0 ? [`${dup.extraNotifications} extra notification(s) for one transition`] : []),
+    ...order.violations,
+    ...failed.map((f) => `failed delivery ${f.id}: ${f.lastError}`),
+  ];
+  return { problems, order, text: `${dup.text}; ${order.text}; delivered in the order ${deliveredOrder(c.receiver)}` };
+}

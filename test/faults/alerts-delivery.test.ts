@@ -5,14 +5,19 @@
  * three run at the same time on one cluster:
  *
  * a. the receiver down for 30 s (connection refused, then 503), then up:
- *    every notification arrives;
+ *    the resolution arrives, and the firing notification queued before it
+ *    is dropped rather than delivered after it;
  * b. 429 with `Retry-After: 2`: the next attempt comes no sooner than 2 s
  *    later, and a 429 spends no attempt;
  * c. kill -9 of the aggregator whose BullMQ worker is mid-delivery (the
- *    receiver hangs the request): the job is delivered by the other worker.
+ *    receiver hangs the request): a live worker takes the job within ~15 s
+ *    (lock 10 s + stalled check 5 s) and delivers it, or drops it if the
+ *    resolution was queued meanwhile.
  *
- * Each prints what its receiver saw: duplicates (a key delivered twice, two
- * notifications for one transition) and delays.
+ * Every case holds delivery to the guarantee of docs/ALERTS.md (Delivery):
+ * per alert, the resolution is delivered, a firing notification is
+ * delivered before it or dropped — never after it — and no Idempotency-Key
+ * is delivered twice. Each prints what its receiver saw.
  */
 import { describe, it } from 'vitest';
 import {
@@ -20,13 +25,13 @@ import {
   type AlertCluster,
   alertClusterPerFile,
   alertState,
-  deliveredOrder,
-  duplicates,
-  FailingNode,
+  deliveredHit,
+  deliveryReport,
+  fireThenStop,
   gapsOf,
-  nodeOf,
   pidOfConnection,
   seconds,
+  whileFailing,
 } from './alert-support.js';
 import { kill9, roleOf, sleep, until } from './support.js';
 
@@ -38,43 +43,16 @@ alertClusterPerFile(['down', 'busy', 'crash'], (c, k) => {
   cases = k;
 });
 
-/** The case's notification jobs in BullMQ, firing and resolved, once both were committed. */
-async function jobsOf(c: AlertCase, timeoutMs = 10_000): Promise<{ firing: string; resolved: string }> {
-  return until(
-    `the firing and resolved jobs of ${c.name}`,
-    async () => {
-      const mine = [...(await cluster.jobs())].filter(([, j]) => j.labels.fault === c.name);
-      const firing = mine.find(([, j]) => j.status === 'firing')?.[0];
-      const resolved = mine.find(([, j]) => j.status === 'resolved')?.[0];
-      return mine.length === 2 && firing && resolved ? { firing, resolved } : undefined;
-    },
-    timeoutMs,
-    200,
-  );
-}
-
-const delivered = (c: AlertCase, key: string) => c.receiver.delivered().find((h) => h.key === key);
-
-async function noFailedDeliveries(c: AlertCase): Promise<{ id: string }[]> {
-  return (await cluster.failedDeliveries()).filter((d) => d.receiver === `hook-${c.name}`);
-}
-
 describe.concurrent('alert delivery faults', () => {
-  it('a. receiver down 30 s (refused 12 s, then 503), then up: every notification arrives, each Idempotency-Key at least once', async ({ expect }) => {
+  it('a. receiver down 30 s (refused 12 s, then 503), then up: the resolution arrives, the firing notification is delivered before it or dropped', async ({ expect }) => {
     const c = cases.down!;
     const r = c.receiver;
     await r.refuse();
     const downAt = Date.now();
-    const node = new FailingNode(() => cluster.ingest.url, nodeOf(c)).start();
-    try {
-      await alertState(cluster, c, 'firing', 20_000);
-      await sleep(1500);
-    } finally {
-      await node.stop();
-    }
+    await fireThenStop(cluster, c);
     // Both notifications are committed while the receiver is down.
     await alertState(cluster, c, null, 20_000);
-    const jobs = await jobsOf(c);
+    const jobs = await cluster.jobsOf(c);
 
     // From 12 s: it listens again, but answers 503.
     await sleep(Math.max(0, downAt + 12_000 - Date.now()));
@@ -87,23 +65,18 @@ describe.concurrent('alert delivery faults', () => {
     const upAt = Date.now();
 
     // With the defaults (8 attempts, backoff 1 s × 2^n, half of it jitter) the next attempt is at most ~33 s away.
-    await until('both notifications delivered', () => delivered(c, jobs.firing) && delivered(c, jobs.resolved), 60_000, 100);
-    await sleep(1500); // anything late
-    const firingAt = delivered(c, jobs.firing)!.at;
-    const resolvedAt = delivered(c, jobs.resolved)!.at;
-    const dup = duplicates(r);
+    await until('the resolution delivered', () => deliveredHit(c, jobs.resolved), 60_000, 100);
+    const report = await deliveryReport(cluster, c);
+    const firing = deliveredHit(c, jobs.firing);
     const stored = await Promise.all([cluster.job(jobs.firing), cluster.job(jobs.resolved)]);
     console.log(
-      `[faults] alerts receiver-down: ${dup.text}; ${attemptsWhileDown} attempts reached it while it answered 503 ` +
+      `[faults] alerts receiver-down: ${report.text}; ${attemptsWhileDown} attempts reached it while it answered 503 ` +
         `(firing ${r.hitsFor(jobs.firing).filter((h) => h.answered === 503).length}, resolved ${r.hitsFor(jobs.resolved).filter((h) => h.answered === 503).length}); ` +
-        `after it came up: firing delivered in ${seconds(firingAt - upAt)}, resolved in ${seconds(resolvedAt - upAt)} ` +
-        `(attempts spent: ${stored.map((j) => j?.attemptsMade).join(', ')} of 8); delivered in the order ${deliveredOrder(r)}`,
+        `after it came up: firing ${firing ? `delivered in ${seconds(firing.at - upAt)}` : 'dropped'}, resolved delivered in ${seconds(deliveredHit(c, jobs.resolved)!.at - upAt)} ` +
+        `(attempts spent: ${stored.map((j) => j?.attemptsMade).join(', ')} of 8)`,
     );
-    expect(new Set(r.delivered().map((h) => h.key))).toEqual(new Set([jobs.firing, jobs.resolved]));
+    expect(report.problems).toEqual([]);
     expect(r.delivered().every((h) => h.at >= upAt)).toBe(true);
-    expect(dup.extraNotifications).toBe(0);
-    expect(dup.redelivered).toBe(0);
-    expect(await noFailedDeliveries(c)).toEqual([]);
   }, 120_000);
 
   it('b. 429 with Retry-After: 2: the next attempt arrives no sooner than 2 s later, and the 429s spend no attempt', async ({ expect }) => {
@@ -111,16 +84,11 @@ describe.concurrent('alert delivery faults', () => {
     const r = c.receiver;
     // Per notification: three 429s, one 503 (spends an attempt), then 200.
     r.answer = (_hit, earlier) => (earlier < 3 ? { status: 429, headers: { 'Retry-After': '2' } } : earlier === 3 ? { status: 503 } : { status: 200 });
-    const node = new FailingNode(() => cluster.ingest.url, nodeOf(c)).start();
-    try {
-      await alertState(cluster, c, 'firing', 20_000);
-      await sleep(1500);
-    } finally {
-      await node.stop();
-    }
-    const jobs = await jobsOf(c, 20_000);
-    await until('both notifications delivered', () => delivered(c, jobs.firing) && delivered(c, jobs.resolved), 40_000, 100);
-    await sleep(1500);
+    // The alert fires until its notification got through its 429s: resolved sooner, the firing one would be dropped (case a).
+    await whileFailing(cluster, c, () => until('the firing notification delivered', () => r.delivered().find((h) => h.status === 'firing'), 30_000, 100));
+    const jobs = await cluster.jobsOf(c, 20_000);
+    await until('the resolution delivered', () => deliveredHit(c, jobs.resolved), 40_000, 100);
+    const report = await deliveryReport(cluster, c);
 
     const lines: string[] = [];
     for (const [status, key] of Object.entries(jobs)) {
@@ -135,14 +103,11 @@ describe.concurrent('alert delivery faults', () => {
       expect(job.finishedOn).not.toBeNull();
       lines.push(`${status}: answers ${answers.join(',')}, gaps ${gaps.map((g) => `${g} ms`).join(' / ')}, attempts spent ${job.attemptsMade} of 8 (429s waited out ${job.deferrals}, requests ${job.attemptsStarted})`);
     }
-    const dup = duplicates(r);
-    console.log(`[faults] alerts 429 Retry-After: 2: ${dup.text}; ${lines.join('; ')}`);
-    expect(dup.extraNotifications).toBe(0);
-    expect(dup.redelivered).toBe(0);
-    expect(await noFailedDeliveries(c)).toEqual([]);
+    console.log(`[faults] alerts 429 Retry-After: 2: ${report.text}; ${lines.join('; ')}`);
+    expect(report.problems).toEqual([]);
   }, 90_000);
 
-  it('c. kill -9 of the aggregator mid-delivery (the receiver hangs the request): the job is delivered by the other worker', async ({ expect }) => {
+  it('c. kill -9 of the aggregator mid-delivery (the receiver hangs the request): a live worker takes the job within ~15 s, and delivery keeps the guarantee', async ({ expect }) => {
     const c = cases.crash!;
     const r = c.receiver;
     const senders = new Map<string, (number | null)[]>();
@@ -154,50 +119,41 @@ describe.concurrent('alert delivery faults', () => {
       // The first firing request hangs: its sender dies holding it.
       return hit.status === 'firing' && earlier === 0 ? 'hang' : { status: 200 };
     };
-    const node = new FailingNode(() => cluster.ingest.url, nodeOf(c)).start();
-    let killedAt: number;
-    let victimRole: string | null;
-    let firingKey: string;
-    try {
+    const { killedAt, victimRole, firingKey } = await whileFailing(cluster, c, async () => {
       const hung = await until('the firing notification to reach the receiver', () => r.first('firing'), 20_000, 20);
-      firingKey = hung.key;
-      const victimPid = senders.get(firingKey)![0];
+      const victimPid = senders.get(hung.key)![0];
       expect(victimPid, 'the process holding the hung request').not.toBeNull();
       const victim = cluster.running().find((a) => a.child.pid === victimPid)!;
       expect(victim).toBeDefined();
-      victimRole = await roleOf(victim);
-      killedAt = Date.now();
+      const victimRole = await roleOf(victim);
+      const killedAt = Date.now();
       await kill9(victim);
       // The replica comes back (as any supervisor would restart it).
       await cluster.startAggregator();
       await sleep(1000);
-    } finally {
-      await node.stop();
-    }
-    const jobs = await jobsOf(c, 20_000);
+      return { killedAt, victimRole, firingKey: hung.key };
+    });
+    const jobs = await cluster.jobsOf(c, 20_000);
     expect(jobs.firing).toBe(firingKey);
-    // BullMQ's stalled check: the dead worker's lock lapses (30 s), a live worker's next check (every 30 s) takes the job.
-    await until('the firing notification delivered after the kill', () => delivered(c, jobs.firing), 90_000, 100);
-    await until('the resolution delivered', () => delivered(c, jobs.resolved), 20_000, 100);
-    await sleep(1500);
+    // BullMQ's stalled check: the dead worker's lock lapses (10 s), a live worker's next check (every 5 s) takes the job —
+    // and delivers it, or drops it when the resolution was queued meanwhile (here it usually was: the node stopped 1 s after the kill).
+    const taken = await until('the stalled firing job finished by a live worker', async () => (await cluster.job(jobs.firing))?.finishedOn ?? undefined, 40_000, 100);
+    await until('the resolution delivered', () => deliveredHit(c, jobs.resolved), 20_000, 100);
+    const report = await deliveryReport(cluster, c);
 
-    const firing = delivered(c, jobs.firing)!;
-    const deliveredBy = senders.get(jobs.firing)![r.hitsFor(jobs.firing).indexOf(firing)];
-    const byWhom = cluster.aggregators.findIndex((a) => a.child.pid === deliveredBy);
+    const firing = deliveredHit(c, jobs.firing);
     const job = (await cluster.job(jobs.firing))!;
-    const dup = duplicates(r);
+    const by = firing ? cluster.aggregators.findIndex((a) => a.child.pid === senders.get(jobs.firing)![r.hitsFor(jobs.firing).indexOf(firing)]) : -1;
     console.log(
-      `[faults] alerts kill -9 mid-delivery: ${dup.text}; killed the ${victimRole} holding the hung request, ` +
-        `firing delivered ${seconds(firing.at - killedAt!)} after the kill by aggregator #${byWhom + 1} ` +
-        `(${byWhom === cluster.aggregators.length - 1 ? 'the restarted one' : 'the survivor'}), attempts spent ${job.attemptsMade}, requests ${job.attemptsStarted}; ` +
-        `delivered in the order ${deliveredOrder(r)}`,
+      `[faults] alerts kill -9 mid-delivery: ${report.text}; killed the ${victimRole} holding the hung request; ` +
+        `its job finished ${seconds(taken - killedAt)} after the kill by a live worker: ` +
+        `${firing ? `delivered by aggregator #${by + 1} (${by === cluster.aggregators.length - 1 ? 'the restarted one' : 'the survivor'})` : 'dropped, its resolution queued'}, ` +
+        `attempts spent ${job.attemptsMade}, requests ${job.attemptsStarted}`,
     );
-    // The hung request was never answered; the delivery came from a live process.
+    // The hung request was never answered; the job did not wait for BullMQ's default ~60 s.
     expect(r.hitsFor(jobs.firing)[0]!.answered).toBeNull();
-    expect(deliveredBy).not.toBe(senders.get(jobs.firing)![0]);
-    expect(r.hitsFor(jobs.firing).filter((h) => h.answered === 200)).toHaveLength(1);
-    expect(dup.extraNotifications).toBe(0);
-    expect(dup.redelivered).toBe(0);
-    expect(await noFailedDeliveries(c)).toEqual([]);
+    expect(taken - killedAt).toBeLessThan(30_000);
+    if (firing) expect(senders.get(jobs.firing)![r.hitsFor(jobs.firing).indexOf(firing)]).not.toBe(senders.get(jobs.firing)![0]);
+    expect(report.problems).toEqual([]);
   }, 150_000);
 });

@@ -139,6 +139,8 @@ export interface ClusterOptions {
   ingestEnv?: Record<string, string>;
   aggregatorEnv?: Record<string, string>;
   gatewayEnv?: Record<string, string>;
+  /** A redis-server with its append-only file (`appendfsync always`): `redis.restart()` brings its data back. */
+  persistentRedis?: boolean;
 }
 
 /**
@@ -177,7 +179,7 @@ export class Cluster {
   }
 
   static async start(opts: ClusterOptions = {}): Promise<Cluster> {
-    const redis = await startTestRedis({ killable: true });
+    const redis = await startTestRedis({ killable: true, persistent: opts.persistentRedis === true });
     const cluster = new Cluster(redis, uniquePrefix('faults'), opts);
     try {
       // Ingest and aggregators first: a gateway is ready only once a snapshot exists.
@@ -214,6 +216,11 @@ export class Cluster {
     const p = await spawnService('gateway', this.env('gateway', extra));
     this.gateways.push(p);
     return p;
+  }
+
+  /** The aggregators not killed (yet). */
+  runningAggregators(): ServiceProcess[] {
+    return this.aggregators.filter(isRunning);
   }
 
   wsUrl(gateway: ServiceProcess): string {

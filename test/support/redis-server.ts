@@ -1,7 +1,8 @@
 /**
  * A `redis-server` child process on a free local port, for tests: no
- * persistence, its own temp dir, and SIGKILL + restart on the same port so
- * fault tests can take Redis away and bring it back under a client's feet.
+ * persistence (unless asked, `appendOnly`), its own temp dir, and SIGKILL +
+ * restart on the same port so fault tests can take Redis away and bring it
+ * back under a client's feet.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
@@ -28,6 +29,16 @@ export function findRedisServerBinary(path = process.env.PATH ?? ''): string | n
   return null;
 }
 
+export interface RedisServerOptions {
+  /**
+   * Write every command to an append-only file before answering
+   * (`--appendonly yes --appendfsync always`): a SIGKILL loses nothing it
+   * acknowledged, and `restart()` (same port, same directory) loads it all
+   * again. Default false: nothing persisted, a restart comes back empty.
+   */
+  readonly appendOnly?: boolean;
+}
+
 export class RedisServerProcess {
   private child: ChildProcess | null = null;
   private output = '';
@@ -37,14 +48,15 @@ export class RedisServerProcess {
     private readonly binary: string,
     readonly port: number,
     private readonly dir: string,
+    private readonly options: RedisServerOptions = {},
   ) {}
 
   /** Starts one on a free port. Retries with another port if that one was taken meanwhile. */
-  static async start(binary: string): Promise<RedisServerProcess> {
+  static async start(binary: string, options: RedisServerOptions = {}): Promise<RedisServerProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'pulse-redis-'));
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const server = new RedisServerProcess(binary, await freePort(), dir);
+      const server = new RedisServerProcess(binary, await freePort(), dir, options);
       try {
         await server.launch();
         return server;
@@ -72,7 +84,7 @@ export class RedisServerProcess {
     await exited;
   }
 
-  /** Starts it again on the same port, empty (nothing is persisted). */
+  /** Starts it again on the same port: empty, or with its data when `appendOnly`. */
   async restart(): Promise<void> {
     await this.kill();
     await this.launch();
@@ -85,11 +97,10 @@ export class RedisServerProcess {
 
   private async launch(): Promise<void> {
     this.output = '';
-    const child = spawn(
-      this.binary,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const persistence = this.options.appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+    const child = spawn(this.binary, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', this.dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     // A test worker that dies must not leave servers behind.
     process.on('exit', this.killOnExit);

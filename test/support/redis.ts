@@ -27,7 +27,7 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** Present for a redis-server child: SIGKILLs it, as a crash would. */
   kill?(): Promise<void>;
-  /** Present for a redis-server child: starts it again, empty, on the same port. */
+  /** Present for a redis-server child: starts it again on the same port, empty (with its data when started `persistent`). */
   restart?(): Promise<void>;
 }
 
@@ -44,6 +44,11 @@ export interface StartTestRedisOptions {
    * same address by the test. Fails when redis-server is not on PATH.
    */
   killable?: boolean;
+  /**
+   * With `killable`: the server keeps an append-only file (`appendfsync
+   * always`), so `restart()` brings it back with everything it acknowledged.
+   */
+  persistent?: boolean;
 }
 
 const NO_REDIS =
@@ -61,13 +66,13 @@ declare module 'vitest' {
  * A test file's Redis: the run's, with a prefix of its own (`stop` leaves it
  * running for the other files) — or, `killable`, a redis-server of its own.
  */
-export function startTestRedis(options: { killable: true }): Promise<KillableTestRedis>;
+export function startTestRedis(options: { killable: true; persistent?: boolean }): Promise<KillableTestRedis>;
 export function startTestRedis(options?: StartTestRedisOptions): Promise<TestRedis>;
 export async function startTestRedis(options: StartTestRedisOptions = {}): Promise<TestRedis> {
   if (options.killable) {
     const binary = findRedisServerBinary();
     if (!binary) throw new Error(`Fault tests need a redis-server binary on PATH to kill and restart. ${NO_REDIS}`);
-    return fromProcess(await RedisServerProcess.start(binary));
+    return fromProcess(await RedisServerProcess.start(binary, { appendOnly: options.persistent === true }));
   }
   const shared = inject('testRedis');
   if (!shared) throw new Error('no test Redis provided: run the tests through vitest with test/global-setup.ts (npm test)');

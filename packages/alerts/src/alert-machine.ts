@@ -111,7 +111,8 @@ function withRepeats(state: AlertState, rule: AlertRule, ctx: StepContext): Step
     const last = state.sent[name];
     if (last && ctx.nowMs - last.atMs < receiver.repeatIntervalMs) continue;
     const seq = last?.count ?? 0;
-    notifications.push(notificationOf(state, 'firing', name, notificationId(state.fingerprint, state.activeAtMs, name, 'firing', seq), ctx));
+    const firing = notificationOf(state, 'firing', name, notificationId(state.fingerprint, state.activeAtMs, name, 'firing', seq), ctx);
+    notifications.push({ ...firing, resolvedBy: notificationId(state.fingerprint, state.activeAtMs, name, 'resolved') });
     sent ??= { ...state.sent };
     sent[name] = { atMs: ctx.nowMs, count: seq + 1 };
   }

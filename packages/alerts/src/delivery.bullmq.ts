@@ -17,7 +17,12 @@
  * - failed jobs are kept (`removeOnFail: false`), listed by `failed()`, and
  *   `retry(id)` re-runs one with its attempts reset;
  * - delivered jobs are kept `keepDeliveredMs` (24 h) so the job id still
- *   deduplicates an enqueue that comes late.
+ *   deduplicates an enqueue that comes late;
+ * - a firing notification whose resolution is already a job is dropped
+ *   (Notification.resolvedBy): delivered late it would reopen the alert;
+ * - a dead worker's job: its lock (LOCK_MS, renewed while the attempt runs)
+ *   lapses and the next stalled check (STALLED_CHECK_MS) hands it to a live
+ *   worker — within ~15 s instead of BullMQ's default ~60 s.
  *
  * Keys: `{<prefix>}:bull:alert-notifications:…` (keys.ts), in the same hash
  * slot as the alert state.
@@ -46,6 +51,11 @@ interface JobData {
 
 /** The name of the custom backoff strategy in job options. */
 const BACKOFF = 'pulse-full-jitter';
+
+/** How long a worker's hold on a job lasts unless renewed (BullMQ renews it every half of this while the attempt runs). */
+const LOCK_MS = 10_000;
+/** How often workers look for jobs whose lock lapsed. */
+const STALLED_CHECK_MS = 5_000;
 
 /** The part of a pino logger this file uses. */
 export interface DeliveryLogger {
@@ -78,11 +88,12 @@ export class BullmqNotificationQueue implements NotificationQueue {
   private readonly queue: Queue<JobData>;
   private readonly worker: Worker<JobData> | null;
   private closing: Promise<void> | null = null;
+  private readonly log: DeliveryLogger;
 
   constructor(config: BullmqQueueOptions) {
     this.options = deliveryOptions(config.delivery);
     this.receivers = new Map(config.receivers.map((r) => [r.name, r]));
-    const log = config.logger ?? { warn: () => {} };
+    const log = (this.log = config.logger ?? { warn: () => {} });
     const base = { connection: config.connection, prefix: config.keys.bullPrefix };
 
     this.queue = new Queue<JobData>(config.keys.queueName, {
@@ -103,6 +114,8 @@ export class BullmqNotificationQueue implements NotificationQueue {
         : new Worker<JobData>(config.keys.queueName, (job, token) => this.deliver(job, token), {
             ...base,
             concurrency: config.concurrency ?? 4,
+            lockDuration: LOCK_MS,
+            stalledInterval: STALLED_CHECK_MS,
             settings: { backoffStrategy: (attemptsMade: number) => retryDelayMs(attemptsMade, this.options) },
           });
     this.worker?.on('error', (err) => log.warn({ err }, 'alert notification worker error'));
@@ -145,6 +158,10 @@ export class BullmqNotificationQueue implements NotificationQueue {
   /** One attempt; what it throws tells BullMQ what happens next (see the file's comment). */
   private async deliver(job: Job<JobData>, token: string | undefined): Promise<number> {
     const { notification } = job.data;
+    if (notification.resolvedBy && (await this.queue.getJob(notification.resolvedBy))) {
+      this.log.warn({ notification: notification.id, resolution: notification.resolvedBy }, 'firing notification dropped: its resolution is already queued');
+      return 0;
+    }
     const receiver = this.receivers.get(notification.receiver);
     if (!receiver) throw new UnrecoverableError(`receiver "${notification.receiver}" is not configured`);
     const outcome = await attemptDelivery(notification, receiver, this.options.timeoutMs);

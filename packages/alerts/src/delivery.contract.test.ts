@@ -82,6 +82,19 @@ describe.each(backends)('NotificationQueue contract: $name', ({ make }) => {
     expect(await q.failed()).toEqual([]);
   });
 
+  it('drops a firing notification being retried once its resolution is queued: late, it would reopen the alert', async () => {
+    // Backoff of at least 500 ms: the resolution is enqueued well before the firing notification's retry.
+    const q = open({ initialBackoffMs: 1000, maxBackoffMs: 1000 });
+    receiver.reply({ status: 503 });
+    await q.enqueue({ ...notification('fp-firing', 1), resolvedBy: 'fp-resolved' });
+    await expect.poll(() => receiver.requestsFor('fp-firing').length).toBe(1);
+    await q.enqueue(notification('fp-resolved', 2));
+    await expect.poll(() => receiver.requestsFor('fp-resolved').length).toBe(1);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(receiver.requestsFor('fp-firing')).toHaveLength(1);
+    expect(await q.failed()).toEqual([]);
+  });
+
   it('retries a 503 with the same Idempotency-Key, and delivers', async () => {
     const q = open();
     receiver.reply({ status: 503 }, { status: 503 });

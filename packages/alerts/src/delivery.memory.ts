@@ -107,6 +107,13 @@ export class MemoryNotificationQueue implements NotificationQueue {
   }
 
   private async attempt(job: Job): Promise<void> {
+    const resolution = job.notification.resolvedBy;
+    if (resolution && (this.live.has(resolution) || this.delivered.has(resolution) || this.failedJobs.has(resolution))) {
+      // Delivered after its resolution, a firing notification would reopen an alert that is over (Notification.resolvedBy).
+      this.live.delete(job.notification.id);
+      this.delivered.set(job.notification.id, Date.now());
+      return;
+    }
     const receiver = this.receivers.get(job.notification.receiver);
     if (!receiver) {
       job.attemptsMade += 1;

@@ -69,6 +69,7 @@ describe('AlertEvaluator', () => {
       id: expect.stringMatching(new RegExp(`^${fp}-[0-9a-f]{16}$`)),
       receiver: 'oncall',
       createdAtMs: T0 + 10_000,
+      resolvedBy: expect.stringMatching(new RegExp(`^${fp}-[0-9a-f]{16}$`)),
       body: {
         version: '4',
         groupKey: '{}:{alertname="SlowFirstToken"}',
@@ -115,6 +116,8 @@ describe('AlertEvaluator', () => {
       fingerprint: fp,
     });
     expect(resolved.notifications[0]?.id).not.toBe(fired.notifications[0]?.id);
+    // The firing notification names its resolution, so a queue can drop it once the resolution exists.
+    expect(resolved.notifications[0]?.id).toBe(fired.notifications[0]?.resolvedBy);
     expect(await h.evaluator.listAlerts()).toEqual([]);
     expect(await h.store.load()).toEqual([]);
   });

@@ -50,6 +50,14 @@ export interface Notification {
   readonly receiver: string;
   readonly createdAtMs: number;
   readonly body: AlertmanagerWebhook;
+  /**
+   * A firing notification's: the id its episode's resolution to the same
+   * receiver gets. Deliveries of separate notifications race (retries, a
+   * crashed worker's job picked up later), so a firing one delivered after
+   * its resolution would reopen an alert that is over; the queues drop a
+   * firing notification once this id is queued or delivered.
+   */
+  readonly resolvedBy?: string;
 }
 
 /** Alertmanager's zero time: the `endsAt` of an alert that still fires. */
