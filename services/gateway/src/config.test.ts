@@ -31,13 +31,13 @@ describe('gateway config', () => {
   });
 
   it('names every bad variable at once', () => {
-    const parse = () => parseGatewayConfig({ PORT: 'eighty', REDIS_URL: 'http://x', PULSE_GATEWAY_MAX_CONNECTIONS: '0' });
+    const parse = () => parseGatewayConfig({ PORT: 'eighty', REDIS_URL: 'http://x', PULSE_GATEWAY_MAX_CONNECTIONS: '0', PULSE_PROMETHEUS_COMPAT: 'sglang' });
     expect(parse).toThrow(ConfigError);
     try {
       parse();
     } catch (err) {
       const problems = (err as ConfigError).problems.join('\n');
-      for (const name of ['PORT', 'REDIS_URL', 'PULSE_GATEWAY_MAX_CONNECTIONS']) expect(problems).toContain(name);
+      for (const name of ['PORT', 'REDIS_URL', 'PULSE_GATEWAY_MAX_CONNECTIONS', 'PULSE_PROMETHEUS_COMPAT']) expect(problems).toContain(name);
     }
   });
 });

@@ -4,6 +4,24 @@
  */
 import { alertRulesVar, commonVars, intVar, parseConfig, redisUrlVar, securityVars, slosVar } from '@pulse/runtime';
 
+/** The views PULSE_PROMETHEUS_COMPAT may name. */
+export const PROMETHEUS_COMPAT_VIEWS = ['vllm'] as const;
+export type PrometheusCompat = (typeof PROMETHEUS_COMPAT_VIEWS)[number];
+
+/**
+ * Unset, or one of PROMETHEUS_COMPAT_VIEWS. Built on the runtime's optional
+ * non-empty text (the gateway has no zod of its own); a transform that adds
+ * an issue fails the parse, so a typo is refused at start, never ignored.
+ */
+function prometheusCompatVar() {
+  return alertRulesVar.transform((value, ctx): PrometheusCompat | undefined => {
+    if (value === undefined) return undefined;
+    const known = PROMETHEUS_COMPAT_VIEWS.find((view) => view === value);
+    if (!known) ctx.addIssue({ code: 'custom', message: `must be ${PROMETHEUS_COMPAT_VIEWS.map((v) => `"${v}"`).join(' or ')}, or unset` });
+    return known;
+  });
+}
+
 export const gatewayConfigShape = {
   ...commonVars,
   ...securityVars,
@@ -56,6 +74,12 @@ export const gatewayConfigShape = {
    * instead. Default 250 ms (half of the default 500 ms tick).
    */
   PULSE_GATEWAY_VIEW_BUDGET_MS: intVar(250, 1, 60_000),
+  /**
+   * `vllm`: GET /metrics/prometheus also serves the figures under vLLM's
+   * metric names and `model_name` label (prometheus-vllm.ts), beside the
+   * `pulse_*` families. Unset: only those. Anything else stops the process.
+   */
+  PULSE_PROMETHEUS_COMPAT: prometheusCompatVar(),
 };
 
 export type GatewayConfig = ReturnType<typeof parseGatewayConfig>;

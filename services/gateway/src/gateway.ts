@@ -15,6 +15,7 @@ import { checkingIntervalMs, guardHandshakes } from './handshake.js';
 import { httpRoutes, type HttpHandler, type OptionalHttpHandler } from './http-routes.js';
 import { labelsBody } from './labels.js';
 import { PrometheusExport } from './prometheus-export.js';
+import { prometheusRenderer } from './prometheus-vllm.js';
 import { SnapshotState } from './snapshot-state.js';
 import { ViewBudget } from './view-budget.js';
 import { ViewRegistry } from './view-registry.js';
@@ -87,7 +88,7 @@ export function createGateway({
   const alertsRoute = alerts ? alertRoutes(alerts, access) : null;
   const alertsThenDashboard: OptionalHttpHandler = (req, res) => (alertsRoute?.(req, res) ?? false) || (dashboard?.(req, res) ?? false);
   const handshakeMs = config.PULSE_GATEWAY_HANDSHAKE_TIMEOUT_MS;
-  const prometheusExport = new PrometheusExport();
+  const prometheusExport = new PrometheusExport(prometheusRenderer(config.PULSE_PROMETHEUS_COMPAT));
   const server = createServer(
     { connectionsCheckingInterval: checkingIntervalMs(handshakeMs) },
     httpRoutes({

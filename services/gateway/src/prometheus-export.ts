@@ -13,30 +13,31 @@
 import { counterOf, exportSeries, histogramOf, type ExportSeries } from '@pulse/metrics';
 import type { CumulativeCounter, CumulativeHistogram, InternalSnapshot } from '@pulse/protocol';
 
-interface Family {
+/** A metric family: its header, and the sample lines one series adds to it. Shared with the vLLM view (prometheus-vllm.ts). */
+export interface Family {
   name: string;
   type: 'counter' | 'gauge' | 'histogram';
   help: string;
   lines(series: ExportSeries, labels: string, slos: readonly string[]): string[];
 }
 
-const counter = (name: string, help: string, value: (s: ExportSeries) => number): Family => ({
+export const counter = (name: string, help: string, value: (s: ExportSeries) => number): Family => ({
   name,
   type: 'counter',
   help,
   lines: (s, labels) => [`${name}{${labels}} ${value(s)}`],
 });
 
-const cumulative = (name: string, help: string, of: CumulativeCounter): Family => counter(name, help, (s) => counterOf(s, of));
+export const cumulative = (name: string, help: string, of: CumulativeCounter): Family => counter(name, help, (s) => counterOf(s, of));
 
-const gauge = (name: string, help: string, value: (s: ExportSeries) => number): Family => ({
+export const gauge = (name: string, help: string, value: (s: ExportSeries) => number): Family => ({
   name,
   type: 'gauge',
   help,
   lines: (s, labels) => [`${name}{${labels}} ${value(s)}`],
 });
 
-const histogram = (name: string, help: string, of: CumulativeHistogram): Family => ({
+export const histogram = (name: string, help: string, of: CumulativeHistogram): Family => ({
   name,
   type: 'histogram',
   help,
@@ -70,35 +71,45 @@ const FAMILIES: readonly Family[] = [
     name: 'pulse_slo_attainment_ratio',
     type: 'gauge',
     help: 'Share of the ends in the window that met each SLO of PULSE_SLOS (absent while none ended).',
-    lines: (s, labels, slos) => (s.windowResponses === 0 ? [] : slos.map((slo, i) => `pulse_slo_attainment_ratio{slo="${escape(slo)}",${labels}} ${s.sloGood[i]! / s.windowResponses}`)),
+    lines: (s, labels, slos) => (s.windowResponses === 0 ? [] : slos.map((slo, i) => `pulse_slo_attainment_ratio{slo="${escapeLabelValue(slo)}",${labels}} ${s.sloGood[i]! / s.windowResponses}`)),
   },
 ];
 
 /** The exposition of `snapshot`: every family, declared even while it has no series. */
 export function prometheusText(snapshot: Pick<InternalSnapshot, 'cells' | 'slos'> | null): string {
   const series = snapshot ? exportSeries(snapshot) : [];
-  const labels = series.map((s) => `endpoint="${escape(s.endpoint)}",model="${escape(s.model)}"`);
+  const labels = series.map((s) => `endpoint="${escapeLabelValue(s.endpoint)}",model="${escapeLabelValue(s.model)}"`);
+  return familiesText(FAMILIES, series, labels, snapshot?.slos ?? []);
+}
+
+/** The text of `families` over `series`, the i-th labelled `labels[i]`; a family is declared even while it has no series. */
+export function familiesText(families: readonly Family[], series: readonly ExportSeries[], labels: readonly string[], slos: readonly string[] = []): string {
   const out: string[] = [];
-  for (const family of FAMILIES) {
+  for (const family of families) {
     out.push(`# HELP ${family.name} ${family.help}`, `# TYPE ${family.name} ${family.type}`);
-    series.forEach((s, i) => out.push(...family.lines(s, labels[i]!, snapshot?.slos ?? [])));
+    series.forEach((s, i) => out.push(...family.lines(s, labels[i]!, slos)));
   }
   return `${out.join('\n')}\n`;
 }
 
 /** Label values escape backslash, double quote and line feed (the text format's rule). */
-function escape(value: string): string {
+export function escapeLabelValue(value: string): string {
   return value.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
 }
+
+/** What renders the exposition of a snapshot: prometheusText, or it followed by a compatibility view (prometheus-vllm.ts). */
+export type PrometheusRenderer = (snapshot: Pick<InternalSnapshot, 'cells' | 'slos'> | null) => string;
 
 /** The exposition of the snapshot held, built once per snapshot however often it is scraped. */
 export class PrometheusExport {
   private forSnapshot: object | null = null;
   private text = '';
 
+  constructor(private readonly render: PrometheusRenderer = prometheusText) {}
+
   body(snapshot: Pick<InternalSnapshot, 'cells' | 'slos'> | null): string {
     if (snapshot !== this.forSnapshot || this.forSnapshot === null) {
-      this.text = prometheusText(snapshot);
+      this.text = this.render(snapshot);
       this.forSnapshot = snapshot;
     }
     return this.text;
