@@ -9,6 +9,7 @@ import type { FanoutResult } from './scenarios/fanout.js';
 import type { FleetResult } from './fleet.js';
 import type { ViewsResult } from './scenarios/views.js';
 import type { AlertEvalResult } from './alert-eval.js';
+import type { AlertLatencyResult } from './alert-latency.js';
 import type { IngestResult } from './scenarios/ingest.js';
 import type { ProxyResult } from './scenarios.js';
 import type { CellsResult } from './snapshot-views.js';
@@ -20,7 +21,7 @@ import { endToEndSection } from './report/end-to-end.js';
 import { fanoutSection } from './report/fanout.js';
 import { fleetSection } from './report/fleet.js';
 import { viewsSection } from './report/views.js';
-import { alertEvalSection } from './report/alerts.js';
+import { alertEvalSection, alertLatencySection } from './report/alerts.js';
 import { ingestSection } from './report/ingest.js';
 import { soakSection } from './report/soak.js';
 import { targets, targetsSection } from './report/targets.js';
@@ -39,6 +40,7 @@ export interface BenchResults {
   fleet?: FleetResult;
   views?: ViewsResult;
   'alert-eval'?: AlertEvalResult;
+  'alert-latency'?: AlertLatencyResult;
   e2e?: EndToEndResult;
   proxy?: ProxyResult;
 }
@@ -79,6 +81,7 @@ export function renderReport(raw: Record<string, unknown>, soak?: SoakResult): s
   if (r.snapshot) out.push(...cellsSection(r.snapshot));
   if (r.fleet) out.push(...fleetSection(r.fleet));
   if (r['alert-eval']) out.push(...alertEvalSection(r['alert-eval']));
+  if (r['alert-latency']) out.push(...alertLatencySection(r['alert-latency']));
   if (r.sketch) out.push(...sketchSection(r.sketch));
   if (r.validate) out.push(...validateSection(r.validate));
   if (r.proxy) {

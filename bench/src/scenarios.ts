@@ -11,6 +11,7 @@ import { benchCells } from './snapshot-views.js';
 import { benchValidation } from './validate-events.js';
 import { benchFleet } from './fleet.js';
 import { benchAlertEvaluation } from './alert-eval.js';
+import { benchAlertLatency } from './alert-latency.js';
 import { benchIngest } from './scenarios/ingest.js';
 import { benchFanout, benchFanoutFleet } from './scenarios/fanout.js';
 import { benchViews } from './scenarios/views.js';
@@ -84,6 +85,7 @@ export const SCENARIOS: Scenario[] = [
   { name: 'fanout-fleet', available: hasRedisServer, unavailable: NO_REDIS, run: benchFanoutFleet },
   { name: 'views', available: hasRedisServer, unavailable: NO_REDIS, run: benchViews },
   { name: 'e2e', available: hasRedisServer, unavailable: NO_REDIS, run: benchEndToEnd },
+  { name: 'alert-latency', available: hasRedisServer, unavailable: NO_REDIS, run: benchAlertLatency },
   {
     name: 'proxy',
     available: async () => existsSync(PROXY_MODULE),

@@ -8,6 +8,7 @@ import type { FanoutResult } from '../scenarios/fanout.js';
 import type { FleetResult } from '../fleet.js';
 import type { ViewsResult } from '../scenarios/views.js';
 import type { AlertEvalResult } from '../alert-eval.js';
+import type { AlertLatencyResult } from '../alert-latency.js';
 import type { IngestResult } from '../scenarios/ingest.js';
 import type { CellsResult } from '../snapshot-views.js';
 import type { ValidateResult } from '../validate-events.js';
@@ -29,6 +30,7 @@ export function targets(r: {
   fleet?: FleetResult;
   views?: ViewsResult;
   'alert-eval'?: AlertEvalResult;
+  'alert-latency'?: AlertLatencyResult;
   e2e?: EndToEndResult;
   snapshot?: CellsResult[];
   validate?: ValidateResult;
@@ -119,6 +121,12 @@ export function targets(r: {
     target: 'alert evaluation: 1,000 rules × 20 groups on a 1,000-cell snapshot ≤ 10 ms per snapshot',
     measured: steady ? steady.map((x) => `${x.mix} (${n(x.distinctViews)} views) p50 ${n(x.evaluateMs.p50, 1)} ms`).join(', ') : '–',
     met: steady ? steady.every((x) => x.evaluateMs.p50 <= 10) : null,
+  });
+  const latency = r['alert-latency'];
+  out.push({
+    target: 'alert detection: the snapshot that crossed (after `for`) → the webhook request ≤ 1 s p99',
+    measured: latency ? `p50 ${n(latency.detectionMs.p50)} ms, p99 ${n(latency.detectionMs.p99)} ms, max ${n(latency.detectionMs.max)} ms over ${n(latency.fired)} alerts` : '–',
+    met: latency ? latency.fired > 0 && latency.detectionMs.p99 <= 1000 : null,
   });
   return out;
 }
