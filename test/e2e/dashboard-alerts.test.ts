@@ -9,14 +9,15 @@
  * receiver, and that the band ends when the alert resolves. Saves
  * test-output/dashboard-alerts.png.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestReceiver } from '@pulse/test-support/http-receiver';
-import { startService, type ServiceProcess } from '@pulse/test-support/processes';
+import { startPulseWithRefusedAlerts } from '@pulse/test-support/alert-standalone';
+import type { TestReceiver } from '@pulse/test-support/http-receiver';
+import type { ServiceProcess } from '@pulse/test-support/processes';
 
 const CHROMIUM = '/usr/bin/chromium';
 const OUTPUT = fileURLToPath(new URL('../../test-output/', import.meta.url));
@@ -31,23 +32,6 @@ let page: Page;
 let profileDir: string;
 let feeder: ReturnType<typeof setInterval> | undefined;
 const pageErrors: string[] = [];
-
-/** Busy fires as soon as there is traffic; Slow, on the same figure, stays pending for an hour. Both notify the refusing receiver. */
-function rulesFile(url: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'pulse-dash-alerts-'));
-  const path = join(dir, 'rules.yaml');
-  writeFileSync(
-    path,
-    [
-      'receivers:',
-      `  - {name: refusing, url: "${url}"}`,
-      'rules:',
-      '  - {name: Busy, figure: requests_per_sec, op: ">", value: 0, group_by: [endpoint], labels: {severity: page}, receivers: [refusing]}',
-      '  - {name: Slow, figure: requests_per_sec, op: ">", value: 0, for: 1h, receivers: [refusing]}',
-    ].join('\n'),
-  );
-  return path;
-}
 
 let sent = 0;
 async function postRequest(): Promise<void> {
@@ -84,9 +68,7 @@ const text = (selector: string) => page.locator(selector).first().innerText();
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`This test needs Debian's Chromium at ${CHROMIUM}: apt-get install -y chromium (.ci/run installs it)`);
   mkdirSync(OUTPUT, { recursive: true });
-  hook = await TestReceiver.start();
-  hook.fallback = { status: 400, body: 'this receiver refuses everything' };
-  pulse = await startService('standalone', { PULSE_TICK_MS: '250', LOG_LEVEL: 'warn', PULSE_WINDOW_SECONDS: String(WINDOW_SECONDS), PULSE_ALERT_RULES: rulesFile(hook.url) });
+  ({ pulse, hook } = await startPulseWithRefusedAlerts({ PULSE_TICK_MS: '250', PULSE_WINDOW_SECONDS: String(WINDOW_SECONDS) }));
   await postRequest();
   feeder = setInterval(() => void postRequest().catch(() => undefined), 500);
   profileDir = mkdtempSync(join(tmpdir(), 'pulse-chromium-'));

@@ -8,13 +8,11 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { TestReceiver } from '@pulse/test-support/http-receiver';
-import { standalonePerFile, startService, type ServiceProcess } from '@pulse/test-support/processes';
+import { startPulseWithRefusedAlerts } from '@pulse/test-support/alert-standalone';
+import type { TestReceiver } from '@pulse/test-support/http-receiver';
+import { standalonePerFile, type ServiceProcess } from '@pulse/test-support/processes';
 import { freePort } from '@pulse/test-support/redis-server';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -33,22 +31,6 @@ async function pulseCli(args: string[], token?: string) {
   return { code, stdout, stderr };
 }
 
-/** Busy fires per endpoint as soon as there is traffic; Slow, on the same figure, stays pending for an hour. */
-function rulesFile(url: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'pulse-cli-alerts-')), 'rules.yaml');
-  writeFileSync(
-    path,
-    [
-      'receivers:',
-      `  - {name: refusing, url: "${url}"}`,
-      'rules:',
-      '  - {name: Busy, figure: requests_per_sec, op: ">", value: 0, group_by: [endpoint], labels: {severity: page}, receivers: [refusing]}',
-      '  - {name: Slow, figure: requests_per_sec, op: ">", value: 0, for: 1h, receivers: [refusing]}',
-    ].join('\n'),
-  );
-  return path;
-}
-
 async function getJson(url: string): Promise<any> {
   const res = await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } });
   expect(res.status).toBe(200);
@@ -60,9 +42,7 @@ describe('pulse alerts against a Pulse with alert rules', () => {
   let pulse: ServiceProcess;
 
   beforeAll(async () => {
-    hook = await TestReceiver.start();
-    hook.fallback = { status: 400, body: 'refused' };
-    pulse = await startService('standalone', { PULSE_TICK_MS: '100', LOG_LEVEL: 'warn', PULSE_READ_TOKENS: TOKEN, PULSE_ALERT_RULES: rulesFile(hook.url) });
+    ({ pulse, hook } = await startPulseWithRefusedAlerts({ PULSE_READ_TOKENS: TOKEN }));
     const ts = Date.now() / 1000;
     // The default 60 s window keeps the alerts up for the whole file.
     const events = ['/v1/chat/completions', EVIL].flatMap((endpoint, i) => {
