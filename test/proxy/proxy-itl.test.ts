@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildView, SnapshotReplica } from '@pulse/metrics';
 import type { InternalSnapshot, RequestEnd } from '@pulse/protocol';
-import { connectRedis, RedisEventSource, RedisLeaderLease, RedisSnapshotFeed, RedisSnapshotPublisher, silentLogger, type Redis } from '@pulse/runtime';
+import { connectRedis, RedisEventSource, RedisLeaderLease, RedisSnapshotFeed, RedisSnapshotPublisher, silentLogger, type RedisConnection } from '@pulse/runtime';
 import { createAggregator, type Aggregator } from '@pulse/aggregator';
 import { createFakeOpenAI, type FakeOpenAI } from '@pulse/fake-openai';
 import { startTestRedis, testClient, type TestRedis } from '@pulse/test-support/redis';
@@ -30,14 +30,14 @@ const LATE_MS = 40;
 const ITL_TOLERANCE = 0.1;
 
 let redis: TestRedis;
-let reader: Redis;
+let reader: RedisConnection;
 let fake: FakeOpenAI;
 let proxy: TestProxy;
 let aggregator: Aggregator;
 let feed: RedisSnapshotFeed;
-const connections: Redis[] = [];
+const connections: RedisConnection[] = [];
 
-async function connection(role: 'producer' | 'consumer'): Promise<Redis> {
+async function connection(role: 'producer' | 'consumer'): Promise<RedisConnection> {
   const c = connectRedis(redis.url, role, 'proxy-itl-test', silentLogger());
   connections.push(c);
   await once(c, 'ready');

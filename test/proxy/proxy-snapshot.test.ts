@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildView } from '@pulse/metrics';
 import type { InternalSnapshot, RequestEnd } from '@pulse/protocol';
-import { connectRedis, RedisEventSource, RedisLeaderLease, RedisSnapshotPublisher, silentLogger, type Redis } from '@pulse/runtime';
+import { connectRedis, RedisEventSource, RedisLeaderLease, RedisSnapshotPublisher, silentLogger, type RedisConnection } from '@pulse/runtime';
 import { createAggregator, type Aggregator } from '@pulse/aggregator';
 import { createFakeOpenAI, type FakeOpenAI } from '@pulse/fake-openai';
 import { startTestRedis, testClient, type TestRedis } from '@pulse/test-support/redis';
@@ -15,13 +15,13 @@ import { startProxy, storedEvents, type TestProxy } from '@pulse/test-support/pr
 
 const EP = '/v1/chat/completions';
 let redis: TestRedis;
-let reader: Redis;
+let reader: RedisConnection;
 let fake: FakeOpenAI;
 let proxy: TestProxy;
 let aggregator: Aggregator;
-const connections: Redis[] = [];
+const connections: RedisConnection[] = [];
 
-async function connection(role: 'producer' | 'consumer'): Promise<Redis> {
+async function connection(role: 'producer' | 'consumer'): Promise<RedisConnection> {
   const c = connectRedis(redis.url, role, 'proxy-snapshot-test', silentLogger());
   connections.push(c);
   await once(c, 'ready');

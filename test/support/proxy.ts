@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeBatch, pulseKeys, type PulseEvent, type PulseKeys } from '@pulse/protocol';
-import { connectRedis, RedisEventLog, silentLogger, type Logger, type Redis } from '@pulse/runtime';
+import { connectRedis, RedisEventLog, silentLogger, type Logger, type RedisConnection } from '@pulse/runtime';
 import { createProxy, INFERENCE_ROUTES, type Proxy, type ProxySettings } from '@pulse/proxy';
 import { uniquePrefix } from './redis.js';
 
@@ -64,7 +64,7 @@ export async function startProxy(options: TestProxyOptions): Promise<TestProxy> 
 }
 
 /** Every event in the stream of `keys`, oldest first; fails on an entry that does not validate. */
-export async function storedEvents(reader: Redis, keys: PulseKeys): Promise<PulseEvent[]> {
+export async function storedEvents(reader: RedisConnection, keys: PulseKeys): Promise<PulseEvent[]> {
   const entries = await reader.xrange(keys.events, '-', '+');
   return entries.flatMap(([, fields]) => {
     const { events, dropped } = decodeBatch(fields[1]);

@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
-import { connectRedis, silentLogger, type Redis } from '@pulse/runtime';
+import { connectRedis, silentLogger, type RedisConnection } from '@pulse/runtime';
 import { pulseKeys } from '@pulse/protocol';
 import { alertState, notification } from '@pulse/test-support/alert-fixtures';
 import type { AlertFence, AlertState, AlertStateStore } from './alert-state.js';
@@ -23,8 +23,8 @@ interface Subject {
 }
 
 let redis: TestRedis;
-let admin: Redis;
-const connections: Redis[] = [];
+let admin: RedisConnection;
+const connections: RedisConnection[] = [];
 beforeAll(async () => {
   redis = await startTestRedis();
   admin = testClient(redis.url);

@@ -6,15 +6,15 @@
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pulseKeys } from '@pulse/protocol';
-import { connectRedis, RedisLeaderLease, silentLogger, type Redis } from '@pulse/runtime';
+import { connectRedis, RedisLeaderLease, silentLogger, type RedisConnection } from '@pulse/runtime';
 import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
 import { alertState, notification } from '@pulse/test-support/alert-fixtures';
 import { RedisAlertStateStore } from './alert-state.redis.js';
 import { alertKeys } from './keys.js';
 
 let redis: TestRedis;
-let admin: Redis;
-let producer: Redis;
+let admin: RedisConnection;
+let producer: RedisConnection;
 beforeAll(async () => {
   redis = await startTestRedis();
   admin = testClient(redis.url);

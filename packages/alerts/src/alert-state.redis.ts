@@ -9,7 +9,7 @@
  * or none of it, and a former leader (paused, then waking up after a
  * standby took the lease) writes nothing at all.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import {
   byCreation,
   decodeAlertState,
@@ -57,7 +57,7 @@ export class RedisAlertStateStore implements AlertStateStore {
    * @param onBadEntry told of each entry that does not decode (dropped, never a crash).
    */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly keys: AlertKeys,
     private readonly onBadEntry: (key: string, field: string) => void = () => {},
   ) {

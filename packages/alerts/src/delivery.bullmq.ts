@@ -28,7 +28,7 @@
  * slot as the alert state.
  */
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import {
   deferDelayMs,
   deliveryOptions,
@@ -68,7 +68,7 @@ export interface BullmqQueueOptions {
    * 'consumer' role), as BullMQ's worker requires; the worker duplicates it
    * for its blocking reads. Not closed by close(): the caller owns it.
    */
-  readonly connection: Redis;
+  readonly connection: Redis | Cluster;
   readonly keys: AlertKeys;
   /** Looked up when delivering, so an edited URL or token applies to retries and replays. */
   readonly receivers: readonly Receiver[];

@@ -7,7 +7,7 @@
  * the suite runs in seconds; Retry-After has a resolution of one second.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { connectRedis, silentLogger, type Redis } from '@pulse/runtime';
+import { connectRedis, silentLogger, type RedisConnection } from '@pulse/runtime';
 import { startTestRedis, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
 import { notification } from '@pulse/test-support/alert-fixtures';
 import { TestReceiver } from '@pulse/test-support/http-receiver';
@@ -20,7 +20,7 @@ import type { Receiver } from './rules.js';
 const FAST: Partial<DeliveryOptions> = { attempts: 3, initialBackoffMs: 40, maxBackoffMs: 150, timeoutMs: 2000 };
 
 let redis: TestRedis;
-const connections: Redis[] = [];
+const connections: RedisConnection[] = [];
 beforeAll(async () => {
   redis = await startTestRedis();
 });

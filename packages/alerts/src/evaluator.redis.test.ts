@@ -9,7 +9,7 @@
 import { once } from 'node:events';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { pulseKeys } from '@pulse/protocol';
-import { connectRedis, silentLogger, type Redis } from '@pulse/runtime';
+import { connectRedis, silentLogger, type RedisConnection } from '@pulse/runtime';
 import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
 import { dataWith, rulesFrom, SwitchableQueue } from '@pulse/test-support/alert-fixtures';
 import { TestReceiver } from '@pulse/test-support/http-receiver';
@@ -21,8 +21,8 @@ import { alertsBody } from './rest.js';
 import type { AlertRules } from './rules.js';
 
 let redis: TestRedis;
-let admin: Redis;
-const connections: Redis[] = [];
+let admin: RedisConnection;
+const connections: RedisConnection[] = [];
 beforeAll(async () => {
   redis = await startTestRedis();
   admin = testClient(redis.url);

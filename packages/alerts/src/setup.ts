@@ -5,7 +5,7 @@
  * without Redis (docs/ALERTS.md). A process that evaluates (an aggregator, or
  * the all-in-one process) also runs a delivery worker; a gateway only reads.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { RedisAlertStateStore } from './alert-state.redis.js';
 import { MemoryAlertStateStore } from './alert-state.memory.js';
 import type { AlertStateStore } from './alert-state.js';
@@ -23,9 +23,9 @@ export interface AlertsSetup {
 
 export interface AlertsRedis {
   /** A fail-fast connection for the state's scripts. */
-  commands: Redis;
+  commands: Redis | Cluster;
   /** A patient connection for BullMQ (maxRetriesPerRequest null). */
-  patient: Redis;
+  patient: Redis | Cluster;
   prefix: string;
 }
 

@@ -5,6 +5,7 @@
  */
 import { parseSlos, type Slo } from '@pulse/protocol';
 import { z } from 'zod';
+import { parseRedisUrl, RedisUrlError } from './redis-url.js';
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -26,10 +27,6 @@ export const boolVar = (def: boolean) =>
     .enum(['true', 'false', '1', '0', 'yes', 'no'])
     .default(def ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
-
-export const redisUrlVar = z
-  .string()
-  .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL');
 
 /** PULSE_SLOS (docs/PROTOCOL.md §8): the error names the SLO and the bound that is wrong. */
 export const slosVar = z
@@ -54,6 +51,27 @@ const secretSchemas = new WeakSet<z.ZodType>();
 export function secretVar<T extends z.ZodType>(schema: T): T {
   secretSchemas.add(schema);
   return schema;
+}
+
+/**
+ * REDIS_URL: any topology of CONTRACT §10, checked here so a bad URL stops
+ * the process at start naming the variable. Secret: it may hold a password.
+ */
+export const redisUrlVar = secretVar(
+  z.string().superRefine((url, ctx) => {
+    try {
+      parseRedisUrl(url);
+    } catch (err) {
+      if (!(err instanceof RedisUrlError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message });
+    }
+  }),
+);
+
+/** Secret, or a default / optional of a secret (`redisUrlVar.default(…)` is a new schema around it). */
+function isSecret(schema: z.ZodType | undefined): boolean {
+  for (let s = schema; s; s = (s._def as { innerType?: z.ZodType }).innerType) if (secretSchemas.has(s)) return true;
+  return false;
 }
 
 /** Variables every service reads (docs/PROTOCOL.md §2). */
@@ -86,7 +104,7 @@ export function parseConfig<S extends z.ZodRawShape>(
     throw new ConfigError(
       parsed.error.issues.map((i) => {
         const key = String(i.path[0]);
-        const shown = secretSchemas.has(shape[key] as z.ZodType) ? '' : describeValue(env[key]);
+        const shown = isSecret(shape[key] as z.ZodType) ? '' : describeValue(env[key]);
         return `${i.path.join('.') || 'config'}: ${i.message}${shown}`;
       }),
     );

@@ -11,14 +11,14 @@ import { freePort } from '@pulse/test-support/redis-server';
 import { eventRetentionMs } from './event-log.js';
 import { openRedisEventLog, RedisEventLog } from './event-log.redis.js';
 import { silentLogger } from './logger.js';
-import { connectRedis, type Redis } from './redis.js';
+import { connectRedis, type RedisConnection } from './redis.js';
 
 const event: PulseEvent = { type: 'node.gauge', ts: 1_700_000_000, node: 'n1', queue_depth: 1 };
 const reply = { status: 202, body: '{"accepted":1,"rejected":[]}' };
 
 let redis: KillableTestRedis;
-let reader: Redis;
-const connections: Redis[] = [];
+let reader: RedisConnection;
+const connections: RedisConnection[] = [];
 
 beforeAll(async () => {
   redis = await startTestRedis({ killable: true });
@@ -30,7 +30,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-function producer(url: string): Redis {
+function producer(url: string): RedisConnection {
   const c = connectRedis(url, 'producer', 'event-log-test', silentLogger());
   connections.push(c);
   return c;

@@ -5,22 +5,28 @@
  * aggregator.
  */
 import { createHash } from 'node:crypto';
-import { ReplyError, type Redis } from 'ioredis';
+import { ReplyError } from 'ioredis';
 import { encodeBatch, ENTRY_FIELD, ErrorCode, PulseError, pulseKeys, type PulseEvent, type PulseKeys } from '@pulse/protocol';
 import { eventRetentionMs, type AppendResult, type EventLog, type StoredReply } from './event-log.js';
 import type { Logger } from './logger.js';
-import { closeRedis, connectRedis } from './redis.js';
+import { closeRedis, connectRedis, failsFast, type RedisConnection } from './redis.js';
 
 // KEYS[1] stream, KEYS[2] idempotency key (absent without one).
 // ARGV: entry field, encoded batch ('' = nothing to append), retention ms,
-//       reply to store, its TTL in seconds.
+//       reply to store, its TTL in seconds, '1' when the reply waits for replicas.
 // TIME before a write is fine since Redis 5 (effects replication), and keeps
 // the trim horizon on one clock however skewed the ingest nodes are.
 // MINID with `~` trims whole stream nodes only: cheap, and never too much.
 const APPEND_LUA = `
 if KEYS[2] then
   local seen = redis.call('GET', KEYS[2])
-  if seen then return {'replay', seen} end
+  if seen then
+    -- A replay is acknowledged only once replicas hold the original append, which may have been
+    -- answered 503 (WAIT fell short). Rewriting the key makes this connection's WAIT cover it:
+    -- the replication stream is ordered, so a replica that has this write has every earlier one.
+    if ARGV[6] == '1' then redis.call('SET', KEYS[2], seen, 'KEEPTTL') end
+    return {'replay', seen}
+  end
 end
 local id = ''
 if ARGV[2] ~= '' then
@@ -42,10 +48,22 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|OOM|READONLY|MASTERDOWN|CLUSTERDOWN|TRYA
 /** The longest a fail-fast connection may wait on a command, to keep the ≤ 2 s promise. */
 const MAX_COMMAND_TIMEOUT_MS = 1800;
 
+/**
+ * How long an append waits for PULSE_INGEST_MIN_REPLICAS replicas to confirm
+ * it: below the producer's command timeout (1.5 s), so a replica that lags
+ * yields a clean 503 + Retry-After rather than a timeout, within the 2 s promise.
+ */
+export const REPLICA_WAIT_MS = 1000;
+
 export interface RedisEventLogOptions {
   readonly keys: PulseKeys;
   /** Entries older than this (by Redis time) may be trimmed; writers pass eventRetentionMs(window). */
   readonly retentionMs: number;
+  /**
+   * Replicas that must hold an append before it resolves (`WAIT`), else it
+   * rejects as STORE_UNAVAILABLE (a 503): PULSE_INGEST_MIN_REPLICAS. Default 0.
+   */
+  readonly minReplicas?: number;
 }
 
 /** The variables (docs/PROTOCOL.md §2) that say where a deployment's event log is and how long it keeps entries. */
@@ -53,6 +71,8 @@ export interface EventLogConfig {
   readonly REDIS_URL: string;
   readonly PULSE_KEY_PREFIX: string;
   readonly PULSE_WINDOW_SECONDS: number;
+  /** Ingest only (CONTRACT §10): replicas that must confirm an append before it is acknowledged. */
+  readonly PULSE_INGEST_MIN_REPLICAS?: number;
 }
 
 /**
@@ -64,6 +84,7 @@ export function openRedisEventLog(config: EventLogConfig, name: string, logger: 
   return new RedisEventLog(connectRedis(config.REDIS_URL, 'producer', name, logger), {
     keys: pulseKeys(config.PULSE_KEY_PREFIX),
     retentionMs: eventRetentionMs(config.PULSE_WINDOW_SECONDS),
+    minReplicas: config.PULSE_INGEST_MIN_REPLICAS ?? 0,
   });
 }
 
@@ -73,13 +94,11 @@ export class RedisEventLog implements EventLog {
    *   owned from now on: `close()` closes it.
    */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly options: RedisEventLogOptions,
   ) {
     // An offline queue or no command timeout would turn an outage into a hang instead of a 503.
-    const { enableOfflineQueue, commandTimeout } = redis.options;
-    const failsFast = enableOfflineQueue === false && commandTimeout !== undefined && commandTimeout <= MAX_COMMAND_TIMEOUT_MS;
-    if (!failsFast) {
+    if (!failsFast(redis, MAX_COMMAND_TIMEOUT_MS)) {
       throw new Error(
         `RedisEventLog needs a fail-fast connection (enableOfflineQueue: false, commandTimeout ≤ ${MAX_COMMAND_TIMEOUT_MS} ms)`,
       );
@@ -87,6 +106,8 @@ export class RedisEventLog implements EventLog {
     if (!Number.isInteger(options.retentionMs) || options.retentionMs <= 0) {
       throw new RangeError(`retentionMs must be a positive integer, got ${options.retentionMs}`);
     }
+    const minReplicas = options.minReplicas ?? 0;
+    if (!Number.isInteger(minReplicas) || minReplicas < 0) throw new RangeError(`minReplicas must be an integer ≥ 0, got ${minReplicas}`);
   }
 
   async append(
@@ -103,6 +124,7 @@ export class RedisEventLog implements EventLog {
       String(retentionMs),
       idempotency ? JSON.stringify(idempotency.reply) : '',
       idempotency ? String(Math.max(1, Math.ceil(idempotency.ttlSeconds))) : '',
+      this.minReplicas > 0 ? '1' : '',
     ];
     let result: unknown;
     try {
@@ -111,6 +133,10 @@ export class RedisEventLog implements EventLog {
       throw asStoreError(err);
     }
     return parseResult(result);
+  }
+
+  private get minReplicas(): number {
+    return this.options.minReplicas ?? 0;
   }
 
   async ping(): Promise<boolean> {
@@ -125,8 +151,9 @@ export class RedisEventLog implements EventLog {
     await closeRedis(this.redis);
   }
 
-  /** EVALSHA, falling back to EVAL once after a restart or SCRIPT FLUSH emptied the cache. */
+  /** EVALSHA, falling back to EVAL once after a restart or SCRIPT FLUSH emptied the cache; with minReplicas, EVAL and WAIT. */
   private async run(scriptKeys: string[], args: (string | Buffer)[]): Promise<unknown> {
+    if (this.minReplicas > 0) return this.runAndWait(scriptKeys, args);
     try {
       return await this.redis.evalsha(APPEND_SHA, scriptKeys.length, ...scriptKeys, ...args);
     } catch (err) {
@@ -135,9 +162,47 @@ export class RedisEventLog implements EventLog {
       return this.redis.eval(APPEND_LUA, scriptKeys.length, ...scriptKeys, ...args);
     }
   }
+
+  /**
+   * The script and its `WAIT` in one pipeline: one round trip, and on a
+   * Cluster the same node (a pipeline goes to its keys' node; WAIT has none),
+   * which is what WAIT needs — it counts the replicas holding this
+   * connection's last write. EVAL, not EVALSHA: a NOSCRIPT (a promoted
+   * replica's cache is empty) would cost the WAIT's whole timeout before the
+   * retry, and the script's text is small beside a batch.
+   */
+  private async runAndWait(scriptKeys: string[], args: (string | Buffer)[]): Promise<unknown> {
+    const replies = await this.redis
+      .pipeline()
+      .eval(APPEND_LUA, scriptKeys.length, ...scriptKeys, ...args)
+      .call('WAIT', this.minReplicas, REPLICA_WAIT_MS)
+      .exec();
+    const [[scriptErr, result], [waitErr, confirmed]] = replies as [[Error | null, unknown], [Error | null, unknown]];
+    if (scriptErr) throw scriptErr;
+    if (waitErr) throw waitErr;
+    if (typeof confirmed !== 'number' || confirmed < this.minReplicas) throw new ReplicasBehindError(Number(confirmed), this.minReplicas);
+    return result;
+  }
+}
+
+/**
+ * Fewer replicas than required confirmed an append in time. The entry stays
+ * on the primary (a script cannot be undone) and may still be counted; the
+ * producer is told 503, and its retry with the same Idempotency-Key replays
+ * the stored reply once the replicas hold it, so it is counted once.
+ */
+export class ReplicasBehindError extends Error {
+  override readonly name = 'ReplicasBehindError';
+  constructor(
+    readonly confirmed: number,
+    readonly required: number,
+  ) {
+    super(`${confirmed} of ${required} required replicas confirmed the write within ${REPLICA_WAIT_MS} ms`);
+  }
 }
 
 function asStoreError(err: unknown): unknown {
+  if (err instanceof ReplicasBehindError) return new PulseError(ErrorCode.STORE_UNAVAILABLE, 'event store replicas behind, retry later', { cause: err });
   if (err instanceof ReplyError && !TRANSIENT_REPLY.test(String((err as Error).message))) {
     return err; // a bug or a misconfigured Redis (WRONGTYPE, …): a 500, not a retryable 503
   }

@@ -18,7 +18,7 @@ import type { LeaderLease } from './leader-lease.js';
 import { MemoryLeaderLease, MemoryLeaseStore } from './leader-lease.memory.js';
 import { RedisLeaderLease } from './leader-lease.redis.js';
 import { silentLogger } from './logger.js';
-import { connectRedis, type Redis } from './redis.js';
+import { connectRedis, type RedisConnection } from './redis.js';
 
 interface Subject {
   log: EventLog;
@@ -31,7 +31,7 @@ interface Subject {
 }
 
 let redis: TestRedis;
-const connections: Redis[] = [];
+const connections: RedisConnection[] = [];
 beforeAll(async () => {
   redis = await startTestRedis();
 });
@@ -40,7 +40,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function conn(role: 'producer' | 'consumer'): Promise<Redis> {
+async function conn(role: 'producer' | 'consumer'): Promise<RedisConnection> {
   const c = connectRedis(redis.url, role, 'source-contract', silentLogger());
   connections.push(c);
   if (c.status !== 'ready') await once(c, 'ready');

@@ -4,10 +4,9 @@
  * waits), `commands` for everything else that must fail fast (commit, meta).
  */
 import { decodeBatch, ENTRY_FIELD, type PulseKeys } from '@pulse/protocol';
-import type { Redis } from 'ioredis';
 import type { LogEntry } from './event-log.js';
 import type { EventSource, Fence } from './event-source.js';
-import { closeRedis } from './redis.js';
+import { closeRedis, type RedisConnection } from './redis.js';
 
 // KEYS: meta, stream. The store's creation time, fixed once: now, or the
 // oldest entry if ingest ran before any aggregator did.
@@ -61,8 +60,8 @@ export class RedisEventSource implements EventSource {
   private reclaimEverything = true;
 
   constructor(
-    private readonly blocking: Redis,
-    private readonly commands: Redis,
+    private readonly blocking: RedisConnection,
+    private readonly commands: RedisConnection,
     private readonly opts: RedisEventSourceOptions,
   ) {
     commands.defineCommand('pulseCreatedAt', { numberOfKeys: 2, lua: CREATED_AT_LUA });

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { PulseKeys } from '@pulse/protocol';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './redis.js';
 import type { Fence } from './event-source.js';
 import type { LeaderLease } from './leader-lease.js';
 
@@ -20,14 +20,19 @@ if cur then
   end
   return 0
 end
--- A missing counter (a new store, or a Redis that restarted empty) starts at
--- Redis time in ms, not 0: gateways drop snapshots of an epoch below the one
--- they hold, so epochs must keep rising across a reset of the counter.
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  local t = redis.call('TIME')
-  redis.call('SET', KEYS[2], string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)))
-end
+-- A new epoch is at least Redis time in ms, not just the counter plus one:
+-- gateways drop snapshots of an epoch below the one they hold, so epochs must
+-- keep rising across a counter that went back — a Redis that restarted empty,
+-- or a replica promoted before the last INCRs of the old primary reached it.
+-- A promotion takes seconds, so the new primary's clock is past any epoch the
+-- old one handed out (unless their clocks are that far apart).
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ep = redis.call('INCR', KEYS[2])
+if ep < now then
+  ep = now
+  redis.call('SET', KEYS[2], string.format('%d', ep))
+end
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. string.format('%d', ep), 'PX', ARGV[2])
 return ep
 `;
@@ -44,7 +49,7 @@ export class RedisLeaderLease implements LeaderLease {
 
   /** @param redis a fail-fast connection: a renewal that hangs must not look like a renewal. */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: PulseKeys,
     private readonly ttlMs: number,
   ) {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pulseKeys, type PulseKeys } from '@pulse/protocol';
 import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
 import { silentLogger } from './logger.js';
-import { connectRedis, type Redis } from './redis.js';
+import { connectRedis, type RedisConnection } from './redis.js';
 import { MAX_STORED_PATCHES, MissingKeyframeError, SNAPSHOT_TTL_SECONDS, type SnapshotFeed, type SnapshotPublisher } from './snapshot-bus.js';
 import { MemorySnapshotBus } from './snapshot-bus.memory.js';
 import { RedisSnapshotFeed, RedisSnapshotPublisher } from './snapshot-bus.redis.js';
@@ -19,8 +19,8 @@ interface Bus {
 }
 
 let redis: TestRedis;
-let admin: Redis;
-const producers: Redis[] = [];
+let admin: RedisConnection;
+const producers: RedisConnection[] = [];
 beforeAll(async () => {
   redis = await startTestRedis();
   admin = testClient(redis.url);

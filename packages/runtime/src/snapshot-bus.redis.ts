@@ -9,7 +9,7 @@
  */
 import { messageKind, type PulseKeys } from '@pulse/protocol';
 import type { Logger } from './logger.js';
-import { closeRedis, connectRedis, type Redis } from './redis.js';
+import { closeRedis, connectRedis, type RedisConnection } from './redis.js';
 import type { Fence } from './event-source.js';
 import { MAX_STORED_PATCHES, MissingKeyframeError, SNAPSHOT_TTL_SECONDS, type SnapshotFeed, type SnapshotPublisher } from './snapshot-bus.js';
 
@@ -37,7 +37,7 @@ export class RedisSnapshotPublisher implements SnapshotPublisher {
 
   /** @param redis a connection the caller owns (the aggregator's producer); close() leaves it open. */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: PulseKeys,
     private readonly ttlSeconds: number = SNAPSHOT_TTL_SECONDS,
   ) {
@@ -84,9 +84,9 @@ export interface RedisSnapshotFeedOptions {
 }
 
 export class RedisSnapshotFeed implements SnapshotFeed {
-  private readonly sub: Redis;
+  private readonly sub: RedisConnection;
   /** Patient (offline queue): a catch-up during an outage waits for Redis instead of failing. */
-  private readonly reader: Redis;
+  private readonly reader: RedisConnection;
   private readonly log: Logger;
   private readonly channel: string;
   private onSnapshot: ((encoded: Buffer) => void) | null = null;

@@ -14,7 +14,7 @@ import {
   RedisSnapshotFeed,
   RedisSnapshotPublisher,
   silentLogger,
-  type Redis,
+  type RedisConnection,
 } from '@pulse/runtime';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRedis, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
@@ -22,7 +22,7 @@ import { createAggregator, type Aggregator } from './aggregator.js';
 
 const TICK = 100;
 let redis: TestRedis;
-const connections: Redis[] = [];
+const connections: RedisConnection[] = [];
 const running: Aggregator[] = [];
 
 beforeAll(async () => {
@@ -36,7 +36,7 @@ afterAll(async () => {
   await redis.stop();
 });
 
-async function connection(role: 'producer' | 'consumer'): Promise<Redis> {
+async function connection(role: 'producer' | 'consumer'): Promise<RedisConnection> {
   const c = connectRedis(redis.url, role, 'agg-test', silentLogger());
   connections.push(c);
   if (c.status !== 'ready') await once(c, 'ready');

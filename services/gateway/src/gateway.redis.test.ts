@@ -7,13 +7,13 @@ import { once } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildView, MetricsWindow } from '@pulse/metrics';
 import { decodeSnapshot, encodeSnapshot, pulseKeys, type PulseEvent, type PulseKeys } from '@pulse/protocol';
-import { connectRedis, RedisSnapshotFeed, RedisSnapshotPublisher, silentLogger, type Redis } from '@pulse/runtime';
+import { connectRedis, RedisSnapshotFeed, RedisSnapshotPublisher, silentLogger, type RedisConnection } from '@pulse/runtime';
 import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
 import { cell, getJson, snapshot, startGateway, startTicker, TestClient, TEST_TICK_MS, type RunningGateway } from '@pulse/test-support/gateway';
 
 let redis: TestRedis;
-let admin: Redis;
-let producer: Redis;
+let admin: RedisConnection;
+let producer: RedisConnection;
 beforeAll(async () => {
   redis = await startTestRedis();
   admin = testClient(redis.url);

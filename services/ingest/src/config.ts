@@ -17,6 +17,8 @@ export const ingestConfigShape = {
   ...securityVars,
   PORT: intVar(8080, 0, 65_535),
   REDIS_URL: redisUrlVar.default('redis://127.0.0.1:6379'),
+  /** Replicas that must hold a batch before it is answered 202 (WAIT), else 503 (CONTRACT §10). Default 0. */
+  PULSE_INGEST_MIN_REPLICAS: intVar(0, 0, 16),
 };
 
 export type IngestConfig = ReturnType<typeof parseConfig<typeof ingestConfigShape>>;
