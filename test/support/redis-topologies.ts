@@ -30,10 +30,16 @@ function onPath(name: string, path = process.env.PATH ?? ''): string | null {
   return null;
 }
 
-/** Why the Sentinel tests cannot run here, or null when they can (redis-server and redis-sentinel or `redis-server --sentinel`). */
+/** Why the Sentinel tests cannot run here, or null when they can (redis-server, and redis-sentinel or a redis-server that runs `--sentinel`). */
 export function sentinelUnavailable(): string | null {
-  if (!findRedisServerBinary()) return 'redis-server is not on PATH (apt-get install redis-server)';
-  return null; // `redis-server --sentinel` works whenever redis-server does; Debian's redis-sentinel package adds the service.
+  if (!findRedisServerBinary()) return 'redis-server is not on PATH (apt-get install redis-server redis-sentinel)';
+  return null; // without Debian's redis-sentinel, `redis-server <conf> --sentinel` is the same binary in sentinel mode
+}
+
+/** How a sentinel is started: Debian's redis-sentinel when installed, else redis-server in sentinel mode. */
+function sentinelCommand(conf: string): { binary: string; args: string[] } {
+  const sentinel = onPath('redis-sentinel');
+  return sentinel ? { binary: sentinel, args: [conf] } : { binary: findRedisServerBinary()!, args: [conf, '--sentinel'] };
 }
 
 /** Why the Cluster tests cannot run here, or null when they can (redis-server and redis-cli). */
@@ -52,6 +58,7 @@ export class RedisNodeProcess {
     readonly port: number,
     private readonly args: string[],
     readonly dir: string,
+    private readonly binary: string = findRedisServerBinary()!,
   ) {}
 
   get running(): boolean {
@@ -60,7 +67,7 @@ export class RedisNodeProcess {
 
   async start(): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
-    const child = spawn(findRedisServerBinary()!, this.args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: this.dir });
+    const child = spawn(this.binary, this.args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: this.dir });
     this.child = child;
     process.on('exit', this.killOnExit);
     const keep = (chunk: Buffer) => (this.output = (this.output + chunk.toString()).slice(-3000));
@@ -158,7 +165,8 @@ export class SentinelSet {
           '',
         ].join('\n'),
       );
-      return new RedisNodeProcess(port, [conf, '--sentinel'], dir);
+      const { binary, args } = sentinelCommand(conf);
+      return new RedisNodeProcess(port, args, dir, binary);
     });
     const set = new SentinelSet([primary, replica], sentinels, root);
     try {

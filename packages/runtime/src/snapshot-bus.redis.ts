@@ -9,7 +9,7 @@
  */
 import { messageKind, type PulseKeys } from '@pulse/protocol';
 import type { Logger } from './logger.js';
-import { closeRedis, connectRedis, type RedisConnection } from './redis.js';
+import { Cluster, closeRedis, connectRedis, type RedisConnection } from './redis.js';
 import type { Fence } from './event-source.js';
 import { MAX_STORED_PATCHES, MissingKeyframeError, SNAPSHOT_TTL_SECONDS, type SnapshotFeed, type SnapshotPublisher } from './snapshot-bus.js';
 
@@ -75,6 +75,9 @@ interface PublishCommand {
   pulsePublish(...args: (string | number | Buffer)[]): Promise<unknown>;
 }
 
+/** How long a Cluster takes to move its subscription to another node, about (ioredis resubscribes at once; the slot map refresh may take a second). */
+const CLUSTER_RESUBSCRIBE_MS = 1000;
+
 export interface RedisSnapshotFeedOptions {
   url: string;
   keys: PulseKeys;
@@ -137,7 +140,25 @@ export class RedisSnapshotFeed implements SnapshotFeed {
         if (!this.closed) this.log.warn({ err }, 'snapshot catch-up failed; waiting for the next reconnect');
       });
     });
+    if (this.sub instanceof Cluster) this.sub.on('-node', () => this.catchUpAfterResubscribe());
     await this.catchUp();
+  }
+
+  /**
+   * On a Cluster the subscription lives on one node's connection, which the
+   * Cluster replaces by itself when that node leaves (a failover): no
+   * 'close' or 'ready' reaches this object, and what was published meanwhile
+   * is lost. So when a node leaves, catch up once the new subscriber had time
+   * to subscribe, rather than wait for the next keyframe.
+   */
+  private catchUpAfterResubscribe(): void {
+    const timer = setTimeout(() => {
+      if (this.closed) return;
+      this.catchUp().catch((err: unknown) => {
+        if (!this.closed) this.log.warn({ err }, 'snapshot catch-up after a cluster node left failed');
+      });
+    }, CLUSTER_RESUBSCRIBE_MS);
+    timer.unref();
   }
 
   /** Subscribes (idempotent in Redis), then delivers the stored keyframe and patches. */
