@@ -12,6 +12,7 @@ import type { AlertEvalResult } from './alert-eval.js';
 import type { AlertLatencyResult } from './alert-latency.js';
 import type { IngestResult } from './scenarios/ingest.js';
 import type { ProxyResult } from './scenarios.js';
+import type { PrometheusCostResult } from './prometheus-cost.js';
 import type { CellsResult } from './snapshot-views.js';
 import type { SketchResult } from './sketch-merge.js';
 import type { ValidateResult } from './validate-events.js';
@@ -24,6 +25,7 @@ import { viewsSection } from './report/views.js';
 import { alertEvalSection, alertLatencySection } from './report/alerts.js';
 import { ingestSection } from './report/ingest.js';
 import { soakSection } from './report/soak.js';
+import { prometheusSection } from './report/prometheus.js';
 import { targets, targetsSection } from './report/targets.js';
 
 export interface BenchResults {
@@ -43,6 +45,7 @@ export interface BenchResults {
   'alert-latency'?: AlertLatencyResult;
   e2e?: EndToEndResult;
   proxy?: ProxyResult;
+  prometheus?: PrometheusCostResult;
 }
 
 export function renderReport(raw: Record<string, unknown>, soak?: SoakResult): string {
@@ -78,6 +81,7 @@ export function renderReport(raw: Record<string, unknown>, soak?: SoakResult): s
   if (r['fanout-fleet']) out.push(...fanoutSection(r['fanout-fleet'], '## 2b. Fan-out at a fleet\'s shape (64 nodes, 2,000 requests/s)'));
   if (r.views) out.push(...viewsSection(r.views));
   if (r.e2e) out.push(...endToEndSection(r.e2e));
+  if (r.prometheus) out.push(...prometheusSection(r.prometheus));
   if (r.snapshot) out.push(...cellsSection(r.snapshot));
   if (r.fleet) out.push(...fleetSection(r.fleet));
   if (r['alert-eval']) out.push(...alertEvalSection(r['alert-eval']));

@@ -16,6 +16,7 @@ import { benchIngest } from './scenarios/ingest.js';
 import { benchFanout, benchFanoutFleet } from './scenarios/fanout.js';
 import { benchViews } from './scenarios/views.js';
 import { benchEndToEnd } from './scenarios/end-to-end.js';
+import { benchPrometheus } from './prometheus-cost.js';
 
 export type Log = (line: string) => void;
 
@@ -86,6 +87,7 @@ export const SCENARIOS: Scenario[] = [
   { name: 'views', available: hasRedisServer, unavailable: NO_REDIS, run: benchViews },
   { name: 'e2e', available: hasRedisServer, unavailable: NO_REDIS, run: benchEndToEnd },
   { name: 'alert-latency', available: hasRedisServer, unavailable: NO_REDIS, run: benchAlertLatency },
+  { name: 'prometheus', available: hasRedisServer, unavailable: NO_REDIS, run: benchPrometheus },
   {
     name: 'proxy',
     available: async () => existsSync(PROXY_MODULE),
