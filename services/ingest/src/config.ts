@@ -11,14 +11,19 @@ export const ingestLimitVars = {
   PULSE_MAX_EVENTS_PER_BATCH: intVar(10_000, 1, 1_000_000),
 };
 
+/** Shared with the all-in-one process, which acknowledges events the same way on Redis. */
+export const ingestReplicaVars = {
+  /** Replicas that must hold a batch before it is answered 202 (WAIT), else 503 (CONTRACT §10, docs/REDIS.md). Default 0. */
+  PULSE_INGEST_MIN_REPLICAS: intVar(0, 0, 16),
+};
+
 export const ingestConfigShape = {
   ...commonVars,
   ...ingestLimitVars,
   ...securityVars,
   PORT: intVar(8080, 0, 65_535),
   REDIS_URL: redisUrlVar.default('redis://127.0.0.1:6379'),
-  /** Replicas that must hold a batch before it is answered 202 (WAIT), else 503 (CONTRACT §10). Default 0. */
-  PULSE_INGEST_MIN_REPLICAS: intVar(0, 0, 16),
+  ...ingestReplicaVars,
 };
 
 export type IngestConfig = ReturnType<typeof parseConfig<typeof ingestConfigShape>>;

@@ -45,6 +45,7 @@ interface BackendConfig {
   PULSE_WINDOW_SECONDS: number;
   PULSE_LEASE_MS: number;
   PULSE_RECLAIM_IDLE_MS: number;
+  PULSE_INGEST_MIN_REPLICAS?: number;
 }
 
 export function createBackend(config: BackendConfig, logger: Logger): Backend {
