@@ -378,3 +378,34 @@ export async function distinctPorts(n: number): Promise<number[]> {
   while (ports.size < n) ports.add(await freePort());
   return [...ports];
 }
+
+// ---------------------------------------------------------------- per test file
+
+export type TopologyName = 'sentinel' | 'cluster';
+
+/**
+ * The topologies a contract suite runs its Redis backend on besides a single
+ * server: both when redis-server and redis-cli are here, else none (the suite
+ * says so once). Each is started on first use by the file and stopped by
+ * `stopTopologies()`.
+ */
+export const TOPOLOGIES: TopologyName[] = sentinelUnavailable() === null && clusterUnavailable() === null ? ['sentinel', 'cluster'] : [];
+if (TOPOLOGIES.length === 0) console.warn(`[topologies] contract suites run on a single Redis only: ${clusterUnavailable() ?? sentinelUnavailable()}`);
+
+const perFile = new Map<TopologyName, Promise<SentinelSet | RedisClusterSet>>();
+
+/** The REDIS_URL of this file's Sentinel set or Cluster, started on the first call. */
+export async function topologyUrl(name: TopologyName): Promise<string> {
+  let started = perFile.get(name);
+  if (!started) {
+    started = name === 'sentinel' ? SentinelSet.start() : RedisClusterSet.start();
+    perFile.set(name, started);
+  }
+  return (await started).url;
+}
+
+export async function stopTopologies(): Promise<void> {
+  const all = [...perFile.values()];
+  perFile.clear();
+  await Promise.all(all.map(async (p) => (await p.catch(() => null))?.stop()));
+}

@@ -1,17 +1,19 @@
 /**
  * One suite, every EventLog backend: what ingest relies on must hold for the
- * in-process log and for the Redis stream alike.
+ * in-process log and for the Redis stream alike — on one server, through
+ * Sentinel and on a Cluster (docs/REDIS.md).
  */
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBatch, pulseKeys, type PulseEvent } from '@pulse/protocol';
 import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
+import { stopTopologies, TOPOLOGIES, topologyUrl } from '@pulse/test-support/redis-topologies';
 import type { EventLog, LogEntry } from './event-log.js';
 import { MemoryEventLog } from './event-log.memory.js';
 import { RedisEventLog } from './event-log.redis.js';
 import { compareIds } from './event-source.js';
 import { silentLogger } from './logger.js';
-import { connectRedis } from './redis.js';
+import { closeRedis, connectRedis, type RedisConnection } from './redis.js';
 
 interface Subject {
   log: EventLog;
@@ -25,10 +27,32 @@ beforeAll(async () => {
   redis = await startTestRedis();
   reader = testClient(redis.url);
 });
+const topologyReaders: RedisConnection[] = [];
 afterAll(async () => {
   reader?.disconnect();
-  await redis?.stop();
+  await Promise.all(topologyReaders.map((c) => closeRedis(c)));
+  await Promise.all([redis?.stop(), stopTopologies()]);
 });
+
+/** The Redis backend on the server `url()` names, read back through `read()` (a plain client, or a topology-aware one). */
+function redisBackend(name: string, url: () => Promise<string>, read: () => Promise<Pick<RedisConnection, 'xrange'>>) {
+  return {
+    name,
+    async make(retentionMs: number): Promise<Subject> {
+      const keys = pulseKeys(uniquePrefix());
+      const connection = connectRedis(await url(), 'producer', 'contract-test', silentLogger());
+      // A fail-fast connection refuses commands until it is ready.
+      await once(connection, 'ready');
+      const log = new RedisEventLog(connection, { keys, retentionMs });
+      const reader = await read();
+      const entries = async (): Promise<LogEntry[]> => {
+        const raw = await reader.xrange(keys.events, '-', '+');
+        return raw.map(([id, fields]) => ({ id, events: decodeBatch(fields[1]).events }));
+      };
+      return { log, entries };
+    },
+  };
+}
 
 const backends: { name: string; make(retentionMs: number): Promise<Subject> }[] = [
   {
@@ -38,21 +62,14 @@ const backends: { name: string; make(retentionMs: number): Promise<Subject> }[] 
       return { log, entries: async () => log.readAfter('0-0', Number.MAX_SAFE_INTEGER) };
     },
   },
-  {
-    name: 'RedisEventLog',
-    async make(retentionMs) {
-      const keys = pulseKeys(uniquePrefix());
-      const connection = connectRedis(redis.url, 'producer', 'contract-test', silentLogger());
-      // A fail-fast connection refuses commands until it is ready.
-      await once(connection, 'ready');
-      const log = new RedisEventLog(connection, { keys, retentionMs });
-      const entries = async (): Promise<LogEntry[]> => {
-        const raw = await reader.xrange(keys.events, '-', '+');
-        return raw.map(([id, fields]) => ({ id, events: decodeBatch(fields[1]).events }));
-      };
-      return { log, entries };
-    },
-  },
+  redisBackend('RedisEventLog', async () => redis.url, async () => reader),
+  ...TOPOLOGIES.map((t) =>
+    redisBackend(`RedisEventLog on ${t}`, () => topologyUrl(t), async () => {
+      const c = connectRedis(await topologyUrl(t), 'consumer', 'contract-reader', silentLogger());
+      topologyReaders.push(c);
+      return c;
+    }),
+  ),
 ];
 
 const HOUR_MS = 3_600_000;

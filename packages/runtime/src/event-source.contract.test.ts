@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import { pulseKeys, type PulseEvent } from '@pulse/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRedis, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
+import { stopTopologies, TOPOLOGIES, topologyUrl } from '@pulse/test-support/redis-topologies';
 import type { EventLog } from './event-log.js';
 import { MemoryEventLog } from './event-log.memory.js';
 import { RedisEventLog } from './event-log.redis.js';
@@ -37,11 +38,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const c of connections) c.disconnect();
-  await redis?.stop();
+  await Promise.all([redis?.stop(), stopTopologies()]);
 });
 
-async function conn(role: 'producer' | 'consumer'): Promise<RedisConnection> {
-  const c = connectRedis(redis.url, role, 'source-contract', silentLogger());
+async function conn(role: 'producer' | 'consumer', url = redis.url): Promise<RedisConnection> {
+  const c = connectRedis(url, role, 'source-contract', silentLogger());
   connections.push(c);
   if (c.status !== 'ready') await once(c, 'ready');
   return c;
@@ -63,21 +64,28 @@ const backends: { name: string; make(): Promise<Subject> }[] = [
       };
     },
   },
-  {
-    name: 'redis',
+  redisBackend('redis', async () => redis.url),
+  // Sentinel and Cluster (docs/REDIS.md): the scripts, XREADGROUP/XAUTOCLAIM and the lease routed through each client.
+  ...TOPOLOGIES.map((t) => redisBackend(`redis on ${t}`, () => topologyUrl(t))),
+];
+
+function redisBackend(name: string, url: () => Promise<string>): { name: string; make(): Promise<Subject> } {
+  return {
+    name,
     async make() {
+      const at = await url();
       const keys = pulseKeys(uniquePrefix('src'));
-      const commands = await conn('producer');
+      const commands = await conn('producer', at);
       return {
-        log: new RedisEventLog(await conn('producer'), { keys, retentionMs: 3_600_000 }),
-        source: new RedisEventSource(await conn('consumer'), commands, { keys, consumer: 'c1', reclaimIdleMs: 60_000 }),
+        log: new RedisEventLog(await conn('producer', at), { keys, retentionMs: 3_600_000 }),
+        source: new RedisEventSource(await conn('consumer', at), commands, { keys, consumer: 'c1', reclaimIdleMs: 60_000 }),
         lease: new RedisLeaderLease(commands, keys, 5000),
-        rival: new RedisLeaderLease(await conn('producer'), keys, 5000),
-        peer: async () => new RedisEventSource(await conn('consumer'), await conn('producer'), { keys, consumer: 'c2', reclaimIdleMs: 60_000 }),
+        rival: new RedisLeaderLease(await conn('producer', at), keys, 5000),
+        peer: async () => new RedisEventSource(await conn('consumer', at), await conn('producer', at), { keys, consumer: 'c2', reclaimIdleMs: 60_000 }),
       };
     },
-  },
-];
+  };
+}
 
 /** The queue depth of each entry's first event: which gauges came back. */
 const depth = (entries: { events: readonly PulseEvent[] }[]) => entries.map((e) => (e.events[0] as { queue_depth: number }).queue_depth);

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pulseKeys, type PulseKeys } from '@pulse/protocol';
 import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
+import { stopTopologies, TOPOLOGIES, topologyUrl } from '@pulse/test-support/redis-topologies';
 import { silentLogger } from './logger.js';
 import { connectRedis, type RedisConnection } from './redis.js';
 import { MAX_STORED_PATCHES, MissingKeyframeError, SNAPSHOT_TTL_SECONDS, type SnapshotFeed, type SnapshotPublisher } from './snapshot-bus.js';
@@ -28,7 +29,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const p of producers) p.disconnect();
   admin?.disconnect();
-  await redis?.stop();
+  await Promise.all([redis?.stop(), stopTopologies()]);
 });
 
 let feedNames = 0;
@@ -40,22 +41,29 @@ const backends: { name: string; make(): Promise<Bus & { keys?: PulseKeys }> }[] 
       return { publisher: bus, feed: () => bus };
     },
   },
-  {
-    name: 'Redis',
+  redisBackend('Redis', async () => redis.url),
+  // Sentinel and Cluster (docs/REDIS.md): classic pub/sub is broadcast over a Cluster, so a feed may listen on any node.
+  ...TOPOLOGIES.map((t) => redisBackend(`Redis on ${t}`, () => topologyUrl(t))),
+];
+
+function redisBackend(name: string, url: () => Promise<string>): { name: string; make(): Promise<Bus & { keys?: PulseKeys }> } {
+  return {
+    name,
     async make() {
+      const at = await url();
       const keys = pulseKeys(uniquePrefix());
-      const producer = connectRedis(redis.url, 'producer', 'bus-contract', silentLogger());
+      const producer = connectRedis(at, 'producer', 'bus-contract', silentLogger());
       producers.push(producer);
       // A fail-fast connection refuses commands until it is ready.
       await once(producer, 'ready');
       return {
         keys,
         publisher: new RedisSnapshotPublisher(producer, keys),
-        feed: () => new RedisSnapshotFeed({ url: redis.url, keys, name: `bus-feed-${++feedNames}-${keys.snapshotChannel}`, logger: silentLogger() }),
+        feed: () => new RedisSnapshotFeed({ url: at, keys, name: `bus-feed-${++feedNames}-${keys.snapshotChannel}`, logger: silentLogger() }),
       };
     },
-  },
-];
+  };
+}
 
 /** Bytes that do not survive a UTF-8 round trip, to prove the path is binary-safe; a keyframe by its first byte. */
 function payload(n: number): Buffer {
