@@ -6,13 +6,14 @@
  * service follows without help. Every batch answered 202 must be counted
  * once (the producer retries refused batches with their Idempotency-Key
  * until they are answered 202, so counted = acknowledged exactly), the
- * clients' longest update gap stays ≤ 5 s, and the old primary, restarted,
- * comes back as a replica without disturbing anything (fencing holds: its
- * writes, had it taken any, are discarded by the resync).
+ * clients' longest update gap stays ≤ 5 s, and the old primary, restarted
+ * with its append-only file (its lease, epoch and last commits), comes back
+ * as a replica without disturbing anything: clients reach it only through
+ * the sentinels, and its resync discards what it held.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SentinelSet, sentinelUnavailable } from '@pulse/test-support/redis-topologies';
-import { completedStreams, sleep, until, UpdateRecorder } from './support.js';
+import { completedStreams, getJson, sleep, until, UpdateRecorder } from './support.js';
 import { describeRefusals, IdempotentProducer, TopologyServices } from './topology-support.js';
 
 const MAX_GAP_MS = 5000;
@@ -38,7 +39,7 @@ describe.skipIf(unavailable !== null)('Redis Sentinel: SIGKILL of the primary un
 
   it('promotes the replica; every 202 counted once, update gap ≤ 5 s, services recover unaided, the old primary rejoins as a replica', { timeout: 90_000 }, async () => {
     const client = await UpdateRecorder.connect(pulse.wsUrl(), { interval: 0.5 });
-    await pulse.leader();
+    const { body: before } = await getJson(`${(await pulse.leader()).url}/status`);
     const producer = new IdempotentProducer(() => pulse.ingest.map((i) => i.url)).start();
     await sleep(3000);
 
@@ -68,6 +69,9 @@ describe.skipIf(unavailable !== null)('Redis Sentinel: SIGKILL of the primary un
     await until('every service ready', () => pulse.allReady(), 20_000, 200);
     const roles = await pulse.roles();
     expect(roles.filter((r) => r === 'leader')).toHaveLength(1);
+    // Epochs kept rising across the promotion (gateways drop a lower one).
+    const { body: after } = await getJson(`${(await pulse.leader()).url}/status`);
+    expect(after.epoch).toBeGreaterThanOrEqual(before.epoch);
     client.close();
 
     console.log(

@@ -135,7 +135,7 @@ export const dataArgs = (port: number, dir: string) => ['--port', String(port), 
 
 export const SENTINEL_MASTER = 'pulsemaster';
 
-/** One primary, one replica, three sentinels (quorum 2), failover after 1 s of silence. */
+/** One primary, one replica (both with AOF), three sentinels (quorum 2), failover after 1 s of silence. */
 export class SentinelSet {
   private constructor(
     readonly nodes: RedisNodeProcess[],
@@ -146,8 +146,11 @@ export class SentinelSet {
   static async start(): Promise<SentinelSet> {
     const root = mkdtempSync(join(tmpdir(), 'pulse-sentinel-'));
     const [p0, p1, ...sp] = await distinctPorts(5);
-    const primary = new RedisNodeProcess(p0!, dataArgs(p0!, join(root, 'n0')), join(root, 'n0'));
-    const replica = new RedisNodeProcess(p1!, [...dataArgs(p1!, join(root, 'n1')), '--replicaof', '127.0.0.1', String(p0)], join(root, 'n1'));
+    // With their append-only files, as deployed: a primary killed and restarted comes back with what it held
+    // (a lease, an epoch, commits), and the sentinels must make it a replica whose resync discards it.
+    const aof = ['--appendonly', 'yes', '--appendfsync', 'everysec'];
+    const primary = new RedisNodeProcess(p0!, [...dataArgs(p0!, join(root, 'n0')), ...aof], join(root, 'n0'));
+    const replica = new RedisNodeProcess(p1!, [...dataArgs(p1!, join(root, 'n1')), ...aof, '--replicaof', '127.0.0.1', String(p0)], join(root, 'n1'));
     const sentinels = sp.map((port, i) => {
       const dir = join(root, `s${i}`);
       mkdirSync(dir, { recursive: true });
