@@ -157,6 +157,26 @@ function watchConnection(redis: RedisConnection, log: Logger): void {
   }
 }
 
+/**
+ * Calls `fn` each time `redis` is back after losing its server: a 'ready'
+ * after a 'close' (one server, or through Sentinel: then possibly another
+ * server, a promoted replica), or a node leaving a Cluster (a failover moves
+ * a slot to the promoted replica without the Cluster object reconnecting).
+ */
+export function onReconnect(redis: RedisConnection, fn: () => void): void {
+  if (redis instanceof Cluster) {
+    redis.on('-node', fn);
+    return;
+  }
+  let lost = false;
+  redis.on('close', () => (lost = true));
+  redis.on('ready', () => {
+    if (!lost) return;
+    lost = false;
+    fn();
+  });
+}
+
 /** The options a connection was opened with that say whether it fails fast (RedisEventLog, RedisLeaderLease need that). */
 export function failsFast(redis: RedisConnection, maxCommandTimeoutMs: number): boolean {
   const { enableOfflineQueue, commandTimeout } = redis instanceof Cluster ? { enableOfflineQueue: redis.options.enableOfflineQueue, commandTimeout: redis.options.redisOptions?.commandTimeout } : redis.options;

@@ -7,6 +7,7 @@ import {
   createLogger,
   exitOnFatal,
   loadConfigOrExit,
+  onReconnect,
   onShutdown,
   RedisEventSource,
   RedisLeaderLease,
@@ -49,6 +50,11 @@ const aggregator = createAggregator({
   droppedEvents: () => source.droppedEvents,
   alerts,
 });
+
+// Back from losing Redis, the stream may not be the one the window was read from: a promoted replica lacks
+// the old primary's last entries, a restarted Redis all of them. A standby rebuilds its window (a leader
+// does anyway, having failed to renew its lease meanwhile); docs/REDIS.md.
+onReconnect(blocking, () => aggregator.restart());
 
 // OTLP push (docs/MONITORING.md): every replica runs it, only the leader's collections hold anything.
 const otlp = startOtlpPush(otlpSettings(config), () => aggregator.exportState(), logger);
