@@ -114,7 +114,8 @@ function sentinelOptions(topology: Extract<RedisTopology, { kind: 'sentinel' }>)
  * `retryDelayOnFailover` and refreshes the slot map on MOVED / CLUSTERDOWN.
  */
 function clusterOptions(topology: Extract<RedisTopology, { kind: 'cluster' }>, role: RedisRole, common: RedisOptions): ClusterOptions {
-  const { enableOfflineQueue, retryStrategy: _unused, reconnectOnError, ...perNode } = common;
+  // The offline queue is the Cluster's (per node it would only hide a node's absence from the Cluster's retries).
+  const { enableOfflineQueue, ...perNode } = common;
   return {
     scaleReads: 'master',
     enableOfflineQueue,
@@ -133,7 +134,6 @@ function clusterOptions(topology: Extract<RedisTopology, { kind: 'cluster' }>, r
     shardedSubscribers: false,
     redisOptions: {
       ...perNode,
-      ...(reconnectOnError && { reconnectOnError }),
       ...(topology.username !== undefined && { username: topology.username }),
       ...(topology.password !== undefined && { password: topology.password }),
     },
