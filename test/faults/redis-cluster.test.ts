@@ -102,6 +102,8 @@ describe.skipIf(unavailable !== null)('Redis Cluster: the acceptance path, and a
         `total acknowledged ${acknowledged}, counted ${completedStreams(seen)} → ${completedStreams(last)} (lost ${acknowledged - (completedStreams(last) ?? 0)}); ` +
         `longest update gap ${gap.maxGapMs} ms over ${gap.count} updates`,
     );
+    // Ingest's promise (README): a refusal within 2 s, replicas required or not.
+    expect(stats.slowestRefusalMs).toBeLessThan(2000);
     expect(completedStreams(last)).toBe(acknowledged);
     expect((await pulse.roles()).filter((r) => r === 'leader')).toHaveLength(1);
   });

@@ -80,6 +80,8 @@ describe.skipIf(unavailable !== null)('Redis Sentinel: SIGKILL of the primary un
         `(${stats.replayed} batches on a replay after a refusal), refusals ${describeRefusals(stats)}; counted ${completedStreams(counted)} → ${completedStreams(last)} ` +
         `(lost ${stats.acknowledged - (completedStreams(last) ?? 0)}); longest update gap ${gap.maxGapMs} ms over ${gap.count} updates`,
     );
+    // Ingest's promise (README): a refusal within 2 s, replicas required or not.
+    expect(stats.slowestRefusalMs).toBeLessThan(2000);
     expect(gap.maxGapMs).toBeLessThanOrEqual(MAX_GAP_MS);
   });
 });

@@ -87,6 +87,8 @@ export interface ProducerStats {
   refusals: Map<number | string, number>;
   /** Batches given up (still not 202 when the producer stopped). */
   abandoned: number;
+  /** The longest any reply took that was not a 202 (ms): ingest promises a 503 within 2 s. */
+  slowestRefusalMs: number;
   /** When each 202 arrived (ms), for the time the last refusal ended. */
   lastRefusalAt: number;
   firstAcceptAfter(ms: number): number | null;
@@ -117,6 +119,7 @@ export class IdempotentProducer {
       replayed: 0,
       refusals: new Map(),
       abandoned: 0,
+      slowestRefusalMs: 0,
       lastRefusalAt: 0,
       firstAcceptAfter: (ms) => accepts.find((t) => t > ms) ?? null,
     };
@@ -155,6 +158,7 @@ export class IdempotentProducer {
       const targets = this.targets();
       const target = targets[this.next++ % targets.length]!;
       let outcome: number | string;
+      const sentAt = Date.now();
       try {
         const res = await postEvents(target, events, { 'idempotency-key': key }, 3000);
         outcome = res.status;
@@ -169,6 +173,7 @@ export class IdempotentProducer {
         outcome = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
       }
       this.stats.refusals.set(outcome, (this.stats.refusals.get(outcome) ?? 0) + 1);
+      this.stats.slowestRefusalMs = Math.max(this.stats.slowestRefusalMs, Date.now() - sentAt);
       this.stats.lastRefusalAt = Date.now();
       await sleep(100);
     }
@@ -176,5 +181,6 @@ export class IdempotentProducer {
 }
 
 export function describeRefusals(stats: ProducerStats): string {
-  return [...stats.refusals].map(([k, v]) => `${k}×${v}`).join(' ') || 'none';
+  const refusals = [...stats.refusals].map(([k, v]) => `${k}×${v}`).join(' ');
+  return refusals ? `${refusals} (slowest ${stats.slowestRefusalMs} ms)` : 'none';
 }
