@@ -9,6 +9,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connectRedis, silentLogger, type RedisConnection } from '@pulse/runtime';
 import { startTestRedis, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
+import { stopTopologies, TOPOLOGIES, topologyUrl } from '@pulse/test-support/redis-topologies';
 import { notification } from '@pulse/test-support/alert-fixtures';
 import { TestReceiver } from '@pulse/test-support/http-receiver';
 import { BullmqNotificationQueue } from './delivery.bullmq.js';
@@ -20,28 +21,36 @@ import type { Receiver } from './rules.js';
 const FAST: Partial<DeliveryOptions> = { attempts: 3, initialBackoffMs: 40, maxBackoffMs: 150, timeoutMs: 2000 };
 
 let redis: TestRedis;
+/** BullMQ on a Redis Cluster too: its scripts stay in one slot only with the `{prefix}` hash tag (docs/REDIS.md). */
+let clusterUrl = '';
 const connections: RedisConnection[] = [];
 beforeAll(async () => {
   redis = await startTestRedis();
+  if (TOPOLOGIES.includes('cluster')) clusterUrl = await topologyUrl('cluster');
 });
 afterAll(async () => {
   for (const c of connections) c.disconnect();
-  await redis?.stop();
+  await Promise.all([redis?.stop(), stopTopologies()]);
 });
+
+function bullmqBackend(name: string, url: () => string) {
+  return {
+    name,
+    make: (receivers: Receiver[], delivery: Partial<DeliveryOptions>): NotificationQueue => {
+      const connection = connectRedis(url(), 'consumer', 'alerts-delivery-contract', silentLogger());
+      connections.push(connection);
+      return new BullmqNotificationQueue({ connection, keys: alertKeys(uniquePrefix()), receivers, delivery });
+    },
+  };
+}
 
 const backends: { name: string; make(receivers: Receiver[], delivery: Partial<DeliveryOptions>): NotificationQueue }[] = [
   {
     name: 'MemoryNotificationQueue',
     make: (receivers, delivery) => new MemoryNotificationQueue({ receivers, delivery }),
   },
-  {
-    name: 'BullmqNotificationQueue',
-    make: (receivers, delivery) => {
-      const connection = connectRedis(redis.url, 'consumer', 'alerts-delivery-contract', silentLogger());
-      connections.push(connection);
-      return new BullmqNotificationQueue({ connection, keys: alertKeys(uniquePrefix()), receivers, delivery });
-    },
-  },
+  bullmqBackend('BullmqNotificationQueue', () => redis.url),
+  ...(TOPOLOGIES.includes('cluster') ? [bullmqBackend('BullmqNotificationQueue on a Redis Cluster', () => clusterUrl)] : []),
 ];
 
 describe.each(backends)('NotificationQueue contract: $name', ({ make }) => {
