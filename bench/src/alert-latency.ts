@@ -31,7 +31,7 @@ import { alertKeys, BullmqNotificationQueue, parseAlertRules, type AlertKeys, ty
 import { sleep } from './lib/ports.js';
 import { BenchRedis } from './lib/redis-server.js';
 import { ServiceProcess } from './lib/services.js';
-import { percentile, round } from './timing.js';
+import { percentile, round, type Quantiles } from './timing.js';
 
 const PREFIX = 'bench-alerts';
 /** The default tick: the target is for Pulse as it ships. */
@@ -50,13 +50,6 @@ const RAMP_MS = 30_000;
 const POST_EVERY_MS = 100;
 const WINDOW_SECONDS = 5;
 const THROUGHPUT_NOTIFICATIONS = 2000;
-
-export interface Quantiles {
-  p50: number;
-  p90: number;
-  p99: number;
-  max: number;
-}
 
 export interface AlertLatencyResult {
   tickMs: number;

@@ -1,4 +1,12 @@
-/** Small timing helpers shared by the in-process benchmarks. */
+/** Small timing helpers shared by the benchmarks. */
+
+/** A latency distribution as the reports print it, ms. */
+export interface Quantiles {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
 
 /** Runs `fn` `warmup` times, then `runs` times; returns the per-run durations in ms, sorted. */
 export function measure(fn: () => void, runs: number, warmup = Math.max(3, runs / 10)): number[] {

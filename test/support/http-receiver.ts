@@ -11,7 +11,7 @@ export interface RecordedRequest {
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
   /** JSON when it parses, else the text. */
-  readonly body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- tests walk JSON bodies
+  readonly body: any;
   /** Date.now() when the request's body had arrived. */
   readonly at: number;
 }

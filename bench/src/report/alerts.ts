@@ -1,6 +1,7 @@
 /** Alert evaluation per snapshot (issue 14): 1,000 rules × 20 groups on a 1,000-cell snapshot; detection latency and webhook throughput. */
 import type { AlertEvalResult } from '../alert-eval.js';
-import type { AlertLatencyResult, Quantiles } from '../alert-latency.js';
+import type { AlertLatencyResult } from '../alert-latency.js';
+import type { Quantiles } from '../timing.js';
 import { n, table } from './format.js';
 
 export function alertEvalSection(r: AlertEvalResult): string[] {

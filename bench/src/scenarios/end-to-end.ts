@@ -11,7 +11,7 @@ import { Pipeline } from '../lib/pipeline.js';
 import { sleep } from '../lib/ports.js';
 import { CpuMeter, type CpuWindow } from '../lib/proc-stats.js';
 import { WorkerProcess } from '../lib/rpc.js';
-import { percentile, round } from '../timing.js';
+import { percentile, round, type Quantiles } from '../timing.js';
 import type { ProbeResult, ProbeRun } from '../workers/e2e-probe.js';
 
 const TICK_MS = 500;
@@ -26,7 +26,7 @@ export interface EndToEndResult {
   backgroundClients: number;
   probes: number;
   lost: number;
-  visibleMs: { p50: number; p90: number; p99: number; max: number };
+  visibleMs: Quantiles;
   /** POST → build time of the snapshot that showed it (mostly waiting for the tick), and snapshot → client. */
   toSnapshotMs: { p50: number; p99: number };
   snapshotToClientMs: { p50: number; p99: number };
