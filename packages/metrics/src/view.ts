@@ -29,6 +29,7 @@ import {
   type Stats,
 } from '@pulse/protocol';
 import { LogHistogram } from './log-histogram.js';
+import type { PartitionedReplica } from './partitions.js';
 import type { SnapshotReplica } from './replica.js';
 
 /** Which cells a view keeps. Empty sets keep everything. */
@@ -209,40 +210,47 @@ export function buildView(snapshot: InternalSnapshot | null, filter: CellFilter 
  * replica's snapshot. `memo`, one per snapshot, shares the stats of whole
  * aggregates between the views of that snapshot.
  */
-export function buildReplicaView(replica: SnapshotReplica, filter: CellFilter = ALL_CELLS, memo: StatsMemo | null = null): View {
+export function buildReplicaView(replica: SnapshotReplica | PartitionedReplica, filter: CellFilter = ALL_CELLS, memo: StatsMemo | null = null): View {
   const snapshot = replica.snapshot;
   if (!snapshot) return buildView(null, filter);
+  // Partitions (partitions.ts): each one's aggregates are added into the same groups, which sums their cells.
+  const parts = 'parts' in replica ? replica.parts : [replica];
   const { endpoints: E, models: M, nodes: N } = filter;
-  const a = replica.aggregates;
   const groups = new Groups();
   // A grouping whose other two labels are both filtered has no aggregate to read: its cells are walked, once for both.
   const endpointsFromCells = N.size > 0 && M.size > 0;
   const nodesFromCells = E.size > 0 && M.size > 0;
-  if (endpointsFromCells || nodesFromCells) {
-    for (const [node, endpoints] of pick(replica.byLabels, N)) {
-      for (const [endpoint, models] of pick(endpoints, E)) {
-        for (const [, cell] of pick(models, M)) {
-          if (endpointsFromCells) groups.endpoint(endpoint).add(cell);
-          if (nodesFromCells) groups.node(node).add(cell);
+  for (const part of parts) {
+    const a = part.aggregates;
+    if (endpointsFromCells || nodesFromCells) {
+      for (const [node, endpoints] of pick(part.byLabels, N)) {
+        for (const [endpoint, models] of pick(endpoints, E)) {
+          for (const [, cell] of pick(models, M)) {
+            if (endpointsFromCells) groups.endpoint(endpoint).add(cell);
+            if (nodesFromCells) groups.node(node).add(cell);
+          }
         }
       }
     }
-  }
-  if (!endpointsFromCells) {
-    for (const [endpoint, whole] of pick(a.byEndpoint, E)) {
-      const g = groups.endpoint(endpoint);
-      if (N.size === 0 && M.size === 0) g.add(whole);
-      else if (M.size === 0) addFrom(g, a.byEndpointNode.get(endpoint), N);
-      else addFrom(g, a.byEndpointModel.get(endpoint), M);
+    if (!endpointsFromCells) {
+      for (const [endpoint, whole] of pick(a.byEndpoint, E)) {
+        const g = groups.endpoint(endpoint);
+        if (N.size === 0 && M.size === 0) g.add(whole);
+        else if (M.size === 0) addFrom(g, a.byEndpointNode.get(endpoint), N);
+        else addFrom(g, a.byEndpointModel.get(endpoint), M);
+      }
     }
   }
   const nodeGroups = () => {
     if (nodesFromCells) return groups.perNode;
-    for (const [node, whole] of pick(a.byNode, N)) {
-      const g = groups.node(node);
-      if (E.size === 0 && M.size === 0) g.add(whole);
-      else if (M.size === 0) for (const endpoint of E) addUnit(g, a.byEndpointNode.get(endpoint)?.get(node));
-      else addFrom(g, a.byNodeModel.get(node), M);
+    for (const part of parts) {
+      const a = part.aggregates;
+      for (const [node, whole] of pick(a.byNode, N)) {
+        const g = groups.node(node);
+        if (E.size === 0 && M.size === 0) g.add(whole);
+        else if (M.size === 0) for (const endpoint of E) addUnit(g, a.byEndpointNode.get(endpoint)?.get(node));
+        else addFrom(g, a.byNodeModel.get(node), M);
+      }
     }
     return groups.perNode;
   };
