@@ -2,6 +2,7 @@ export * from './events.js';
 export * from './snapshot-data.js';
 export * from './cell-fields.js';
 export * from './cumulative.js';
+export * from './exponential.js';
 export * from './snapshot.js';
 export * from './patch.js';
 export * from './messages.js';
