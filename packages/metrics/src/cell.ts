@@ -28,6 +28,7 @@ import {
   type WindowCounter,
 } from '@pulse/protocol';
 import { BucketSamples } from './samples.js';
+import { SlidingMin } from './sliding-min.js';
 
 const zeroNumbers = compileZero(CELL_NUMBERS);
 const subtractWindowCounters = compileSubtract(WINDOW_COUNTERS);
@@ -44,6 +45,8 @@ export const DIST_BIT = perDistribution((name) => 1 << CELL_DISTRIBUTIONS.indexO
  */
 export type BucketCell = Counts<WindowCounter> &
   Record<CellDistribution, BucketSamples | null> & {
+    /** The time bucket's number. */
+    bucketNo: number;
     statuses: Map<number, number> | null;
     types: Map<string, number> | null;
     sloGood: number[] | null;
@@ -51,23 +54,33 @@ export type BucketCell = Counts<WindowCounter> &
 
 /** A new, empty BucketCell: one object literal (one shape for all), compiled from the field lists. */
 export const newBucketCell = new Function(
-  `return { ${[...WINDOW_COUNTERS.map((k) => `${field(k)}: 0`), ...CELL_DISTRIBUTIONS.map((k) => `${field(k)}: null`)].join(', ')}, statuses: null, types: null, sloGood: null };`,
-) as () => BucketCell;
+  'bucketNo',
+  `return { bucketNo, ${[...WINDOW_COUNTERS.map((k) => `${field(k)}: 0`), ...CELL_DISTRIBUTIONS.map((k) => `${field(k)}: null`)].join(', ')}, statuses: null, types: null, sloGood: null };`,
+) as (bucketNo: number) => BucketCell;
 
 /** A running window distribution: exact count, sum, min and max, and what changed since the last patch. */
 export class RunningDistribution {
   count = 0;
   sum = 0;
-  min = Infinity;
-  max = -Infinity;
-  /** Set when an expired bucket held the min or max: recompute them from the live buckets. */
-  stale = false;
+  /** Min and max over the live buckets, kept exact as buckets expire (sliding-min.ts; the max as negated values). */
+  readonly lows = new SlidingMin();
+  readonly highs = new SlidingMin();
   /** Histogram indices of samples added and expired since the last patch. */
   added: number[] = [];
   removed: number[] = [];
   /** min and max as the last patch or snapshot reported them. */
   reportedMin = Infinity;
   reportedMax = -Infinity;
+
+  /** Infinity while empty. */
+  get min(): number {
+    return this.lows.value;
+  }
+
+  /** -Infinity while empty. */
+  get max(): number {
+    return -this.highs.value;
+  }
 }
 
 export class CellState {
@@ -122,8 +135,8 @@ export class CellState {
     dist.added.push(index);
     dist.count++;
     dist.sum += value;
-    if (value < dist.min) dist.min = value;
-    if (value > dist.max) dist.max = value;
+    dist.lows.add(bucket.bucketNo, value);
+    dist.highs.add(bucket.bucketNo, -value);
   }
 
   addStatus(bucket: BucketCell, status: number): void {
@@ -160,7 +173,8 @@ export class CellState {
       dist.count -= samples.count;
       // Sums are floats: reset exactly when the window empties so no drift survives.
       dist.sum = dist.count === 0 ? 0 : dist.sum - samples.sum;
-      if (samples.min <= dist.min || samples.max >= dist.max) dist.stale = true;
+      dist.lows.expire(b);
+      dist.highs.expire(b);
     }
     if (bucket.statuses) subtractKeyed(this.statuses, bucket.statuses);
     if (bucket.types) subtractKeyed(this.types, bucket.types);
@@ -168,24 +182,9 @@ export class CellState {
     if (bucket.statuses || bucket.types || bucket.sloGood) this.keyedChanged = true;
   }
 
-  /**
-   * Exact min and max over the live buckets. They are kept as samples arrive
-   * and recomputed only after an expired bucket held one of them.
-   */
-  extremes(name: CellDistribution): { min: number; max: number } {
-    const dist = this.dists[name];
-    if (dist.stale) {
-      dist.min = Infinity;
-      dist.max = -Infinity;
-      for (const share of this.shares.values()) {
-        const s = share[name];
-        if (!s || s.count === 0) continue;
-        if (s.min < dist.min) dist.min = s.min;
-        if (s.max > dist.max) dist.max = s.max;
-      }
-      dist.stale = false;
-    }
-    return dist;
+  /** Exact min and max over the live buckets. */
+  extremes(name: CellDistribution): { readonly min: number; readonly max: number } {
+    return this.dists[name];
   }
 
   /** True when the cell holds nothing worth publishing or keeping: no live bucket, nothing in flight, no totals. */

@@ -358,7 +358,7 @@ export class MetricsWindow {
     }
     let share = shares.get(cell);
     if (!share) {
-      share = newBucketCell();
+      share = newBucketCell(b);
       shares.set(cell, share);
       cell.shares.set(b, share);
     }
