@@ -155,6 +155,7 @@ export class SnapshotReplica {
     this.byLabels.clear();
     this.nodes.clear();
     this.aggregates.clear();
+    this.aggregates.reserve(keyframe.cells);
     for (const c of keyframe.cells) {
       const cell = newCell(c.node, c.endpoint, c.model, keyframe.slos.length);
       for (const k of CELL_NUMBERS) cell[k] = c[k];
