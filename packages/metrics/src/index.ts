@@ -5,5 +5,6 @@ export * from './totals.js';
 export * from './window.js';
 export * from './patch-builder.js';
 export * from './replica.js';
+export * from './partitions.js';
 export * from './view.js';
 export * from './export-series.js';
