@@ -77,16 +77,17 @@ export class LogHistogram {
     if (pos >= this.hi) this.hi = pos + 1;
   }
 
-  merge(data: HistogramData): void {
-    this.zeros += data.zeros;
-    this.total += data.zeros;
+  /** Adds (`sign` −1: removes) another histogram's counts; a removal takes out only what was added before. */
+  merge(data: HistogramData, sign: 1 | -1 = 1): void {
+    this.zeros += sign * data.zeros;
+    this.total += sign * data.zeros;
     const len = data.counts.length;
     if (len === 0) return;
     const start = data.offset - MIN_INDEX;
     const counts = this.counts;
     let added = 0;
     for (let i = 0; i < len; i++) {
-      const c = data.counts[i]!;
+      const c = sign * data.counts[i]!;
       counts[start + i]! += c;
       added += c;
     }
@@ -95,14 +96,14 @@ export class LogHistogram {
     if (start + len > this.hi) this.hi = start + len;
   }
 
-  /** Adds counts given as (bucket index, count) pairs, indices ascending and none the zero bucket. */
-  mergeSparse(indices: ArrayLike<number>, counts: ArrayLike<number>): void {
+  /** Adds (`sign` −1: removes) counts given as (bucket index, count) pairs, indices ascending and none the zero bucket. */
+  mergeSparse(indices: ArrayLike<number>, counts: ArrayLike<number>, sign: 1 | -1 = 1): void {
     const n = indices.length;
     if (n === 0) return;
     const dense = this.counts;
     let added = 0;
     for (let i = 0; i < n; i++) {
-      const c = counts[i]!;
+      const c = sign * counts[i]!;
       dense[indices[i]! - MIN_INDEX]! += c;
       added += c;
     }

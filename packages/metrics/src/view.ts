@@ -7,6 +7,7 @@
 import {
   CELL_NUMBERS,
   compileAdd,
+  compileSubtract,
   compileZero,
   METRIC_TYPES,
   type CacheData,
@@ -56,18 +57,20 @@ class DistributionAccumulator {
   min = Infinity;
   max = -Infinity;
 
-  add(d: DistributionData): void {
+  /** Adds `d` (`sign` −1: takes out a part of what was added, whose min and max then say nothing). */
+  add(d: DistributionData, sign: 1 | -1 = 1): void {
     if (d.count === 0) return;
     const sparse = d.sparse;
     if (sparse) {
-      this.histogram.mergeSparse(sparse.indices, sparse.counts);
-      this.histogram.zeros += d.zeros;
-      this.histogram.total += d.zeros;
+      this.histogram.mergeSparse(sparse.indices, sparse.counts, sign);
+      this.histogram.zeros += sign * d.zeros;
+      this.histogram.total += sign * d.zeros;
     } else {
-      this.histogram.merge(d);
+      this.histogram.merge(d, sign);
     }
-    this.count += d.count;
-    this.sum += d.sum;
+    this.count += sign * d.count;
+    this.sum += sign * d.sum;
+    if (sign < 0) return;
     if (d.min < this.min) this.min = d.min;
     if (d.max > this.max) this.max = d.max;
   }
@@ -91,14 +94,62 @@ class DistributionAccumulator {
 const QUANTILES = [0.5, 0.9, 0.95, 0.99, 0.999];
 const scratch = new DistributionAccumulator();
 
-function statsOf(parts: readonly DistributionData[]): Stats | undefined {
+function statsOf(parts: Parts): Stats | undefined {
   scratch.reset();
-  for (const d of parts) scratch.add(d);
-  return scratch.count === 0 ? undefined : scratch.stats();
+  for (const d of parts.plus) scratch.add(d);
+  for (const d of parts.minus) scratch.add(d, -1);
+  if (scratch.count === 0) return undefined;
+  if (parts.bounded) {
+    scratch.min = parts.min;
+    scratch.max = parts.max;
+  }
+  return scratch.stats();
+}
+
+/**
+ * The distributions one figure of a group merges: `plus` summed, less
+ * `minus` (a view may take a whole aggregate less the parts its filter
+ * leaves out, see `complement`). Counts, sums and histograms subtract
+ * exactly; a minimum does not, so a group that subtracts is `bounded` by
+ * the min and max of the cells it selects, found by walking them.
+ */
+class Parts {
+  readonly plus: DistributionData[] = [];
+  readonly minus: DistributionData[] = [];
+  bounded = false;
+  min = Infinity;
+  max = -Infinity;
+
+  /** A selected cell's distribution: its extremes are the group's candidates. */
+  bound(d: DistributionData): void {
+    this.bounded = true;
+    if (d.count === 0) return;
+    if (d.min < this.min) this.min = d.min;
+    if (d.max > this.max) this.max = d.max;
+  }
+
+  /** The parts of several groups merged into one (the view's totals over its endpoints). */
+  static of(groups: Iterable<Parts>): Parts {
+    const all = new Parts();
+    for (const g of groups) {
+      all.plus.push(...g.plus);
+      all.minus.push(...g.minus);
+      if (!g.bounded) continue;
+      all.bounded = true;
+      all.min = Math.min(all.min, g.min);
+      all.max = Math.max(all.max, g.max);
+    }
+    if (all.bounded) {
+      // A group that did not subtract has its extremes in its parts.
+      for (const g of groups) if (!g.bounded) for (const d of g.plus) all.bound(d);
+    }
+    return all;
+  }
 }
 
 const zeroNumbers = compileZero(CELL_NUMBERS);
 const addNumbers = compileAdd(CELL_NUMBERS);
+const subtractNumbers = compileSubtract(CELL_NUMBERS);
 
 /** What a view reads of a cell, or of an aggregate of cells (aggregates.ts): the same fields. */
 type Unit = Pick<CellData, CellNumber | 'latency' | 'ttft' | 'tokensPerSecond' | 'itl' | 'errorsByStatus' | 'errorsByType' | 'sloGood'>;
@@ -109,10 +160,10 @@ type Unit = Pick<CellData, CellNumber | 'latency' | 'ttft' | 'tokensPerSecond' |
  */
 class Group {
   readonly n = zeroNumbers();
-  readonly latency: DistributionData[] = [];
-  readonly ttft: DistributionData[] = [];
-  readonly tps: DistributionData[] = [];
-  readonly itl: DistributionData[] = [];
+  readonly latency = new Parts();
+  readonly ttft = new Parts();
+  readonly tps = new Parts();
+  readonly itl = new Parts();
   readonly statuses = new Map<number, number>();
   readonly types = new Map<string, number>();
   sloGood: number[] = [];
@@ -122,15 +173,54 @@ class Group {
   add(c: Unit): void {
     addNumbers(this.n, c);
     if (inWindow(c)) {
-      this.latency.push(c.latency);
-      this.ttft.push(c.ttft);
+      this.latency.plus.push(c.latency);
+      this.ttft.plus.push(c.ttft);
     }
     if (!this.full) return;
-    this.tps.push(c.tokensPerSecond);
-    this.itl.push(c.itl);
-    if (c.errorsByStatus.size > 0) for (const [status, n] of c.errorsByStatus) this.statuses.set(status, (this.statuses.get(status) ?? 0) + n);
-    if (c.errorsByType.size > 0) for (const [type, n] of c.errorsByType) this.types.set(type, (this.types.get(type) ?? 0) + n);
+    this.tps.plus.push(c.tokensPerSecond);
+    this.itl.plus.push(c.itl);
+    if (c.errorsByStatus.size > 0) addCounts(this.statuses, c.errorsByStatus, 1);
+    if (c.errorsByType.size > 0) addCounts(this.types, c.errorsByType, 1);
     for (let i = 0; i < c.sloGood.length; i++) this.sloGood[i] = (this.sloGood[i] ?? 0) + c.sloGood[i]!;
+  }
+
+  /** Takes out a unit `add` counted (whole, as part of a larger one). */
+  subtract(c: Unit): void {
+    subtractNumbers(this.n, c);
+    if (inWindow(c)) {
+      this.latency.minus.push(c.latency);
+      this.ttft.minus.push(c.ttft);
+    }
+    if (!this.full) return;
+    this.tps.minus.push(c.tokensPerSecond);
+    this.itl.minus.push(c.itl);
+    if (c.errorsByStatus.size > 0) addCounts(this.statuses, c.errorsByStatus, -1);
+    if (c.errorsByType.size > 0) addCounts(this.types, c.errorsByType, -1);
+    for (let i = 0; i < c.sloGood.length; i++) this.sloGood[i] = (this.sloGood[i] ?? 0) - c.sloGood[i]!;
+  }
+
+  /** The group's extremes are its selected cells' (`bound`), none if it has none: it subtracts. */
+  boundByCells(): void {
+    this.latency.bounded = this.ttft.bounded = this.tps.bounded = this.itl.bounded = true;
+  }
+
+  /** A cell the view selects, for the extremes of a group that subtracts. */
+  bound(c: CellData): void {
+    if (inWindow(c)) {
+      this.latency.bound(c.latency);
+      this.ttft.bound(c.ttft);
+    }
+    if (!this.full) return;
+    this.tps.bound(c.tokensPerSecond);
+    this.itl.bound(c.itl);
+  }
+}
+
+function addCounts<K>(into: Map<K, number>, from: ReadonlyMap<K, number>, sign: 1 | -1): void {
+  for (const [k, n] of from) {
+    const v = (into.get(k) ?? 0) + sign * n;
+    if (v === 0) into.delete(k);
+    else into.set(k, v);
   }
 }
 
@@ -222,17 +312,29 @@ export function buildReplicaView(replica: SnapshotReplica | PartitionedReplica, 
   const nodesFromCells = E.size > 0 && M.size > 0;
   for (const part of parts) {
     const a = part.aggregates;
+    // Most nodes and most models: each endpoint's whole aggregate less what the filter leaves out costs
+    // a few merges instead of one per selected cell (the cells are walked only for their min and max).
+    const out = endpointsFromCells ? leftOut(part, N, M) : null;
     if (endpointsFromCells || nodesFromCells) {
-      for (const [node, endpoints] of pick(part.byLabels, N)) {
-        for (const [endpoint, models] of pick(endpoints, E)) {
-          for (const [, cell] of pick(models, M)) {
-            if (endpointsFromCells) groups.endpoint(endpoint).add(cell);
-            if (nodesFromCells) groups.node(node).add(cell);
-          }
-        }
-      }
+      // Callbacks, not the `pick` generator: this walk visits thousands of cells, and resuming a generator per cell was most of a view's time.
+      forPicked(part.byLabels, N, (endpoints, node) => {
+        const nodeGroup = nodesFromCells ? groups.node(node) : null;
+        forPicked(endpoints, E, (models, endpoint) => {
+          const g = endpointsFromCells ? groups.endpoint(endpoint) : null;
+          forPicked(models, M, (cell) => {
+            if (g) {
+              // Bound whether added or not: another partition may take its cells out of aggregates.
+              g.bound(cell);
+              if (!out) g.add(cell);
+            }
+            nodeGroup?.add(cell);
+          });
+        });
+      });
     }
-    if (!endpointsFromCells) {
+    if (out) {
+      for (const [endpoint, whole] of pick(a.byEndpoint, E)) complement(groups.endpoint(endpoint), part, endpoint, whole, out);
+    } else if (!endpointsFromCells) {
       for (const [endpoint, whole] of pick(a.byEndpoint, E)) {
         const g = groups.endpoint(endpoint);
         if (N.size === 0 && M.size === 0) g.add(whole);
@@ -257,6 +359,54 @@ export function buildReplicaView(replica: SnapshotReplica | PartitionedReplica, 
   return new View(snapshot, filter, groups.perEndpoint, once(nodeGroups), memo);
 }
 
+/** The nodes and models of a partition a filter of both leaves out. */
+interface LeftOut {
+  nodes: string[];
+  models: string[];
+}
+
+/**
+ * What a filter of nodes and models leaves out, when taking it out of whole
+ * endpoint aggregates is cheaper than adding up the cells it keeps (each
+ * merge counted alike; an aggregate's is a little dearer, hence the margin);
+ * null when it is not.
+ */
+function leftOut(part: SnapshotReplica, nodes: ReadonlySet<string>, models: ReadonlySet<string>): LeftOut | null {
+  const a = part.aggregates;
+  const present = new Set<string>();
+  for (const byModel of a.byNodeModel.values()) for (const model of byModel.keys()) present.add(model);
+  const out = { nodes: [...a.byNode.keys()].filter((n) => !nodes.has(n)), models: [...present].filter((m) => !models.has(m)) };
+  const kept = (a.byNode.size - out.nodes.length) * (present.size - out.models.length);
+  const takenOut = 1 + out.nodes.length + out.models.length + out.nodes.length * out.models.length;
+  return 2 * takenOut < kept ? out : null;
+}
+
+/**
+ * An endpoint's group as its whole aggregate less the nodes and the models
+ * left out, plus the cells of both (taken out twice): inclusion–exclusion,
+ * exact for counts, sums and histograms. Extremes come from `Group.bound`.
+ */
+function complement(g: Group, part: SnapshotReplica, endpoint: string, whole: Unit, out: LeftOut): void {
+  const a = part.aggregates;
+  g.boundByCells();
+  g.add(whole);
+  const byNode = a.byEndpointNode.get(endpoint);
+  for (const node of out.nodes) {
+    const unit = byNode?.get(node);
+    if (unit) g.subtract(unit);
+  }
+  const byModel = a.byEndpointModel.get(endpoint);
+  for (const model of out.models) {
+    const unit = byModel?.get(model);
+    if (unit) g.subtract(unit);
+  }
+  for (const node of out.nodes) {
+    const cells = part.byLabels.get(node)?.get(endpoint);
+    if (!cells) continue;
+    for (const model of out.models) addUnit(g, cells.get(model));
+  }
+}
+
 function once<T>(f: () => T): () => T {
   let done = false;
   let value: T;
@@ -267,6 +417,18 @@ function once<T>(f: () => T): () => T {
     }
     return value;
   };
+}
+
+/** Calls `f` on the entries of `map` whose keys are in `keys`, or on all of them when `keys` is empty. */
+function forPicked<V>(map: ReadonlyMap<string, V>, keys: ReadonlySet<string>, f: (value: V, key: string) => void): void {
+  if (keys.size === 0) {
+    map.forEach(f);
+    return;
+  }
+  for (const k of keys) {
+    const v = map.get(k);
+    if (v !== undefined) f(v, k);
+  }
 }
 
 /** The entries of `map` whose keys are in `keys`, or all of them when `keys` is empty. */
@@ -394,9 +556,9 @@ export class View {
     }
   }
 
-  private stats(parts: readonly DistributionData[]): Stats | undefined {
-    if (parts.length !== 1 || !this.memo) return statsOf(parts);
-    const d = parts[0]!;
+  private stats(parts: Parts): Stats | undefined {
+    if (parts.plus.length !== 1 || parts.minus.length !== 0 || !this.memo) return statsOf(parts);
+    const d = parts.plus[0]!;
     if (this.memo.has(d)) return this.memo.get(d);
     const s = statsOf(parts);
     this.memo.set(d, s);
@@ -438,11 +600,7 @@ export class View {
 
   private streaming(): StreamingData {
     const out: StreamingData = { active_streams: this.queue.active_streams, completed_streams: this.total.completedStreams, failed_streams: this.total.failedStreams };
-    const all = (pick: (g: Group) => DistributionData[]) => {
-      const parts: DistributionData[] = [];
-      for (const g of this.perEndpoint.values()) parts.push(...pick(g));
-      return parts;
-    };
+    const all = (pick: (g: Group) => Parts) => Parts.of([...this.perEndpoint.values()].map(pick));
     const ttft = statsOf(all((g) => g.ttft));
     if (ttft) out.ttft = ttft;
     const tps = statsOf(all((g) => g.tps));
@@ -511,7 +669,7 @@ function nodeFigures(
   info: NodeData | undefined,
   gauges: boolean,
   rate: (n: number) => number,
-  stats: (parts: readonly DistributionData[]) => Stats | undefined,
+  stats: (parts: Parts) => Stats | undefined,
 ): NodeFigures | null {
   const n = g.n;
   const queueDepth = Math.max(0, n.queueDepth + (gauges && info ? info.queueAdjust : 0));
