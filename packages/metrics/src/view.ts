@@ -129,7 +129,7 @@ class Parts {
   }
 
   /** The parts of several groups merged into one (the view's totals over its endpoints). */
-  static of(groups: Iterable<Parts>): Parts {
+  static of(groups: readonly Parts[]): Parts {
     const all = new Parts();
     for (const g of groups) {
       all.plus.push(...g.plus);
