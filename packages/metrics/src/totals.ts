@@ -6,23 +6,36 @@
  * once — and loading the persisted hash back. The values themselves live in
  * each cell's counts, where the snapshot reads them; the hash's field format
  * is @pulse/protocol's `totalsField`.
+ *
+ * With `exponential` on (the leader pushes OTLP exponential histograms), each
+ * value of the cumulative histograms is also counted into its base-2
+ * exponential bucket (@pulse/protocol's exponential.ts), persisted the same
+ * way. Those counts stay here, by cell, for the OTLP push alone: no snapshot
+ * or patch carries them.
  */
 import {
   bucketOf,
   CELL_TOTALS,
   COUNTER_SLOT,
+  CUMULATIVE_HISTOGRAM_NAMES,
   CUMULATIVE_SLOTS,
+  exponentialBucketOf,
+  exponentialFieldName,
   HISTOGRAM_SLOTS,
   isErrorEnd,
   parseTotalsField,
   totalsField,
   zeroCumulative,
   type CellTotal,
-  type HistogramSlots,
+  type CumulativeHistogram,
+  type ExponentialPart,
   type PulseEvent,
   type RequestEnd,
 } from '@pulse/protocol';
 import type { CellState } from './cell.js';
+import { ExponentialCounts } from './exponential-counts.js';
+
+export { ExponentialCounts } from './exponential-counts.js';
 import { interTokenLatencyMs } from './itl.js';
 
 /** Totals that changed, to persist: hash field → increment. */
@@ -44,8 +57,43 @@ export class TotalsLedger {
   /** Cumulative slot increments not yet in `delta`, by cell (kept, zeroed as flushed; `touched` lists the slots to look at), and the cells with any. */
   private readonly pendingSlots = new WeakMap<CellState, { values: number[]; touched: number[] }>();
   private readonly dirty = new Set<CellState>();
+  /** Each cell's exponential histograms (CUMULATIVE_HISTOGRAM_NAMES order), the increments not yet in `delta`, and the cells with any. */
+  private exponentials = new WeakMap<CellState, ExponentialCounts[]>();
+  private readonly pendingExponentials = new WeakMap<CellState, ExponentialCounts[]>();
+  private readonly dirtyExponentials = new Set<CellState>();
+  /** Each cell's `totalsField` up to its last part, built once: `["node","endpoint","model"`. */
+  private readonly fieldPrefixes = new WeakMap<CellState, string>();
+  /**
+   * Whether new values are counted into the exponential histograms too (the
+   * aggregator turns it on when it pushes them). Persisted ones are loaded and
+   * moved with a retired node either way, so they stay right whoever leads.
+   */
+  exponential = false;
 
   constructor(private readonly cells: TotalsCells) {}
+
+  /** A cell's exponential histograms, in CUMULATIVE_HISTOGRAM_NAMES order; undefined while it has none. */
+  exponentialOf(cell: CellState): readonly ExponentialCounts[] | undefined {
+    return this.exponentials.get(cell);
+  }
+
+  /**
+   * A copy of every cell's exponential histograms as they are now (taken
+   * with the snapshot the push reads, which it must match), by
+   * `JSON.stringify([node, endpoint, model])`.
+   */
+  exponentialByCell(): Map<string, readonly ExponentialCounts[]> {
+    const out = new Map<string, readonly ExponentialCounts[]>();
+    for (const cell of this.cells.all()) {
+      const histograms = this.exponentials.get(cell);
+      if (!histograms || histograms.every((h) => h.empty)) continue;
+      out.set(
+        JSON.stringify([cell.node, cell.endpoint, cell.model]),
+        histograms.map((h) => h.clone()),
+      );
+    }
+    return out;
+  }
 
   /** Counts a request start of `cell`. */
   countStart(cell: CellState): void {
@@ -64,17 +112,17 @@ export class TotalsLedger {
     if (error) this.addSlot(cell, COUNTER_SLOT.errors, 1);
     if (end.prompt_tokens !== undefined) {
       this.addSlot(cell, COUNTER_SLOT.promptTokens, end.prompt_tokens);
-      this.observe(cell, HISTOGRAM_SLOTS.inputTokens, end.prompt_tokens);
+      this.observe(cell, 'inputTokens', end.prompt_tokens);
     }
     if (end.completion_tokens !== undefined) {
       this.addSlot(cell, COUNTER_SLOT.completionTokens, end.completion_tokens);
-      this.observe(cell, HISTOGRAM_SLOTS.outputTokens, end.completion_tokens);
+      this.observe(cell, 'outputTokens', end.completion_tokens);
     }
-    this.observe(cell, HISTOGRAM_SLOTS.latency, end.latency_ms);
+    this.observe(cell, 'latency', end.latency_ms);
     // TTFT and ITL as the window's distributions take them: streams only.
-    if (stream && end.ttft_ms !== undefined) this.observe(cell, HISTOGRAM_SLOTS.ttft, end.ttft_ms);
+    if (stream && end.ttft_ms !== undefined) this.observe(cell, 'ttft', end.ttft_ms);
     const itl = interTokenLatencyMs(end, stream);
-    if (itl !== undefined) this.observe(cell, HISTOGRAM_SLOTS.itl, itl);
+    if (itl !== undefined) this.observe(cell, 'itl', itl);
   }
 
   /**
@@ -91,6 +139,7 @@ export class TotalsLedger {
   /** The increments since the last call, to persist with the batch's acknowledgement. */
   takeDelta(): TotalsDelta {
     this.flushSlots();
+    this.flushExponentials();
     const delta = this.delta;
     this.delta = new Map();
     return delta;
@@ -106,6 +155,7 @@ export class TotalsLedger {
       if (!parsed) continue;
       const cell = this.cells.cell(parsed.node, parsed.endpoint, parsed.model);
       if (parsed.total) this.add(cell, parsed.total, n);
+      else if (parsed.exponential) this.addExponential(cell, HISTOGRAM_INDEX[parsed.exponential.histogram], parsed.exponential.part, n);
       else this.addSlot(cell, parsed.slot, n);
     }
   }
@@ -124,6 +174,9 @@ export class TotalsLedger {
       pending.touched.length = 0;
     }
     this.dirty.clear();
+    this.exponentials = new WeakMap();
+    for (const cell of this.dirtyExponentials) for (const h of this.pendingExponentials.get(cell)!) h.clear();
+    this.dirtyExponentials.clear();
     let bad = 0;
     for (const [field, raw] of Object.entries(hash)) {
       const parsed = parseTotalsField(field);
@@ -134,6 +187,7 @@ export class TotalsLedger {
       }
       const cell = this.cells.cell(parsed.node, parsed.endpoint, parsed.model);
       if (parsed.total) cell.counts[parsed.total] = value;
+      else if (parsed.exponential) bump(histogramsOf(this.exponentials, cell)[HISTOGRAM_INDEX[parsed.exponential.histogram]]!, parsed.exponential.part, value);
       else cell.cumulative[parsed.slot] = value;
     }
     return bad;
@@ -158,13 +212,68 @@ export class TotalsLedger {
       this.addSlot(from, slot, -n);
       this.addSlot(to, slot, n);
     }
+    const exponentials = this.exponentials.get(from);
+    if (!exponentials) return;
+    exponentials.forEach((h, i) => {
+      if (h.sum !== 0) this.moveExponential(from, to, i, 'sum', h.sum);
+      if (h.zero !== 0) this.moveExponential(from, to, i, 'zero', h.zero);
+      // Backwards: taking a bucket away removes it from the arrays being walked.
+      for (let b = h.indices.length - 1; b >= 0; b--) this.moveExponential(from, to, i, h.indices[b]!, h.counts[b]!);
+    });
   }
 
-  /** Counts `value` into a histogram: its bucket and its sum, a time's in whole microseconds (cumulative.ts says why). */
-  private observe(cell: CellState, h: HistogramSlots, value: number): void {
+  /**
+   * Counts `value` into a histogram: its bucket and its sum, a time's in
+   * whole microseconds (cumulative.ts says why); and, when `exponential` is
+   * on, into its exponential bucket and sum.
+   */
+  private observe(cell: CellState, name: CumulativeHistogram, value: number): void {
+    const h = HISTOGRAM_SLOTS[name];
     this.addSlot(cell, h.first + bucketOf(h.bounds, h.time ? value / 1000 : value), 1);
     const sum = h.time ? Math.round(value * 1000) : value;
     if (sum > 0) this.addSlot(cell, h.sum, sum);
+    if (!this.exponential) return;
+    const i = HISTOGRAM_INDEX[name];
+    this.addExponential(cell, i, exponentialBucketOf(name, value), 1);
+    if (sum > 0) this.addExponential(cell, i, 'sum', sum);
+  }
+
+  private moveExponential(from: CellState, to: CellState, histogram: number, part: ExponentialPart, n: number): void {
+    this.addExponential(from, histogram, part, -n);
+    this.addExponential(to, histogram, part, n);
+  }
+
+  /** Adds to a cell's exponential histogram and to its pending increments, which `takeDelta` turns into hash fields. */
+  private addExponential(cell: CellState, histogram: number, part: ExponentialPart, n: number): void {
+    bump(histogramsOf(this.exponentials, cell)[histogram]!, part, n);
+    bump(histogramsOf(this.pendingExponentials, cell)[histogram]!, part, n);
+    this.dirtyExponentials.add(cell);
+  }
+
+  /** Moves the cells' pending exponential increments into the delta, by hash field. */
+  private flushExponentials(): void {
+    for (const cell of this.dirtyExponentials) {
+      let prefix = this.fieldPrefixes.get(cell);
+      if (prefix === undefined) {
+        prefix = JSON.stringify([cell.node, cell.endpoint, cell.model]).slice(0, -1);
+        this.fieldPrefixes.set(cell, prefix);
+      }
+      const pending = this.pendingExponentials.get(cell)!;
+      pending.forEach((h, i) => {
+        const name = CUMULATIVE_HISTOGRAM_NAMES[i]!;
+        // The part names are plain ASCII: appended, they make the same text as totalsField.
+        const put = (part: ExponentialPart, n: number) => {
+          if (n === 0) return;
+          const field = `${prefix},"${exponentialFieldName(name, part)}"]`;
+          this.delta.set(field, (this.delta.get(field) ?? 0) + n);
+        };
+        put('sum', h.sum);
+        put('zero', h.zero);
+        for (let b = 0; b < h.indices.length; b++) put(h.indices[b]!, h.counts[b]!);
+        h.clear();
+      });
+    }
+    this.dirtyExponentials.clear();
   }
 
   /**
@@ -216,4 +325,22 @@ export class TotalsLedger {
     const field = (fields[total] ??= totalsField(cell.node, cell.endpoint, cell.model, total));
     this.delta.set(field, (this.delta.get(field) ?? 0) + n);
   }
+}
+
+/** A histogram's place in a cell's exponential histograms. */
+const HISTOGRAM_INDEX = Object.fromEntries(CUMULATIVE_HISTOGRAM_NAMES.map((name, i) => [name, i])) as Record<CumulativeHistogram, number>;
+
+/** The exponential histograms of `cell` in `map`, created empty when it has none. */
+function histogramsOf(map: WeakMap<CellState, ExponentialCounts[]>, cell: CellState): ExponentialCounts[] {
+  let histograms = map.get(cell);
+  if (!histograms) {
+    histograms = CUMULATIVE_HISTOGRAM_NAMES.map(() => new ExponentialCounts());
+    map.set(cell, histograms);
+  }
+  return histograms;
+}
+
+function bump(h: ExponentialCounts, part: ExponentialPart, n: number): void {
+  if (part === 'sum') h.sum += n;
+  else h.bump(part, n);
 }

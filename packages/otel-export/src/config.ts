@@ -104,7 +104,7 @@ export const otlpVars = {
   OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: lowerCase(
     z.enum(['cumulative'], { message: "must be 'cumulative': Pulse pushes totals kept since the metrics store was created, which a delta could not follow across a failover" }),
   ).optional(),
-  /** Exponential is accepted but cannot be honoured exactly: explicit buckets are pushed, with a warning at start (MONITORING.md). */
+  /** Exponential: the histograms are pushed as exact exponential histograms at scale 3 instead of the GenAI explicit buckets (MONITORING.md). */
   OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: lowerCase(z.enum(['explicit_bucket_histogram', 'base2_exponential_bucket_histogram'])).optional(),
   OTEL_METRIC_EXPORT_INTERVAL: intVar(60_000, 1, 86_400_000),
   OTEL_METRIC_EXPORT_TIMEOUT: intVar(30_000, 1, 86_400_000),
@@ -128,8 +128,11 @@ export interface OtlpSettings {
   exportTimeoutMs: number;
   /** service.name and the other resource attributes. */
   resource: Record<string, string>;
-  /** OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION asked for exponential histograms (not honoured: explicit buckets are pushed). */
-  exponentialRequested: boolean;
+  /**
+   * OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION=base2_exponential_bucket_histogram:
+   * the histograms are pushed as exponential histograms (the aggregator then counts them).
+   */
+  exponentialHistograms: boolean;
 }
 
 /** The settings of the push, or null when it is off (no endpoint, the SDK disabled, or OTEL_METRICS_EXPORTER=none). */
@@ -150,11 +153,25 @@ export function otlpSettings(env: OtlpEnv): OtlpSettings | null {
     // A collect + export longer than the interval would overlap the next one (the SDK clamps the same way).
     exportTimeoutMs: Math.min(env.OTEL_METRIC_EXPORT_TIMEOUT, env.OTEL_METRIC_EXPORT_INTERVAL),
     resource,
-    exponentialRequested: env.OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION === 'base2_exponential_bucket_histogram',
+    exponentialHistograms: env.OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION === 'base2_exponential_bucket_histogram',
   };
 }
 
-function metricsUrl(env: OtlpEnv): string | undefined {
+/**
+ * Whether these variables make the push send exponential histograms: what the
+ * aggregator needs to know to count them (they cost, docs/MONITORING.md), from
+ * whichever variables it was given.
+ */
+export function pushesExponential(env: Partial<OtlpEnv>): boolean {
+  return (
+    env.OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION === 'base2_exponential_bucket_histogram' &&
+    metricsUrl(env) !== undefined &&
+    env.OTEL_SDK_DISABLED !== true &&
+    env.OTEL_METRICS_EXPORTER !== 'none'
+  );
+}
+
+function metricsUrl(env: Pick<Partial<OtlpEnv>, 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT'>): string | undefined {
   if (env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT) return env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT;
   const base = env.OTEL_EXPORTER_OTLP_ENDPOINT;
   if (!base) return undefined;

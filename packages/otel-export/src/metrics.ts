@@ -6,12 +6,21 @@
  *
  * The values are the cells' cumulative slots — already totals since the
  * metrics store was created — so every point is CUMULATIVE and no SDK
- * instrument or aggregation is involved.
+ * instrument or aggregation is involved. With `histograms: 'exponential'`
+ * the histograms are the cells' exponential histograms instead (counted by
+ * the leader's TotalsLedger at @pulse/protocol's fixed EXPONENTIAL_SCALE).
  */
 import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
-import { AggregationTemporality, DataPointType, type DataPoint, type Histogram, type MetricData } from '@opentelemetry/sdk-metrics';
-import { counterOf, histogramOf, type ExportSeries } from '@pulse/metrics';
-import type { CumulativeCounter, CumulativeHistogram } from '@pulse/protocol';
+import {
+  AggregationTemporality,
+  DataPointType,
+  type DataPoint,
+  type ExponentialHistogram,
+  type Histogram,
+  type MetricData,
+} from '@opentelemetry/sdk-metrics';
+import { counterOf, histogramOf, type ExponentialCounts, type ExportSeries } from '@pulse/metrics';
+import { CUMULATIVE_HISTOGRAM_NAMES, EXPONENTIAL_SCALE, TIME_HISTOGRAMS, type CumulativeCounter, type CumulativeHistogram } from '@pulse/protocol';
 
 /** What names the OTLP producer the endpoints are of: FakeAI speaks the OpenAI API. */
 export const PROVIDER = 'openai';
@@ -97,20 +106,26 @@ export function seriesAttributes(series: ExportSeries): Attributes {
 export interface TimedSeries {
   series: ExportSeries;
   startTime: HrTime;
+  /** Its cell's exponential histograms (CUMULATIVE_HISTOGRAM_NAMES order), when it has any. */
+  exponential?: readonly ExponentialCounts[];
 }
 
+/** Which form the histograms take (OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION). */
+export type HistogramForm = 'explicit' | 'exponential';
+
 /** Every metric with at least one point, the points at `endTime`. */
-export function buildMetrics(all: readonly TimedSeries[], endTime: HrTime): MetricData[] {
+export function buildMetrics(all: readonly TimedSeries[], endTime: HrTime, histograms: HistogramForm = 'explicit'): MetricData[] {
   const metrics: MetricData[] = [];
   for (const m of HISTOGRAMS) {
+    const descriptor = { name: m.name, unit: m.unit, description: m.description, valueType: m.valueType };
+    const aggregationTemporality = AggregationTemporality.CUMULATIVE;
+    if (histograms === 'exponential') {
+      const dataPoints = exponentialPoints(m, all, endTime);
+      if (dataPoints.length > 0) metrics.push({ descriptor, aggregationTemporality, dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM, dataPoints });
+      continue;
+    }
     const dataPoints = histogramPoints(m, all, endTime);
-    if (dataPoints.length === 0) continue;
-    metrics.push({
-      descriptor: { name: m.name, unit: m.unit, description: m.description, valueType: m.valueType },
-      aggregationTemporality: AggregationTemporality.CUMULATIVE,
-      dataPointType: DataPointType.HISTOGRAM,
-      dataPoints,
-    });
+    if (dataPoints.length > 0) metrics.push({ descriptor, aggregationTemporality, dataPointType: DataPointType.HISTOGRAM, dataPoints });
   }
   for (const c of COUNTERS) {
     if (all.length === 0) continue;
@@ -138,6 +153,41 @@ function histogramPoints(m: HistogramMetric, all: readonly TimedSeries[], endTim
         attributes: { ...seriesAttributes(series), ...source.attributes },
         // No min/max: the cells keep them for the window only, not since creation.
         value: { buckets: { boundaries: [...h.bounds], counts: h.buckets }, sum: h.sum, count: h.count },
+      });
+    }
+  }
+  return points;
+}
+
+const HISTOGRAM_INDEX = new Map(CUMULATIVE_HISTOGRAM_NAMES.map((name, i) => [name, i]));
+
+/**
+ * A histogram's exponential points: one per series and source that counted
+ * anything in exponential buckets. Count and sum are the exponential
+ * histogram's own (the values its buckets hold), not the cumulative slots',
+ * which also count what was acknowledged before exponential counting began.
+ */
+function exponentialPoints(m: HistogramMetric, all: readonly TimedSeries[], endTime: HrTime): DataPoint<ExponentialHistogram>[] {
+  const points: DataPoint<ExponentialHistogram>[] = [];
+  for (const { series, startTime, exponential } of all) {
+    if (!exponential) continue;
+    for (const source of m.sources) {
+      const h = exponential[HISTOGRAM_INDEX.get(source.slot)!]!;
+      const count = h.count;
+      if (count === 0) continue;
+      points.push({
+        startTime,
+        endTime,
+        attributes: { ...seriesAttributes(series), ...source.attributes },
+        // No min/max, as for the explicit buckets: the cells keep them for the window only. No negative values exist.
+        value: {
+          count,
+          sum: TIME_HISTOGRAMS.has(source.slot) ? h.sum / 1e6 : h.sum,
+          scale: EXPONENTIAL_SCALE,
+          zeroCount: h.zero,
+          positive: h.dense(),
+          negative: { offset: 0, bucketCounts: [] },
+        },
       });
     }
   }

@@ -235,3 +235,125 @@ describe('OTLP push from npm start', () => {
     for (const s of ['gen_ai.server.time_to_first_token', 'gen_ai.client.token.usage', 'pulse.requests', 'gen_ai.request.model', 'node-a']) expect(String(push.body)).toContain(s);
   }, 30_000);
 });
+
+/**
+ * Exponential histograms (OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION=base2_exponential_bucket_histogram):
+ * the same known events, whose buckets at scale 3 — (2^(i/8), 2^((i+1)/8)] — are worked out by hand below.
+ */
+const EXP: KnownRequest[] = [
+  // 1 s = 2^0 closes bucket -1; TTFT 0.25 s = 2^-2 closes bucket -17; ITL (1000 − 250) / 10 = 0.075 s: 2^(-30/8) = 0.0743 < 0.075 ≤ 0.0810 → -30.
+  // 8 input tokens = 2^3 → 23; 11 output tokens: 2^(27/8) = 10.37 < 11 ≤ 11.31 → 27.
+  { ...CHAT, latencyMs: 1000, ttftMs: 250, promptTokens: 8, completionTokens: 11 },
+  // 0 input tokens: the zero count; 1 output token = 2^0 → -1 (and no ITL: one token).
+  { ...CHAT, latencyMs: 1000, ttftMs: 250, promptTokens: 0, completionTokens: 1 },
+  // 0.15 s: 2^(-22/8) = 0.1487 < 0.15 ≤ 0.1621 → -22; TTFT 0.03 s: 0.0287 < 0.03 ≤ 0.03125 → -41; ITL 0.012 s: 0.01105 < 0.012 ≤ 0.012013 → -52.
+  // 5 input tokens: 4.757 < 5 ≤ 5.187 → 18.
+  { ...CHAT, latencyMs: 150, ttftMs: 30, promptTokens: 5, completionTokens: 11 },
+  // 3 s: 2.83 < 3 ≤ 3.08 → 12; ITL 0.297 s: 0.2726 < 0.297 ≤ 0.29730 → -15.
+  { ...CHAT, latencyMs: 3000, ttftMs: 30, promptTokens: 5, completionTokens: 11 },
+  // 0 ms: the zero count; 100 tokens: 98.7 < 100 ≤ 103.97 → 53.
+  { ...EMBED, latencyMs: 0, promptTokens: 100 },
+  // 0.015 s: 2^(-49/8) = 0.01435 < 0.015 ≤ 2^-6 → -49.
+  { ...EMBED, latencyMs: 15, promptTokens: 100, status: 500 },
+];
+
+/** Dense positive buckets from `offset` with `n` at index i for each [i, n]. */
+function expBuckets(offset: number, ...at: [number, number][]): { offset: number; buckets: number[] } {
+  const last = Math.max(...at.map(([i]) => i));
+  const buckets = new Array<number>(last - offset + 1).fill(0);
+  for (const [i, n] of at) buckets[i - offset] = n;
+  return { offset, buckets };
+}
+
+describe('OTLP push of exponential histograms', () => {
+  let redis: TestRedis;
+  let receiver: TestReceiver;
+  const procs: ServiceProcess[] = [];
+  let ingest: ServiceProcess;
+  let aggregators: { tag: string; proc: ServiceProcess }[];
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    receiver = await TestReceiver.start();
+    receiver.fallback = json200;
+    const base = { REDIS_URL: redis.url, PULSE_KEY_PREFIX: uniquePrefix('otlp-exp'), PULSE_TICK_MS: '100', PULSE_LEASE_MS: '600', LOG_LEVEL: 'info' };
+    ingest = await startService('ingest', base);
+    procs.push(ingest);
+    aggregators = [];
+    for (const tag of ['a', 'b']) {
+      const env = otlpEnv(receiver, { OTEL_EXPORTER_OTLP_HEADERS: `x-replica=${tag}`, OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'base2_exponential_bucket_histogram' });
+      const proc = await startService('aggregator', { ...base, ...env });
+      procs.push(proc);
+      aggregators.push({ tag, proc });
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(procs.map((p) => p.stop('SIGKILL')));
+    await receiver?.close();
+    await redis?.stop();
+  });
+
+  it('pushes exact scale-3 buckets, zero counts, sums and counts, and the standby carries them on after a kill -9 of the leader', async () => {
+    await post(ingest.url, eventsOf(EXP));
+    const points = await until('a push counting the 6 requests', () => pushCounting(receiver.requests, 6), 10_000);
+
+    const chat = { 'server.address': 'node-a', 'gen_ai.request.model': 'gpt-4', 'pulse.endpoint': '/v1/chat/completions' };
+    const embed = { 'server.address': 'node-b', 'gen_ai.request.model': 'emb-1', 'pulse.endpoint': '/v1/embeddings' };
+    // Exponential points only: no explicit-bucket histogram is pushed besides them.
+    expect(points.filter((p) => p.kind === 'histogram')).toEqual([]);
+    for (const p of points.filter((x) => x.kind === 'exponential')) {
+      expect(p, p.metric).toMatchObject({ scale: 3, temporality: 2, negative: [] });
+      expect(p.zeroCount + p.buckets.reduce((a, b) => a + b, 0), p.metric).toBe(p.count);
+    }
+
+    const duration = pointOf(points, 'gen_ai.server.request.duration', chat)!;
+    expect(duration).toMatchObject({ unit: 's', kind: 'exponential', count: 4, zeroCount: 0, ...expBuckets(-22, [-22, 1], [-1, 2], [12, 1]) });
+    expect(duration.sum).toBeCloseTo(5.15, 9);
+    expect(duration.attributes).toEqual({ ...chat, 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai' });
+    const embedDuration = pointOf(points, 'gen_ai.server.request.duration', embed)!;
+    expect(embedDuration).toMatchObject({ count: 2, zeroCount: 1, ...expBuckets(-49, [-49, 1]) });
+    expect(embedDuration.sum).toBeCloseTo(0.015, 9);
+    expect(embedDuration.attributes['gen_ai.operation.name']).toBe('embeddings');
+
+    const ttft = pointOf(points, 'gen_ai.server.time_to_first_token', chat)!;
+    expect(ttft).toMatchObject({ unit: 's', kind: 'exponential', count: 4, zeroCount: 0, ...expBuckets(-41, [-41, 2], [-17, 2]) });
+    expect(ttft.sum).toBeCloseTo(0.56, 9);
+    expect(pointOf(points, 'gen_ai.server.time_to_first_token', embed)).toBeUndefined(); // nothing observed: no point
+    const tpot = pointOf(points, 'gen_ai.server.time_per_output_token', chat)!;
+    expect(tpot).toMatchObject({ unit: 's', count: 3, zeroCount: 0, ...expBuckets(-52, [-52, 1], [-30, 1], [-15, 1]) });
+    expect(tpot.sum).toBeCloseTo(0.075 + 0.012 + 0.297, 9);
+
+    const usage = (series: Record<string, string>, type: string) => pointOf(points, 'gen_ai.client.token.usage', { ...series, 'gen_ai.token.type': type });
+    expect(usage(chat, 'input')).toMatchObject({ unit: '{token}', kind: 'exponential', count: 4, sum: 18, zeroCount: 1, ...expBuckets(18, [18, 2], [23, 1]) });
+    expect(usage(chat, 'output')).toMatchObject({ count: 4, sum: 34, zeroCount: 0, ...expBuckets(-1, [-1, 1], [27, 3]) });
+    expect(usage(embed, 'input')).toMatchObject({ count: 2, sum: 200, zeroCount: 0, ...expBuckets(53, [53, 2]) });
+    expect(usage(embed, 'output')).toBeUndefined();
+    // The counters as ever.
+    expect(pointOf(points, 'pulse.request.errors', embed)).toMatchObject({ kind: 'sum', value: 1 });
+
+    // kill -9 of the leader: the standby takes over, loads the persisted buckets and pushes them, from the same start.
+    const leader = await until('one leader', async () => {
+      const roles = await Promise.all(aggregators.map((a) => roleOf(a.proc)));
+      return roles.filter((r) => r === 'leader').length === 1 ? aggregators[roles.indexOf('leader')] : undefined;
+    }, 5000);
+    const standby = aggregators.find((a) => a !== leader)!;
+    expect(byReplica(receiver, standby.tag)).toEqual([]);
+    await leader.proc.stop('SIGKILL');
+    await until('the standby to push', () => byReplica(receiver, standby.tag).length > 0, 10_000);
+    const takeover = pointsOf(byReplica(receiver, standby.tag)[0]!);
+    for (const p of points.filter((x) => x.kind === 'exponential')) {
+      const q = pointOf(takeover, p.metric, p.attributes)!;
+      expect(q, `${p.metric} ${JSON.stringify(p.attributes)}`).toMatchObject({ count: p.count, zeroCount: p.zeroCount, offset: p.offset, buckets: p.buckets, startNs: p.startNs });
+      expect(q.sum).toBeCloseTo(p.sum, 9);
+    }
+
+    // Counted on top by the new leader: 2 s = 2^1 closes bucket 7; TTFT 0 ms joins the zeros.
+    await post(ingest.url, eventsOf([{ ...CHAT, latencyMs: 2000, ttftMs: 0, promptTokens: 8, completionTokens: 1 }]));
+    const after = await until('the new leader counting the 7th request', () => pushCounting(byReplica(receiver, standby.tag), 7), 10_000);
+    expect(pointOf(after, 'gen_ai.server.request.duration', chat)).toMatchObject({ count: 5, ...expBuckets(-22, [-22, 1], [-1, 2], [7, 1], [12, 1]) });
+    expect(pointOf(after, 'gen_ai.server.time_to_first_token', chat)).toMatchObject({ count: 5, zeroCount: 1, ...expBuckets(-41, [-41, 2], [-17, 2]) });
+    expect(pointOf(after, 'gen_ai.client.token.usage', { ...chat, 'gen_ai.token.type': 'input' })).toMatchObject({ count: 5, sum: 26, ...expBuckets(18, [18, 2], [23, 2]) });
+    expectNeverDecreasing(receiver.requests);
+  }, 60_000);
+});

@@ -47,7 +47,7 @@ export async function post(url: string, events: object[]): Promise<void> {
 export interface Point {
   metric: string;
   unit: string;
-  kind: 'histogram' | 'sum' | 'other';
+  kind: 'histogram' | 'exponential' | 'sum' | 'other';
   temporality: number;
   monotonic?: boolean;
   attributes: Record<string, string>;
@@ -56,7 +56,13 @@ export interface Point {
   count: number;
   sum: number;
   bounds: number[];
+  /** An explicit histogram's bucket counts; an exponential one's positive bucket counts, from `offset`. */
   buckets: number[];
+  /** An exponential histogram's scale, zero count, first positive bucket and negative bucket counts. */
+  scale?: number;
+  zeroCount: number;
+  offset: number;
+  negative: number[];
   /** A sum's value. */
   value: number;
 }
@@ -68,8 +74,8 @@ export function pointsOf(request: RecordedRequest): Point[] {
   for (const rm of request.body.resourceMetrics ?? []) {
     for (const sm of rm.scopeMetrics ?? []) {
       for (const m of sm.metrics ?? []) {
-        const data = m.histogram ?? m.sum;
-        const kind = m.histogram ? 'histogram' : m.sum ? 'sum' : 'other';
+        const data = m.histogram ?? m.exponentialHistogram ?? m.sum;
+        const kind = m.histogram ? 'histogram' : m.exponentialHistogram ? 'exponential' : m.sum ? 'sum' : 'other';
         for (const dp of data?.dataPoints ?? []) {
           points.push({
             metric: m.name,
@@ -83,7 +89,11 @@ export function pointsOf(request: RecordedRequest): Point[] {
             count: Number(dp.count ?? 0),
             sum: Number(dp.sum ?? 0),
             bounds: (dp.explicitBounds ?? []).map(Number),
-            buckets: (dp.bucketCounts ?? []).map(Number),
+            buckets: (dp.bucketCounts ?? dp.positive?.bucketCounts ?? []).map(Number),
+            scale: dp.scale,
+            zeroCount: Number(dp.zeroCount ?? 0),
+            offset: Number(dp.positive?.offset ?? 0),
+            negative: (dp.negative?.bucketCounts ?? []).map(Number),
             value: Number(dp.asInt ?? dp.asDouble ?? 0),
           });
         }

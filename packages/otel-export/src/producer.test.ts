@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { COUNTER_SLOT, zeroCumulative, type CellData } from '@pulse/protocol';
 import { ConfigError, parseConfig } from '@pulse/runtime';
-import { otlpSettings, otlpVars } from './config.js';
+import { otlpSettings, otlpVars, pushesExponential } from './config.js';
 import { SnapshotMetricProducer, type ExportState } from './producer.js';
 
 function cell(node: string, requests: number): CellData {
@@ -74,10 +74,20 @@ describe('OTEL_* variables', () => {
       intervalMs: 1000,
       exportTimeoutMs: 1000,
       resource: { 'service.name': 'from-attrs', env: 'ci' },
-      exponentialRequested: false,
+      exponentialHistograms: false,
     });
     expect(parse({ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'https://c/x', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://other' })!.url).toBe('https://c/x');
     expect(parse({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c', OTEL_SERVICE_NAME: 's' })!.resource['service.name']).toBe('s');
+  });
+
+  it('asks for exponential histograms with base2_exponential_bucket_histogram (any case), which the aggregator counts only for a push', () => {
+    const exponential = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'Base2_Exponential_Bucket_Histogram' };
+    expect(parse(exponential)!.exponentialHistograms).toBe(true);
+    expect(parse({ ...exponential, OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'explicit_bucket_histogram' })!.exponentialHistograms).toBe(false);
+    expect(pushesExponential(parseConfig(otlpVars, exponential))).toBe(true);
+    expect(pushesExponential(parseConfig(otlpVars, { ...exponential, OTEL_EXPORTER_OTLP_ENDPOINT: '' }))).toBe(false);
+    expect(pushesExponential(parseConfig(otlpVars, { ...exponential, OTEL_METRICS_EXPORTER: 'none' }))).toBe(false);
+    expect(pushesExponential(parseConfig(otlpVars, { ...exponential, OTEL_SDK_DISABLED: 'true' }))).toBe(false);
   });
 
   it('refuses bad values, naming the variable and never echoing headers', () => {

@@ -21,14 +21,16 @@ import type { HrTime } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import { emptyResource } from '@opentelemetry/resources';
 import type { CollectionResult, MetricProducer } from '@opentelemetry/sdk-metrics';
-import { counterOf, exportSeries, type ExportSeries } from '@pulse/metrics';
+import { counterOf, exportSeries, type ExponentialCounts, type ExportSeries } from '@pulse/metrics';
 import type { InternalSnapshot } from '@pulse/protocol';
-import { buildMetrics, type TimedSeries } from './metrics.js';
+import { buildMetrics, type HistogramForm, type TimedSeries } from './metrics.js';
 
 /** What the leader exports: its window's cells and when the store they count from was created. */
 export interface ExportState {
   snapshot: Pick<InternalSnapshot, 'cells' | 'slos' | 'epoch'>;
   createdAtMs: number;
+  /** The cells' exponential histograms by `JSON.stringify([node, endpoint, model])` (the TotalsLedger's), for `histograms: 'exponential'`. */
+  exponential?: ReadonlyMap<string, readonly ExponentialCounts[]>;
 }
 
 /** The leader's state now, or null when this process does not lead (it then pushes nothing). */
@@ -51,6 +53,7 @@ export class SnapshotMetricProducer implements MetricProducer {
   constructor(
     private readonly source: ExportSource,
     private readonly now: () => number = Date.now,
+    private readonly histograms: HistogramForm = 'explicit',
   ) {}
 
   async collect(): Promise<CollectionResult> {
@@ -63,7 +66,7 @@ export class SnapshotMetricProducer implements MetricProducer {
     }
     const nowMs = this.now();
     const timed = this.timeSeries(exportSeries(state.snapshot, true), state, nowMs);
-    const metrics = buildMetrics(timed, millisToHrTime(nowMs));
+    const metrics = buildMetrics(timed, millisToHrTime(nowMs), this.histograms);
     return { resourceMetrics: { resource: emptyResource(), scopeMetrics: metrics.length > 0 ? [{ scope: SCOPE, metrics }] : [] }, errors: [] };
   }
 
@@ -82,7 +85,7 @@ export class SnapshotMetricProducer implements MetricProducer {
       const restarted = !fresh && was !== undefined && (requests < was.requests || responses < was.responses);
       const startTime = restarted ? previous : fresh || !was ? created : was.startTime;
       marks.set(key, { startTime, requests, responses });
-      return { series, startTime };
+      return { series, startTime, exponential: state.exponential?.get(key) };
     });
     this.marks = marks;
     this.epoch = state.snapshot.epoch;

@@ -41,17 +41,15 @@ export class OtlpPush {
       exporter: this.exporter,
       exportIntervalMillis: settings.intervalMs,
       exportTimeoutMillis: settings.exportTimeoutMs,
-      metricProducers: [new SnapshotMetricProducer(source)],
+      metricProducers: [new SnapshotMetricProducer(source, Date.now, settings.exponentialHistograms ? 'exponential' : 'explicit')],
     });
     // No service.instance.id or host attributes: the figures are the cluster's, whichever process leads, and
     // an identity per process would split each series in two at every failover.
     this.provider = new MeterProvider({ resource: resourceFromAttributes(settings.resource), readers: [reader] });
-    log.info({ url: settings.url, protocol: settings.protocol, intervalMs: settings.intervalMs }, 'OTLP push on: the active aggregator pushes the figures');
-    if (settings.exponentialRequested) {
-      log.warn(
-        'OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION=base2_exponential_bucket_histogram cannot be honoured: Pulse keeps its totals in the GenAI explicit buckets, from which exponential buckets cannot be derived exactly, so explicit bucket histograms are pushed (docs/MONITORING.md)',
-      );
-    }
+    log.info(
+      { url: settings.url, protocol: settings.protocol, intervalMs: settings.intervalMs, histograms: settings.exponentialHistograms ? 'exponential' : 'explicit' },
+      'OTLP push on: the active aggregator pushes the figures',
+    );
   }
 
   get stats(): OtlpPushStats {

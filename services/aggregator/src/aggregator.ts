@@ -20,7 +20,7 @@
  * a synchronous step down that the loop acts on after its current read.
  */
 import { encodePatch, encodeSnapshot, type InternalSnapshot, type SnapshotPatch } from '@pulse/protocol';
-import { MetricsWindow, takePatch } from '@pulse/metrics';
+import { MetricsWindow, takePatch, type ExponentialCounts } from '@pulse/metrics';
 import { idMs, type EventSource, type Fence, type LeaderLease, type LogEntry, type Logger, type SnapshotPublisher } from '@pulse/runtime';
 import type { AlertsOnSnapshots } from './alerts.js';
 import type { AggregatorSettings } from './config.js';
@@ -152,6 +152,7 @@ export class Aggregator {
       maxCells: settings.maxCells,
       slos: settings.slos,
     });
+    this.window.totals.exponential = settings.exponentialHistograms === true;
     this.ledger = new TakeoverLedger(`${this.now() - this.horizonMs()}-0`);
     this.fence = null;
     this.state = 'standby';
@@ -421,11 +422,12 @@ export class Aggregator {
    * store's creation time its totals count from; null unless leading (and
    * published in this leadership, so the totals match the window gateways
    * see), so only the leader pushes. A whole snapshot: for a push every few seconds or more.
+   * With the cells' exponential histograms, which no snapshot carries.
    */
-  exportState(): { snapshot: InternalSnapshot; createdAtMs: number } | null {
+  exportState(): { snapshot: InternalSnapshot; createdAtMs: number; exponential: ReadonlyMap<string, readonly ExponentialCounts[]> } | null {
     const { window, fence, lastPublished } = this;
     if (this.state !== 'leading' || !window || !fence || !lastPublished) return null;
-    return { snapshot: window.snapshot(this.now(), fence.epoch, lastPublished.seq, 0), createdAtMs: this.createdAtMs };
+    return { snapshot: window.snapshot(this.now(), fence.epoch, lastPublished.seq, 0), createdAtMs: this.createdAtMs, exponential: window.totals.exponentialByCell() };
   }
 
   /** Resolves with the next snapshot this replica publishes (for tests). */

@@ -1,5 +1,5 @@
 import type { Slo } from '@pulse/protocol';
-import { otlpVars } from '@pulse/otel-export';
+import { otlpVars, pushesExponential, type OtlpEnv } from '@pulse/otel-export';
 import { alertRulesVar, commonVars, intVar, redisUrlVar, slosVar } from '@pulse/runtime';
 
 /** Environment of an aggregator replica (docs/PROTOCOL.md §2), with defaults. */
@@ -38,18 +38,26 @@ export interface AggregatorSettings {
   maxCells: number;
   batchEntries: number;
   slos: readonly Slo[];
+  /**
+   * Count each acknowledged value into exponential buckets too: on when the
+   * OTLP push sends exponential histograms, off otherwise, since they cost
+   * (docs/MONITORING.md).
+   */
+  exponentialHistograms?: boolean;
 }
 
-export function aggregatorSettings(env: {
-  PULSE_WINDOW_SECONDS: number;
-  PULSE_TICK_MS: number;
-  PULSE_MAX_ENDPOINTS: number;
-  PULSE_MAX_MODELS: number;
-  PULSE_MAX_NODES: number;
-  PULSE_MAX_CELLS: number;
-  PULSE_SLOS: readonly Slo[];
-  PULSE_BATCH_ENTRIES: number;
-}): AggregatorSettings {
+export function aggregatorSettings(
+  env: {
+    PULSE_WINDOW_SECONDS: number;
+    PULSE_TICK_MS: number;
+    PULSE_MAX_ENDPOINTS: number;
+    PULSE_MAX_MODELS: number;
+    PULSE_MAX_NODES: number;
+    PULSE_MAX_CELLS: number;
+    PULSE_SLOS: readonly Slo[];
+    PULSE_BATCH_ENTRIES: number;
+  } & Partial<OtlpEnv>,
+): AggregatorSettings {
   return {
     windowMs: env.PULSE_WINDOW_SECONDS * 1000,
     tickMs: env.PULSE_TICK_MS,
@@ -59,5 +67,6 @@ export function aggregatorSettings(env: {
     maxCells: env.PULSE_MAX_CELLS,
     slos: env.PULSE_SLOS,
     batchEntries: env.PULSE_BATCH_ENTRIES,
+    exponentialHistograms: pushesExponential(env),
   };
 }
