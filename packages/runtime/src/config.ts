@@ -3,7 +3,7 @@
  * start, every problem reported together, the result frozen and passed down.
  * Nothing else in Pulse reads `process.env`.
  */
-import { parseSlos, type Slo } from '@pulse/protocol';
+import { MAX_PARTITIONS, parseSlos, type Slo } from '@pulse/protocol';
 import { z } from 'zod';
 import { parseRedisUrl, RedisUrlError } from './redis-url.js';
 
@@ -84,6 +84,12 @@ export const commonVars = {
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** How long a SIGTERM drain may take before the process exits anyway. */
   PULSE_SHUTDOWN_TIMEOUT_MS: intVar(10_000, 100, 120_000),
+  /**
+   * Partitions of the event stream (CONTRACT §10), each aggregated by its own
+   * active replica: every service of a deployment must say the same (each
+   * checks the count recorded in Redis at start, partitions.ts).
+   */
+  PULSE_PARTITIONS: intVar(1, 1, MAX_PARTITIONS),
 };
 
 /**

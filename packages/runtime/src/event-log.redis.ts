@@ -6,8 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { ReplyError } from 'ioredis';
-import { encodeBatch, ENTRY_FIELD, ErrorCode, PulseError, pulseKeys, type PulseEvent, type PulseKeys } from '@pulse/protocol';
+import { encodeBatch, ENTRY_FIELD, ErrorCode, partitionKeys, PulseError, type PulseEvent, type PulseKeys } from '@pulse/protocol';
 import { eventRetentionMs, type AppendResult, type EventLog, type StoredReply } from './event-log.js';
+import { PartitionedEventLog } from './event-log.partitioned.js';
 import type { Logger } from './logger.js';
 import { closeRedis, connectRedis, failsFast, type RedisConnection } from './redis.js';
 
@@ -73,19 +74,28 @@ export interface EventLogConfig {
   readonly PULSE_WINDOW_SECONDS: number;
   /** Ingest only (CONTRACT §10): replicas that must confirm an append before it is acknowledged. */
   readonly PULSE_INGEST_MIN_REPLICAS?: number;
+  /** Partitions of the stream (CONTRACT §10); default 1. */
+  readonly PULSE_PARTITIONS?: number;
 }
 
 /**
  * The event log as a service writes to it: its own fail-fast connection,
  * named `pulse:<name>:producer`, the deployment's keys and retention. Ingest,
- * the proxy and the all-in-one process on Redis all open it this way.
+ * the proxy and the all-in-one process on Redis all open it this way. With
+ * PULSE_PARTITIONS > 1, one log per partition on that connection, each event
+ * routed by its node (event-log.partitioned.ts).
  */
-export function openRedisEventLog(config: EventLogConfig, name: string, logger: Logger): RedisEventLog {
-  return new RedisEventLog(connectRedis(config.REDIS_URL, 'producer', name, logger), {
-    keys: pulseKeys(config.PULSE_KEY_PREFIX),
-    retentionMs: eventRetentionMs(config.PULSE_WINDOW_SECONDS),
-    minReplicas: config.PULSE_INGEST_MIN_REPLICAS ?? 0,
-  });
+export function openRedisEventLog(config: EventLogConfig, name: string, logger: Logger): EventLog {
+  const connection = connectRedis(config.REDIS_URL, 'producer', name, logger);
+  const logs = partitionKeys(config.PULSE_KEY_PREFIX, config.PULSE_PARTITIONS ?? 1).map(
+    (keys) =>
+      new RedisEventLog(connection, {
+        keys,
+        retentionMs: eventRetentionMs(config.PULSE_WINDOW_SECONDS),
+        minReplicas: config.PULSE_INGEST_MIN_REPLICAS ?? 0,
+      }),
+  );
+  return logs.length === 1 ? logs[0]! : new PartitionedEventLog(logs, () => closeRedis(connection));
 }
 
 export class RedisEventLog implements EventLog {

@@ -5,7 +5,7 @@
  */
 import { decodeBatch, ENTRY_FIELD, type PulseKeys } from '@pulse/protocol';
 import type { LogEntry } from './event-log.js';
-import type { EventSource, Fence } from './event-source.js';
+import { idMs, type EventSource, type Fence } from './event-source.js';
 import { closeRedis, type RedisConnection } from './redis.js';
 
 // KEYS: meta, stream. The store's creation time, fixed once: now, or the
@@ -75,8 +75,31 @@ export class RedisEventSource implements EventSource {
 
   async createdAt(): Promise<number> {
     const { keys } = this.opts;
+    if (keys.allEvents.length > 1) return this.partitionedCreatedAt();
     const raw = (await (this.commands as unknown as ScriptCommands).pulseCreatedAt(keys.meta, keys.events)) as string;
     return Number(raw);
+  }
+
+  /**
+   * With partitions, every partition's window counts from one creation time
+   * (rates divide by the same covered length, so partitions' figures add up
+   * to the unpartitioned ones). The streams are in other slots than the
+   * meta, so no one script sees them all: the oldest entry of any partition
+   * is looked up, then HSETNX fixes the first value written, which everyone
+   * reads back.
+   */
+  private async partitionedCreatedAt(): Promise<number> {
+    const { keys } = this.opts;
+    const known = await this.commands.hget(keys.meta, 'created_at');
+    if (known !== null) return Number(known);
+    const [seconds, micros] = (await this.commands.time()) as [string | number, string | number];
+    let now = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    for (const stream of keys.allEvents) {
+      const [first] = await this.commands.xrange(stream, '-', '+', 'COUNT', 1);
+      if (first) now = Math.min(now, idMs(first[0]));
+    }
+    await this.commands.hsetnx(keys.meta, 'created_at', String(now));
+    return Number(await this.commands.hget(keys.meta, 'created_at'));
   }
 
   async loadTotals(): Promise<Record<string, string>> {

@@ -5,6 +5,8 @@ export * from './shutdown.js';
 export * from './event-log.js';
 export * from './event-log.memory.js';
 export * from './event-log.redis.js';
+export * from './event-log.partitioned.js';
+export * from './partitions.js';
 export * from './event-source.js';
 export * from './event-source.memory.js';
 export * from './event-source.redis.js';

@@ -4,7 +4,7 @@
  * finish (so every event answered 202 is in Redis), Redis closes, exit 0.
  */
 import { createServer, type Server } from 'node:http';
-import { createLogger, exitOnFatal, loadConfigOrExit, onShutdown, openRedisEventLog } from '@pulse/runtime';
+import { checkPartitionsInBackground, createLogger, exitOnFatal, loadConfigOrExit, onShutdown, openRedisEventLog } from '@pulse/runtime';
 import { createIngestApp } from './app.js';
 import { ingestConfigShape } from './config.js';
 import { probeReadiness } from './readiness.js';
@@ -15,9 +15,11 @@ exitOnFatal(logger);
 
 const log = openRedisEventLog(config, 'ingest', logger);
 const store = probeReadiness(() => log.ping());
+// Events are routed by PULSE_PARTITIONS: not ready until it is checked against the deployment's; a mismatch exits 2.
+const partitionCheck = checkPartitionsInBackground('ingest', config, 'ingest', logger);
 let stopping = false;
 
-const app = createIngestApp({ config, log, logger, isReady: () => !stopping && store.ready });
+const app = createIngestApp({ config, log, logger, isReady: () => !stopping && store.ready && partitionCheck.checked });
 const server = createServer(app);
 server.on('error', (err) => {
   logger.fatal({ err }, 'cannot listen');
@@ -30,6 +32,7 @@ server.listen(config.PORT, config.HOST, () => {
 onShutdown(logger, config.PULSE_SHUTDOWN_TIMEOUT_MS, async () => {
   stopping = true;
   store.stop();
+  partitionCheck.stop();
   await drain(server);
   await log.close();
 });

@@ -9,7 +9,7 @@
  * exit 0.
  */
 import type { Server } from 'node:http';
-import { createLogger, exitOnFatal, loadConfigOrExit, onShutdown, openRedisEventLog } from '@pulse/runtime';
+import { checkPartitionsInBackground, createLogger, exitOnFatal, loadConfigOrExit, onShutdown, openRedisEventLog } from '@pulse/runtime';
 import { createAdminServer } from './admin-server.js';
 import { proxyConfigShape, proxySettings } from './config.js';
 import { createProxy } from './proxy.js';
@@ -19,6 +19,8 @@ const logger = createLogger('proxy', config.LOG_LEVEL);
 exitOnFatal(logger);
 
 const log = openRedisEventLog(config, 'proxy', logger);
+// Every writer of the log routes by the deployment's PULSE_PARTITIONS: a mismatch stops the proxy (exit 2).
+const partitionCheck = checkPartitionsInBackground('proxy', config, 'proxy', logger);
 const proxy = createProxy({ settings: proxySettings(config), log, logger });
 const admin = createAdminServer({ proxy, readTokens: config.PULSE_READ_TOKENS });
 
@@ -30,6 +32,7 @@ const FLUSH_RESERVE_MS = 2000;
 
 onShutdown(logger, config.PULSE_SHUTDOWN_TIMEOUT_MS, async () => {
   // The admin port stays open meanwhile, so probes read 503 rather than a refused connection.
+  partitionCheck.stop();
   await proxy.close(Math.max(0, config.PULSE_SHUTDOWN_TIMEOUT_MS - FLUSH_RESERVE_MS));
   await log.close();
   admin.closeAllConnections();
