@@ -19,7 +19,7 @@
 import type { InternalSnapshot } from '@pulse/protocol';
 import { buildView, type CellFilter, type DeltaBase, type View } from '@pulse/metrics';
 import { UNFILTERED_VIEW, type ClientSession } from './client-session.js';
-import { deltasJson, RenderedView, updateFrame } from './frames.js';
+import { deltasJson, RenderedView, staleJson, updateFrame } from './frames.js';
 import type { ViewBudget, ViewCost } from './view-budget.js';
 import type { ViewRegistry } from './view-registry.js';
 
@@ -75,6 +75,7 @@ export function fanout(
   /** null: a view the budget skips this snapshot. */
   const views = new Map<string, ViewFrames | null>();
   const { budget } = opts;
+  const stale = staleJson((snapshot as { stalePartitions?: readonly number[] }).stalePartitions);
 
   for (const session of sessions) {
     if (!session.isDue(snapshot.seq, nowMs)) continue;
@@ -112,7 +113,7 @@ export function fanout(
     let frame = byBase.get(session.base);
     if (!frame) {
       const started = performance.now();
-      frame = updateFrame(snapshot.builtAt, view.rendered.dataJson(mask), deltasJson(mask, base, session.base));
+      frame = updateFrame(snapshot.builtAt, view.rendered.dataJson(mask), deltasJson(mask, base, session.base), stale);
       view.ms += performance.now() - started;
       byBase.set(session.base, frame);
       result.frames++;

@@ -45,17 +45,27 @@ function num(n: number): string {
   return Number.isFinite(n) ? String(n) : '0';
 }
 
-export function updateFrame(timestamp: number, dataJson: string, deltas: string): Buffer {
-  return Buffer.from(`{"type":"metrics_update","timestamp":${num(timestamp)},"data":${dataJson},"deltas":${deltas}}`);
+/**
+ * The `stale_partitions` member of data messages and the REST snapshot
+ * (docs/PROTOCOL.md §5.4): `,"stale_partitions":[…]` when partitions of a
+ * partitioned deployment are behind, else nothing — so every message is
+ * byte for byte what it was without partitions.
+ */
+export function staleJson(stale: readonly number[] | undefined): string {
+  return stale && stale.length > 0 ? `,"stale_partitions":[${stale.join(',')}]` : '';
 }
 
-export function historicalFrame(timestamp: number, dataJson: string): Buffer {
-  return Buffer.from(`{"type":"historical_data","timestamp":${num(timestamp)},"data":${dataJson}}`);
+export function updateFrame(timestamp: number, dataJson: string, deltas: string, stale = ''): Buffer {
+  return Buffer.from(`{"type":"metrics_update","timestamp":${num(timestamp)},"data":${dataJson},"deltas":${deltas}${stale}}`);
+}
+
+export function historicalFrame(timestamp: number, dataJson: string, stale = ''): Buffer {
+  return Buffer.from(`{"type":"historical_data","timestamp":${num(timestamp)},"data":${dataJson}${stale}}`);
 }
 
 /** Body of `GET /metrics/snapshot`. */
-export function snapshotBody(timestamp: number, dataJson: string): string {
-  return `{"timestamp":${num(timestamp)},"data":${dataJson}}`;
+export function snapshotBody(timestamp: number, dataJson: string, stale = ''): string {
+  return `{"timestamp":${num(timestamp)},"data":${dataJson}${stale}}`;
 }
 
 function reply(message: ServerMessage): string {

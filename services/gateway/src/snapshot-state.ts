@@ -3,10 +3,16 @@
  * applied (@pulse/metrics' SnapshotReplica) — and what every client shares of
  * it: the unfiltered view, the `historical_data` frame and the REST body,
  * each built at most once per snapshot and only when first asked for.
+ *
+ * With partitions (PULSE_PARTITIONS > 1), one replica per partition, merged
+ * (@pulse/metrics' PartitionMerge): a partition's message only moves its
+ * replica ('partial'), and the merged snapshot of a tick goes to `onUpdate`
+ * once every partition has it or half a tick later, naming the partitions
+ * that are behind (docs/PROTOCOL.md §5.4, `stale_partitions`).
  */
-import { decodePatch, decodeSnapshot, isNewer, messageKind, type InternalSnapshot } from '@pulse/protocol';
-import { buildReplicaView, buildView, SnapshotReplica, type CellFilter, type StatsMemo, type View } from '@pulse/metrics';
-import { historicalFrame, RenderedView, snapshotBody } from './frames.js';
+import { decodePatch, decodeSnapshot, isNewer, messageKind, type InternalSnapshot, type SnapshotPatch } from '@pulse/protocol';
+import { buildReplicaView, buildView, PartitionMerge, SnapshotReplica, type CellFilter, type MergedSnapshot, type StatsMemo, type View } from '@pulse/metrics';
+import { historicalFrame, RenderedView, snapshotBody, staleJson } from './frames.js';
 import { SnapshotHistory } from './history.js';
 import { ALL_TYPES_MASK } from './metric-types.js';
 
@@ -19,13 +25,26 @@ export type AcceptResult =
   /** Older than the one held: a paused old leader still publishing. */
   | { kind: 'stale'; snapshot: Pick<InternalSnapshot, 'epoch' | 'seq'> }
   /** A patch that does not follow on from what is held (a message missed, or a new epoch): catch up. */
-  | { kind: 'gap'; snapshot: Pick<InternalSnapshot, 'epoch' | 'seq'> };
+  | { kind: 'gap'; snapshot: Pick<InternalSnapshot, 'epoch' | 'seq'> }
+  /** Partitioned: applied to its partition's replica; the merged update goes to `onUpdate` when the tick is complete. */
+  | { kind: 'partial'; snapshot: Pick<InternalSnapshot, 'epoch' | 'seq'> };
+
+export interface SnapshotStateOptions {
+  /** PULSE_PARTITIONS; default 1. */
+  partitions?: number;
+  /** How long a merged tick waits for late partitions (half a tick). */
+  waitMs?: number;
+  /** Partitioned: a merged snapshot is held, to be fanned out. */
+  onUpdate?: (snapshot: MergedSnapshot) => void;
+}
 
 /** The figures before any snapshot exists: six metric types, empty maps, zeros. */
 const EMPTY = new RenderedView(buildView(null));
 
 export class SnapshotState {
   private readonly replica = new SnapshotReplica();
+  /** Partitioned only: a replica per partition, merged tick by tick. */
+  private readonly merge: PartitionMerge | null;
   private full: RenderedView | null = null;
   private historical: Buffer | null = null;
   /** Stats of whole aggregates, shared by this snapshot's views (a new one for each snapshot). */
@@ -33,12 +52,26 @@ export class SnapshotState {
   /** Recent unfiltered figures, for `GET /metrics/history`. */
   readonly history = new SnapshotHistory();
 
-  private get held(): InternalSnapshot | null {
-    return this.replica.snapshot;
+  constructor(private readonly opts: SnapshotStateOptions = {}) {
+    const partitions = opts.partitions ?? 1;
+    this.merge =
+      partitions > 1
+        ? new PartitionMerge({ partitions, waitMs: opts.waitMs ?? 250, onMerged: (merged) => this.merged(merged) })
+        : null;
   }
 
-  /** Decodes `encoded`, a keyframe or a patch, and applies it when it takes the state forward. Never throws. */
-  accept(encoded: Buffer): AcceptResult {
+  private get held(): InternalSnapshot | null {
+    return this.merge ? this.merge.snapshot : this.replica.snapshot;
+  }
+
+  /** Partitions of the held snapshot that are behind (always empty without partitions). */
+  get stalePartitions(): readonly number[] {
+    return this.merge?.snapshot?.stalePartitions ?? [];
+  }
+
+  /** Decodes `encoded`, a keyframe or a patch of `partition`, and applies it when it takes the state forward. Never throws. */
+  accept(encoded: Buffer, partition = 0): AcceptResult {
+    if (this.merge) return this.acceptPartial(this.merge, encoded, partition);
     try {
       if (messageKind(encoded) === 'patch') {
         const patch = decodePatch(encoded);
@@ -66,6 +99,39 @@ export class SnapshotState {
     return { kind: 'accepted', snapshot };
   }
 
+  private acceptPartial(merge: PartitionMerge, encoded: Buffer, partition: number): AcceptResult {
+    let message: { keyframe: InternalSnapshot } | { patch: SnapshotPatch };
+    try {
+      message = messageKind(encoded) === 'patch' ? { patch: decodePatch(encoded) } : { keyframe: decodeSnapshot(encoded) };
+    } catch (error) {
+      return { kind: 'invalid', error };
+    }
+    const header = 'keyframe' in message ? message.keyframe : message.patch;
+    const snapshot = { epoch: header.epoch, seq: header.seq };
+    // What a view reads moved: nothing built from the replicas before may be served again.
+    this.dropBuilt();
+    const result = merge.accept(partition, message);
+    return { kind: result === 'accepted' ? 'partial' : result, snapshot } as AcceptResult;
+  }
+
+  /** A merged tick is held: what was built from the one before goes, and the update goes out. */
+  private merged(snapshot: MergedSnapshot): void {
+    this.dropBuilt();
+    this.history.offer(snapshot.builtAt, () => this.fullView().dataJson(ALL_TYPES_MASK));
+    this.opts.onUpdate?.(snapshot);
+  }
+
+  private dropBuilt(): void {
+    this.full = null;
+    this.historical = null;
+    this.memo = new WeakMap();
+  }
+
+  /** Stops merging (partitioned): nothing goes to `onUpdate` after. */
+  close(): void {
+    this.merge?.close();
+  }
+
   get snapshot(): InternalSnapshot | null {
     return this.held;
   }
@@ -73,12 +139,12 @@ export class SnapshotState {
   /** The unfiltered view of the held snapshot (the empty one before any). */
   fullView(): RenderedView {
     if (!this.held) return EMPTY;
-    return (this.full ??= new RenderedView(buildReplicaView(this.replica, undefined, this.memo)));
+    return (this.full ??= new RenderedView(buildReplicaView(this.merge?.replica ?? this.replica, undefined, this.memo)));
   }
 
   /** A filtered view of the held snapshot, from the replica's aggregates. */
   view(filter: CellFilter): View {
-    return buildReplicaView(this.replica, filter, this.memo);
+    return buildReplicaView(this.merge?.replica ?? this.replica, filter, this.memo);
   }
 
   /**
@@ -86,12 +152,18 @@ export class SnapshotState {
    * or with `nowSeconds` before any snapshot exists.
    */
   historicalFrame(nowSeconds: number): Buffer {
-    if (!this.held) return historicalFrame(nowSeconds, EMPTY.dataJson(ALL_TYPES_MASK));
-    return (this.historical ??= historicalFrame(this.held.builtAt, this.fullView().dataJson(ALL_TYPES_MASK)));
+    if (!this.held) return historicalFrame(nowSeconds, EMPTY.dataJson(ALL_TYPES_MASK), staleJson(this.emptyStale()));
+    return (this.historical ??= historicalFrame(this.held.builtAt, this.fullView().dataJson(ALL_TYPES_MASK), staleJson(this.stalePartitions)));
   }
 
   /** The body of `GET /metrics/snapshot`: the same data as `historical_data`. */
   restBody(nowSeconds: number): string {
-    return snapshotBody(this.held?.builtAt ?? nowSeconds, this.fullView().dataJson(ALL_TYPES_MASK));
+    const stale = this.held ? this.stalePartitions : this.emptyStale();
+    return snapshotBody(this.held?.builtAt ?? nowSeconds, this.fullView().dataJson(ALL_TYPES_MASK), staleJson(stale));
+  }
+
+  /** Before any merged snapshot every partition is behind. */
+  private emptyStale(): readonly number[] {
+    return this.merge ? this.merge.replica.parts.map((_, i) => i) : [];
   }
 }
