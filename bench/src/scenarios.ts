@@ -17,6 +17,7 @@ import { benchFanout, benchFanoutFleet } from './scenarios/fanout.js';
 import { benchViews } from './scenarios/views.js';
 import { benchEndToEnd } from './scenarios/end-to-end.js';
 import { benchPrometheus } from './prometheus-cost.js';
+import { benchPartitions } from './partitions-cost.js';
 
 export type Log = (line: string) => void;
 
@@ -82,6 +83,7 @@ export const SCENARIOS: Scenario[] = [
       }),
   },
   { name: 'ingest', available: hasRedisServer, unavailable: NO_REDIS, run: benchIngest },
+  { name: 'partitions', available: hasRedisServer, unavailable: NO_REDIS, run: benchPartitions },
   { name: 'fanout', available: hasRedisServer, unavailable: NO_REDIS, run: benchFanout },
   { name: 'fanout-fleet', available: hasRedisServer, unavailable: NO_REDIS, run: benchFanoutFleet },
   { name: 'views', available: hasRedisServer, unavailable: NO_REDIS, run: benchViews },

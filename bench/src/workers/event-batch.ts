@@ -27,15 +27,16 @@ export interface BodyTemplate {
   readonly seqAt: readonly number[];
 }
 
-/** Events as FakeAI sends them from `nodes` nodes; `pairs` start/end pairs, request ids `<prefix>-<batch>-<i>`. */
-export function eventObjects(pairs: number, seed: number, prefix: string, ts: number | string, seq: string, nodes = 8): Record<string, unknown>[] {
+/** Events as FakeAI sends them from `nodes` nodes (or all from `node`); `pairs` start/end pairs, request ids `<prefix>-<batch>-<i>`. */
+export function eventObjects(pairs: number, seed: number, prefix: string, ts: number | string, seq: string, nodes = 8, node?: string): Record<string, unknown>[] {
   const r = seededRandom(seed);
   const out: Record<string, unknown>[] = [];
   for (let i = 0; i < pairs; i++) {
     const endpoint = ENDPOINTS[Math.floor(r() * ENDPOINTS.length)]!;
     const model = MODELS[Math.floor(r() * MODELS.length)]!;
     const stream = r() < 0.6;
-    const common = { ts, node: `fakeai-${Math.floor(r() * nodes)}`, request_id: `${prefix}-${seq}-${i}`, endpoint, model, stream };
+    const picked = `fakeai-${Math.floor(r() * nodes)}`;
+    const common = { ts, node: node ?? picked, request_id: `${prefix}-${seq}-${i}`, endpoint, model, stream };
     const latency = Math.round(Math.exp(5.5 + 0.7 * (r() + r() + r() - 1.5)) * 10) / 10;
     const prompt = Math.round(50 + 400 * r());
     const cached = Math.round(prompt * r() * 0.8);
@@ -54,10 +55,10 @@ export function eventObjects(pairs: number, seed: number, prefix: string, ts: nu
   return out;
 }
 
-/** A body of `events` events (rounded down to pairs), with holes for the timestamp and batch number. */
-export function bodyTemplate(events: number, seed: number, prefix: string, nodes = 8): BodyTemplate {
+/** A body of `events` events (rounded down to pairs), with holes for the timestamp and batch number; all from `node` when given. */
+export function bodyTemplate(events: number, seed: number, prefix: string, nodes = 8, node?: string): BodyTemplate {
   // ts goes in as a string marker and comes out as a bare number of fixed width.
-  const marked = JSON.stringify(eventObjects(Math.floor(events / 2), seed, prefix, 'TS', SEQ_HOLE, nodes));
+  const marked = JSON.stringify(eventObjects(Math.floor(events / 2), seed, prefix, 'TS', SEQ_HOLE, nodes, node));
   const text = marked.replaceAll('"ts":"TS"', `"ts":${TS_HOLE}`);
   return { bytes: Buffer.from(text, 'latin1'), events: Math.floor(events / 2) * 2, tsAt: offsetsOf(text, `"ts":${TS_HOLE}`, 5), seqAt: offsetsOf(text, `-${SEQ_HOLE}-`, 1) };
 }

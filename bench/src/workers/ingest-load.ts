@@ -18,6 +18,8 @@ export interface IngestLoadConfig {
   prefix: string;
   /** Nodes the events come from (default 8). */
   nodes?: number;
+  /** Each batch from one node, as a FakeAI node's reporter sends them (template i from `fakeai-<i>`), rather than from all of them. */
+  nodePerBatch?: boolean;
 }
 
 export interface IngestRunResult {
@@ -126,7 +128,7 @@ async function run({ eventsPerSec, durationMs }: { eventsPerSec: number; duratio
 serve({
   configure(c: IngestLoadConfig) {
     config = c;
-    templates = Array.from({ length: TEMPLATES }, (_, i) => bodyTemplate(c.batch, 1000 + i, `${c.prefix}${i}`, c.nodes));
+    templates = Array.from({ length: TEMPLATES }, (_, i) => bodyTemplate(c.batch, 1000 + i, `${c.prefix}${i}`, c.nodes, c.nodePerBatch ? `fakeai-${i}` : undefined));
     agent?.destroy();
     agent = new Agent({ keepAlive: true, maxSockets: c.connections });
     return { bodyBytes: templates[0]!.bytes.length, events: templates[0]!.events };
