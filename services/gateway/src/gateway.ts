@@ -4,7 +4,7 @@
  * factory does not listen: main.ts (or a test, on port 0) does.
  */
 import { createServer, type Server } from 'node:http';
-import { CloseCode } from '@pulse/protocol';
+import { CloseCode, type InternalSnapshot } from '@pulse/protocol';
 import { Counter, Gauge, GATEWAY_LIMITS, LimitCounters, SelfMetrics, type Logger, type SnapshotFeed } from '@pulse/runtime';
 import { AccessPolicy } from './access.js';
 import type { ClientSession } from './client-session.js';
@@ -12,10 +12,10 @@ import { systemClock, type GatewayClock } from './clock.js';
 import type { GatewayConfig } from './config.js';
 import { fanout } from './fanout.js';
 import { checkingIntervalMs, guardHandshakes } from './handshake.js';
-import { httpRoutes, type HttpHandler, type OptionalHttpHandler } from './http-routes.js';
+import { httpRoutes, type ExpositionBody, type HttpHandler, type OptionalHttpHandler } from './http-routes.js';
 import { labelsBody } from './labels.js';
 import { PrometheusExport } from './prometheus-export.js';
-import { prometheusRenderer } from './prometheus-vllm.js';
+import { prometheusRenderers } from './prometheus-vllm.js';
 import { SnapshotState } from './snapshot-state.js';
 import { ViewBudget } from './view-budget.js';
 import { ViewRegistry } from './view-registry.js';
@@ -24,8 +24,11 @@ import { alertRoutes, type AlertsApi } from './alert-routes.js';
 
 export interface GatewayDeps {
   config: GatewayConfig;
-  /** Started by the gateway, and closed by its close(). */
-  feed: SnapshotFeed;
+  /**
+   * Started by the gateway, and closed by its close(). With PULSE_PARTITIONS > 1,
+   * one feed per partition, in partition order: the gateway merges them (snapshot-state.ts).
+   */
+  feed: SnapshotFeed | readonly SnapshotFeed[];
   logger: Logger;
   clock?: GatewayClock;
   /** Handles requests for paths the gateway has no route for (see http-routes.ts). */
@@ -67,8 +70,15 @@ export function createGateway({
   alerts,
 }: GatewayDeps): Gateway {
   const log = logger.child({ component: 'gateway' });
-  const state = new SnapshotState();
-  let feedConnected = false;
+  const feeds: readonly SnapshotFeed[] = Array.isArray(feed) ? feed : [feed as SnapshotFeed];
+  if (feeds.length !== config.PULSE_PARTITIONS) throw new Error(`PULSE_PARTITIONS is ${config.PULSE_PARTITIONS}: the gateway needs a feed per partition, got ${feeds.length}`);
+  const partitioned = feeds.length > 1;
+  const state = new SnapshotState({
+    partitions: feeds.length,
+    waitMs: config.PULSE_TICK_MS / 2,
+    onUpdate: (merged) => update(merged),
+  });
+  const feedsConnected = feeds.map(() => false);
   let closing: Promise<void> | null = null;
   const dropped = new Counter({
     name: 'pulse_gateway_snapshots_dropped_total',
@@ -79,7 +89,7 @@ export function createGateway({
 
   const notReadyReason = (): string | null => {
     if (closing) return 'shutting down';
-    if (!feedConnected) return 'snapshot feed not connected';
+    if (!feedsConnected.every(Boolean)) return 'snapshot feed not connected';
     if (!state.snapshot) return 'no snapshot received yet';
     return null;
   };
@@ -88,14 +98,19 @@ export function createGateway({
   const alertsRoute = alerts ? alertRoutes(alerts, access) : null;
   const alertsThenDashboard: OptionalHttpHandler = (req, res) => (alertsRoute?.(req, res) ?? false) || (dashboard?.(req, res) ?? false);
   const handshakeMs = config.PULSE_GATEWAY_HANDSHAKE_TIMEOUT_MS;
-  const prometheusExport = new PrometheusExport(prometheusRenderer(config.PULSE_PROMETHEUS_COMPAT));
+  const renderers = prometheusRenderers(config.PULSE_PROMETHEUS_COMPAT);
+  const ofHeldSnapshot = (exposition: PrometheusExport): ExpositionBody => ({
+    identity: () => exposition.body(state.snapshot),
+    gzip: () => exposition.gzip(state.snapshot),
+  });
   const server = createServer(
     { connectionsCheckingInterval: checkingIntervalMs(handshakeMs) },
     httpRoutes({
       snapshotBody: () => state.restBody(clock.epochSeconds()),
       labelsBody: () => labelsBody(state.snapshot, clock.epochSeconds()),
       historyBody: () => state.history.responseBody(clock.epochSeconds()),
-      prometheusText: () => prometheusExport.body(state.snapshot),
+      prometheus: ofHeldSnapshot(new PrometheusExport(renderers.prometheus)),
+      vllm: renderers.vllm ? ofHeldSnapshot(new PrometheusExport(renderers.vllm)) : undefined,
       limitsText: () => counters.prometheusText(),
       selfMetricsText: () => metrics.exposition(),
       access,
@@ -144,6 +159,16 @@ export function createGateway({
       this.set(views.size);
     },
   });
+  if (partitioned) {
+    new Gauge({
+      name: 'pulse_gateway_partitions_stale',
+      help: 'Partitions of the event stream whose figures in the last merged snapshot are more than a tick old (PULSE_PARTITIONS > 1).',
+      registers: [metrics.registry],
+      collect() {
+        this.set(state.snapshot ? state.stalePartitions.length : feeds.length);
+      },
+    });
+  }
   new Gauge({
     name: 'pulse_gateway_views_slowed',
     help: 'Views built less often than every snapshot to keep within PULSE_GATEWAY_VIEW_BUDGET_MS.',
@@ -160,9 +185,20 @@ export function createGateway({
     onSlow: (session: ClientSession) => streams.closeSlow(session),
   };
 
-  const onSnapshot = (encoded: Buffer): void => {
+  /** A snapshot to every client due for it: each accepted one, or partitioned, each merged tick. */
+  const update = (snapshot: InternalSnapshot): void => {
     if (closing) return;
-    const result = state.accept(encoded);
+    try {
+      fanout(snapshot, state.fullView(), streams.sessions, clock.nowMs(), fanoutOptions, (filter) => state.view(filter));
+    } catch (err) {
+      // A snapshot that breaks the view builder must not take the gateway down with it.
+      log.error({ err, epoch: snapshot.epoch, seq: snapshot.seq }, 'fan-out failed');
+    }
+  };
+
+  const onSnapshot = (encoded: Buffer, partition = 0): void => {
+    if (closing) return;
+    const result = state.accept(encoded, partition);
     switch (result.kind) {
       case 'invalid':
         dropped.inc({ reason: 'undecodable' });
@@ -172,45 +208,46 @@ export function createGateway({
         return;
       case 'gap':
         dropped.inc({ reason: 'gap' });
-        catchUp(result.snapshot);
+        catchUp(result.snapshot, partition);
         return;
       case 'stale': {
         dropped.inc({ reason: 'stale' });
-        const held = state.snapshot!;
+        const held = state.snapshot;
         log.warn(
-          { epoch: result.snapshot.epoch, seq: result.snapshot.seq, heldEpoch: held.epoch, heldSeq: held.seq },
+          { epoch: result.snapshot.epoch, seq: result.snapshot.seq, heldEpoch: held?.epoch, heldSeq: held?.seq, ...(partitioned && { partition }) },
           'dropped a snapshot older than the one held',
         );
         return;
       }
+      case 'partial':
+        return; // the merged tick goes out through update()
       case 'accepted':
-        try {
-          fanout(result.snapshot, state.fullView(), streams.sessions, clock.nowMs(), fanoutOptions, (filter) => state.view(filter));
-        } catch (err) {
-          // A snapshot that breaks the view builder must not take the gateway down with it.
-          log.error({ err, epoch: result.snapshot.epoch, seq: result.snapshot.seq }, 'fan-out failed');
-        }
+        update(result.snapshot);
     }
   };
 
-  /** A patch did not follow on from what is held: fetch the stored keyframe and patches, one catch-up at a time. */
-  let catchingUp = false;
-  const catchUp = (from: { epoch: number; seq: number }): void => {
-    if (catchingUp || closing) return;
-    catchingUp = true;
-    log.info({ epoch: from.epoch, seq: from.seq, heldSeq: state.snapshot?.seq ?? null }, 'a snapshot patch did not follow on from the state held; catching up');
-    feed
+  /** A patch did not follow on from what is held: fetch the stored keyframe and patches, one catch-up at a time (per partition). */
+  const catchingUp = feeds.map(() => false);
+  const catchUp = (from: { epoch: number; seq: number }, partition: number): void => {
+    if (catchingUp[partition] || closing) return;
+    catchingUp[partition] = true;
+    log.info(
+      { epoch: from.epoch, seq: from.seq, heldSeq: state.snapshot?.seq ?? null, ...(partitioned && { partition }) },
+      'a snapshot patch did not follow on from the state held; catching up',
+    );
+    feeds[partition]!
       .catchUp()
       .catch((err: unknown) => log.warn({ err }, 'snapshot catch-up failed; the next gap tries again'))
-      .finally(() => (catchingUp = false));
+      .finally(() => (catchingUp[partition] = false));
   };
 
-  const onStatus = (connected: boolean): void => {
-    feedConnected = connected;
-  };
-
-  feed.start(onSnapshot, onStatus).catch((err: unknown) => {
-    if (!closing) log.error({ err }, 'snapshot feed failed to start');
+  feeds.forEach((f, partition) => {
+    const onStatus = (connected: boolean): void => {
+      feedsConnected[partition] = connected;
+    };
+    f.start((encoded) => onSnapshot(encoded, partition), onStatus).catch((err: unknown) => {
+      if (!closing) log.error({ err, ...(partitioned && { partition }) }, 'snapshot feed failed to start');
+    });
   });
 
   return {
@@ -221,7 +258,8 @@ export function createGateway({
         const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await streams.closeAll(CloseCode.GOING_AWAY, 'server shutting down');
-        await feed.close();
+        state.close();
+        await Promise.all(feeds.map((f) => f.close()));
         server.closeAllConnections();
         await serverClosed;
       })()),

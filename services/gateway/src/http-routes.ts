@@ -1,11 +1,13 @@
 /**
  * The gateway's REST surface (docs/PROTOCOL.md §2, §6): `/metrics/snapshot`,
  * `/metrics/labels`, `/metrics/history`, `/metrics/limits`, `/metrics/prometheus`
- * (the cluster's figures for Prometheus), `/metrics` (self-metrics),
+ * (the cluster's figures for Prometheus), `/vllm/metrics` (their vLLM view,
+ * at a path AIPerf can be pointed at), `/metrics` (self-metrics),
  * `/healthz`, `/readyz`; then the
  * dashboard (`/` and its assets), then the fallback; anything else is a JSON
- * 404. The `/metrics/*` routes carry data: read token, origin and CORS apply
- * to them and to `/metrics` (access.ts); probes and the dashboard's static files stay open.
+ * 404. The `/metrics/*` routes and `/vllm/metrics` carry data: read token,
+ * origin and CORS apply to them and to `/metrics` (access.ts); probes and the
+ * dashboard's static files stay open.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode } from '@pulse/protocol';
@@ -20,7 +22,9 @@ export interface HttpRouteDeps {
   /** Body of `GET /metrics/history` (see history.ts). */
   historyBody(): string;
   /** Body of `GET /metrics/prometheus`: the cluster's figures, Prometheus text (prometheus-export.ts). */
-  prometheusText(): string;
+  prometheus: ExpositionBody;
+  /** Body of `GET /vllm/metrics`: their vLLM view (prometheus-vllm.ts); absent while PULSE_PROMETHEUS_COMPAT is not `vllm`. */
+  vllm?: ExpositionBody;
   /** Body of `GET /metrics/limits`: the refusal counters, Prometheus text. */
   limitsText(): Promise<string>;
   /** Body of `GET /metrics`: the process's self-metrics, Prometheus text. */
@@ -35,21 +39,54 @@ export interface HttpRouteDeps {
   dashboard?: OptionalHttpHandler;
 }
 
+/** A Prometheus text body, gzipped or not: each is built once per snapshot (prometheus-export.ts). */
+export interface ExpositionBody {
+  identity(): Buffer;
+  gzip(): Promise<Buffer>;
+}
+
 export type HttpHandler = (req: IncomingMessage, res: ServerResponse) => void;
 export type OptionalHttpHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
-type Reply = [status: number, body: string, type?: string];
+type Reply = [status: number, body: string | Buffer, type?: string, headers?: Record<string, string>];
 
-/** `/metrics` and the routes under it carry metrics: they need a read token when tokens are configured. */
-const isGuarded = (path: string): boolean => path === '/metrics' || path.startsWith('/metrics/');
+/** The vLLM view's path: AIPerf appends `/metrics` to a server-metrics URL whose path does not end in it (docs/MONITORING.md). */
+export const VLLM_METRICS_PATH = '/vllm/metrics';
+
+/** `/metrics`, the routes under it, and the vLLM view carry metrics: they need a read token when tokens are configured. */
+const isGuarded = (path: string): boolean => path === '/metrics' || path.startsWith('/metrics/') || path === VLLM_METRICS_PATH;
+
+/** True when an Accept-Encoding header accepts gzip (RFC 9110 §12.5.3: `gzip`, `x-gzip` or `*`, with a q-value above 0). */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  let star: boolean | undefined;
+  for (const part of header.split(',')) {
+    const [coding = '', ...params] = part.split(';').map((p) => p.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    const accepted = q === undefined || Number(q.slice(2)) > 0;
+    if (coding === 'gzip' || coding === 'x-gzip') return accepted;
+    if (coding === '*') star = accepted;
+  }
+  return star ?? false;
+}
+
+/** A Prometheus text reply: gzipped when the request accepts it, and marked as varying with Accept-Encoding either way. */
+async function expositionReply(body: ExpositionBody, req: IncomingMessage): Promise<Reply> {
+  if (!acceptsGzip(req.headers['accept-encoding'])) return [200, body.identity(), PROMETHEUS_CONTENT_TYPE, { Vary: 'Accept-Encoding' }];
+  return [200, await body.gzip(), PROMETHEUS_CONTENT_TYPE, { Vary: 'Accept-Encoding', 'Content-Encoding': 'gzip' }];
+}
 
 export function httpRoutes(deps: HttpRouteDeps): HttpHandler {
-  const routes: Record<string, () => Reply | Promise<Reply>> = {
+  const routes: Record<string, (req: IncomingMessage) => Reply | Promise<Reply>> = {
     '/metrics/snapshot': () => [200, deps.snapshotBody()],
     '/metrics/labels': () => [200, deps.labelsBody()],
     '/metrics/history': () => [200, deps.historyBody()],
     '/metrics/limits': async () => [200, await deps.limitsText(), PROMETHEUS_CONTENT_TYPE],
-    '/metrics/prometheus': () => [200, deps.prometheusText(), PROMETHEUS_CONTENT_TYPE],
+    '/metrics/prometheus': (req) => expositionReply(deps.prometheus, req),
+    [VLLM_METRICS_PATH]: (req) => {
+      if (deps.vllm) return expositionReply(deps.vllm, req);
+      throw new NotFound(`the vLLM view is off: ${VLLM_METRICS_PATH} is served with PULSE_PROMETHEUS_COMPAT=vllm`);
+    },
     '/metrics': async () => [200, await deps.selfMetricsText(), PROMETHEUS_CONTENT_TYPE],
     '/healthz': () => [200, LIVENESS_BODY],
     '/readyz': () => {
@@ -81,17 +118,28 @@ export function httpRoutes(deps: HttpRouteDeps): HttpHandler {
     const cors = guarded ? deps.access.corsHeaders(req) : {};
     const refusal = guarded ? deps.access.check(req) : null;
     if (refusal) return sendError(res, refusal.code, refusal.message, { ...cors, ...refusal.headers }, headOnly);
-    void Promise.resolve()
+    void Promise.resolve(req)
       .then(route)
       .then(
-        ([status, body, type]) => send(res, status, body, headOnly, cors, type),
-        (err: unknown) => sendError(res, ErrorCode.INTERNAL, `could not answer ${path}: ${String(err)}`),
+        ([status, body, type, extra]) => send(res, status, body, headOnly, withHeaders(cors, extra), type),
+        (err: unknown) =>
+          err instanceof NotFound ? sendError(res, ErrorCode.NOT_FOUND, err.message, cors, headOnly) : sendError(res, ErrorCode.INTERNAL, `could not answer ${path}: ${String(err)}`),
       );
   };
 }
 
-function send(res: ServerResponse, status: number, body: string, headOnly: boolean, headers: Record<string, string>, type?: string): void {
-  if (type === undefined) return sendJson(res, status, body, headers, headOnly);
+/** A route that exists but is switched off by the configuration: a 404 that says how to switch it on. */
+class NotFound extends Error {}
+
+/** `headers` with `extra`, a `Vary` in both listing both. */
+function withHeaders(headers: Record<string, string>, extra: Record<string, string> | undefined): Record<string, string> {
+  if (!extra) return headers;
+  const vary = [headers.Vary, extra.Vary].filter((v) => v !== undefined);
+  return { ...headers, ...extra, ...(vary.length > 0 && { Vary: vary.join(', ') }) };
+}
+
+function send(res: ServerResponse, status: number, body: string | Buffer, headOnly: boolean, headers: Record<string, string>, type?: string): void {
+  if (type === undefined) return sendJson(res, status, body.toString(), headers, headOnly);
   res.writeHead(status, { ...headers, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
   res.end(headOnly ? undefined : body);
 }

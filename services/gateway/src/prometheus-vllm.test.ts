@@ -14,7 +14,7 @@ import { ConfigError, MemorySnapshotBus } from '@pulse/runtime';
 import { cell, snapshot, startGateway, type RunningGateway } from '@pulse/test-support/gateway';
 import { parseGatewayConfig } from './config.js';
 import { prometheusText } from './prometheus-export.js';
-import { prometheusRenderer, vllmText } from './prometheus-vllm.js';
+import { prometheusRenderers, vllmText } from './prometheus-vllm.js';
 
 interface Counted {
   node: string;
@@ -190,9 +190,13 @@ describe('the vLLM view: histograms', () => {
 describe('PULSE_PROMETHEUS_COMPAT', () => {
   const snap = { cells: CELLS, slos: [] };
 
-  it('unset: the pulse_* families alone; vllm: those, then the vLLM ones', () => {
-    expect(prometheusRenderer(undefined)(snap)).toBe(prometheusText(snap));
-    expect(prometheusRenderer('vllm')(snap)).toBe(prometheusText(snap) + vllmText(snap));
+  it('unset: the pulse_* families alone, and no vLLM route; vllm: those, then the vLLM ones, and the vLLM ones alone on their route', () => {
+    const off = prometheusRenderers(undefined);
+    expect(off.prometheus(snap).toString()).toBe(prometheusText(snap));
+    expect(off.vllm).toBeNull();
+    const on = prometheusRenderers('vllm');
+    expect(on.prometheus(snap).toString()).toBe(prometheusText(snap) + vllmText(snap));
+    expect(on.vllm?.(snap).toString()).toBe(vllmText(snap));
   });
 
   it('is validated with the rest of the config: "vllm" or unset, anything else names the variable', () => {
@@ -207,7 +211,7 @@ describe('PULSE_PROMETHEUS_COMPAT', () => {
 
   const promtool = spawnSync('promtool', ['--version']).error ? 'promtool is not installed' : null;
   it.skipIf(promtool !== null)(`the whole exposition passes \`promtool check metrics\`, but for the colon in vLLM's names${promtool ? ` — skipped: ${promtool}` : ''}`, () => {
-    const run = spawnSync('promtool', ['check', 'metrics'], { input: prometheusRenderer('vllm')(snap), encoding: 'utf8' });
+    const run = spawnSync('promtool', ['check', 'metrics'], { input: prometheusRenderers('vllm').prometheus(snap).toString(), encoding: 'utf8' });
     // Exit 1 is a parse error; 3 is lint findings only. The one lint vLLM's own
     // exposition draws as well — colons are meant for recording rules — is
     // the price of its names; every other rule (HELP, _total, units) holds.
@@ -243,6 +247,57 @@ describe('through a real gateway', () => {
     const off = await scrape({});
     expect(off).not.toMatch(/^# TYPE vllm:/m);
     expect(sample(off, 'pulse_requests_total{endpoint="/v1/chat/completions",model="gpt-4"}')).toBe('15');
+  });
+
+  it('serves the vLLM families alone at GET /vllm/metrics with PULSE_PROMETHEUS_COMPAT=vllm, the same text as after the pulse_* ones', async () => {
+    const bus = new MemorySnapshotBus();
+    const gw = await startGateway(bus, { PULSE_PROMETHEUS_COMPAT: 'vllm' });
+    open.push(gw);
+    await bus.publish(encodeSnapshot(snapshot(5, CELLS)));
+    await vi.waitFor(() => expect(gw.gateway.ready()).toBe(true));
+    const res = await fetch(`${gw.http}/vllm/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await res.text();
+    expect(text).toBe(vllmText({ cells: CELLS, slos: [] }));
+    expect(text).not.toMatch(/^# TYPE pulse_/m);
+    const both = await (await fetch(`${gw.http}/metrics/prometheus`)).text();
+    expect(both.endsWith(text)).toBe(true);
+    expect((await fetch(`${gw.http}/vllm/metrics`, { method: 'HEAD' })).status).toBe(200);
+    expect((await fetch(`${gw.http}/vllm/metrics`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('answers GET /vllm/metrics with a 404 that names the variable while the view is off', async () => {
+    const bus = new MemorySnapshotBus();
+    const gw = await startGateway(bus);
+    open.push(gw);
+    const res = await fetch(`${gw.http}/vllm/metrics`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ code: 'not_found', error: 'the vLLM view is off: /vllm/metrics is served with PULSE_PROMETHEUS_COMPAT=vllm' });
+  });
+
+  it('guards GET /vllm/metrics like /metrics/prometheus: read token (header or ?token=), origin, CORS preflight', async () => {
+    const bus = new MemorySnapshotBus();
+    const gw = await startGateway(bus, { PULSE_PROMETHEUS_COMPAT: 'vllm', PULSE_READ_TOKENS: 'vllm-read-token-1', PULSE_ALLOWED_ORIGINS: 'http://dash.example' });
+    open.push(gw);
+    await bus.publish(encodeSnapshot(snapshot(5, CELLS)));
+    await vi.waitFor(() => expect(gw.gateway.ready()).toBe(true));
+    const url = `${gw.http}/vllm/metrics`;
+    const refused = await fetch(url);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect((await fetch(url, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(url, { headers: { authorization: 'Bearer vllm-read-token-1' } })).status).toBe(200);
+    expect((await fetch(`${url}?token=vllm-read-token-1`)).status).toBe(200);
+    expect((await fetch(url, { headers: { authorization: 'Bearer vllm-read-token-1', origin: 'http://evil.example' } })).status).toBe(403);
+    const preflight = await fetch(url, { method: 'OPTIONS', headers: { origin: 'http://dash.example' } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('http://dash.example');
+    // Off, it is still guarded: the 404 is for those who may read.
+    const off = await startGateway(new MemorySnapshotBus(), { PULSE_READ_TOKENS: 'vllm-read-token-1' });
+    open.push(off);
+    expect((await fetch(`${off.http}/vllm/metrics`)).status).toBe(401);
+    expect((await fetch(`${off.http}/vllm/metrics`, { headers: { authorization: 'Bearer vllm-read-token-1' } })).status).toBe(404);
   });
 
   const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));

@@ -1,6 +1,7 @@
 /**
- * The vLLM-compatible view of `GET /metrics/prometheus` (PULSE_PROMETHEUS_COMPAT=vllm,
- * docs/MONITORING.md "vLLM-compatible view"): the same cumulative figures as
+ * The vLLM-compatible view (PULSE_PROMETHEUS_COMPAT=vllm, docs/MONITORING.md
+ * "vLLM-compatible view"), at `GET /vllm/metrics` and after the `pulse_*`
+ * families of `GET /metrics/prometheus`: the same cumulative figures as
  * the `pulse_*` families, re-exposed under the names, types and `model_name`
  * label vLLM's own `/metrics` uses, so a Grafana dashboard or AIPerf's
  * server-metrics collection written for vLLM reads a FakeAI cluster unchanged.
@@ -18,9 +19,8 @@
  * guess. histogram_quantile and AIPerf's estimates work on any bounds.
  */
 import { counterOf, exportSeries, type ExportSeries } from '@pulse/metrics';
-import type { InternalSnapshot } from '@pulse/protocol';
 import type { PrometheusCompat } from './config.js';
-import { counter, cumulative, escapeLabelValue, familiesText, gauge, histogram, prometheusText, type Family, type PrometheusRenderer } from './prometheus-export.js';
+import { counter, cumulative, escapeLabelValue, Exposition, gauge, histogram, pulseExposition, type ExpositionSnapshot, type Family, type PrometheusRenderer } from './prometheus-export.js';
 
 /** Pulse has one inter-token sample per stream: its mean gap, not one per token as vLLM observes. */
 const ITL_HELP = 'Mean inter-token time of each stream, (latency - TTFT) / (completion tokens - 1), one sample per request (Pulse: itl), seconds.';
@@ -33,9 +33,10 @@ const FAMILIES: readonly Family[] = [
     name: 'vllm:request_success_total',
     type: 'counter',
     help: 'Ended requests: finished_reason="error" for error ends, "stop" for every other end (Pulse events carry no finish reason, so length and abort count as stop).',
-    lines: (s, labels) => {
+    reads: 'cumulative',
+    text: (s, labels) => {
       const errors = counterOf(s, 'errors');
-      return [`vllm:request_success_total{${labels},finished_reason="stop"} ${counterOf(s, 'responses') - errors}`, `vllm:request_success_total{${labels},finished_reason="error"} ${errors}`];
+      return `vllm:request_success_total{${labels},finished_reason="stop"} ${counterOf(s, 'responses') - errors}\nvllm:request_success_total{${labels},finished_reason="error"} ${errors}\n`;
     },
   },
   counter('vllm:prefix_cache_queries_total', 'KV-cache lookups, one per request that reported one (Pulse: cache lookups; vLLM counts queried tokens).', (s) => s.lookups),
@@ -50,20 +51,45 @@ const FAMILIES: readonly Family[] = [
   histogram('vllm:request_generation_tokens', 'Completion tokens per ended request that reported them (Pulse: completion_tokens).', 'outputTokens'),
 ];
 
-/** The vLLM families of `snapshot`, one series per model (every endpoint and node summed), each family declared even with none. */
-export function vllmText(snapshot: Pick<InternalSnapshot, 'cells' | 'slos'> | null): string {
-  const series = snapshot ? byModel(exportSeries(snapshot)) : [];
-  return familiesText(
-    FAMILIES,
-    series,
-    series.map((s) => `model_name="${escapeLabelValue(s.model)}"`),
-  );
+const vllmLabels = (s: ExportSeries) => `model_name="${escapeLabelValue(s.model)}"`;
+const vllmSeries = (snapshot: ExpositionSnapshot) => byModel(exportSeries(snapshot));
+
+/** The vLLM families of `snapshot`, rendered from scratch: one series per model (every endpoint and node summed), each family declared even with none. */
+export function vllmText(snapshot: ExpositionSnapshot | null): string {
+  return vllmExposition().render(snapshot);
 }
 
-/** What GET /metrics/prometheus serves for PULSE_PROMETHEUS_COMPAT: the `pulse_*` families always, the vLLM ones after them when asked. */
-export function prometheusRenderer(compat: PrometheusCompat | undefined): PrometheusRenderer {
-  if (compat === 'vllm') return (snapshot) => prometheusText(snapshot) + vllmText(snapshot);
-  return prometheusText;
+/** The vLLM families of each snapshot, reusing the lines of the models whose figures did not move. */
+export function vllmExposition(): Exposition {
+  return new Exposition(FAMILIES, vllmLabels, vllmSeries);
+}
+
+/**
+ * The renderers of a gateway's two Prometheus routes for PULSE_PROMETHEUS_COMPAT:
+ * `GET /metrics/prometheus` serves the `pulse_*` families always, the vLLM
+ * ones after them when asked; `GET /vllm/metrics` (null while the view is
+ * off) the vLLM families alone, at a path ending in `/metrics` as scrapers
+ * such as AIPerf require. Both routes share one rendering of the vLLM text
+ * per snapshot.
+ */
+export function prometheusRenderers(compat: PrometheusCompat | undefined): { prometheus: PrometheusRenderer; vllm: PrometheusRenderer | null } {
+  const pulse = pulseExposition();
+  if (compat !== 'vllm') return { prometheus: (snapshot) => pulse.bytes(snapshot), vllm: null };
+  const vllm = oncePerSnapshot(vllmExposition());
+  return { prometheus: (snapshot) => Buffer.concat([pulse.bytes(snapshot), vllm(snapshot)]), vllm };
+}
+
+/** `exposition`'s bytes, rendered once for a given snapshot object. */
+function oncePerSnapshot(exposition: Exposition): PrometheusRenderer {
+  let last: ExpositionSnapshot | null | undefined;
+  let bytes: Buffer = Buffer.alloc(0);
+  return (snapshot) => {
+    if (snapshot !== last || snapshot === null) {
+      bytes = exposition.bytes(snapshot);
+      last = snapshot;
+    }
+    return bytes;
+  };
 }
 
 /** Sums the series of each model over its endpoints, in model order. */
