@@ -4,9 +4,9 @@
  */
 import { hostname } from 'node:os';
 import { dashboardHandler } from '@pulse/dashboard';
-import { pulseKeys } from '@pulse/protocol';
+import { partitionKeys } from '@pulse/protocol';
 import { openAlertsOrExit } from '@pulse/alerts';
-import { closeRedis, connectRedis, createLogger, exitOnFatal, loadConfigOrExit, onShutdown, RedisSnapshotFeed } from '@pulse/runtime';
+import { checkPartitionsInBackground, closeRedis, connectRedis, createLogger, exitOnFatal, loadConfigOrExit, onShutdown, RedisSnapshotFeed } from '@pulse/runtime';
 import { gatewayConfigShape } from './config.js';
 import { createGateway } from './gateway.js';
 
@@ -14,21 +14,22 @@ const config = loadConfigOrExit('gateway', gatewayConfigShape);
 const logger = createLogger('gateway', config.LOG_LEVEL);
 exitOnFatal(logger);
 
-const feed = new RedisSnapshotFeed({
-  url: config.REDIS_URL,
-  keys: pulseKeys(config.PULSE_KEY_PREFIX),
-  name: `gateway-${hostname()}-${process.pid}`,
-  logger,
-});
-// Alerts: the gateway reads the state the leading aggregator keeps and lists and replays deliveries; it evaluates nothing.
 const name = `gateway-${hostname()}-${process.pid}`;
+// One feed per partition of the stream (PULSE_PARTITIONS): the gateway merges them.
+const partitions = partitionKeys(config.PULSE_KEY_PREFIX, config.PULSE_PARTITIONS);
+const feeds = partitions.map(
+  (keys) => new RedisSnapshotFeed({ url: config.REDIS_URL, keys, name: partitions.length > 1 ? `${name}-p${keys.partition}` : name, logger }),
+);
+// Every service of the deployment must say the same PULSE_PARTITIONS: a mismatch stops this one (exit 2).
+const partitionCheck = checkPartitionsInBackground('gateway', config, name, logger);
+// Alerts: the gateway reads the state the leading aggregator keeps and lists and replays deliveries; it evaluates nothing.
 const alertsRedis = config.PULSE_ALERT_RULES
   ? { commands: connectRedis(config.REDIS_URL, 'producer', `${name}-alerts`, logger), patient: connectRedis(config.REDIS_URL, 'consumer', `${name}-alerts`, logger), prefix: config.PULSE_KEY_PREFIX }
   : null;
 const alerts = config.PULSE_ALERT_RULES
   ? await openAlertsOrExit('gateway', config.PULSE_ALERT_RULES, config.PULSE_SLOS.map((s) => s.name), alertsRedis, false)
   : null;
-const gateway = createGateway({ config, feed, logger, dashboard: dashboardHandler(), alerts: alerts ? { source: alerts.store, queue: alerts.queue } : undefined });
+const gateway = createGateway({ config, feed: feeds.length === 1 ? feeds[0]! : feeds, logger, dashboard: dashboardHandler(), alerts: alerts ? { source: alerts.store, queue: alerts.queue } : undefined });
 
 gateway.server.on('error', (err) => {
   logger.fatal({ err, host: config.HOST, port: config.PORT }, 'cannot listen');
@@ -39,6 +40,7 @@ gateway.server.listen(config.PORT, config.HOST, () => {
 });
 
 onShutdown(logger, config.PULSE_SHUTDOWN_TIMEOUT_MS, async () => {
+  partitionCheck.stop();
   await gateway.close();
   await alerts?.queue.close();
   for (const r of alertsRedis ? [alertsRedis.commands, alertsRedis.patient] : []) await closeRedis(r).catch(() => undefined);

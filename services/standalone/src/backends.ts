@@ -1,19 +1,23 @@
 /**
  * The storage behind the all-in-one process: the in-process event log and bus
  * by default, or Redis when REDIS_URL is set — the same interfaces the split
- * services use, so the process behaves the same on either.
+ * services use, so the process behaves the same on either. With
+ * PULSE_PARTITIONS > 1, one log, source, lease and bus per partition: the
+ * process runs every partition's aggregator, and its gateway merges them.
  */
 import { hostname } from 'node:os';
-import { pulseKeys } from '@pulse/protocol';
+import { partitionKeys } from '@pulse/protocol';
 import {
   closeRedis,
   connectRedis,
   eventRetentionMs,
+  MemoryConsumerGroup,
   MemoryEventLog,
   MemoryEventSource,
   MemoryLeaderLease,
   MemorySnapshotBus,
   openRedisEventLog,
+  PartitionedEventLog,
   RedisEventSource,
   RedisLeaderLease,
   RedisSnapshotFeed,
@@ -26,13 +30,20 @@ import {
   type SnapshotPublisher,
 } from '@pulse/runtime';
 
-export interface Backend {
-  readonly kind: 'memory' | 'redis';
-  readonly log: EventLog;
+/** What one partition's aggregator reads from and publishes to, and where the gateway reads it. */
+export interface PartitionBackend {
   readonly source: EventSource;
   readonly lease: LeaderLease;
   readonly publisher: SnapshotPublisher;
   readonly feed: SnapshotFeed;
+}
+
+export interface Backend {
+  readonly kind: 'memory' | 'redis';
+  /** Where ingest appends: routed to the partitions by node. */
+  readonly log: EventLog;
+  /** One per partition, in order. */
+  readonly partitions: readonly PartitionBackend[];
   /** Resolves once the store takes commands (fail-fast connections refuse them before). */
   ready(): Promise<void>;
   /** Closes what the roles did not close themselves. */
@@ -46,6 +57,7 @@ interface BackendConfig {
   PULSE_LEASE_MS: number;
   PULSE_RECLAIM_IDLE_MS: number;
   PULSE_INGEST_MIN_REPLICAS?: number;
+  PULSE_PARTITIONS?: number;
 }
 
 export function createBackend(config: BackendConfig, logger: Logger): Backend {
@@ -53,39 +65,55 @@ export function createBackend(config: BackendConfig, logger: Logger): Backend {
 }
 
 function memoryBackend(config: BackendConfig): Backend {
-  const log = new MemoryEventLog(eventRetentionMs(config.PULSE_WINDOW_SECONDS));
-  const bus = new MemorySnapshotBus();
+  const n = config.PULSE_PARTITIONS ?? 1;
+  const logs = Array.from({ length: n }, () => new MemoryEventLog(eventRetentionMs(config.PULSE_WINDOW_SECONDS)));
+  // Every partition's window counts from one creation time.
+  const createdAt = Date.now();
+  const partitions = logs.map((log) => {
+    const bus = new MemorySnapshotBus();
+    return {
+      source: new MemoryEventSource(log, { group: new MemoryConsumerGroup(createdAt) }),
+      lease: new MemoryLeaderLease(),
+      publisher: bus,
+      feed: bus,
+    };
+  });
   return {
     kind: 'memory',
-    log,
-    source: new MemoryEventSource(log),
-    lease: new MemoryLeaderLease(),
-    publisher: bus,
-    feed: bus,
+    log: n === 1 ? logs[0]! : new PartitionedEventLog(logs),
+    partitions,
     ready: async () => undefined,
     close: async () => undefined,
   };
 }
 
 function redisBackend(url: string, config: BackendConfig, logger: Logger): Backend {
-  const keys = pulseKeys(config.PULSE_KEY_PREFIX);
+  const all = partitionKeys(config.PULSE_KEY_PREFIX, config.PULSE_PARTITIONS ?? 1);
   const name = `pulse-${hostname()}-${process.pid}`;
   const commands = connectRedis(url, 'producer', name, logger);
-  const source = new RedisEventSource(connectRedis(url, 'consumer', name, logger), commands, {
-    keys,
-    consumer: name,
-    reclaimIdleMs: config.PULSE_RECLAIM_IDLE_MS,
+  const sources: RedisEventSource[] = [];
+  const partitions = all.map((keys) => {
+    const suffix = all.length > 1 ? `-p${keys.partition}` : '';
+    const source = new RedisEventSource(connectRedis(url, 'consumer', `${name}${suffix}`, logger), commands, {
+      keys,
+      consumer: name,
+      reclaimIdleMs: config.PULSE_RECLAIM_IDLE_MS,
+    });
+    sources.push(source);
+    return {
+      source,
+      lease: new RedisLeaderLease(commands, keys, config.PULSE_LEASE_MS),
+      publisher: new RedisSnapshotPublisher(commands, keys),
+      feed: new RedisSnapshotFeed({ url, keys, name: `${name}${suffix}`, logger }),
+    };
   });
   return {
     kind: 'redis',
     log: openRedisEventLog({ ...config, REDIS_URL: url }, `${name}-ingest`, logger),
-    source,
-    lease: new RedisLeaderLease(commands, keys, config.PULSE_LEASE_MS),
-    publisher: new RedisSnapshotPublisher(commands, keys),
-    feed: new RedisSnapshotFeed({ url, keys, name, logger }),
+    partitions,
     ready: () => (commands.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => commands.once('ready', () => resolve()))),
     close: async () => {
-      await source.close();
+      await Promise.all(sources.map((s) => s.close()));
       await closeRedis(commands);
     },
   };

@@ -3,13 +3,13 @@
  * (docs/PROTOCOL.md §2). POST /v1/events goes to ingest; everything else (the
  * WebSocket stream, REST, health) to the gateway.
  */
-import { aggregatorSettings, AlertsOnSnapshots, createAggregator, registerAggregatorMetrics } from '@pulse/aggregator';
+import { aggregatorSettings, AlertsOnSnapshots, createAggregator, processStatus, registerAggregatorMetrics } from '@pulse/aggregator';
 import { AlertEvaluator, openAlertsOrExit } from '@pulse/alerts';
 import { otlpSettings, startOtlpPush } from '@pulse/otel-export';
 import { dashboardHandler } from '@pulse/dashboard';
 import { createGateway } from '@pulse/gateway';
 import { createIngestApp } from '@pulse/ingest';
-import { closeRedis, connectRedis, createLogger, exitOnFatal, GATEWAY_LIMITS, INGEST_LIMITS, LimitCounters, loadConfigOrExit, onShutdown, SelfMetrics } from '@pulse/runtime';
+import { checkPartitionCountOrExit, closeRedis, connectRedis, createLogger, exitOnFatal, GATEWAY_LIMITS, INGEST_LIMITS, LimitCounters, loadConfigOrExit, onShutdown, SelfMetrics } from '@pulse/runtime';
 import { pulseKeys } from '@pulse/protocol';
 import { createBackend } from './backends.js';
 import { standaloneVars } from './config.js';
@@ -19,6 +19,8 @@ const logger = createLogger('pulse', config.LOG_LEVEL);
 exitOnFatal(logger);
 
 const backend = createBackend(config, logger);
+// On Redis, PULSE_PARTITIONS must be the deployment's (partitions.ts in @pulse/runtime): checked before aggregating.
+const partitionStore = config.REDIS_URL ? connectRedis(config.REDIS_URL, 'producer', 'pulse-partitions', logger) : null;
 let stopping = false;
 
 // Alerts, evaluated and delivered in this process: in memory, or on Redis when REDIS_URL is set (docs/ALERTS.md).
@@ -31,25 +33,45 @@ const alerts = config.PULSE_ALERT_RULES
   : null;
 const evaluator = alerts ? new AlertEvaluator({ rules: alerts.rules, store: alerts.store, queue: alerts.queue, logger }) : null;
 
-const aggregator = createAggregator({
-  settings: aggregatorSettings(config),
-  source: backend.source,
-  lease: backend.lease,
-  publisher: backend.publisher,
-  logger,
-  alerts: evaluator ? new AlertsOnSnapshots(evaluator, pulseKeys(config.PULSE_KEY_PREFIX).leaderLease, logger) : undefined,
+const otlpPush = otlpSettings(config);
+const partitions = config.PULSE_PARTITIONS;
+// With partitions, partition 0's leader evaluates the rules over every partition (alerts.ts).
+const alertsOn = evaluator
+  ? new AlertsOnSnapshots(evaluator, pulseKeys(config.PULSE_KEY_PREFIX).leaderLease, logger, { partitions, waitMs: config.PULSE_TICK_MS / 2 })
+  : undefined;
+// Every partition's aggregator runs here (one, without PULSE_PARTITIONS).
+const replicas = backend.partitions.map((part, partition) => {
+  const aggregator = createAggregator({
+    settings: aggregatorSettings(config),
+    source: part.source,
+    lease: part.lease,
+    publisher: part.publisher,
+    logger: partitions > 1 ? logger.child({ partition }) : logger,
+    alerts: partition === 0 ? alertsOn : undefined,
+  });
+  // OTLP push of the figures (docs/MONITORING.md), while this process leads (always, without REDIS_URL); with
+  // partitions, each partition's cells as a resource of their own (pulse.partition).
+  const otlpFor = otlpPush && partitions > 1 ? { ...otlpPush, resource: { ...otlpPush.resource, 'pulse.partition': String(partition) } } : otlpPush;
+  const otlp = startOtlpPush(otlpFor, () => aggregator.exportState(), logger);
+  return { partition, aggregator, otlp };
 });
-// OTLP push of the figures (docs/MONITORING.md), while this process leads (always, without REDIS_URL).
-const otlp = startOtlpPush(otlpSettings(config), () => aggregator.exportState(), logger);
+// The other partitions' snapshots, for partition 0's alert evaluation.
+if (alertsOn && partitions > 1) {
+  backend.partitions.slice(1).forEach((part, i) => {
+    void part.feed.start((encoded) => {
+      if (alertsOn.partial(i + 1, encoded) === 'gap') part.feed.catchUp().catch(() => undefined);
+    });
+  });
+}
 // One registry of self-metrics and one set of refusal counters for the three roles: the gateway
 // serves them at /metrics and /metrics/limits.
 const metrics = new SelfMetrics();
-registerAggregatorMetrics(metrics, aggregator.status);
+registerAggregatorMetrics(metrics, processStatus(replicas, partitions));
 const counters = new LimitCounters([...GATEWAY_LIMITS, ...INGEST_LIMITS], metrics);
 const ingest = createIngestApp({ config, log: backend.log, logger, isReady: () => !stopping, metrics, counters });
 const gateway = createGateway({
   config: { ...config, REDIS_URL: config.REDIS_URL ?? '' },
-  feed: backend.feed,
+  feed: partitions === 1 ? backend.partitions[0]!.feed : backend.partitions.map((p) => p.feed),
   logger,
   fallback: ingest,
   dashboard: dashboardHandler(),
@@ -68,15 +90,22 @@ gateway.server.listen(config.PORT, config.HOST, () => {
     { host: config.HOST, port: config.PORT, store: backend.kind, tickMs: config.PULSE_TICK_MS, windowSeconds: config.PULSE_WINDOW_SECONDS },
     `Pulse listening: dashboard ${where}/, POST ${where}/v1/events, ws ${where.replace('http', 'ws')}/metrics/stream, GET ${where}/metrics/snapshot`,
   );
-  void backend.ready().then(() => aggregator.start());
+  void backend
+    .ready()
+    .then(() => (partitionStore ? checkPartitionCountOrExit('pulse', partitionStore, pulseKeys(config.PULSE_KEY_PREFIX, 0, partitions), logger) : undefined))
+    .then(() => {
+      if (!stopping) for (const { aggregator } of replicas) aggregator.start();
+    });
 });
 
 onShutdown(logger, config.PULSE_SHUTDOWN_TIMEOUT_MS, async () => {
   stopping = true;
   await gateway.close();
-  await otlp?.shutdown();
-  await aggregator.close();
+  await Promise.all(replicas.map(({ otlp }) => otlp?.shutdown()));
+  await Promise.all(replicas.map(({ aggregator }) => aggregator.close()));
+  alertsOn?.close();
   await alerts?.queue.close();
+  if (partitionStore) await closeRedis(partitionStore).catch(() => undefined);
   for (const r of alertsRedis ? [alertsRedis.commands, alertsRedis.patient] : []) await closeRedis(r).catch(() => undefined);
   await backend.log.close();
   await backend.close();
