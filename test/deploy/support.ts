@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
-import { aggregatorVars } from '@pulse/aggregator';
+import { aggregatorProcessVars } from '@pulse/aggregator';
 import { gatewayConfigShape } from '@pulse/gateway';
 import { ingestConfigShape } from '@pulse/ingest';
 import { proxyConfigShape } from '@pulse/proxy';
@@ -28,7 +28,7 @@ export const START = /^services\/([a-z0-9-]+)\/dist\/main\.js$/;
 const SHAPES: Record<string, Shape> = {
   ingest: ingestConfigShape,
   proxy: proxyConfigShape,
-  aggregator: aggregatorVars,
+  aggregator: aggregatorProcessVars,
   gateway: gatewayConfigShape,
   standalone: standaloneVars,
   // The proxy's stand-in upstream in compose's `proxy` profile.
