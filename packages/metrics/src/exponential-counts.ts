@@ -8,6 +8,8 @@
  * buckets per histogram cost 8–16 bytes each here, where a Map entry costs
  * several times that, and the export wants them in order anyway.
  */
+import { bumpSorted } from './sparse-histogram.js';
+
 export class ExponentialCounts {
   zero = 0;
   sum = 0;
@@ -21,24 +23,7 @@ export class ExponentialCounts {
       this.zero += n;
       return;
     }
-    const { indices, counts } = this;
-    let lo = 0;
-    let hi = indices.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (indices[mid]! < index) lo = mid + 1;
-      else hi = mid;
-    }
-    if (indices[lo] === index) {
-      counts[lo]! += n;
-      if (counts[lo] === 0) {
-        indices.splice(lo, 1);
-        counts.splice(lo, 1);
-      }
-    } else if (n !== 0) {
-      indices.splice(lo, 0, index);
-      counts.splice(lo, 0, n);
-    }
+    bumpSorted(this.indices, this.counts, index, n);
   }
 
   /** Values counted: the zeros and every bucket. */

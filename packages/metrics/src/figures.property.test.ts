@@ -8,6 +8,7 @@
 import fc from 'fast-check';
 import { isErrorEnd, meetsSlo, parseSlos, type PulseEvent, type RequestEnd, type Stats } from '@pulse/protocol';
 import { exactQuantile, rng } from '@pulse/test-support/quantiles';
+import { expectSameFigures, relError } from '@pulse/test-support/figures';
 import { describe, expect, it } from 'vitest';
 import { takePatch } from './patch-builder.js';
 import { SnapshotReplica } from './replica.js';
@@ -64,7 +65,6 @@ function window(): MetricsWindow {
   return new MetricsWindow({ windowMs: 60_000, bucketMs: 500, createdAtMs: T0 - 120_000, maxEndpoints: 100, maxModels: 100, slos: SLOS });
 }
 
-const relError = (a: number, b: number) => (b === 0 ? Math.abs(a) : Math.abs(a - b) / Math.abs(b));
 
 /** Stats of `values` as the contract defines them, checked against `got`. */
 function expectStats(got: Stats | undefined, values: number[], what: string): void {
@@ -267,13 +267,3 @@ function someFilters(r: () => number): CellFilter[] {
   ];
 }
 
-/** Equal figures: numbers within float rounding (sums merged in another order), everything else exactly. */
-function expectSameFigures(got: unknown, want: unknown, path = 'data'): void {
-  if (typeof want === 'number') {
-    expect(typeof got, path).toBe('number');
-    return void expect(relError(got as number, want), path).toBeLessThan(1e-9);
-  }
-  if (typeof want !== 'object' || want === null) return void expect(got, path).toEqual(want);
-  expect(Object.keys(got as object).sort(), path).toEqual(Object.keys(want).sort());
-  for (const k of Object.keys(want)) expectSameFigures((got as Record<string, unknown>)[k], (want as Record<string, unknown>)[k], `${path}.${k}`);
-}

@@ -10,6 +10,7 @@
 import fc from 'fast-check';
 import { partitionOf, parseSlos, type InternalSnapshot, type PulseEvent, type RequestEnd } from '@pulse/protocol';
 import { rng } from '@pulse/test-support/quantiles';
+import { expectSameFigures } from '@pulse/test-support/figures';
 import { describe, expect, it } from 'vitest';
 import { exportSeries } from './export-series.js';
 import { takePatch } from './patch-builder.js';
@@ -94,18 +95,7 @@ function applyTo(replica: SnapshotReplica, message: { keyframe: InternalSnapshot
   else expect(replica.apply(message.patch)).toBe('applied');
 }
 
-const relError = (a: number, b: number) => (b === 0 ? Math.abs(a) : Math.abs(a - b) / Math.abs(b));
 
-/** Equal figures: numbers within float rounding (sums added in another order), everything else exactly. */
-function expectSameFigures(got: unknown, want: unknown, path = 'data'): void {
-  if (typeof want === 'number') {
-    expect(typeof got, path).toBe('number');
-    return void expect(relError(got as number, want), path).toBeLessThan(1e-9);
-  }
-  if (typeof want !== 'object' || want === null) return void expect(got, path).toEqual(want);
-  expect(Object.keys(got as object).sort(), path).toEqual(Object.keys(want).sort());
-  for (const k of Object.keys(want)) expectSameFigures((got as Record<string, unknown>)[k], (want as Record<string, unknown>)[k], `${path}.${k}`);
-}
 
 const filterOf = fc.record({ endpoints: fc.subarray(ENDPOINTS), models: fc.subarray(MODELS), nodes: fc.subarray([...NODES, '__other__']) });
 const ALL: CellFilter = { endpoints: new Set(), models: new Set(), nodes: new Set() };

@@ -17,24 +17,7 @@ export class SparseHistogram {
       this.zeros += n;
       return;
     }
-    const { indices, counts } = this.sparse;
-    let lo = 0;
-    let hi = indices.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (indices[mid]! < index) lo = mid + 1;
-      else hi = mid;
-    }
-    if (indices[lo] === index) {
-      counts[lo]! += n;
-      if (counts[lo] === 0) {
-        indices.splice(lo, 1);
-        counts.splice(lo, 1);
-      }
-    } else {
-      indices.splice(lo, 0, index);
-      counts.splice(lo, 0, n);
-    }
+    bumpSorted(this.sparse.indices, this.sparse.counts, index, n);
   }
 
   /** Adds (sign 1) or takes out (−1) every count of `d`, sparse or dense. */
@@ -64,5 +47,30 @@ export class SparseHistogram {
     const out = new Uint32Array(indices.length === 0 ? 0 : indices[indices.length - 1]! - indices[0]! + 1);
     for (let i = 0; i < indices.length; i++) out[indices[i]! - indices[0]!] = counts[i]!;
     return out;
+  }
+}
+
+/**
+ * Adds `n` (negative to take away) to bucket `index` of a sparse histogram
+ * held as ascending `indices` and their `counts`: a bucket that reaches 0
+ * goes, a new one is inserted in order.
+ */
+export function bumpSorted(indices: number[], counts: number[], index: number, n: number): void {
+  let lo = 0;
+  let hi = indices.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (indices[mid]! < index) lo = mid + 1;
+    else hi = mid;
+  }
+  if (indices[lo] === index) {
+    counts[lo]! += n;
+    if (counts[lo] === 0) {
+      indices.splice(lo, 1);
+      counts.splice(lo, 1);
+    }
+  } else if (n !== 0) {
+    indices.splice(lo, 0, index);
+    counts.splice(lo, 0, n);
   }
 }
