@@ -21,6 +21,7 @@ import { RedisEventSource, RedisLeaderLease, type Fence } from '@pulse/runtime';
 import { seededRandom } from '@pulse/simulator';
 import { BenchRedis } from './lib/redis-server.js';
 import { percentile, round } from './timing.js';
+import { fleetRequest } from './fleet.js';
 
 const COMMIT_MS = 100;
 const SHAPES = [
@@ -38,30 +39,15 @@ function traffic(shape: Shape) {
   return (t: number): PulseEvent[] => {
     const out: PulseEvent[] = [];
     for (let i = 0; i < (shape.requestsPerSec * COMMIT_MS) / 1000; i++) {
-      const stream = r() < 0.6;
-      const latency = Math.exp(5.5 + 0.7 * (r() + r() + r() - 1.5));
-      const common = {
+      const { start, end, latency } = fleetRequest(r, () => ({
         ts: (t - COMMIT_MS * r()) / 1000,
         node: `fakeai-${pick(shape.nodes)}`,
         request_id: `r${id++}`,
         endpoint: `/v1/endpoint-${pick(shape.endpoints)}`,
         model: `model-${pick(shape.models)}`,
-      };
-      out.push({ type: 'request.start', ...common, stream });
-      pending.push({
-        at: t + latency,
-        event: {
-          type: 'request.end',
-          ...common,
-          ts: common.ts + latency / 1000,
-          status: r() < 0.02 ? 500 : 200,
-          latency_ms: latency,
-          ...(stream && { ttft_ms: latency * (0.05 + 0.2 * r()) }),
-          prompt_tokens: 200,
-          completion_tokens: Math.round(20 + 400 * r()),
-          ...(r() < 0.5 && { cache: { hit: r() < 0.5, cached_tokens: 64, prefix_length: 64 } }),
-        },
-      });
+      }));
+      out.push(start);
+      pending.push({ at: t + latency, event: end });
     }
     const due = pending.filter((p) => p.at <= t);
     pending = pending.filter((p) => p.at > t);

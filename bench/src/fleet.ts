@@ -52,6 +52,41 @@ export interface FleetResult {
   runs: FleetRun[];
 }
 
+/** The labels and time of one request. */
+export interface RequestLabels {
+  ts: number;
+  node: string;
+  request_id: string;
+  endpoint: string;
+  model: string;
+}
+
+/**
+ * One request of the fleet benches' traffic: a log-normal latency around
+ * 250 ms, 60 % streams, 2 % errors (some with a type), half with a cache
+ * lookup. Its start, and its end `latency` ms later. `labels` draws the
+ * request's own labels and time (after the stream flag and latency, so each
+ * bench's sequence of draws stays as it was).
+ */
+export function fleetRequest(r: () => number, labels: () => RequestLabels): { start: PulseEvent; end: PulseEvent; latency: number } {
+  const stream = r() < 0.6;
+  const latency = Math.exp(5.5 + 0.7 * (r() + r() + r() - 1.5));
+  const common = labels();
+  const end: PulseEvent = {
+    type: 'request.end',
+    ...common,
+    ts: common.ts + latency / 1000,
+    status: r() < 0.02 ? 500 : 200,
+    ...(r() < 0.02 && { error: r() < 0.5 ? 'timeout' : 'overloaded' }),
+    latency_ms: latency,
+    ...(stream && { ttft_ms: latency * (0.05 + 0.2 * r()) }),
+    prompt_tokens: 200,
+    completion_tokens: Math.round(20 + 400 * r()),
+    ...(r() < 0.5 && { cache: { hit: r() < 0.5, cached_tokens: 64, prefix_length: 64 } }),
+  };
+  return { start: { type: 'request.start', ...common, stream }, end, latency };
+}
+
 /** One tick's traffic: requests spread evenly over the cells, each ending within a second or two. */
 class Traffic {
   private readonly r = seededRandom(7);
@@ -74,25 +109,9 @@ class Traffic {
     const out: PulseEvent[] = [];
     const n = (this.shape.requestsPerSec * TICK_MS) / 1000;
     for (let i = 0; i < n; i++) {
-      const stream = r() < 0.6;
-      const latency = Math.exp(5.5 + 0.7 * (r() + r() + r() - 1.5));
-      const common = { ts: (t - TICK_MS * r()) / 1000, node: pick(this.names.nodes), request_id: `r${this.id++}`, endpoint: pick(this.names.endpoints), model: pick(this.names.models) };
-      out.push({ type: 'request.start', ...common, stream });
-      this.pending.push({
-        at: t + latency,
-        event: {
-          type: 'request.end',
-          ...common,
-          ts: common.ts + latency / 1000,
-          status: r() < 0.02 ? 500 : 200,
-          ...(r() < 0.02 && { error: pick(['timeout', 'overloaded']) }),
-          latency_ms: latency,
-          ...(stream && { ttft_ms: latency * (0.05 + 0.2 * r()) }),
-          prompt_tokens: 200,
-          completion_tokens: Math.round(20 + 400 * r()),
-          ...(r() < 0.5 && { cache: { hit: r() < 0.5, cached_tokens: 64, prefix_length: 64 } }),
-        },
-      });
+      const { start, end, latency } = fleetRequest(r, () => ({ ts: (t - TICK_MS * r()) / 1000, node: pick(this.names.nodes), request_id: `r${this.id++}`, endpoint: pick(this.names.endpoints), model: pick(this.names.models) }));
+      out.push(start);
+      this.pending.push({ at: t + latency, event: end });
     }
     const due = this.pending.filter((p) => p.at <= t);
     this.pending = this.pending.filter((p) => p.at > t);

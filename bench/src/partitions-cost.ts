@@ -26,6 +26,7 @@ import { WorkerProcess } from './lib/rpc.js';
 import { CpuMeter, rssBytes, type CpuWindow } from './lib/proc-stats.js';
 import { sleep } from './lib/ports.js';
 import { percentile, round } from './timing.js';
+import { fleetRequest } from './fleet.js';
 import type { IngestLoadConfig, IngestRunResult } from './workers/ingest-load.js';
 
 const PARTITION_COUNTS = [1, 2, 4];
@@ -178,7 +179,7 @@ async function statusOf(p: ServiceProcess): Promise<Status | null> {
 }
 
 /** Until every partition's process leads (each serves one, or the only one serves all). */
-async function untilLeading(aggregators: readonly ServiceProcess[], timeoutMs = 15_000): Promise<void> {
+export async function untilLeading(aggregators: readonly ServiceProcess[], timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const statuses = await Promise.all(aggregators.map(statusOf));
@@ -189,7 +190,7 @@ async function untilLeading(aggregators: readonly ServiceProcess[], timeoutMs = 
 }
 
 /** Until the leaders together applied `events` (each partition's events are applied by its leader once). */
-async function drained(aggregators: readonly ServiceProcess[], events: number, timeoutMs: number): Promise<boolean> {
+export async function drained(aggregators: readonly ServiceProcess[], events: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const statuses = await Promise.all(aggregators.map(statusOf));
@@ -214,7 +215,7 @@ function withAggregators(w: CpuWindow): CpuWindow {
   return { ...w, cpuPct: { ...w.cpuPct, aggregators: round(sum, 1) } };
 }
 
-function mib(bytes: number): number {
+export function mib(bytes: number): number {
   return Math.round(bytes / 2 ** 20);
 }
 
@@ -276,21 +277,9 @@ export function fleetPartition(shape: FleetPartitionShape = FLEET, log: (line: s
     const out = pending;
     pending = [];
     for (let i = 0; i < perTick; i++) {
-      const stream = r() < 0.6;
-      const latency = Math.exp(5.5 + 0.7 * (r() + r() + r() - 1.5));
-      const common = { ts: (t - TICK * r()) / 1000, node: nodes[i % nodes.length]!, request_id: `r${id++}`, endpoint: endpoints[Math.floor(r() * endpoints.length)]!, model: models[Math.floor(r() * models.length)]! };
-      out.push({ type: 'request.start', ...common, stream });
-      pending.push({
-        type: 'request.end',
-        ...common,
-        ts: common.ts + latency / 1000,
-        status: r() < 0.02 ? 500 : 200,
-        latency_ms: latency,
-        ...(stream && { ttft_ms: latency * (0.05 + 0.2 * r()) }),
-        prompt_tokens: 200,
-        completion_tokens: Math.round(20 + 400 * r()),
-        ...(r() < 0.5 && { cache: { hit: r() < 0.5, cached_tokens: 64, prefix_length: 64 } }),
-      });
+      const { start, end } = fleetRequest(r, () => ({ ts: (t - TICK * r()) / 1000, node: nodes[i % nodes.length]!, request_id: `r${id++}`, endpoint: endpoints[Math.floor(r() * endpoints.length)]!, model: models[Math.floor(r() * models.length)]! }));
+      out.push(start);
+      pending.push(end);
     }
     return out;
   };
