@@ -14,6 +14,7 @@ import type { IngestResult } from './scenarios/ingest.js';
 import type { ProxyResult } from './scenarios.js';
 import type { PrometheusCostResult } from './prometheus-cost.js';
 import type { PartitionsResult } from './partitions-cost.js';
+import type { ClusterResult } from './cluster-cost.js';
 import type { CellsResult } from './snapshot-views.js';
 import type { SketchResult } from './sketch-merge.js';
 import type { ValidateResult } from './validate-events.js';
@@ -27,7 +28,7 @@ import { alertEvalSection, alertLatencySection } from './report/alerts.js';
 import { ingestSection } from './report/ingest.js';
 import { soakSection } from './report/soak.js';
 import { prometheusSection } from './report/prometheus.js';
-import { partitionsSection } from './report/partitions.js';
+import { clusterSection, partitionsSection } from './report/partitions.js';
 import { targets, targetsSection } from './report/targets.js';
 
 export interface BenchResults {
@@ -49,6 +50,7 @@ export interface BenchResults {
   proxy?: ProxyResult;
   prometheus?: PrometheusCostResult;
   partitions?: PartitionsResult;
+  cluster?: ClusterResult;
 }
 
 export function renderReport(raw: Record<string, unknown>, soak?: SoakResult): string {
@@ -81,6 +83,7 @@ export function renderReport(raw: Record<string, unknown>, soak?: SoakResult): s
   }
   if (r.ingest) out.push(...ingestSection(r.ingest));
   if (r.partitions) out.push(...partitionsSection(r.partitions));
+  if (r.cluster) out.push(...clusterSection(r.cluster));
   if (r.fanout) out.push(...fanoutSection(r.fanout));
   if (r['fanout-fleet']) out.push(...fanoutSection(r['fanout-fleet'], '## 2b. Fan-out at a fleet\'s shape (64 nodes, 2,000 requests/s)'));
   if (r.views) out.push(...viewsSection(r.views));

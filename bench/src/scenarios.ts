@@ -18,6 +18,7 @@ import { benchViews } from './scenarios/views.js';
 import { benchEndToEnd } from './scenarios/end-to-end.js';
 import { benchPrometheus } from './prometheus-cost.js';
 import { benchPartitions } from './partitions-cost.js';
+import { benchCluster } from './cluster-cost.js';
 
 export type Log = (line: string) => void;
 
@@ -41,6 +42,17 @@ function hasRedisServer(): Promise<boolean> {
 }
 
 const NO_REDIS = 'no redis-server on PATH (apt-get install redis-server)';
+
+/** A Redis Cluster needs redis-cli too (`redis-cli --cluster create`). */
+async function hasRedisCluster(): Promise<boolean> {
+  if (!(await hasRedisServer())) return false;
+  try {
+    execFileSync('redis-cli', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The proxy-overhead scenario lives in bench/src/proxy-overhead.ts, delivered
@@ -84,6 +96,7 @@ export const SCENARIOS: Scenario[] = [
   },
   { name: 'ingest', available: hasRedisServer, unavailable: NO_REDIS, run: benchIngest },
   { name: 'partitions', available: hasRedisServer, unavailable: NO_REDIS, run: benchPartitions },
+  { name: 'cluster', available: hasRedisCluster, unavailable: 'no redis-server or redis-cli on PATH (apt-get install redis-server redis-tools)', run: benchCluster },
   { name: 'fanout', available: hasRedisServer, unavailable: NO_REDIS, run: benchFanout },
   { name: 'fanout-fleet', available: hasRedisServer, unavailable: NO_REDIS, run: benchFanoutFleet },
   { name: 'views', available: hasRedisServer, unavailable: NO_REDIS, run: benchViews },
