@@ -112,6 +112,9 @@ export class CellState {
   readonly cumulativeReported: number[] = zeroCumulative();
   /** A cumulative slot moved since the last patch. */
   cumulativeChanged = false;
+  /** Cumulative increments the TotalsLedger has not yet put in its delta (by slot; null until the first), and the slots touched. */
+  pendingSlots: number[] | null = null;
+  readonly pendingTouched: number[] = [];
 
   constructor(
     readonly node: string,

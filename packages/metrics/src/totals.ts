@@ -54,9 +54,8 @@ export class TotalsLedger {
   /** Each cell's field names, built once: a JSON.stringify per event was a fifth of the aggregator's CPU. */
   private readonly fields = new WeakMap<CellState, Partial<Record<CellTotal, string>>>();
   private readonly slotFields = new WeakMap<CellState, string[]>();
-  /** Cumulative slot increments not yet in `delta`, by cell (kept, zeroed as flushed; `touched` lists the slots to look at), and the cells with any. */
-  private readonly pendingSlots = new WeakMap<CellState, { values: number[]; touched: number[] }>();
-  private readonly dirty = new Set<CellState>();
+  /** The cells with cumulative slot increments not yet in `delta` (held on each cell: `pendingSlots`, `pendingTouched`). */
+  private readonly dirty: CellState[] = [];
   /** Each cell's exponential histograms (CUMULATIVE_HISTOGRAM_NAMES order), the increments not yet in `delta`, and the cells with any. */
   private exponentials = new WeakMap<CellState, ExponentialCounts[]>();
   private readonly pendingExponentials = new WeakMap<CellState, ExponentialCounts[]>();
@@ -169,11 +168,10 @@ export class TotalsLedger {
     }
     this.delta = new Map();
     for (const cell of this.dirty) {
-      const pending = this.pendingSlots.get(cell)!;
-      pending.values.fill(0);
-      pending.touched.length = 0;
+      cell.pendingSlots!.fill(0);
+      cell.pendingTouched.length = 0;
     }
-    this.dirty.clear();
+    this.dirty.length = 0;
     this.exponentials = new WeakMap();
     for (const cell of this.dirtyExponentials) for (const h of this.pendingExponentials.get(cell)!) h.clear();
     this.dirtyExponentials.clear();
@@ -279,40 +277,42 @@ export class TotalsLedger {
   /**
    * Adds to a cumulative slot and to the cell's pending increments, which
    * `takeDelta` turns into hash fields per batch: a keyed map update per slot
-   * per event measured a twentieth of a fleet's tick.
+   * per event measured a twentieth of a fleet's tick. The increments are held
+   * on the cell itself: a WeakMap lookup and a Set insert per slot, some ten
+   * per end, were most of counting one.
    */
   private addSlot(cell: CellState, slot: number, n: number): void {
     cell.cumulative[slot]! += n;
     cell.cumulativeChanged = true;
-    let pending = this.pendingSlots.get(cell);
-    if (!pending) {
-      pending = { values: zeroCumulative(), touched: [] };
-      this.pendingSlots.set(cell, pending);
+    const pending = (cell.pendingSlots ??= zeroCumulative());
+    if (pending[slot] === 0) {
+      // A cell is in `dirty` exactly while it has touched slots.
+      if (cell.pendingTouched.length === 0) this.dirty.push(cell);
+      cell.pendingTouched.push(slot);
     }
-    if (pending.values[slot] === 0) pending.touched.push(slot);
-    pending.values[slot]! += n;
-    this.dirty.add(cell);
+    pending[slot]! += n;
   }
 
   /** Moves the cells' pending slot increments into the delta, by hash field. */
   private flushSlots(): void {
     for (const cell of this.dirty) {
-      const pending = this.pendingSlots.get(cell)!;
+      const pending = cell.pendingSlots!;
       let fields = this.slotFields.get(cell);
       if (!fields) {
         fields = [];
         this.slotFields.set(cell, fields);
       }
-      for (const slot of pending.touched) {
-        const n = pending.values[slot]!;
+      for (const slot of cell.pendingTouched) {
+        const n = pending[slot]!;
         if (n === 0) continue;
-        pending.values[slot] = 0;
+        pending[slot] = 0;
         const field = (fields[slot] ??= totalsField(cell.node, cell.endpoint, cell.model, CUMULATIVE_SLOTS[slot]!));
-        this.delta.set(field, (this.delta.get(field) ?? 0) + n);
+        // A set, not an add: slot fields reach the delta only here, each once per flush (other totals have other names).
+        this.delta.set(field, n);
       }
-      pending.touched.length = 0;
+      cell.pendingTouched.length = 0;
     }
-    this.dirty.clear();
+    this.dirty.length = 0;
   }
 
   private add(cell: CellState, total: CellTotal, n: number): void {
