@@ -24,7 +24,7 @@ import { WorkerProcess } from './lib/rpc.js';
 import { CpuMeter, rssBytes, type CpuWindow } from './lib/proc-stats.js';
 import { sleep } from './lib/ports.js';
 import { percentile, round } from './timing.js';
-import { drained, mib, untilLeading } from './partitions-cost.js';
+import { BATCH, CAPACITY_MS, CONNECTIONS, drained, mib, RATE, RUN_MS, untilLeading, WARMUP_MS } from './partitions-cost.js';
 import type { IngestLoadConfig, IngestRunResult } from './workers/ingest-load.js';
 
 export type Topology = 'standalone' | 'cluster';
@@ -35,13 +35,7 @@ const SETTINGS: { topology: Topology; partitions: number }[] = [
   { topology: 'standalone', partitions: 3 },
   { topology: 'cluster', partitions: 3 },
 ];
-const BATCH = 1000;
-const CONNECTIONS = 8;
-const WARMUP_MS = 2000;
-const CAPACITY_MS = 6000;
-/** The fixed offered rate and its length: the partitions scenario's rate, so the figures compare. */
-const RATE = 30_000;
-const RUN_MS = 8000;
+// The partitions scenario's load and offered rate, so the figures compare.
 const DRAIN_MS = 20_000;
 
 export interface UsPerEvent {

@@ -30,13 +30,14 @@ import { fleetRequest } from './fleet.js';
 import type { IngestLoadConfig, IngestRunResult } from './workers/ingest-load.js';
 
 const PARTITION_COUNTS = [1, 2, 4];
-const BATCH = 1000;
-const CONNECTIONS = 8;
-const WARMUP_MS = 2000;
-const CAPACITY_MS = 6000;
+/** The load of the partitions and cluster scenarios: batches of events, connections, and the phases' lengths. */
+export const BATCH = 1000;
+export const CONNECTIONS = 8;
+export const WARMUP_MS = 2000;
+export const CAPACITY_MS = 6000;
 /** The fixed-rate run: events/s and length. */
-const RATE = 30_000;
-const RUN_MS = 8000;
+export const RATE = 30_000;
+export const RUN_MS = 8000;
 const DRAIN_MS = 30_000;
 
 export type Shape = 'one node per request' | '8 nodes per request';
