@@ -21,7 +21,7 @@ import { RedisEventSource, RedisLeaderLease, type Fence } from '@pulse/runtime';
 import { seededRandom } from '@pulse/simulator';
 import { BenchRedis } from './lib/redis-server.js';
 import { percentile, round } from './timing.js';
-import { fleetRequest } from './fleet.js';
+import { fleetRequest } from './lib/fleet-traffic.js';
 
 const COMMIT_MS = 100;
 const SHAPES = [

@@ -15,6 +15,8 @@
 import { decodePatch, encodePatch, encodeSnapshot, parseSlos, type PulseEvent } from '@pulse/protocol';
 import { buildReplicaView, MetricsWindow, SnapshotReplica, takePatch, type CellFilter } from '@pulse/metrics';
 import { seededRandom } from '@pulse/simulator';
+import { fleetRequest } from './lib/fleet-traffic.js';
+import { fleetPartition } from './partitions-cost.js';
 import { percentile, round } from './timing.js';
 
 const TICK_MS = 500;
@@ -47,44 +49,21 @@ export interface FleetRun {
   viewMs: Record<string, { p50: number; p99: number }>;
 }
 
+/** One partition's leader and a gateway's share for it, at the fleet shape split by PULSE_PARTITIONS. */
+export interface FleetPartitioned {
+  partitions: number;
+  cells: number;
+  /** Aggregator per tick, ms: apply + advance + takePatch + encode. */
+  tickMs: { p50: number; p99: number };
+  /** Gateway per tick for this partition's patch, ms: decode + apply (a gateway applies every partition's). */
+  gatewayApplyMs: { p50: number; p99: number };
+}
+
 export interface FleetResult {
   tickMs: number;
   runs: FleetRun[];
-}
-
-/** The labels and time of one request. */
-export interface RequestLabels {
-  ts: number;
-  node: string;
-  request_id: string;
-  endpoint: string;
-  model: string;
-}
-
-/**
- * One request of the fleet benches' traffic: a log-normal latency around
- * 250 ms, 60 % streams, 2 % errors (some with a type), half with a cache
- * lookup. Its start, and its end `latency` ms later. `labels` draws the
- * request's own labels and time (after the stream flag and latency, so each
- * bench's sequence of draws stays as it was).
- */
-export function fleetRequest(r: () => number, labels: () => RequestLabels): { start: PulseEvent; end: PulseEvent; latency: number } {
-  const stream = r() < 0.6;
-  const latency = Math.exp(5.5 + 0.7 * (r() + r() + r() - 1.5));
-  const common = labels();
-  const end: PulseEvent = {
-    type: 'request.end',
-    ...common,
-    ts: common.ts + latency / 1000,
-    status: r() < 0.02 ? 500 : 200,
-    ...(r() < 0.02 && { error: r() < 0.5 ? 'timeout' : 'overloaded' }),
-    latency_ms: latency,
-    ...(stream && { ttft_ms: latency * (0.05 + 0.2 * r()) }),
-    prompt_tokens: 200,
-    completion_tokens: Math.round(20 + 400 * r()),
-    ...(r() < 0.5 && { cache: { hit: r() < 0.5, cached_tokens: 64, prefix_length: 64 } }),
-  };
-  return { start: { type: 'request.start', ...common, stream }, end, latency };
+  /** The fleet shape with the node dimension split over 1, 2 and 4 partitions (issue 16): one partition's leader each. */
+  partitioned: FleetPartitioned[];
 }
 
 /** One tick's traffic: requests spread evenly over the cells, each ending within a second or two. */
@@ -230,5 +209,11 @@ export function benchFleet(log: (line: string) => void): FleetResult {
     log(`fleet: ${shape.name} (${shape.nodes} nodes × ${shape.endpoints} endpoints × ${shape.models} models, ${shape.requestsPerSec} requests/s)`);
     return run(shape);
   });
-  return { tickMs: TICK_MS, runs };
+  const fleet = SHAPES[SHAPES.length - 1]!;
+  const partitioned = [1, 2, 4].map((partitions): FleetPartitioned => {
+    log(`fleet: ${fleet.name} split over ${partitions} partition(s), one partition's leader`);
+    const r = fleetPartition({ partitions, nodes: fleet.nodes, endpoints: fleet.endpoints, models: fleet.models, requestsPerSecPerNode: fleet.requestsPerSec / fleet.nodes });
+    return { partitions, cells: r.cells, tickMs: r.aggregatorTickMs, gatewayApplyMs: r.gatewayApplyMs };
+  });
+  return { tickMs: TICK_MS, runs, partitioned };
 }

@@ -26,7 +26,7 @@ import { WorkerProcess } from './lib/rpc.js';
 import { CpuMeter, rssBytes, type CpuWindow } from './lib/proc-stats.js';
 import { sleep } from './lib/ports.js';
 import { percentile, round } from './timing.js';
-import { fleetRequest } from './fleet.js';
+import { fleetRequest } from './lib/fleet-traffic.js';
 import type { IngestLoadConfig, IngestRunResult } from './workers/ingest-load.js';
 
 const PARTITION_COUNTS = [1, 2, 4];

@@ -27,5 +27,21 @@ export function fleetSection(r: FleetResult): string[] {
       ...kinds.map((k) => row(`view build + JSON, ${k}`, (x) => `${n(x.viewMs[k]?.p50, 2)} (${n(x.viewMs[k]?.p99, 2)})`)),
     ]),
     '',
+    ...partitionedSection(r),
+  ];
+}
+
+/** The fleet shape split over partitions: what one partition's leader spends per tick, and a gateway per partition. */
+function partitionedSection(r: FleetResult): string[] {
+  if (!r.partitioned?.length) return [];
+  return [
+    'The fleet shape with the node dimension split by `PULSE_PARTITIONS` (bench/src/partitions-cost.ts, `fleetPartition`): one',
+    'partition\'s leader per tick, and a gateway\'s decode and apply of that partition\'s patch (a gateway applies every partition\'s).',
+    '',
+    ...table(
+      ['partitions', 'cells per partition', 'leader ms per tick, p50 (p99)', 'gateway ms per partition per tick, p50 (p99)'],
+      r.partitioned.map((p) => [n(p.partitions), n(p.cells), `${n(p.tickMs.p50, 1)} (${n(p.tickMs.p99, 1)})`, `${n(p.gatewayApplyMs.p50, 1)} (${n(p.gatewayApplyMs.p99, 1)})`]),
+    ),
+    '',
   ];
 }
