@@ -4,7 +4,7 @@
  * folded into `__other__` with a retired node's other totals.
  */
 import { describe, expect, it } from 'vitest';
-import { exponentialIndex, OTHER_LABEL, parseTotalsField, totalsField, type PulseEvent, type RequestEnd, type RequestStart } from '@pulse/protocol';
+import { COUNTER_SLOT, CUMULATIVE_SLOTS, decodeSnapshot, encodeSnapshot, exponentialIndex, HISTOGRAM_SLOTS, OTHER_LABEL, parseTotalsField, totalsField, type PulseEvent, type RequestEnd, type RequestStart } from '@pulse/protocol';
 import { ExponentialCounts } from './exponential-counts.js';
 import { MetricsWindow } from './window.js';
 
@@ -150,5 +150,27 @@ describe('ExponentialCounts', () => {
     h.addAll(other, -1);
     expect(h.empty).toBe(true);
     expect(h.dense()).toEqual({ offset: 0, bucketCounts: [] });
+  });
+});
+
+describe('since-creation sums of absurd values', () => {
+  it('saturate at 2^53 − 1, so every snapshot still encodes and decodes and the counts stay exact', () => {
+    const w = exponentialWindow();
+    // Valid events (latency has no upper bound in the ingest API), each alone past what a varint or HINCRBY can hold in µs.
+    feed(w, [start('a', T0 + 100), end('a', T0 + 200, { latency_ms: 1e300, prompt_tokens: Number.MAX_SAFE_INTEGER, completion_tokens: Number.MAX_SAFE_INTEGER })], T0 + 500);
+    feed(w, [start('b', T0 + 300), end('b', T0 + 400, { latency_ms: 1e300, prompt_tokens: Number.MAX_SAFE_INTEGER })], T0 + 500);
+    w.advance(T0 + 500);
+    const snapshot = w.snapshot(T0 + 500, 1, 1, 0);
+    const decoded = decodeSnapshot(encodeSnapshot(snapshot));
+    const cell = decoded.cells.find((c) => c.node === 'n1')!;
+    const latency = HISTOGRAM_SLOTS.latency;
+    expect(cell.cumulative[latency.sum]).toBe(Number.MAX_SAFE_INTEGER);
+    expect(cell.cumulative[COUNTER_SLOT.promptTokens]).toBe(Number.MAX_SAFE_INTEGER);
+    expect(cell.cumulative[COUNTER_SLOT.responses]).toBe(2);
+    expect(cell.cumulative[latency.first + latency.buckets - 1]).toBe(2); // both in the overflow bucket
+    expect(histogramsOf(w)!.latency.sum).toBe(Number.MAX_SAFE_INTEGER);
+    // What is persisted adds up to what is held: HINCRBY never sees more than 2^53 − 1.
+    const persisted = w.totals.takeDelta();
+    expect(persisted.get(totalsField('n1', CHAT, 'gpt-4', CUMULATIVE_SLOTS[latency.sum]!))).toBe(Number.MAX_SAFE_INTEGER);
   });
 });

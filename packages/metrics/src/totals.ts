@@ -242,8 +242,11 @@ export class TotalsLedger {
   }
 
   /** Adds to a cell's exponential histogram and to its pending increments, which `takeDelta` turns into hash fields. */
-  private addExponential(cell: CellState, histogram: number, part: ExponentialPart, n: number): void {
-    bump(histogramsOf(this.exponentials, cell)[histogram]!, part, n);
+  private addExponential(cell: CellState, histogram: number, part: ExponentialPart, by: number): void {
+    const held = histogramsOf(this.exponentials, cell)[histogram]!;
+    const n = part === 'sum' ? saturated(held.sum, by) - held.sum : by;
+    if (n === 0) return;
+    bump(held, part, n);
     bump(histogramsOf(this.pendingExponentials, cell)[histogram]!, part, n);
     this.dirtyExponentials.add(cell);
   }
@@ -281,8 +284,11 @@ export class TotalsLedger {
    * on the cell itself: a WeakMap lookup and a Set insert per slot, some ten
    * per end, were most of counting one.
    */
-  private addSlot(cell: CellState, slot: number, n: number): void {
-    cell.cumulative[slot]! += n;
+  private addSlot(cell: CellState, slot: number, by: number): void {
+    const was = cell.cumulative[slot]!;
+    const n = saturated(was, by) - was;
+    if (n === 0) return;
+    cell.cumulative[slot] = was + n;
     cell.cumulativeChanged = true;
     const pending = (cell.pendingSlots ??= zeroCumulative());
     if (pending[slot] === 0) {
@@ -338,6 +344,18 @@ function histogramsOf(map: WeakMap<CellState, ExponentialCounts[]>, cell: CellSt
     map.set(cell, histograms);
   }
   return histograms;
+}
+
+/**
+ * `was + by`, saturated at 2^53 − 1. A sum of since-creation values must stay
+ * an exact integer: the snapshot codec writes it as a varint of at most 56
+ * bits and HINCRBY refuses past 2^63, so one absurd but valid value (an
+ * hour-long latency summed in µs a billion times, or a hostile 1e300 ms)
+ * would otherwise make every later snapshot undecodable and every commit
+ * fail. A saturated sum says "at least this much"; its count stays exact.
+ */
+function saturated(was: number, by: number): number {
+  return Math.min(was + by, Number.MAX_SAFE_INTEGER);
 }
 
 function bump(h: ExponentialCounts, part: ExponentialPart, n: number): void {
