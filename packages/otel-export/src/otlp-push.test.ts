@@ -71,33 +71,52 @@ function expectNeverDecreasing(requests: readonly RecordedRequest[]): void {
   }
 }
 
+/** Ingest and two aggregators ('a' and 'b') on one Redis, pushing to one receiver; `envOf` adds each aggregator's OTLP variables. */
+interface PushPipeline {
+  redis: TestRedis;
+  receiver: TestReceiver;
+  procs: ServiceProcess[];
+  ingest: ServiceProcess;
+  aggregators: { tag: string; proc: ServiceProcess }[];
+}
+
+async function startPipeline(base: Record<string, string>, envOf: (tag: string) => Record<string, string>): Promise<PushPipeline> {
+  const redis = await startTestRedis();
+  const receiver = await TestReceiver.start();
+  receiver.fallback = json200;
+  const env = { REDIS_URL: redis.url, PULSE_TICK_MS: '100', LOG_LEVEL: 'info', ...base };
+  const ingest = await startService('ingest', env);
+  const procs = [ingest];
+  const aggregators: PushPipeline['aggregators'] = [];
+  for (const tag of ['a', 'b']) {
+    const proc = await startService('aggregator', { ...env, ...otlpEnv(receiver, envOf(tag)) });
+    procs.push(proc);
+    aggregators.push({ tag, proc });
+  }
+  return { redis, receiver, procs, ingest, aggregators };
+}
+
+async function stopPipeline(p: PushPipeline | undefined): Promise<void> {
+  if (!p) return;
+  await Promise.all(p.procs.map((proc) => proc.stop('SIGKILL')));
+  await p.receiver.close();
+  await p.redis.stop();
+}
+
 describe('OTLP push from the aggregators (leader only)', () => {
+  let pipeline: PushPipeline | undefined;
   let redis: TestRedis;
   let receiver: TestReceiver;
-  const procs: ServiceProcess[] = [];
+  let procs: ServiceProcess[];
   let ingest: ServiceProcess;
-  let aggregators: { tag: string; proc: ServiceProcess }[];
+  let aggregators: PushPipeline['aggregators'];
 
   beforeAll(async () => {
-    redis = await startTestRedis();
-    receiver = await TestReceiver.start();
-    receiver.fallback = json200;
-    const base = { REDIS_URL: redis.url, PULSE_KEY_PREFIX: uniquePrefix('otlp'), PULSE_TICK_MS: '100', LOG_LEVEL: 'info' };
-    ingest = await startService('ingest', base);
-    procs.push(ingest);
-    aggregators = [];
-    for (const tag of ['a', 'b']) {
-      const proc = await startService('aggregator', { ...base, ...otlpEnv(receiver, { OTEL_EXPORTER_OTLP_HEADERS: `x-replica=${tag},authorization=Bearer%20secret` }) });
-      procs.push(proc);
-      aggregators.push({ tag, proc });
-    }
+    pipeline = await startPipeline({ PULSE_KEY_PREFIX: uniquePrefix('otlp') }, (tag) => ({ OTEL_EXPORTER_OTLP_HEADERS: `x-replica=${tag},authorization=Bearer%20secret` }));
+    ({ redis, receiver, procs, ingest, aggregators } = pipeline);
   }, 60_000);
 
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop('SIGKILL')));
-    await receiver?.close();
-    await redis?.stop();
-  });
+  afterAll(() => stopPipeline(pipeline));
 
   it('pushes the GenAI histograms and counters of known events, from the leader alone, and the standby carries on after the leader stops', async () => {
     await post(ingest.url, eventsOf(FIRST));
@@ -266,33 +285,20 @@ function expBuckets(offset: number, ...at: [number, number][]): { offset: number
 }
 
 describe('OTLP push of exponential histograms', () => {
-  let redis: TestRedis;
+  let pipeline: PushPipeline | undefined;
   let receiver: TestReceiver;
-  const procs: ServiceProcess[] = [];
   let ingest: ServiceProcess;
-  let aggregators: { tag: string; proc: ServiceProcess }[];
+  let aggregators: PushPipeline['aggregators'];
 
   beforeAll(async () => {
-    redis = await startTestRedis();
-    receiver = await TestReceiver.start();
-    receiver.fallback = json200;
-    const base = { REDIS_URL: redis.url, PULSE_KEY_PREFIX: uniquePrefix('otlp-exp'), PULSE_TICK_MS: '100', PULSE_LEASE_MS: '600', LOG_LEVEL: 'info' };
-    ingest = await startService('ingest', base);
-    procs.push(ingest);
-    aggregators = [];
-    for (const tag of ['a', 'b']) {
-      const env = otlpEnv(receiver, { OTEL_EXPORTER_OTLP_HEADERS: `x-replica=${tag}`, OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'base2_exponential_bucket_histogram' });
-      const proc = await startService('aggregator', { ...base, ...env });
-      procs.push(proc);
-      aggregators.push({ tag, proc });
-    }
+    pipeline = await startPipeline({ PULSE_KEY_PREFIX: uniquePrefix('otlp-exp'), PULSE_LEASE_MS: '600' }, (tag) => ({
+      OTEL_EXPORTER_OTLP_HEADERS: `x-replica=${tag}`,
+      OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: 'base2_exponential_bucket_histogram',
+    }));
+    ({ receiver, ingest, aggregators } = pipeline);
   }, 60_000);
 
-  afterAll(async () => {
-    await Promise.all(procs.map((p) => p.stop('SIGKILL')));
-    await receiver?.close();
-    await redis?.stop();
-  });
+  afterAll(() => stopPipeline(pipeline));
 
   it('pushes exact scale-3 buckets, zero counts, sums and counts, and the standby carries them on after a kill -9 of the leader', async () => {
     await post(ingest.url, eventsOf(EXP));
