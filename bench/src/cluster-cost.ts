@@ -24,8 +24,8 @@ import { WorkerProcess } from './lib/rpc.js';
 import { CpuMeter, rssBytes, type CpuWindow } from './lib/proc-stats.js';
 import { sleep } from './lib/ports.js';
 import { percentile, round } from './timing.js';
-import { BATCH, CAPACITY_MS, CONNECTIONS, drained, mib, RATE, RUN_MS, untilLeading, WARMUP_MS } from './partitions-cost.js';
-import type { IngestLoadConfig, IngestRunResult } from './workers/ingest-load.js';
+import { BATCH, CAPACITY_MS, CONNECTIONS, loadPhases, mib, RATE, RUN_MS, untilLeading } from './partitions-cost.js';
+import type { IngestLoadConfig } from './workers/ingest-load.js';
 
 export type Topology = 'standalone' | 'cluster';
 
@@ -153,18 +153,7 @@ async function measure(topology: Topology, partitions: number, log: (line: strin
     ]);
     await load.call('configure', { url: ingest.url, batch: BATCH, connections: CONNECTIONS, prefix: `c${topology[0]}${partitions}`, nodePerBatch: true } satisfies IngestLoadConfig);
     await untilLeading(aggregators);
-    let applied = 0;
-    const warm = await load.call<IngestRunResult>('run', { eventsPerSec: 0, durationMs: WARMUP_MS });
-    await drained(aggregators, (applied += warm.ackedEvents), DRAIN_MS);
-    meter.begin();
-    const capacity = await load.call<IngestRunResult>('run', { eventsPerSec: 0, durationMs: CAPACITY_MS });
-    const capacityCpu = byRole(meter.end(), redis);
-    await drained(aggregators, (applied += capacity.ackedEvents), DRAIN_MS);
-    meter.begin();
-    const run = await load.call<IngestRunResult>('run', { eventsPerSec: RATE, durationMs: RUN_MS });
-    const cpu = byRole(meter.end(), redis);
-    const doneAt = Date.now();
-    const ok = await drained(aggregators, (applied += run.ackedEvents), DRAIN_MS);
+    const { capacity, capacityCpu, run, cpu, drainMs } = await loadPhases(load, aggregators, meter, (window) => byRole(window, redis), DRAIN_MS);
     const roundTrips = Array.from(run.roundTripMs);
     return {
       topology,
@@ -176,7 +165,7 @@ async function measure(topology: Topology, partitions: number, log: (line: strin
       ratePerSec: Math.round((run.ackedEvents * 1000) / run.elapsedMs),
       roundTripMs: { p50: round(percentile(roundTrips, 0.5), 1), p99: round(percentile(roundTrips, 0.99), 1) },
       failures: run.failures,
-      drainMs: ok ? Date.now() - doneAt : null,
+      drainMs,
       cpu,
       cpuUsPerEvent: usPerEvent(cpu, run.ackedEvents),
       primaryCpuPct: redis.nodes

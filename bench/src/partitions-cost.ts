@@ -124,19 +124,7 @@ async function measure(partitions: number, shape: Shape): Promise<PartitionRun> 
       nodePerBatch: shape === 'one node per request',
     } satisfies IngestLoadConfig);
     await untilLeading(aggregators);
-    let applied = 0;
-    const warm = await load.call<IngestRunResult>('run', { eventsPerSec: 0, durationMs: WARMUP_MS });
-    await drained(aggregators, (applied += warm.ackedEvents), DRAIN_MS);
-    meter.begin();
-    const capacity = await load.call<IngestRunResult>('run', { eventsPerSec: 0, durationMs: CAPACITY_MS });
-    const capacityCpu = withAggregators(meter.end());
-    await drained(aggregators, (applied += capacity.ackedEvents), DRAIN_MS);
-    meter.begin();
-    const run = await load.call<IngestRunResult>('run', { eventsPerSec: RATE, durationMs: RUN_MS });
-    const cpu = withAggregators(meter.end());
-    const doneAt = Date.now();
-    const ok = await drained(aggregators, (applied += run.ackedEvents), DRAIN_MS);
-    const drainMs = ok ? Date.now() - doneAt : null;
+    const { capacity, capacityCpu, run, cpu, drainMs } = await loadPhases(load, aggregators, meter, withAggregators, DRAIN_MS);
     const us = usPerEvent(cpu, run.ackedEvents);
     const capacityUs = usPerEvent(capacityCpu, capacity.ackedEvents);
     const roundTrips = Array.from(run.roundTripMs);
@@ -191,6 +179,33 @@ export async function untilLeading(aggregators: readonly ServiceProcess[], timeo
 }
 
 /** Until the leaders together applied `events` (each partition's events are applied by its leader once). */
+/**
+ * The load every ingest scenario here runs, in order: a warm-up, a closed loop
+ * (as fast as it goes), then RATE events/s; each drained by the aggregators
+ * before the next, CPU metered over the last two (`cpuOf` sorts it by role).
+ */
+export async function loadPhases<C>(
+  load: WorkerProcess,
+  aggregators: readonly ServiceProcess[],
+  meter: CpuMeter,
+  cpuOf: (window: CpuWindow) => C,
+  drainMs: number,
+): Promise<{ capacity: IngestRunResult; capacityCpu: C; run: IngestRunResult; cpu: C; drainMs: number | null }> {
+  let applied = 0;
+  const warm = await load.call<IngestRunResult>('run', { eventsPerSec: 0, durationMs: WARMUP_MS });
+  await drained(aggregators, (applied += warm.ackedEvents), drainMs);
+  meter.begin();
+  const capacity = await load.call<IngestRunResult>('run', { eventsPerSec: 0, durationMs: CAPACITY_MS });
+  const capacityCpu = cpuOf(meter.end());
+  await drained(aggregators, (applied += capacity.ackedEvents), drainMs);
+  meter.begin();
+  const run = await load.call<IngestRunResult>('run', { eventsPerSec: RATE, durationMs: RUN_MS });
+  const cpu = cpuOf(meter.end());
+  const doneAt = Date.now();
+  const ok = await drained(aggregators, applied + run.ackedEvents, drainMs);
+  return { capacity, capacityCpu, run, cpu, drainMs: ok ? Date.now() - doneAt : null };
+}
+
 export async function drained(aggregators: readonly ServiceProcess[], events: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
