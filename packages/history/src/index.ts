@@ -1,0 +1,1 @@
+export type { HistoryAnswer, HistoryPoint, HistoryQuery, HistoryReader } from './reader.js';

@@ -1,0 +1,43 @@
+/**
+ * What a reader of the durable history asks and gets (docs/HISTORY.md): the
+ * figures of any view (a CellFilter and the metric types wanted) at past
+ * times, one point per step. Implemented over the shared store (Redis, or
+ * memory for `npm start`) by `StoreHistoryReader`; the gateway's
+ * `GET /metrics/history` and run exports read through it.
+ */
+import type { CellFilter } from '@pulse/metrics';
+import type { MetricType, SnapshotData } from '@pulse/protocol';
+
+export interface HistoryQuery {
+  /** Seconds since the epoch: the first point is at or after `since`… */
+  since: number;
+  /** …and the last at or before `until`. */
+  until: number;
+  /**
+   * Seconds between points; when absent, the finest tier that still holds
+   * `since` with at most MAX_AUTO_POINTS points. A step is rounded up to a
+   * multiple of the tier it reads.
+   */
+  step?: number;
+  /** The cells of the view (empty sets keep everything), as a live subscription's. */
+  filter: CellFilter;
+  /** The metric types each point carries. */
+  types: readonly MetricType[];
+}
+
+export interface HistoryPoint {
+  /** Seconds since the epoch: the point holds the view over [timestamp − max(window, step), timestamp). */
+  timestamp: number;
+  data: Partial<SnapshotData>;
+}
+
+export interface HistoryAnswer {
+  /** Seconds between points, as used. */
+  step: number;
+  /** Oldest first; a time with nothing recorded (no aggregator, before retention) has no point. */
+  points: HistoryPoint[];
+}
+
+export interface HistoryReader {
+  query(q: HistoryQuery): Promise<HistoryAnswer>;
+}
