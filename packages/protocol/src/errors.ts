@@ -31,6 +31,8 @@ export const ErrorCode = {
   REQUEST_TIMEOUT: 'request_timeout',
   /** A client message dropped by PULSE_GATEWAY_CLIENT_MSGS_PER_SEC (WebSocket `error` only). */
   RATE_LIMITED: 'rate_limited',
+  /** The request conflicts with the resource's state: a run stopped twice. */
+  CONFLICT: 'conflict',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -55,6 +57,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   too_many_connections: 429,
   request_timeout: 408,
   rate_limited: 429,
+  conflict: 409,
 };
 
 /** An error a caller may see, with its stable code. */

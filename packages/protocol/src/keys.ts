@@ -111,3 +111,39 @@ export function parseTotalsField(field: string): ({ node: string; endpoint: stri
   const exponential = parseExponentialFieldName(name);
   return exponential ? { node, endpoint, model, exponential } : null;
 }
+
+/** The keys of the runs and annotations of a deployment (docs/PROTOCOL.md "Runs"). */
+export interface RunsKeys {
+  /** Hash: run id → the run's JSON, without `stopped_at`. */
+  readonly runs: string;
+  /** Hash: run id → `stopped_at` (seconds), once stopped. */
+  readonly runsStopped: string;
+  /** Sorted set of run ids by start order: the newest last, the oldest trimmed first. */
+  readonly runsOrder: string;
+  /** Counter of the runs ever started: a run's id and its place in `runsOrder`. */
+  readonly runsSeq: string;
+  /** Hash: annotation id → the annotation's JSON. */
+  readonly annotations: string;
+  /** Sorted set of annotation ids by timestamp (ms). */
+  readonly annotationsByTime: string;
+  /** Counter of the annotations ever added. */
+  readonly annotationsSeq: string;
+}
+
+/**
+ * Runs are the deployment's, not a partition's: under partition 0's hash tag
+ * `{prefix}`, like `meta` and the alert state, so one Lua script may touch
+ * them all on a Redis Cluster.
+ */
+export function runsKeys(prefix: string = DEFAULT_KEY_PREFIX): RunsKeys {
+  const p = `{${prefix}}`;
+  return Object.freeze({
+    runs: `${p}:runs`,
+    runsStopped: `${p}:runs:stopped`,
+    runsOrder: `${p}:runs:order`,
+    runsSeq: `${p}:runs:seq`,
+    annotations: `${p}:annotations`,
+    annotationsByTime: `${p}:annotations:by_time`,
+    annotationsSeq: `${p}:annotations:seq`,
+  });
+}

@@ -21,3 +21,6 @@ export * from './tokens.js';
 export * from './limit-counters.js';
 export * from './self-metrics.js';
 export * from './http-replies.js';
+export * from './runs-store.js';
+export * from './runs-store.memory.js';
+export * from './runs-store.redis.js';
