@@ -21,6 +21,7 @@ import { ViewBudget } from './view-budget.js';
 import { ViewRegistry } from './view-registry.js';
 import { StreamServer } from './ws-server.js';
 import { alertRoutes, type AlertsApi } from './alert-routes.js';
+import { runsRoutes, type RunsApi } from './runs-routes.js';
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -41,6 +42,8 @@ export interface GatewayDeps {
   counters?: LimitCounters;
   /** The alert routes' state and queue, when PULSE_ALERT_RULES is set (alert-routes.ts). */
   alerts?: AlertsApi;
+  /** The runs and annotations routes' store and the history their exports read (runs-routes.ts). */
+  runs?: RunsApi;
 }
 
 export interface Gateway {
@@ -68,6 +71,7 @@ export function createGateway({
   metrics = new SelfMetrics(),
   counters = new LimitCounters(GATEWAY_LIMITS, metrics),
   alerts,
+  runs,
 }: GatewayDeps): Gateway {
   const log = logger.child({ component: 'gateway' });
   const feeds: readonly SnapshotFeed[] = Array.isArray(feed) ? feed : [feed as SnapshotFeed];
@@ -96,7 +100,9 @@ export function createGateway({
 
   const access = new AccessPolicy(config, counters);
   const alertsRoute = alerts ? alertRoutes(alerts, access) : null;
-  const alertsThenDashboard: OptionalHttpHandler = (req, res) => (alertsRoute?.(req, res) ?? false) || (dashboard?.(req, res) ?? false);
+  const runsRoute = runs ? runsRoutes(runs, { access, writeTokens: config.PULSE_WRITE_TOKENS, counters, epochSeconds: () => clock.epochSeconds() }) : null;
+  const alertsThenDashboard: OptionalHttpHandler = (req, res) =>
+    (runsRoute?.(req, res) ?? false) || (alertsRoute?.(req, res) ?? false) || (dashboard?.(req, res) ?? false);
   const handshakeMs = config.PULSE_GATEWAY_HANDSHAKE_TIMEOUT_MS;
   const renderers = prometheusRenderers(config.PULSE_PROMETHEUS_COMPAT);
   const ofHeldSnapshot = (exposition: PrometheusExport): ExpositionBody => ({
