@@ -4,9 +4,9 @@
  */
 import { hostname } from 'node:os';
 import { dashboardHandler } from '@pulse/dashboard';
-import { partitionKeys } from '@pulse/protocol';
+import { partitionKeys, runsKeys } from '@pulse/protocol';
 import { openAlertsOrExit } from '@pulse/alerts';
-import { checkPartitionsInBackground, closeRedis, connectRedis, createLogger, exitOnFatal, loadConfigOrExit, onShutdown, RedisSnapshotFeed } from '@pulse/runtime';
+import { checkPartitionsInBackground, closeRedis, connectRedis, createLogger, exitOnFatal, loadConfigOrExit, onShutdown, RedisRunsStore, RedisSnapshotFeed } from '@pulse/runtime';
 import { gatewayConfigShape } from './config.js';
 import { createGateway } from './gateway.js';
 
@@ -29,7 +29,17 @@ const alertsRedis = config.PULSE_ALERT_RULES
 const alerts = config.PULSE_ALERT_RULES
   ? await openAlertsOrExit('gateway', config.PULSE_ALERT_RULES, config.PULSE_SLOS.map((s) => s.name), alertsRedis, false)
   : null;
-const gateway = createGateway({ config, feed: feeds.length === 1 ? feeds[0]! : feeds, logger, dashboard: dashboardHandler(), alerts: alerts ? { source: alerts.store, queue: alerts.queue } : undefined });
+// Runs and annotations (/v1/runs, /v1/annotations): the deployment's, shared by every gateway.
+const runsRedis = connectRedis(config.REDIS_URL, 'producer', `${name}-runs`, logger);
+const runs = { store: new RedisRunsStore(runsRedis, runsKeys(config.PULSE_KEY_PREFIX)) };
+const gateway = createGateway({
+  config,
+  feed: feeds.length === 1 ? feeds[0]! : feeds,
+  logger,
+  dashboard: dashboardHandler(),
+  alerts: alerts ? { source: alerts.store, queue: alerts.queue } : undefined,
+  runs,
+});
 
 gateway.server.on('error', (err) => {
   logger.fatal({ err, host: config.HOST, port: config.PORT }, 'cannot listen');
@@ -43,5 +53,6 @@ onShutdown(logger, config.PULSE_SHUTDOWN_TIMEOUT_MS, async () => {
   partitionCheck.stop();
   await gateway.close();
   await alerts?.queue.close();
+  await closeRedis(runsRedis).catch(() => undefined);
   for (const r of alertsRedis ? [alertsRedis.commands, alertsRedis.patient] : []) await closeRedis(r).catch(() => undefined);
 });

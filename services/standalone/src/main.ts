@@ -9,8 +9,22 @@ import { otlpSettings, startOtlpPush } from '@pulse/otel-export';
 import { dashboardHandler } from '@pulse/dashboard';
 import { createGateway } from '@pulse/gateway';
 import { createIngestApp } from '@pulse/ingest';
-import { checkPartitionCountOrExit, closeRedis, connectRedis, createLogger, exitOnFatal, GATEWAY_LIMITS, INGEST_LIMITS, LimitCounters, loadConfigOrExit, onShutdown, SelfMetrics } from '@pulse/runtime';
-import { pulseKeys } from '@pulse/protocol';
+import {
+  checkPartitionCountOrExit,
+  closeRedis,
+  connectRedis,
+  createLogger,
+  exitOnFatal,
+  GATEWAY_LIMITS,
+  INGEST_LIMITS,
+  LimitCounters,
+  loadConfigOrExit,
+  MemoryRunsStore,
+  onShutdown,
+  RedisRunsStore,
+  SelfMetrics,
+} from '@pulse/runtime';
+import { pulseKeys, runsKeys } from '@pulse/protocol';
 import { createBackend } from './backends.js';
 import { standaloneVars } from './config.js';
 
@@ -68,6 +82,9 @@ if (alertsOn && partitions > 1) {
 const metrics = new SelfMetrics();
 registerAggregatorMetrics(metrics, processStatus(replicas, partitions));
 const counters = new LimitCounters([...GATEWAY_LIMITS, ...INGEST_LIMITS], metrics);
+// Runs and annotations (/v1/runs, /v1/annotations): in Redis when REDIS_URL is set, else in this process.
+const runsRedis = config.REDIS_URL ? connectRedis(config.REDIS_URL, 'producer', 'pulse-runs', logger) : null;
+const runs = { store: runsRedis ? new RedisRunsStore(runsRedis, runsKeys(config.PULSE_KEY_PREFIX)) : new MemoryRunsStore() };
 const ingest = createIngestApp({ config, log: backend.log, logger, isReady: () => !stopping, metrics, counters });
 const gateway = createGateway({
   config: { ...config, REDIS_URL: config.REDIS_URL ?? '' },
@@ -78,6 +95,7 @@ const gateway = createGateway({
   metrics,
   counters,
   alerts: alerts ? { source: alerts.store, queue: alerts.queue } : undefined,
+  runs,
 });
 
 gateway.server.on('error', (err) => {
@@ -106,6 +124,7 @@ onShutdown(logger, config.PULSE_SHUTDOWN_TIMEOUT_MS, async () => {
   alertsOn?.close();
   await alerts?.queue.close();
   if (partitionStore) await closeRedis(partitionStore).catch(() => undefined);
+  if (runsRedis) await closeRedis(runsRedis).catch(() => undefined);
   for (const r of alertsRedis ? [alertsRedis.commands, alertsRedis.patient] : []) await closeRedis(r).catch(() => undefined);
   await backend.log.close();
   await backend.close();
