@@ -1,1 +1,8 @@
 export type { HistoryAnswer, HistoryPoint, HistoryQuery, HistoryReader } from './reader.js';
+export * from './tiers.js';
+export * from './record.js';
+export * from './store.js';
+export * from './store.redis.js';
+export * from './store.memory.js';
+export * from './recorder.js';
+export * from './query.js';

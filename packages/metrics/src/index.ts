@@ -8,3 +8,4 @@ export * from './replica.js';
 export * from './partitions.js';
 export * from './view.js';
 export * from './export-series.js';
+export * from './sliding-min.js';

@@ -302,6 +302,16 @@ export class MetricsWindow {
     }
   }
 
+  /** Every cell of the window now (the history recorder's capture, @pulse/history). */
+  cellStates(): IterableIterator<CellState> {
+    return this.cells.values();
+  }
+
+  /** Each cell's share of the bucket starting at `startMs` (a bucket edge); undefined when it held nothing or left the window. */
+  sharesAt(startMs: number): ReadonlyMap<CellState, BucketCell> | undefined {
+    return this.buckets.get(this.bucketNumber(startMs, Math.floor));
+  }
+
   /** Length of history the window covers: the window, or less while the store is younger. */
   coveredMs(nowMs: number): number {
     return Math.max(this.opts.bucketMs, Math.min(this.opts.windowMs, nowMs - this.opts.createdAtMs));

@@ -1,0 +1,187 @@
+/**
+ * The recorder and the reader in one process, on a simulated clock, against
+ * the live figures of the same window: at the tick tier a point equals what
+ * the live snapshot of its time showed, for any view; a coarser tier's
+ * points equal the tick tier's over the same buckets; and a standby taking
+ * over mid-bucket rebuilds the coarse buckets it opened from the store.
+ */
+import { describe, expect, it } from 'vitest';
+import { buildView, MetricsWindow, type CellFilter } from '@pulse/metrics';
+import { METRIC_TYPES, parseSlos, type PulseEvent } from '@pulse/protocol';
+import { silentLogger, type Fence } from '@pulse/runtime';
+import { decodeRecord, encodeRecord, sumRecords } from './record.js';
+import { HistoryRecorder } from './recorder.js';
+import { StoreHistoryReader } from './query.js';
+import { MemoryHistoryStore } from './store.memory.js';
+import { parseTiers, type Tier } from './tiers.js';
+
+const TICK = 500;
+const W = 60_000;
+const T0 = 1_700_000_000_000;
+const tiers = parseTiers('0.5s:10m,5s:6h,1m:7d', TICK);
+const slos = parseSlos('fast:latency_ms<=200;snappy:ttft_ms<=50');
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+const set = (...xs: string[]) => new Set(xs);
+const FILTERS: Record<string, CellFilter> = {
+  all: { endpoints: set(), models: set(), nodes: set() },
+  endpoint: { endpoints: set('/v1/chat/completions'), models: set(), nodes: set() },
+  model: { endpoints: set(), models: set('m1'), nodes: set() },
+  node: { endpoints: set(), models: set(), nodes: set('n2') },
+  mixed: { endpoints: set('/v1/completions'), models: set('m0', 'm2'), nodes: set('n0', 'n3') },
+};
+
+/** Deep equality, numbers to 1e-9 relative (sums run in another order). */
+function expectClose(got: unknown, want: unknown, path = ''): void {
+  if (typeof want === 'number' && typeof got === 'number') {
+    if (Math.abs(got - want) > 1e-9 * Math.max(1, Math.abs(want))) expect.fail(`${path}: ${got} ≠ ${want}`);
+    return;
+  }
+  if (want && typeof want === 'object') {
+    expect(got, path).toBeTypeOf('object');
+    const g = got as Record<string, unknown>;
+    const w = want as Record<string, unknown>;
+    expect(Object.keys(g).sort(), path).toEqual(Object.keys(w).sort());
+    for (const k of Object.keys(w)) expectClose(g[k], w[k], `${path}.${k}`);
+    return;
+  }
+  expect(got, path).toEqual(want);
+}
+
+/** Events of one tick, stamped inside it. */
+function traffic(random: () => number, fromMs: number, id: { n: number }): PulseEvent[] {
+  const out: PulseEvent[] = [];
+  const n = Math.floor(random() * 12);
+  for (let i = 0; i < n; i++) {
+    const ts = (fromMs + 1 + random() * (TICK - 2)) / 1000;
+    const node = `n${Math.floor(random() * 4)}`;
+    const endpoint = random() < 0.6 ? '/v1/chat/completions' : '/v1/completions';
+    const model = `m${Math.floor(random() * 3)}`;
+    const request_id = `r${id.n++}`;
+    const stream = random() < 0.5;
+    out.push({ type: 'request.start', ts, node, request_id, endpoint, model, stream });
+    if (random() < 0.8) {
+      const status = random() < 0.1 ? (random() < 0.5 ? 500 : 429) : 200;
+      out.push({
+        type: 'request.end',
+        ts,
+        node,
+        request_id,
+        endpoint,
+        model,
+        status,
+        ...(status !== 200 ? { error: random() < 0.5 ? 'overloaded' : 'timeout' } : {}),
+        latency_ms: 20 + random() * 400,
+        ...(stream ? { ttft_ms: random() * 100 } : {}),
+        completion_tokens: Math.floor(random() * 200),
+        prompt_tokens: 50,
+        ...(random() < 0.3 ? { cache: { hit: random() < 0.5, cached_tokens: 20, prefix_length: 16 } } : {}),
+      });
+    }
+    if (random() < 0.05) out.push({ type: 'node.gauge', ts, node, queue_depth: Math.floor(random() * 5), active_streams: Math.floor(random() * 3) });
+  }
+  return out;
+}
+
+function newWindow(): MetricsWindow {
+  return new MetricsWindow({ windowMs: W, bucketMs: TICK, createdAtMs: T0, maxEndpoints: 100, maxModels: 100, slos });
+}
+
+describe('history', () => {
+  it('at the tick tier equals the live figures of every view; coarser tiers equal the tick tier', { timeout: 60_000 }, async () => {
+    let now = T0;
+    const clock = () => now;
+    const store = new MemoryHistoryStore(1, () => true, clock);
+    const recorder = new HistoryRecorder({ store, partition: 0, tiers, windowMs: W, graceMs: 1000, logger: silentLogger() });
+    const window = newWindow();
+    const fence: Fence = { token: 't', epoch: 1 };
+    const random = rng(7);
+    const id = { n: 0 };
+    const live = new Map<number, Record<string, ReturnType<typeof buildView>['data']>>();
+    // 3½ minutes from the store's creation: rates divide by the covered length early on, then by the window.
+    // Two ticks past the end: the grace passes over the last buckets and their records are written.
+    for (let t = T0 + TICK; t <= T0 + 212_000; t += TICK) {
+      if (t <= T0 + 210_000) for (const e of traffic(random, t - TICK, id)) window.apply(e, Math.min(t - 1, Math.ceil(e.ts * 1000) + 3), true);
+      now = t;
+      window.advance(t);
+      recorder.capture(window, t);
+      const snapshot = window.snapshot(t, 1, t / TICK, 0);
+      window.reportedAll();
+      if (t <= T0 + 210_000 && ((t / TICK) % 7 === 0 || t > T0 + 200_000)) {
+        live.set(t, Object.fromEntries(Object.entries(FILTERS).map(([name, f]) => [name, buildView(snapshot, f).data])));
+      }
+      await recorder.flush(window, t, fence);
+    }
+    now += 2000;
+    const reader = new StoreHistoryReader({ store, tiers, windowMs: W, now: clock });
+    let compared = 0;
+    for (const [name, filter] of Object.entries(FILTERS)) {
+      const answer = await reader.query({ since: (T0 + TICK) / 1000, until: (T0 + 210_000) / 1000, step: 0.5, filter, types: METRIC_TYPES });
+      expect(answer.step).toBe(0.5);
+      const byTime = new Map(answer.points.map((p) => [p.timestamp * 1000, p.data]));
+      for (const [t, views] of live) {
+        expect(byTime.has(t), `${name} point at ${t}`).toBe(true);
+        expectClose(byTime.get(t), views[name], `${name}@${t - T0}`);
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThan(200);
+
+    // Coarser tiers: the same figures from fewer, summed records.
+    const tickOnly = new StoreHistoryReader({ store, tiers: tiers.slice(0, 1), windowMs: W, now: clock });
+    for (const step of [5, 60]) {
+      for (const [name, filter] of Object.entries(FILTERS)) {
+        const q = { since: T0 / 1000 + 60, until: (T0 + 180_000) / 1000, step, filter, types: METRIC_TYPES };
+        const coarse = await reader.query(q);
+        const fine = await tickOnly.query(q);
+        expect(coarse.points.length, `${name} step ${step}`).toBe(step === 5 ? 25 : 2); // T0 is on a 5-s edge, not on a minute's
+        expectClose(coarse.points, fine.points, `${name} step ${step}`);
+      }
+    }
+    // And record by record: a 5-s bucket is the sum of its ten tick buckets.
+    const [tick, five] = tiers as [Tier, Tier];
+    const b = (T0 + 100_000) / 5000;
+    const [[coarseBlob]] = (await store.read(five, [b])) as [[Buffer]];
+    const fines = (await store.read(tick, Array.from({ length: 10 }, (_, i) => b * 10 + i))).map((x) => decodeRecord(x[0]!));
+    const coarse = decodeRecord(coarseBlob);
+    expectClose(coarse.cells, decodeRecord(encodeRecord(sumRecords(fines, b * 5000, (b + 1) * 5000, 5000, 1))).cells, 'record sum');
+  });
+
+  it('a standby taking over mid-bucket rebuilds the coarse buckets it opened from the store', async () => {
+    let now = T0;
+    const clock = () => now;
+    const store = new MemoryHistoryStore(1, () => true, clock);
+    const make = () => ({ window: newWindow(), recorder: new HistoryRecorder({ store, partition: 0, tiers, windowMs: W, graceMs: 1000, logger: silentLogger() }) });
+    const a = make();
+    const b = make();
+    const random = rng(11);
+    const id = { n: 0 };
+    const takeoverAt = T0 + 63_250 + 250; // mid 5-s bucket and mid minute
+    for (let t = T0 + TICK; t <= T0 + 130_000; t += TICK) {
+      const events = traffic(random, t - TICK, id);
+      now = t;
+      for (const r of [a, b]) {
+        for (const e of events) r.window.apply(e, Math.min(t - 1, Math.ceil(e.ts * 1000) + 3), true);
+        r.window.advance(t);
+        r.recorder.capture(r.window, t);
+      }
+      // A leads until it dies; B, a standby capturing all along, leads from the next tick.
+      if (t < takeoverAt) await a.recorder.flush(a.window, t, { token: 'a', epoch: 1 });
+      else await b.recorder.flush(b.window, t, { token: 'b', epoch: 2 });
+    }
+    now += 2000;
+    const reader = new StoreHistoryReader({ store, tiers, windowMs: W, now: clock });
+    const tickOnly = new StoreHistoryReader({ store, tiers: tiers.slice(0, 1), windowMs: W, now: clock });
+    for (const step of [0.5, 5, 60]) {
+      const q = { since: T0 / 1000 + 60, until: (T0 + 125_000) / 1000, step, filter: FILTERS.all!, types: METRIC_TYPES };
+      const fine = await tickOnly.query(q);
+      const got = await reader.query(q);
+      expect(got.points.length).toBe(fine.points.length);
+      expectClose(got.points, fine.points, `step ${step}`);
+    }
+  });
+});

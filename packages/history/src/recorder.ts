@@ -1,0 +1,237 @@
+/**
+ * The aggregator's side of history (docs/HISTORY.md). Every tick, in either
+ * role, `capture` notes what the tick tier's record of the bucket that just
+ * closed needs besides that bucket's increments: each cell's gauges and
+ * since-creation totals, the nodes, the covered length — as the live
+ * snapshot of that tick saw them. While leading, `flush` writes the record of
+ * every tick bucket that closed at least `graceMs` ago (so events a little
+ * late still land in it), then sums each coarser tier's bucket once its last
+ * finer bucket is written, from the finer records this leadership holds and,
+ * for the part an earlier leader wrote, from the store. Writes are fenced by
+ * the partition's lease.
+ */
+import { CELL_DISTRIBUTIONS, CELL_GAUGES, CELL_TOTALS, WINDOW_COUNTERS, type CellData, type DistributionData, type NodeData } from '@pulse/protocol';
+import { ZERO_INDEX, type BucketCell, type CellState, type MetricsWindow } from '@pulse/metrics';
+import type { Fence, Logger } from '@pulse/runtime';
+import { decodeRecord, encodeRecord, sumRecords, type HistoryRecord } from './record.js';
+import type { HistoryStore, StoredRecord } from './store.js';
+import type { Tier } from './tiers.js';
+
+export interface HistoryRecorderOptions {
+  store: HistoryStore;
+  partition: number;
+  /** Finest first; the first one's step is the tick. */
+  tiers: readonly Tier[];
+  windowMs: number;
+  /** How long after a tick bucket closes its record is written (PULSE_HISTORY_GRACE_MS). */
+  graceMs: number;
+  logger: Logger;
+}
+
+interface Capture {
+  readonly cells: Map<CellState, readonly number[]>;
+  readonly nodes: NodeData[];
+  readonly coveredSeconds: number;
+  readonly slos: readonly string[];
+}
+
+const LAST = [...CELL_GAUGES, ...CELL_TOTALS] as const;
+const NO_CUMULATIVE: readonly number[] = Object.freeze([]);
+
+export class HistoryRecorder {
+  /** Captures by the tick edge (ms) ending their bucket. */
+  private readonly pending = new Map<number, Capture>();
+  /** End (ms) of the newest tick bucket written in this leadership; null until its first flush. */
+  private writtenEnd: number | null = null;
+  /** Per coarser tier (index ≥ 1): the finer records of its open buckets, by coarse bucket then finer bucket. */
+  private readonly open: Map<number, Map<number, HistoryRecord>>[];
+  private flushing: Promise<void> | null = null;
+  private readonly log: Logger;
+  private readonly tick: Tier;
+  /** CPU spent building, encoding and summing records (ms), for the bench and the logs. */
+  cpuMs = 0;
+  recordsWritten = 0;
+  bytesWritten = 0;
+
+  constructor(private readonly opts: HistoryRecorderOptions) {
+    if (opts.tiers.length === 0) throw new Error('history needs at least one tier');
+    this.tick = opts.tiers[0]!;
+    this.open = opts.tiers.map(() => new Map());
+    this.log = opts.logger.child({ component: 'history', partition: opts.partition });
+  }
+
+  /** After `window.advance(tickMs)`, in either role: what the record of the bucket ending at `tickMs` needs. */
+  capture(window: MetricsWindow, tickMs: number): void {
+    const started = performance.now();
+    const cells = new Map<CellState, readonly number[]>();
+    for (const cell of window.cellStates()) cells.set(cell, LAST.map((k) => cell.counts[k]));
+    const nodes = [...window.nodes.values()].map((s) => window.nodeData(s));
+    this.pending.set(tickMs, { cells, nodes, coveredSeconds: window.coveredMs(tickMs) / 1000, slos: window.slos.map((s) => s.name) });
+    for (const at of this.pending.keys()) if (at < tickMs - this.opts.windowMs) this.pending.delete(at);
+    this.cpuMs += performance.now() - started;
+  }
+
+  /** A leadership starts (or ends): what was written and summed is no longer known. */
+  reset(): void {
+    this.writtenEnd = null;
+    for (const m of this.open) m.clear();
+  }
+
+  /**
+   * Leading, after capturing at `tickMs`: starts writing the records now due,
+   * unless the previous flush is still running (the next one catches up).
+   * Resolves false when the store fenced the write off.
+   */
+  flush(window: MetricsWindow, tickMs: number, fence: Fence): Promise<boolean> | null {
+    if (this.flushing) return null;
+    const run = this.write(window, tickMs, fence);
+    this.flushing = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    void this.flushing.then(() => (this.flushing = null));
+    return run.catch((err: unknown) => {
+      this.log.warn({ err }, 'writing history failed; the next tick retries');
+      return true;
+    });
+  }
+
+  /** Resolves when no flush runs (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  private async write(window: MetricsWindow, tickMs: number, fence: Fence): Promise<boolean> {
+    const step = this.tick.stepMs;
+    const due = Math.floor((tickMs - this.opts.graceMs) / step) * step;
+    let ends = [...this.pending.keys()].filter((e) => e <= due && (this.writtenEnd === null || e > this.writtenEnd)).sort((a, b) => a - b);
+    if (ends.length === 0) return true;
+    if (this.writtenEnd === null) {
+      // A new leadership: leave what an earlier leader wrote; fill what nobody did (its last moments).
+      const have = await this.opts.store.read(this.tick, ends.map((e) => e / step - 1), this.opts.partition);
+      ends = ends.filter((_, i) => have[i]!.length === 0);
+      this.writtenEnd = due;
+      // Coarse buckets open now are summed with what the store holds of them when they close.
+    }
+    const started = performance.now();
+    const out: StoredRecord[] = [];
+    const closed: { tier: number; bucket: number }[] = [];
+    for (const end of ends) {
+      const record = this.tickRecord(window, end, fence.epoch);
+      out.push({ tier: this.tick, bucket: end / step - 1, blob: encodeRecord(record) });
+      this.offer(1, end / step - 1, record, closed);
+    }
+    this.writtenEnd = Math.max(this.writtenEnd, due);
+    this.cpuMs += performance.now() - started;
+    // Coarser buckets that closed: each the sum of its finer records (read back where this leadership lacks them).
+    for (let i = 0; i < closed.length; i++) {
+      const { tier, bucket } = closed[i]!;
+      const record = await this.sum(tier, bucket, fence.epoch);
+      const t = this.opts.tiers[tier]!;
+      const at = performance.now();
+      out.push({ tier: t, bucket, blob: encodeRecord(record) });
+      this.offer(tier + 1, bucket, record, closed);
+      this.cpuMs += performance.now() - at;
+    }
+    const ok = await this.opts.store.write(this.opts.partition, out, fence);
+    if (ok) {
+      this.recordsWritten += out.length;
+      for (const r of out) this.bytesWritten += r.blob.length;
+    }
+    for (const end of ends) this.pending.delete(end);
+    return ok;
+  }
+
+  /** Hands the record of bucket `bucket` of tier `tier − 1` to tier `tier`'s open bucket; notes it when that closes. */
+  private offer(tier: number, bucket: number, record: HistoryRecord, closed: { tier: number; bucket: number }[]): void {
+    const coarse = this.opts.tiers[tier];
+    if (!coarse) return;
+    const fine = this.opts.tiers[tier - 1]!;
+    const ratio = coarse.stepMs / fine.stepMs;
+    const c = Math.floor(bucket / ratio);
+    const open = this.open[tier]!;
+    for (const b of open.keys()) if (b < c - 1) open.delete(b); // left behind (a gap in the finer tier)
+    let records = open.get(c);
+    if (!records) open.set(c, (records = new Map()));
+    records.set(bucket, record);
+    if ((bucket + 1) % ratio === 0) closed.push({ tier, bucket: c });
+  }
+
+  /** The record of coarse bucket `bucket` of tier `tier`: the sum of its finer records. */
+  private async sum(tier: number, bucket: number, epoch: number): Promise<HistoryRecord> {
+    const coarse = this.opts.tiers[tier]!;
+    const fine = this.opts.tiers[tier - 1]!;
+    const ratio = coarse.stepMs / fine.stepMs;
+    const held = this.open[tier]!.get(bucket) ?? new Map<number, HistoryRecord>();
+    this.open[tier]!.delete(bucket);
+    const missing: number[] = [];
+    for (let b = bucket * ratio; b < (bucket + 1) * ratio; b++) if (!held.has(b)) missing.push(b);
+    if (missing.length > 0) {
+      const blobs = await this.opts.store.read(fine, missing, this.opts.partition);
+      missing.forEach((b, i) => {
+        const blob = blobs[i]![0];
+        if (blob) held.set(b, decodeRecord(blob));
+      });
+    }
+    const started = performance.now();
+    const records = [...held.entries()].sort((a, b) => a[0] - b[0]).map(([, r]) => r);
+    const record = sumRecords(records, bucket * coarse.stepMs, (bucket + 1) * coarse.stepMs, coarse.stepMs, epoch);
+    this.cpuMs += performance.now() - started;
+    return record;
+  }
+
+  /** The tick tier's record of the bucket ending at `endMs`: its increments, and the capture taken at its end. */
+  private tickRecord(window: MetricsWindow, endMs: number, epoch: number): HistoryRecord {
+    const step = this.tick.stepMs;
+    const capture = this.pending.get(endMs)!;
+    const shares = window.sharesAt(endMs - step);
+    const cells: CellData[] = [];
+    for (const [cell, last] of capture.cells) cells.push(cellRecord(cell, shares?.get(cell), last));
+    if (shares) for (const [cell, share] of shares) if (!capture.cells.has(cell)) cells.push(cellRecord(cell, share, null));
+    return {
+      epoch,
+      seq: endMs / step - 1,
+      builtAt: endMs / 1000,
+      coveredSeconds: capture.coveredSeconds,
+      stats: { eventsApplied: 0, eventsDropped: 0, labelsFolded: 0 },
+      slos: capture.slos,
+      nodes: capture.nodes,
+      cells,
+    };
+  }
+}
+
+function cellRecord(cell: CellState, share: BucketCell | undefined, last: readonly number[] | null): CellData {
+  const c: Record<string, unknown> = { node: cell.node, endpoint: cell.endpoint, model: cell.model };
+  for (const k of WINDOW_COUNTERS) c[k] = share ? share[k] : 0;
+  LAST.forEach((k, i) => (c[k] = last ? last[i]! : 0));
+  for (const d of CELL_DISTRIBUTIONS) c[d] = distribution(share?.[d] ?? null);
+  c.errorsByStatus = share?.statuses ?? new Map();
+  c.errorsByType = share?.types ?? new Map();
+  c.sloGood = share?.sloGood ?? new Array<number>(cell.sloGood.length).fill(0);
+  c.cumulative = NO_CUMULATIVE;
+  return c as CellData;
+}
+
+const EMPTY: DistributionData = Object.freeze({ count: 0, sum: 0, min: 0, max: 0, zeros: 0, offset: 0, counts: new Uint32Array(0) });
+
+function distribution(s: BucketCell['latency']): DistributionData {
+  if (!s || s.count === 0) return EMPTY;
+  let lo = Infinity;
+  let hi = -Infinity;
+  let zeros = 0;
+  for (let i = 0; i < s.count; i++) {
+    const index = s.indices[i]!;
+    if (index === ZERO_INDEX) zeros++;
+    else {
+      if (index < lo) lo = index;
+      if (index > hi) hi = index;
+    }
+  }
+  const counts = new Uint32Array(hi >= lo ? hi - lo + 1 : 0);
+  for (let i = 0; i < s.count; i++) {
+    const index = s.indices[i]!;
+    if (index !== ZERO_INDEX) counts[index - lo]!++;
+  }
+  return { count: s.count, sum: s.sum, min: s.min, max: s.max, zeros, offset: counts.length > 0 ? lo : 0, counts };
+}
