@@ -5,10 +5,12 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_SLO_TARGETS, parseSloTargets, type SloTargets, type SubscribeFilters } from '@pulse/client';
 import { METRIC_TYPES, isMetricType, type MetricType } from '@pulse/protocol/snapshot-data';
+import { parseRunsCommand, RUNS_HELP, RUNS_USAGE, type RunsCommand } from './runs-args.js';
 
 export const USAGE = `usage: pulse watch <ws-url> [options]
        pulse alerts <url> [--json]
        pulse alerts retry <url> <id>
+${RUNS_USAGE}
 
 watch: Pulse's live metrics, a table refreshed in place, or the raw messages.
 
@@ -29,6 +31,8 @@ alerts: the active alerts (pending and firing) and the notifications that
 failed for good, as tables, or as one JSON line with --json; \`alerts retry\`
 sends a failed one again (its id is the first column). Needs a Pulse with
 PULSE_ALERT_RULES; <url> is the same as watch's (ws://, http:// or host:port).
+
+${RUNS_HELP}
 
 A Pulse with read tokens (docs/SECURITY.md) wants one: set PULSE_TOKEN (an
 environment variable rather than an option, so it stays out of \`ps\`).`;
@@ -64,12 +68,14 @@ export interface RetryCommand {
   token?: string;
 }
 
-export type Command = WatchCommand | AlertsCommand | RetryCommand | { kind: 'help' } | { kind: 'error'; message: string };
+export type Command = WatchCommand | AlertsCommand | RetryCommand | RunsCommand | { kind: 'help' } | { kind: 'error'; message: string };
 
 /** Options that only mean something to watch. */
 const WATCH_OPTIONS = ['endpoint', 'model', 'node', 'metric', 'interval', 'slo-target', 'count'] as const;
 
 export function parseCommand(argv: readonly string[]): Command {
+  // Runs have options of their own (runs-args.ts).
+  if (argv[0] === 'run' || argv[0] === 'annotate') return parseRunsCommand(argv, httpBase);
   let parsed;
   try {
     parsed = parseArgs({
@@ -94,7 +100,7 @@ export function parseCommand(argv: readonly string[]): Command {
   if (values.help) return { kind: 'help' };
   const [command, url, ...extra] = positionals;
   if (command === 'alerts') return parseAlerts(positionals.slice(1), values);
-  if (command !== 'watch') return { kind: 'error', message: command ? `unknown command: ${command}` : 'missing command: watch or alerts' };
+  if (command !== 'watch') return { kind: 'error', message: command ? `unknown command: ${command}` : 'missing command: watch, alerts, run or annotate' };
   if (!url) return { kind: 'error', message: 'missing <ws-url>' };
   if (extra.length > 0) return { kind: 'error', message: `unexpected argument: ${extra[0]}` };
 
