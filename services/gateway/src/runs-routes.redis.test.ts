@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { figureOf, type Figure } from '@pulse/alerts';
-import type { HistoryAnswer, HistoryQuery, HistoryReader } from '@pulse/history';
+import { HistoryQueryError, type HistoryAnswer, type HistoryQuery, type HistoryReader } from '@pulse/history';
 import { METRIC_TYPES, runsKeys, type RunsKeys, type SnapshotData } from '@pulse/protocol';
 import { connectRedis, MemorySnapshotBus, RedisRunsStore, silentLogger, type RedisConnection, type Run } from '@pulse/runtime';
 import { startTestRedis, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
@@ -66,7 +66,7 @@ async function storeOn(keys: RunsKeys): Promise<RedisRunsStore> {
 }
 
 /** A gateway on port 0 whose runs are under `keys`, its wall clock at `clock.now`. */
-async function gatewayOn(keys: RunsKeys, env: Record<string, string> = {}, points: FullPoint[] = []): Promise<Running> {
+async function gatewayOn(keys: RunsKeys, env: Record<string, string> = {}, points: FullPoint[] = [], pointsPerQuery?: number): Promise<Running> {
   const config = parseGatewayConfig({ PULSE_TICK_MS: '100', PORT: '0', HOST: '127.0.0.1', ...env });
   const clock = { now: T0 };
   const history = new RecordingHistory(points);
@@ -75,7 +75,7 @@ async function gatewayOn(keys: RunsKeys, env: Record<string, string> = {}, point
     feed: new MemorySnapshotBus(),
     logger: silentLogger(),
     clock: { nowMs: () => performance.now(), epochSeconds: () => clock.now },
-    runs: { store: await storeOn(keys), history },
+    runs: { store: await storeOn(keys), history, ...(pointsPerQuery !== undefined && { pointsPerQuery }) },
   });
   await new Promise<void>((resolve) => gateway.server.listen(0, '127.0.0.1', resolve));
   const r = { gateway, http: `http://127.0.0.1:${(gateway.server.address() as AddressInfo).port}`, history, clock };
@@ -250,6 +250,35 @@ describe('run exports', () => {
     });
     const lines = reply.text.trimEnd().split('\n').map((l) => JSON.parse(l) as { timestamp: number; data: Partial<SnapshotData> });
     expect(lines).toEqual(inRun.map((p) => ({ timestamp: p.timestamp, data: { latency: p.data.latency, streaming: p.data.streaming } })));
+  });
+
+  it('asks history in parts when the step gives more points than one query answers, and gets the same file', async () => {
+    const points = realPoints(15, T0 - 2);
+    const whole = await gatewayOn(runsKeys(uniquePrefix()), {}, points);
+    const parts = await gatewayOn(runsKeys(uniquePrefix()), {}, points, 4);
+    const files: string[] = [];
+    for (const gw of [whole, parts]) {
+      const run = (await call(`${gw.http}/v1/runs`, 'POST', { name: 'parts' })).body as Run;
+      gw.clock.now = T0 + 10;
+      files.push((await call(`${gw.http}/v1/runs/${run.id}/export?step=1`)).text);
+    }
+    expect(parts.history.queries.map((q) => [q.since, q.until])).toEqual([
+      [T0, T0 + 3],
+      [T0 + 4, T0 + 7],
+      [T0 + 8, T0 + 10],
+    ]);
+    expect(parseCsv(files[1]!).rows).toHaveLength(11);
+    expect(files[1]).toBe(files[0]);
+  });
+
+  it('answers a query history refuses with a 400 naming the parameter', async () => {
+    const gw = await gatewayOn(runsKeys(uniquePrefix()));
+    gw.history.query = async () => {
+      throw new HistoryQueryError('step', 'expected a multiple of 0.5s or 5s');
+    };
+    const run = (await call(`${gw.http}/v1/runs`, 'POST', { name: 'x' })).body as Run;
+    const reply = await call(`${gw.http}/v1/runs/${run.id}/export?step=0.7`);
+    expect([reply.status, reply.body]).toEqual([400, { code: 'invalid_body', error: 'step: expected a multiple of 0.5s or 5s' }]);
   });
 
   it('exports a run still going on up to now, and only the columns of the metric types asked for', async () => {

@@ -17,7 +17,7 @@
  * exports read the durable history (@pulse/history).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HistoryReader } from '@pulse/history';
+import { HistoryQueryError, MAX_POINTS, type HistoryAnswer, type HistoryQuery, type HistoryReader } from '@pulse/history';
 import type { CellFilter } from '@pulse/metrics';
 import { ErrorCode, HTTP_STATUS, isMetricType, METRIC_TYPES, type MetricType } from '@pulse/protocol';
 import {
@@ -40,6 +40,8 @@ export interface RunsApi {
   store: RunsStore;
   /** The durable history run exports read; without it, an export answers 503. */
   history?: HistoryReader;
+  /** Points one history query may answer (history's MAX_POINTS): an export with a finer step asks several times. */
+  pointsPerQuery?: number;
 }
 
 export interface RunsRouteDeps {
@@ -125,7 +127,7 @@ export function runsRoutes(api: RunsApi, deps: RunsRouteDeps): (req: IncomingMes
         }
         // The CSV's figures read several types each (whether a view is empty: throughput, queue, nodes): ask for every one.
         const types = q.format === 'csv' ? METRIC_TYPES : [...q.types];
-        const answer = await api.history.query({ since, until, ...(q.step !== undefined && { step: q.step }), filter: q.filter, types });
+        const answer = await queryInParts(api.history, { since, until, ...(q.step !== undefined && { step: q.step }), filter: q.filter, types }, api.pointsPerQuery ?? MAX_POINTS);
         const text = q.format === 'csv' ? toCsv(answer.points, q.types) : toJsonl(answer.points);
         return {
           status: 200,
@@ -239,6 +241,8 @@ export function runsRoutes(api: RunsApi, deps: RunsRouteDeps): (req: IncomingMes
       },
       (err: unknown) => {
         if (err instanceof RunInputError) return sendError(res, ErrorCode.INVALID_BODY, err.message, cors);
+        // History names the parameter to change (a step that is no multiple of a tier's).
+        if (err instanceof HistoryQueryError) return sendError(res, ErrorCode.INVALID_BODY, err.message, cors);
         if (err instanceof Refused) return sendError(res, err.code, err.message, { ...cors, ...err.headers });
         // A fail-fast Redis connection refuses commands during an outage: a 503, to try again.
         sendError(res, ErrorCode.STORE_UNAVAILABLE, `could not answer ${path}: ${String(err)}`, cors);
@@ -246,6 +250,28 @@ export function runsRoutes(api: RunsApi, deps: RunsRouteDeps): (req: IncomingMes
     );
     return true;
   };
+}
+
+/**
+ * The history of a run: one query, or with an explicit step finer than one
+ * query may answer, one per `perQuery` points (history puts points at
+ * multiples of the step, so the parts meet without a gap or an overlap).
+ */
+export async function queryInParts(history: HistoryReader, q: HistoryQuery, perQuery: number): Promise<HistoryAnswer> {
+  if (q.step === undefined) return history.query(q);
+  const stepMs = Math.round(q.step * 1000);
+  const firstMs = Math.ceil(Math.round(q.since * 1000) / stepMs) * stepMs;
+  const untilMs = Math.round(q.until * 1000);
+  if ((untilMs - firstMs) / stepMs < perQuery) return history.query(q);
+  const points: HistoryAnswer['points'] = [];
+  let step = q.step;
+  for (let fromMs = firstMs; fromMs <= untilMs; fromMs += perQuery * stepMs) {
+    const toMs = Math.min(untilMs, fromMs + (perQuery - 1) * stepMs);
+    const part = await history.query({ ...q, since: fromMs / 1000, until: toMs / 1000 });
+    step = part.step;
+    for (const p of part.points) if (points.length === 0 || p.timestamp > points[points.length - 1]!.timestamp) points.push(p);
+  }
+  return { step, points };
 }
 
 /** The request's body as JSON: at most MAX_RUNS_BODY_BYTES, JSON by its Content-Type when it has one; an empty body is `{}`. */
