@@ -6,3 +6,4 @@ export * from './store.redis.js';
 export * from './store.memory.js';
 export * from './recorder.js';
 export * from './query.js';
+export * from './config.js';

@@ -22,6 +22,7 @@
 import { encodePatch, encodeSnapshot, type InternalSnapshot, type SnapshotPatch } from '@pulse/protocol';
 import { MetricsWindow, takePatch, type ExponentialCounts } from '@pulse/metrics';
 import { idMs, type EventSource, type Fence, type LeaderLease, type LogEntry, type Logger, type SnapshotPublisher } from '@pulse/runtime';
+import type { HistoryRecorder } from '@pulse/history';
 import type { AlertsOnSnapshots } from './alerts.js';
 import type { AggregatorSettings } from './config.js';
 import { ReadSize } from './read-size.js';
@@ -40,6 +41,8 @@ export interface AggregatorDeps {
   now?: () => number;
   /** Alert evaluation on each published message, when PULSE_ALERT_RULES is set (alerts.ts). */
   alerts?: AlertsOnSnapshots;
+  /** The durable history (@pulse/history, docs/HISTORY.md): captured every tick in either role, written while leading. */
+  history?: HistoryRecorder;
 }
 
 export type AggregatorState = 'starting' | 'standby' | 'leading' | 'stepping-down' | 'closed';
@@ -186,6 +189,7 @@ export class Aggregator {
     this.deps.source.takeOver();
     this.fence = fence;
     this.lastPublished = null; // a leadership starts with a keyframe
+    this.deps.history?.reset();
     this.state = 'leading';
     // Count what the old leader left unacknowledged before the first snapshot, so that
     // snapshot's totals already match its window (for a tick at most).
@@ -308,6 +312,7 @@ export class Aggregator {
   private expire(tickMs: number): void {
     if (this.state !== 'standby' || !this.window) return;
     this.window.advance(tickMs);
+    this.deps.history?.capture(this.window, tickMs);
     // What advancing moved between cells (a retired node's totals) is the leader's to persist,
     // and what changed is never published from here: a takeover starts with a whole snapshot.
     this.window.totals.takeDelta();
@@ -339,6 +344,7 @@ export class Aggregator {
     const fence = this.fence;
     if (!window || !fence) return;
     window.advance(tickMs);
+    this.deps.history?.capture(window, tickMs);
     const seq = Math.floor(tickMs / this.deps.settings.tickMs);
     const dropped = this.deps.droppedEvents?.() ?? 0;
     const keyframe = this.lastPublished === null || this.keyframeDue || tickMs - this.keyframeAt >= KEYFRAME_EVERY_MS;
@@ -365,6 +371,10 @@ export class Aggregator {
     if (keyframe) this.keyframeAt = tickMs;
     this.lastPublished = { seq, builtAt: tickMs / 1000 };
     this.deps.alerts?.published(message, fence.epoch, tickMs);
+    // Not awaited: a slow store delays history, never the next snapshot (a flush still running is skipped, the next catches up).
+    void this.deps.history?.flush(window, tickMs, fence)?.then((ok) => {
+      if (!ok && this.fence === fence) this.stepDown('lease lost: history write fenced off');
+    });
     if (this.waiters.length === 0) return;
     const snapshot = window.snapshot(tickMs, fence.epoch, seq, dropped);
     const waiting = this.waiters;

@@ -1,6 +1,7 @@
 import type { Slo } from '@pulse/protocol';
 import { otlpVars, pushesExponential, type OtlpEnv } from '@pulse/otel-export';
 import { alertRulesVar, commonVars, intVar, redisUrlVar, slosVar } from '@pulse/runtime';
+import { historyVars } from '@pulse/history';
 
 /** Environment of an aggregator replica (docs/PROTOCOL.md §2), with defaults. */
 export const aggregatorVars = {
@@ -26,6 +27,8 @@ export const aggregatorVars = {
   PULSE_BATCH_ENTRIES: intVar(500, 1, 100_000),
   /** The OTLP push of the figures by the leader (docs/MONITORING.md): the standard OTEL_* variables. */
   ...otlpVars,
+  /** The durable history the leader writes (docs/HISTORY.md). */
+  ...historyVars,
 };
 
 /** What the aggregator core needs, in its own units. */

@@ -18,6 +18,7 @@ import {
 } from '@pulse/runtime';
 import { AlertEvaluator, openAlertsOrExit } from '@pulse/alerts';
 import { otlpSettings, startOtlpPush } from '@pulse/otel-export';
+import { HistoryRecorder, historySettingsOrExit, RedisHistoryStore } from '@pulse/history';
 import { createAggregator } from './aggregator.js';
 import { AlertsOnSnapshots } from './alerts.js';
 import { aggregatorSettings } from './config.js';
@@ -69,6 +70,9 @@ const alertFeeds =
     : [];
 
 const settings = aggregatorSettings(config);
+// History (docs/HISTORY.md): each partition's leader writes its records, under that partition's hash tag.
+const historyConfig = historySettingsOrExit('aggregator', config);
+const historyStore = historyConfig.tiers.length > 0 ? new RedisHistoryStore(commands, allKeys) : null;
 const otlpBase = otlpSettings(config);
 const replicas = served.map((partition) => {
   const keys = allKeys[partition]!;
@@ -82,6 +86,9 @@ const replicas = served.map((partition) => {
     logger: partitions > 1 ? logger.child({ partition }) : logger,
     droppedEvents: () => source.droppedEvents,
     alerts: partition === 0 ? alerts : undefined,
+    history: historyStore
+      ? new HistoryRecorder({ store: historyStore, partition, tiers: historyConfig.tiers, windowMs: historyConfig.windowMs, graceMs: historyConfig.graceMs, logger })
+      : undefined,
   });
   // Back from losing Redis, the stream may not be the one the window was read from: a promoted replica lacks
   // the old primary's last entries, a restarted Redis all of them. A standby rebuilds its window (a leader

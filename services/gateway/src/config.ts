@@ -3,6 +3,7 @@
  * knobs that protect a gateway from its clients. Parsed once in main.ts.
  */
 import { alertRulesVar, commonVars, intVar, parseConfig, redisUrlVar, securityVars, slosVar } from '@pulse/runtime';
+import { historyVars } from '@pulse/history';
 
 /** The views PULSE_PROMETHEUS_COMPAT may name. */
 export const PROMETHEUS_COMPAT_VIEWS = ['vllm'] as const;
@@ -25,6 +26,8 @@ function prometheusCompatVar() {
 export const gatewayConfigShape = {
   ...commonVars,
   ...securityVars,
+  /** The history tiers the aggregators write (docs/HISTORY.md): the gateway reads them. */
+  ...historyVars,
   PORT: intVar(8000, 0, 65_535),
   REDIS_URL: redisUrlVar.default('redis://127.0.0.1:6379'),
   /** Alert rules file: the gateway serves GET /v1/alerts and the deliveries routes from the cluster's alert state. */

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { dashboardHandler } from '@pulse/dashboard';
 import { encodeSnapshot } from '@pulse/protocol';
 import { MemorySnapshotBus, silentLogger } from '@pulse/runtime';
+import { MemoryHistoryStore, parseTiers, StoreHistoryReader } from '@pulse/history';
 import { parseGatewayConfig } from './config.js';
 import { createGateway, type Gateway } from './gateway.js';
 import type { HttpHandler } from './http-routes.js';
@@ -20,10 +21,13 @@ afterEach(async () => {
   gateway = null;
 });
 
-async function start(options: { dashboard?: boolean; fallback?: HttpHandler }): Promise<{ url: string; bus: MemorySnapshotBus }> {
+async function start(options: { dashboard?: boolean; fallback?: HttpHandler; history?: boolean }): Promise<{ url: string; bus: MemorySnapshotBus }> {
   const bus = new MemorySnapshotBus();
   const config = parseGatewayConfig({ PULSE_TICK_MS: String(TEST_TICK_MS), PORT: '0', HOST: '127.0.0.1' });
+  const tiers = parseTiers('100ms:10m,5s:6h,1m:7d', TEST_TICK_MS);
+  const history = options.history ? new StoreHistoryReader({ store: new MemoryHistoryStore(), tiers, windowMs: 60_000 }) : undefined;
   gateway = createGateway({
+    ...(history ? { history } : {}),
     config,
     feed: bus,
     logger: silentLogger(),
@@ -45,18 +49,21 @@ describe('gateway HTTP routes', () => {
     expect(await res.json()).toEqual({ timestamp: 0.5, endpoints: ['/v1/chat/completions', '/v1/embeddings'], models: ['gpt-4', 'llama'], nodes: ['n1'] });
   });
 
-  it('keeps one unfiltered point every 5 s over the last 5 minutes at /metrics/history', async () => {
-    const { url, bus } = await start({});
-    const history = async () => (await (await fetch(`${url}/metrics/history`)).json()) as { points: { timestamp: number; data: unknown }[] };
-    expect((await history()).points).toEqual([]);
-    // 1002 is within a step of 1000; 1000 and 1005 fall out of the 5 minutes before 1306.
-    const times = [1000, 1002, 1005, 1011, 1200, 1306];
-    for (const [i, builtAt] of times.entries()) await bus.publish(encodeSnapshot(snapshot(10 + i, SAMPLE_CELLS.slice(0, 1 + (i % 3)), { builtAt })));
-    await vi.waitFor(async () => expect((await history()).points.map((p) => p.timestamp)).toEqual([1011, 1200, 1306]));
-    const { points } = await history();
-    // Each point is the unfiltered view of its snapshot: the newest is what /metrics/snapshot serves.
-    expect(points[2]!.data).toEqual(((await (await fetch(`${url}/metrics/snapshot`)).json()) as { data: unknown }).data);
-    expect(points[0]!.data).not.toEqual(points[2]!.data);
+  it('answers /metrics/history from the history store: today\'s shape without parameters, 400 naming a bad one', async () => {
+    const { url } = await start({ history: true });
+    const res = await fetch(`${url}/metrics/history`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ step: 5, max_points: 1000, points: [] });
+    const bad = await fetch(`${url}/metrics/history?since=9&until=8`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/^since: /);
+    const tooMany = await fetch(`${url}/metrics/history?since=${Math.floor(Date.now() / 1000) - 3600}&step=0.1`);
+    expect(tooMany.status).toBe(400);
+    expect(((await tooMany.json()) as { error: string }).error).toMatch(/^step: 360\d\d points .* more than 1000/);
+    // Without a history store the route still answers, empty, and says so.
+    await gateway!.close();
+    const off = await start({});
+    expect(await (await fetch(`${off.url}/metrics/history`)).json()).toMatchObject({ history: 'off', points: [] });
   });
 
   it('serves the dashboard at / before the fallback, and leaves it everything else', async () => {

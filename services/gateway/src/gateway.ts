@@ -22,6 +22,8 @@ import { ViewRegistry } from './view-registry.js';
 import { StreamServer } from './ws-server.js';
 import { alertRoutes, type AlertsApi } from './alert-routes.js';
 import { runsRoutes, type RunsApi } from './runs-routes.js';
+import type { HistoryReader } from '@pulse/history';
+import { historyReply } from './history.js';
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -44,6 +46,8 @@ export interface GatewayDeps {
   alerts?: AlertsApi;
   /** The runs and annotations routes' store and the history their exports read (runs-routes.ts). */
   runs?: RunsApi;
+  /** The durable history GET /metrics/history reads (docs/HISTORY.md); without it, that route answers 503. */
+  history?: HistoryReader;
 }
 
 export interface Gateway {
@@ -72,6 +76,7 @@ export function createGateway({
   counters = new LimitCounters(GATEWAY_LIMITS, metrics),
   alerts,
   runs,
+  history,
 }: GatewayDeps): Gateway {
   const log = logger.child({ component: 'gateway' });
   const feeds: readonly SnapshotFeed[] = Array.isArray(feed) ? feed : [feed as SnapshotFeed];
@@ -114,7 +119,7 @@ export function createGateway({
     httpRoutes({
       snapshotBody: () => state.restBody(clock.epochSeconds()),
       labelsBody: () => labelsBody(state.snapshot, clock.epochSeconds()),
-      historyBody: () => state.history.responseBody(clock.epochSeconds()),
+      history: (params) => historyReply(history, params, clock.epochSeconds()),
       prometheus: ofHeldSnapshot(new PrometheusExport(renderers.prometheus)),
       vllm: renderers.vllm ? ofHeldSnapshot(new PrometheusExport(renderers.vllm)) : undefined,
       limitsText: () => counters.prometheusText(),

@@ -19,8 +19,8 @@ export interface HttpRouteDeps {
   snapshotBody(): string;
   /** Body of `GET /metrics/labels` (see labels.ts). */
   labelsBody(): string;
-  /** Body of `GET /metrics/history` (see history.ts). */
-  historyBody(): string;
+  /** Status and body of `GET /metrics/history` for the request's query parameters (see history.ts). */
+  history(params: URLSearchParams): Promise<[number, string]>;
   /** Body of `GET /metrics/prometheus`: the cluster's figures, Prometheus text (prometheus-export.ts). */
   prometheus: ExpositionBody;
   /** Body of `GET /vllm/metrics`: their vLLM view (prometheus-vllm.ts); absent while PULSE_PROMETHEUS_COMPAT is not `vllm`. */
@@ -80,7 +80,10 @@ export function httpRoutes(deps: HttpRouteDeps): HttpHandler {
   const routes: Record<string, (req: IncomingMessage) => Reply | Promise<Reply>> = {
     '/metrics/snapshot': () => [200, deps.snapshotBody()],
     '/metrics/labels': () => [200, deps.labelsBody()],
-    '/metrics/history': () => [200, deps.historyBody()],
+    '/metrics/history': async (req) => {
+      const [status, body] = await deps.history(new URL(req.url ?? '/', 'http://gateway').searchParams);
+      return status === 503 ? [status, body, undefined, { 'Retry-After': '1' }] : [status, body];
+    },
     '/metrics/limits': async () => [200, await deps.limitsText(), PROMETHEUS_CONTENT_TYPE],
     '/metrics/prometheus': (req) => expositionReply(deps.prometheus, req),
     [VLLM_METRICS_PATH]: (req) => {

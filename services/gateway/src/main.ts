@@ -7,6 +7,7 @@ import { dashboardHandler } from '@pulse/dashboard';
 import { partitionKeys, runsKeys } from '@pulse/protocol';
 import { openAlertsOrExit } from '@pulse/alerts';
 import { checkPartitionsInBackground, closeRedis, connectRedis, createLogger, exitOnFatal, loadConfigOrExit, onShutdown, RedisRunsStore, RedisSnapshotFeed } from '@pulse/runtime';
+import { historySettingsOrExit, RedisHistoryStore, StoreHistoryReader } from '@pulse/history';
 import { gatewayConfigShape } from './config.js';
 import { createGateway } from './gateway.js';
 
@@ -31,7 +32,13 @@ const alerts = config.PULSE_ALERT_RULES
   : null;
 // Runs and annotations (/v1/runs, /v1/annotations): the deployment's, shared by every gateway.
 const runsRedis = connectRedis(config.REDIS_URL, 'producer', `${name}-runs`, logger);
-const runs = { store: new RedisRunsStore(runsRedis, runsKeys(config.PULSE_KEY_PREFIX)) };
+// History (GET /metrics/history, run exports): what every partition's leader wrote, read on a fail-fast connection.
+const historyConfig = historySettingsOrExit('gateway', config);
+const historyRedis = historyConfig.tiers.length > 0 ? connectRedis(config.REDIS_URL, 'producer', `${name}-history`, logger) : null;
+const history = historyRedis
+  ? new StoreHistoryReader({ store: new RedisHistoryStore(historyRedis, partitions), tiers: historyConfig.tiers, windowMs: historyConfig.windowMs })
+  : undefined;
+const runs = { store: new RedisRunsStore(runsRedis, runsKeys(config.PULSE_KEY_PREFIX)), history };
 const gateway = createGateway({
   config,
   feed: feeds.length === 1 ? feeds[0]! : feeds,
@@ -39,6 +46,7 @@ const gateway = createGateway({
   dashboard: dashboardHandler(),
   alerts: alerts ? { source: alerts.store, queue: alerts.queue } : undefined,
   runs,
+  history,
 });
 
 gateway.server.on('error', (err) => {
@@ -54,5 +62,6 @@ onShutdown(logger, config.PULSE_SHUTDOWN_TIMEOUT_MS, async () => {
   await gateway.close();
   await alerts?.queue.close();
   await closeRedis(runsRedis).catch(() => undefined);
+  if (historyRedis) await closeRedis(historyRedis).catch(() => undefined);
   for (const r of alertsRedis ? [alertsRedis.commands, alertsRedis.patient] : []) await closeRedis(r).catch(() => undefined);
 });

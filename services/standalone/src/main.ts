@@ -24,7 +24,8 @@ import {
   RedisRunsStore,
   SelfMetrics,
 } from '@pulse/runtime';
-import { pulseKeys, runsKeys } from '@pulse/protocol';
+import { partitionKeys, pulseKeys, runsKeys } from '@pulse/protocol';
+import { HistoryRecorder, historySettingsOrExit, MemoryHistoryStore, RedisHistoryStore, StoreHistoryReader } from '@pulse/history';
 import { createBackend } from './backends.js';
 import { standaloneVars } from './config.js';
 
@@ -53,6 +54,16 @@ const partitions = config.PULSE_PARTITIONS;
 const alertsOn = evaluator
   ? new AlertsOnSnapshots(evaluator, pulseKeys(config.PULSE_KEY_PREFIX).leaderLease, logger, { partitions, waitMs: config.PULSE_TICK_MS / 2 })
   : undefined;
+// History (docs/HISTORY.md): in Redis when REDIS_URL is set, else in this process, written by each partition's leader.
+const historyConfig = historySettingsOrExit('pulse', config);
+const historyRedis = config.REDIS_URL && historyConfig.tiers.length > 0 ? connectRedis(config.REDIS_URL, 'producer', 'pulse-history', logger) : null;
+const historyStore =
+  historyConfig.tiers.length === 0
+    ? null
+    : historyRedis
+      ? new RedisHistoryStore(historyRedis, partitionKeys(config.PULSE_KEY_PREFIX, partitions))
+      : new MemoryHistoryStore(partitions);
+const history = historyStore ? new StoreHistoryReader({ store: historyStore, tiers: historyConfig.tiers, windowMs: historyConfig.windowMs }) : undefined;
 // Every partition's aggregator runs here (one, without PULSE_PARTITIONS).
 const replicas = backend.partitions.map((part, partition) => {
   const aggregator = createAggregator({
@@ -62,6 +73,9 @@ const replicas = backend.partitions.map((part, partition) => {
     publisher: part.publisher,
     logger: partitions > 1 ? logger.child({ partition }) : logger,
     alerts: partition === 0 ? alertsOn : undefined,
+    history: historyStore
+      ? new HistoryRecorder({ store: historyStore, partition, tiers: historyConfig.tiers, windowMs: historyConfig.windowMs, graceMs: historyConfig.graceMs, logger })
+      : undefined,
   });
   // OTLP push of the figures (docs/MONITORING.md), while this process leads (always, without REDIS_URL); with
   // partitions, each partition's cells as a resource of their own (pulse.partition).
@@ -84,7 +98,7 @@ registerAggregatorMetrics(metrics, processStatus(replicas, partitions));
 const counters = new LimitCounters([...GATEWAY_LIMITS, ...INGEST_LIMITS], metrics);
 // Runs and annotations (/v1/runs, /v1/annotations): in Redis when REDIS_URL is set, else in this process.
 const runsRedis = config.REDIS_URL ? connectRedis(config.REDIS_URL, 'producer', 'pulse-runs', logger) : null;
-const runs = { store: runsRedis ? new RedisRunsStore(runsRedis, runsKeys(config.PULSE_KEY_PREFIX)) : new MemoryRunsStore() };
+const runs = { store: runsRedis ? new RedisRunsStore(runsRedis, runsKeys(config.PULSE_KEY_PREFIX)) : new MemoryRunsStore(), history };
 const ingest = createIngestApp({ config, log: backend.log, logger, isReady: () => !stopping, metrics, counters });
 const gateway = createGateway({
   config: { ...config, REDIS_URL: config.REDIS_URL ?? '' },
@@ -96,6 +110,7 @@ const gateway = createGateway({
   counters,
   alerts: alerts ? { source: alerts.store, queue: alerts.queue } : undefined,
   runs,
+  history,
 });
 
 gateway.server.on('error', (err) => {
@@ -125,6 +140,7 @@ onShutdown(logger, config.PULSE_SHUTDOWN_TIMEOUT_MS, async () => {
   await alerts?.queue.close();
   if (partitionStore) await closeRedis(partitionStore).catch(() => undefined);
   if (runsRedis) await closeRedis(runsRedis).catch(() => undefined);
+  if (historyRedis) await closeRedis(historyRedis).catch(() => undefined);
   for (const r of alertsRedis ? [alertsRedis.commands, alertsRedis.patient] : []) await closeRedis(r).catch(() => undefined);
   await backend.log.close();
   await backend.close();
