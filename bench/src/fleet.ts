@@ -113,7 +113,10 @@ function filters(names: Traffic['names']): Record<string, CellFilter> {
     model: { endpoints: none, models: set(names.models.slice(0, 1)), nodes: none },
     node: { endpoints: none, models: none, nodes: set(names.nodes.slice(0, 1)) },
     'node+model': { endpoints: none, models: set(names.models.slice(0, 1)), nodes: set(names.nodes.slice(0, 1)) },
+    'most nodes': { endpoints: none, models: none, nodes: set(names.nodes.slice(1)) },
     'most nodes, most models': { endpoints: none, models: set(names.models.slice(1)), nodes: set(names.nodes.slice(1)) },
+    'most endpoints, most models': { endpoints: set(names.endpoints.slice(1)), models: set(names.models.slice(1)), nodes: none },
+    'most of all three': { endpoints: set(names.endpoints.slice(1)), models: set(names.models.slice(1)), nodes: set(names.nodes.slice(1)) },
   };
 }
 

@@ -93,11 +93,24 @@ class SpanHistogram {
   }
 }
 
+/** How many of its cells with the lowest minimums and the highest maximums an aggregate distribution names. */
+export const EXTREME_CELLS = 3;
+
+interface Scalars {
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  /** The member cells with the lowest minimums, lowest first; and with the highest maximums, highest first (at most EXTREME_CELLS each). */
+  lows: CellData[];
+  highs: CellData[];
+}
+
 /** A distribution summed over member cells. */
 class AggregateDistribution implements DistributionData {
   readonly histogram = new SpanHistogram();
   private stale = true;
-  private scalars = { count: 0, sum: 0, min: 0, max: 0 };
+  private scalars: Scalars = { count: 0, sum: 0, min: 0, max: 0, lows: [], highs: [] };
 
   constructor(
     private readonly members: ReadonlySet<CellData>,
@@ -109,23 +122,38 @@ class AggregateDistribution implements DistributionData {
     this.stale = true;
   }
 
-  private read(): { count: number; sum: number; min: number; max: number } {
+  private read(): Scalars {
     if (!this.stale) return this.scalars;
     let count = 0;
     let sum = 0;
     let min = Infinity;
     let max = -Infinity;
+    const lows: CellData[] = [];
+    const highs: CellData[] = [];
+    const { name } = this;
     for (const cell of this.members) {
-      const d = cell[this.name];
+      const d = cell[name];
       if (d.count === 0) continue;
       count += d.count;
       sum += d.sum;
       if (d.min < min) min = d.min;
       if (d.max > max) max = d.max;
+      if (lows.length < EXTREME_CELLS || d.min < lows[lows.length - 1]![name].min) rank(lows, cell, (c) => c[name].min < d.min);
+      if (highs.length < EXTREME_CELLS || d.max > highs[highs.length - 1]![name].max) rank(highs, cell, (c) => c[name].max > d.max);
     }
-    this.scalars = count === 0 ? { count: 0, sum: 0, min: 0, max: 0 } : { count, sum, min, max };
+    this.scalars = count === 0 ? { count: 0, sum: 0, min: 0, max: 0, lows, highs } : { count, sum, min, max, lows, highs };
     this.stale = false;
     return this.scalars;
+  }
+
+  /**
+   * The member cells with the most extreme values on `side`, most extreme
+   * first: a view that leaves some cells out finds its own extreme among
+   * them unless it leaves all of them out (view.ts).
+   */
+  extremeCells(side: 'min' | 'max'): readonly CellData[] {
+    const s = this.read();
+    return side === 'min' ? s.lows : s.highs;
   }
 
   get count(): number {
@@ -150,6 +178,14 @@ class AggregateDistribution implements DistributionData {
   get counts(): Uint32Array {
     return this.histogram.counts;
   }
+}
+
+/** Puts `cell` into `ranked` after the cells that come `before` it, keeping at most EXTREME_CELLS. */
+function rank(ranked: CellData[], cell: CellData, before: (c: CellData) => boolean): void {
+  let i = 0;
+  while (i < ranked.length && before(ranked[i]!)) i++;
+  ranked.splice(i, 0, cell);
+  if (ranked.length > EXTREME_CELLS) ranked.pop();
 }
 
 /** The sums of a set of cells, shaped like a cell. */

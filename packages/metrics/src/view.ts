@@ -13,6 +13,7 @@ import {
   type CacheData,
   type CacheFigures,
   type CellData,
+  type CellDistribution,
   type CellNumber,
   type Counts,
   type DistributionData,
@@ -30,6 +31,7 @@ import {
   type Stats,
 } from '@pulse/protocol';
 import { LogHistogram } from './log-histogram.js';
+import { EXTREME_CELLS, type Aggregate } from './aggregates.js';
 import type { PartitionedReplica } from './partitions.js';
 import type { SnapshotReplica } from './replica.js';
 
@@ -96,54 +98,86 @@ const scratch = new DistributionAccumulator();
 
 function statsOf(parts: Parts): Stats | undefined {
   scratch.reset();
-  for (const d of parts.plus) scratch.add(d);
+  for (const d of parts.kept) scratch.add(d);
+  for (const d of parts.covering) scratch.add(d);
   for (const d of parts.minus) scratch.add(d, -1);
   if (scratch.count === 0) return undefined;
-  if (parts.bounded) {
-    scratch.min = parts.min;
-    scratch.max = parts.max;
+  if (parts.minus.length > 0) {
+    // Counts, sums and histograms subtract exactly; a minimum does not.
+    scratch.min = parts.extreme('min', Infinity);
+    scratch.max = parts.extreme('max', -Infinity);
   }
   return scratch.stats();
 }
 
+type Side = 'min' | 'max';
+
+/** Whether `x` is beyond `best` on `side`. */
+function beats(side: Side, x: number, best: number): boolean {
+  return side === 'min' ? x < best : x > best;
+}
+
+/** The extreme on `side` of the distributions with samples. */
+function extremeOf(ds: readonly DistributionData[], side: Side, from: number): number {
+  let best = from;
+  for (const d of ds) {
+    if (d.count === 0) continue;
+    const x = side === 'min' ? d.min : d.max;
+    if (beats(side, x, best)) best = x;
+  }
+  return best;
+}
+
+/** The extreme on `side` of the selected cells behind a covering sum, or `best` if none beats it. */
+type Walk = (side: Side, best: number) => number;
+
 /**
- * The distributions one figure of a group merges: `plus` summed, less
- * `minus` (a view may take a whole aggregate less the parts its filter
- * leaves out, see `complement`). Counts, sums and histograms subtract
- * exactly; a minimum does not, so a group that subtracts is `bounded` by
- * the min and max of the cells it selects, found by walking them.
+ * The distributions one figure of a group merges: `kept` (units the filter
+ * selects whole) and `covering` (whole aggregates, and the cells added back
+ * by inclusion–exclusion) summed, less `minus` (the units a filter leaves
+ * out of a covering aggregate, see `compose`). `walks` find the extremes of
+ * the selected cells behind `covering` when they are ambiguous.
  */
 class Parts {
-  readonly plus: DistributionData[] = [];
+  readonly kept: DistributionData[] = [];
+  readonly covering: DistributionData[] = [];
   readonly minus: DistributionData[] = [];
-  bounded = false;
-  min = Infinity;
-  max = -Infinity;
-
-  /** A selected cell's distribution: its extremes are the group's candidates. */
-  bound(d: DistributionData): void {
-    this.bounded = true;
-    if (d.count === 0) return;
-    if (d.min < this.min) this.min = d.min;
-    if (d.max > this.max) this.max = d.max;
-  }
+  readonly walks: Walk[] = [];
+  /** Merged parts (`of`): the groups whose extremes make theirs. */
+  private groups: readonly Parts[] | null = null;
 
   /** The parts of several groups merged into one (the view's totals over its endpoints). */
   static of(groups: readonly Parts[]): Parts {
     const all = new Parts();
     for (const g of groups) {
-      all.plus.push(...g.plus);
+      all.kept.push(...g.kept);
+      all.covering.push(...g.covering);
       all.minus.push(...g.minus);
-      if (!g.bounded) continue;
-      all.bounded = true;
-      all.min = Math.min(all.min, g.min);
-      all.max = Math.max(all.max, g.max);
     }
-    if (all.bounded) {
-      // A group that did not subtract has its extremes in its parts.
-      for (const g of groups) if (!g.bounded) for (const d of g.plus) all.bound(d);
-    }
+    all.groups = groups;
     return all;
+  }
+
+  /**
+   * The extreme on `side` of the selected cells, or `best` when none beats
+   * it. What was added bounds it; that bound is the answer unless a
+   * subtracted unit reaches it too (every left-out cell lies in one, so
+   * otherwise the cell holding it is selected). Only then are the selected
+   * cells searched — and not at all when the bound cannot beat `best`.
+   */
+  extreme(side: Side, best: number): number {
+    if (this.groups) {
+      for (const g of this.groups) best = g.extreme(side, best);
+      return best;
+    }
+    const none = side === 'min' ? Infinity : -Infinity;
+    const bound = extremeOf(this.covering, side, extremeOf(this.kept, side, none));
+    if (!beats(side, bound, best)) return best;
+    const out = extremeOf(this.minus, side, none);
+    if (beats(side, bound, out)) return bound;
+    best = extremeOf(this.kept, side, best);
+    for (const walk of this.walks) best = walk(side, best);
+    return best;
   }
 }
 
@@ -170,49 +204,43 @@ class Group {
 
   constructor(private readonly full: boolean) {}
 
+  /** Adds a unit the filter selects whole. */
   add(c: Unit): void {
-    addNumbers(this.n, c);
-    if (inWindow(c)) {
-      this.latency.plus.push(c.latency);
-      this.ttft.plus.push(c.ttft);
-    }
-    if (!this.full) return;
-    this.tps.plus.push(c.tokensPerSecond);
-    this.itl.plus.push(c.itl);
-    if (c.errorsByStatus.size > 0) addCounts(this.statuses, c.errorsByStatus, 1);
-    if (c.errorsByType.size > 0) addCounts(this.types, c.errorsByType, 1);
-    for (let i = 0; i < c.sloGood.length; i++) this.sloGood[i] = (this.sloGood[i] ?? 0) + c.sloGood[i]!;
+    this.sum(c, 1, 'kept');
   }
 
-  /** Takes out a unit `add` counted (whole, as part of a larger one). */
+  /** Adds a unit that also holds cells the filter leaves out (they are subtracted, see `compose`). */
+  cover(c: Unit): void {
+    this.sum(c, 1, 'covering');
+  }
+
+  /** Takes out a unit of left-out cells that `cover` counted. */
   subtract(c: Unit): void {
-    subtractNumbers(this.n, c);
-    if (inWindow(c)) {
-      this.latency.minus.push(c.latency);
-      this.ttft.minus.push(c.ttft);
-    }
-    if (!this.full) return;
-    this.tps.minus.push(c.tokensPerSecond);
-    this.itl.minus.push(c.itl);
-    if (c.errorsByStatus.size > 0) addCounts(this.statuses, c.errorsByStatus, -1);
-    if (c.errorsByType.size > 0) addCounts(this.types, c.errorsByType, -1);
-    for (let i = 0; i < c.sloGood.length; i++) this.sloGood[i] = (this.sloGood[i] ?? 0) - c.sloGood[i]!;
+    this.sum(c, -1, 'minus');
   }
 
-  /** The group's extremes are its selected cells' (`bound`), none if it has none: it subtracts. */
-  boundByCells(): void {
-    this.latency.bounded = this.ttft.bounded = this.tps.bounded = this.itl.bounded = true;
-  }
-
-  /** A cell the view selects, for the extremes of a group that subtracts. */
-  bound(c: CellData): void {
+  private sum(c: Unit, sign: 1 | -1, into: 'kept' | 'covering' | 'minus'): void {
+    if (sign > 0) addNumbers(this.n, c);
+    else subtractNumbers(this.n, c);
     if (inWindow(c)) {
-      this.latency.bound(c.latency);
-      this.ttft.bound(c.ttft);
+      this.latency[into].push(c.latency);
+      this.ttft[into].push(c.ttft);
     }
     if (!this.full) return;
-    this.tps.bound(c.tokensPerSecond);
-    this.itl.bound(c.itl);
+    this.tps[into].push(c.tokensPerSecond);
+    this.itl[into].push(c.itl);
+    if (c.errorsByStatus.size > 0) addCounts(this.statuses, c.errorsByStatus, sign);
+    if (c.errorsByType.size > 0) addCounts(this.types, c.errorsByType, sign);
+    for (let i = 0; i < c.sloGood.length; i++) this.sloGood[i] = (this.sloGood[i] ?? 0) + sign * c.sloGood[i]!;
+  }
+
+  /** How to find the extremes of the selected cells behind what `cover` added, when they are ambiguous. */
+  selected(find: (name: CellDistribution, side: Side, best: number) => number): void {
+    this.latency.walks.push((side, best) => find('latency', side, best));
+    this.ttft.walks.push((side, best) => find('ttft', side, best));
+    if (!this.full) return;
+    this.tps.walks.push((side, best) => find('tokensPerSecond', side, best));
+    this.itl.walks.push((side, best) => find('itl', side, best));
   }
 }
 
@@ -293,118 +321,157 @@ export function buildView(snapshot: InternalSnapshot | null, filter: CellFilter 
 }
 
 /**
- * A view of what a replica holds, built from its aggregates: the coarsest
- * ones the filter allows (by endpoint or node when the filter does not
- * split them, by a pair of labels when it splits one), and single cells
- * only when it filters on both models and nodes. Equal to `buildView` of the
- * replica's snapshot. `memo`, one per snapshot, shares the stats of whole
- * aggregates between the views of that snapshot.
+ * A view of what a replica holds, built from its aggregates: each endpoint's
+ * and each node's group composed from the coarsest aggregates the filter
+ * allows (see `compose`). Equal to `buildView` of the replica's snapshot.
+ * `memo`, one per snapshot, shares the stats of whole aggregates between the
+ * views of that snapshot.
  */
 export function buildReplicaView(replica: SnapshotReplica | PartitionedReplica, filter: CellFilter = ALL_CELLS, memo: StatsMemo | null = null): View {
   const snapshot = replica.snapshot;
   if (!snapshot) return buildView(null, filter);
-  // Partitions (partitions.ts): each one's aggregates are added into the same groups, which sums their cells.
+  // Partitions (partitions.ts): each one's aggregates are composed into the same groups, which sums their cells.
   const parts = 'parts' in replica ? replica.parts : [replica];
   const { endpoints: E, models: M, nodes: N } = filter;
   const groups = new Groups();
-  // A grouping whose other two labels are both filtered has no aggregate to read: its cells are walked, once for both.
-  const endpointsFromCells = N.size > 0 && M.size > 0;
-  const nodesFromCells = E.size > 0 && M.size > 0;
   for (const part of parts) {
-    const a = part.aggregates;
-    // Most nodes and most models: each endpoint's whole aggregate less what the filter leaves out costs
-    // a few merges instead of one per selected cell (the cells are walked only for their min and max).
-    const out = endpointsFromCells ? leftOut(part, N, M) : null;
-    if (endpointsFromCells || nodesFromCells) {
-      // Callbacks, not the `pick` generator: this walk visits thousands of cells, and resuming a generator per cell was most of a view's time.
-      forPicked(part.byLabels, N, (endpoints, node) => {
-        const nodeGroup = nodesFromCells ? groups.node(node) : null;
-        forPicked(endpoints, E, (models, endpoint) => {
-          const g = endpointsFromCells ? groups.endpoint(endpoint) : null;
-          forPicked(models, M, (cell) => {
-            if (g) {
-              // Bound whether added or not: another partition may take its cells out of aggregates.
-              g.bound(cell);
-              if (!out) g.add(cell);
-            }
-            nodeGroup?.add(cell);
-          });
-        });
-      });
-    }
-    if (out) {
-      for (const [endpoint, whole] of pick(a.byEndpoint, E)) complement(groups.endpoint(endpoint), part, endpoint, whole, out);
-    } else if (!endpointsFromCells) {
-      for (const [endpoint, whole] of pick(a.byEndpoint, E)) {
-        const g = groups.endpoint(endpoint);
-        if (N.size === 0 && M.size === 0) g.add(whole);
-        else if (M.size === 0) addFrom(g, a.byEndpointNode.get(endpoint), N);
-        else addFrom(g, a.byEndpointModel.get(endpoint), M);
-      }
-    }
+    forPicked(part.aggregates.byEndpoint, E, (whole, endpoint) => compose(groups.endpoint(endpoint), whole, endpointSlice(part, endpoint), N, M));
   }
   const nodeGroups = () => {
-    if (nodesFromCells) return groups.perNode;
     for (const part of parts) {
-      const a = part.aggregates;
-      for (const [node, whole] of pick(a.byNode, N)) {
-        const g = groups.node(node);
-        if (E.size === 0 && M.size === 0) g.add(whole);
-        else if (M.size === 0) for (const endpoint of E) addUnit(g, a.byEndpointNode.get(endpoint)?.get(node));
-        else addFrom(g, a.byNodeModel.get(node), M);
-      }
+      forPicked(part.aggregates.byNode, N, (whole, node) => compose(groups.node(node), whole, nodeSlice(part, node), E, M));
     }
     return groups.perNode;
   };
   return new View(snapshot, filter, groups.perEndpoint, once(nodeGroups), memo);
 }
 
-/** The nodes and models of a partition a filter of both leaves out. */
-interface LeftOut {
-  nodes: string[];
-  models: string[];
+/**
+ * One group's cube in one part: an endpoint's cells by node and model, or a
+ * node's by endpoint and model — its units along the first label (`a`),
+ * along the model, and its single cells.
+ */
+interface Slice {
+  labels(): Iterable<string>;
+  models(): Iterable<string>;
+  byLabel(a: string): Unit | undefined;
+  byModel(m: string): Unit | undefined;
+  cell(a: string, m: string): Unit | undefined;
+  labelOf(c: CellData): string;
 }
 
-/**
- * What a filter of nodes and models leaves out, when taking it out of whole
- * endpoint aggregates is cheaper than adding up the cells it keeps (each
- * merge counted alike; an aggregate's is a little dearer, hence the margin);
- * null when it is not.
- */
-function leftOut(part: SnapshotReplica, nodes: ReadonlySet<string>, models: ReadonlySet<string>): LeftOut | null {
+function endpointSlice(part: SnapshotReplica, endpoint: string): Slice {
   const a = part.aggregates;
-  const present = new Set<string>();
-  for (const byModel of a.byNodeModel.values()) for (const model of byModel.keys()) present.add(model);
-  const out = { nodes: [...a.byNode.keys()].filter((n) => !nodes.has(n)), models: [...present].filter((m) => !models.has(m)) };
-  const kept = (a.byNode.size - out.nodes.length) * (present.size - out.models.length);
-  const takenOut = 1 + out.nodes.length + out.models.length + out.nodes.length * out.models.length;
-  return 2 * takenOut < kept ? out : null;
-}
-
-/**
- * An endpoint's group as its whole aggregate less the nodes and the models
- * left out, plus the cells of both (taken out twice): inclusion–exclusion,
- * exact for counts, sums and histograms. Extremes come from `Group.bound`.
- */
-function complement(g: Group, part: SnapshotReplica, endpoint: string, whole: Unit, out: LeftOut): void {
-  const a = part.aggregates;
-  g.boundByCells();
-  g.add(whole);
   const byNode = a.byEndpointNode.get(endpoint);
-  for (const node of out.nodes) {
-    const unit = byNode?.get(node);
-    if (unit) g.subtract(unit);
-  }
   const byModel = a.byEndpointModel.get(endpoint);
-  for (const model of out.models) {
-    const unit = byModel?.get(model);
-    if (unit) g.subtract(unit);
+  return {
+    labels: () => byNode?.keys() ?? [],
+    models: () => byModel?.keys() ?? [],
+    byLabel: (node) => byNode?.get(node),
+    byModel: (model) => byModel?.get(model),
+    cell: (node, model) => part.byLabels.get(node)?.get(endpoint)?.get(model),
+    labelOf: (c) => c.node,
+  };
+}
+
+function nodeSlice(part: SnapshotReplica, node: string): Slice {
+  const a = part.aggregates;
+  const cells = part.byLabels.get(node);
+  const byModel = a.byNodeModel.get(node);
+  return {
+    labels: () => cells?.keys() ?? [],
+    models: () => byModel?.keys() ?? [],
+    byLabel: (endpoint) => a.byEndpointNode.get(endpoint)?.get(node),
+    byModel: (model) => byModel?.get(model),
+    cell: (endpoint, model) => cells?.get(endpoint)?.get(model),
+    labelOf: (c) => c.endpoint,
+  };
+}
+
+/**
+ * Adds to `g` the cells of `whole` whose label is in `keepA` and whose model
+ * is in `keepM` (empty sets keep all), by the cheapest of two exact ways:
+ * the units the filter selects (one per label, per model, or per cell when
+ * it filters both), or inclusion–exclusion — the whole aggregate, less the
+ * units of the labels and of the models left out, plus the cells left out
+ * twice. A filter that keeps most of a group ("every node but one") costs a
+ * few merges instead of one per kept unit. Subtracting leaves the extremes
+ * ambiguous: the group can walk its selected cells (`settleExtremes`).
+ */
+function compose(g: Group, whole: Aggregate, slice: Slice, keepA: ReadonlySet<string>, keepM: ReadonlySet<string>): void {
+  if (keepA.size === 0 && keepM.size === 0) {
+    g.add(whole);
+    return;
   }
-  for (const node of out.nodes) {
-    const cells = part.byLabels.get(node)?.get(endpoint);
-    if (!cells) continue;
-    for (const model of out.models) addUnit(g, cells.get(model));
+  const outA = keepA.size === 0 ? [] : [...slice.labels()].filter((k) => !keepA.has(k));
+  const outM = keepM.size === 0 ? [] : [...slice.models()].filter((m) => !keepM.has(m));
+  const keptA = keepA.size === 0 ? 1 : keepA.size;
+  const keptM = keepM.size === 0 ? 1 : keepM.size;
+  const subtracted = 1 + outA.length + outM.length + outA.length * outM.length;
+  // A whole aggregate's merge costs a little more than a cell's, hence the margin.
+  if (2 * subtracted < keptA * keptM) {
+    g.cover(whole);
+    for (const a of outA) subtractUnit(g, slice.byLabel(a));
+    for (const m of outM) subtractUnit(g, slice.byModel(m));
+    for (const a of outA) for (const m of outM) coverUnit(g, slice.cell(a, m));
+    const keeps = (c: CellData) => (keepA.size === 0 || keepA.has(slice.labelOf(c))) && (keepM.size === 0 || keepM.has(c.model));
+    g.selected((name, side, best) => {
+      // The whole's most extreme cells, most extreme first: the first one selected has the group's extreme.
+      const ranked = whole[name].extremeCells(side);
+      const first = ranked.find(keeps);
+      if (first) return beats(side, first[name][side], best) ? first[name][side] : best;
+      // All of them left out: had it more, the rest might hold it.
+      return ranked.length < EXTREME_CELLS ? best : sliceExtreme(slice, keepA, keepM, name, side, best);
+    });
+  } else if (keepM.size === 0) {
+    for (const a of keepA) addUnit(g, slice.byLabel(a));
+  } else if (keepA.size === 0) {
+    for (const m of keepM) addUnit(g, slice.byModel(m));
+  } else {
+    for (const a of keepA) for (const m of keepM) addUnit(g, slice.cell(a, m));
   }
+}
+
+/**
+ * The minimum (or maximum) of `read` over the cells of a slice with a label
+ * in `keepA` and a model in `keepM` (all when empty; not both). When only one
+ * is filtered, its units hold exactly the selected cells. When both are, a
+ * label's unit bounds its cells, so only the units that could beat the best
+ * so far have their cells looked at: a few of them, not every cell.
+ */
+function sliceExtreme(
+  slice: Slice,
+  keepA: ReadonlySet<string>,
+  keepM: ReadonlySet<string>,
+  name: CellDistribution,
+  side: Side,
+  best: number,
+): number {
+  // A unit with samples of a distribution has them in the window.
+  const extreme = (u: Unit | undefined): number | null => {
+    const d = u?.[name];
+    return !d || d.count === 0 ? null : d[side];
+  };
+  if (keepA.size === 0) {
+    for (const m of keepM) {
+      const x = extreme(slice.byModel(m));
+      if (x !== null && beats(side, x, best)) best = x;
+    }
+    return best;
+  }
+  for (const a of keepA) {
+    const bound = extreme(slice.byLabel(a));
+    if (bound === null || !beats(side, bound, best)) continue;
+    if (keepM.size === 0) {
+      best = bound;
+      continue;
+    }
+    for (const m of keepM) {
+      const x = extreme(slice.cell(a, m));
+      if (x !== null && beats(side, x, best)) best = x;
+    }
+  }
+  return best;
 }
 
 function once<T>(f: () => T): () => T {
@@ -431,25 +498,16 @@ function forPicked<V>(map: ReadonlyMap<string, V>, keys: ReadonlySet<string>, f:
   }
 }
 
-/** The entries of `map` whose keys are in `keys`, or all of them when `keys` is empty. */
-function* pick<V>(map: ReadonlyMap<string, V>, keys: ReadonlySet<string>): Iterable<[string, V]> {
-  if (keys.size === 0) {
-    yield* map;
-    return;
-  }
-  for (const k of keys) {
-    const v = map.get(k);
-    if (v !== undefined) yield [k, v];
-  }
-}
-
 function addUnit(g: Group, unit: Unit | undefined): void {
   if (unit) g.add(unit);
 }
 
-function addFrom(g: Group, units: ReadonlyMap<string, Unit> | undefined, keys: ReadonlySet<string>): void {
-  if (!units) return;
-  for (const k of keys) addUnit(g, units.get(k));
+function coverUnit(g: Group, unit: Unit | undefined): void {
+  if (unit) g.cover(unit);
+}
+
+function subtractUnit(g: Group, unit: Unit | undefined): void {
+  if (unit) g.subtract(unit);
 }
 
 /**
@@ -557,8 +615,9 @@ export class View {
   }
 
   private stats(parts: Parts): Stats | undefined {
-    if (parts.plus.length !== 1 || parts.minus.length !== 0 || !this.memo) return statsOf(parts);
-    const d = parts.plus[0]!;
+    // Only a unit taken whole reads the same in every view.
+    if (parts.kept.length !== 1 || parts.covering.length !== 0 || parts.minus.length !== 0 || !this.memo) return statsOf(parts);
+    const d = parts.kept[0]!;
     if (this.memo.has(d)) return this.memo.get(d);
     const s = statsOf(parts);
     this.memo.set(d, s);
