@@ -21,7 +21,7 @@ let pulse: ServiceProcess;
 let other: ServiceProcess;
 beforeAll(async () => {
   redis = await startTestRedis();
-  const env = { REDIS_URL: redis.url, PULSE_KEY_PREFIX: uniquePrefix('cli-runs'), PULSE_WRITE_TOKENS: WRITE, PULSE_READ_TOKENS: READ, PULSE_TICK_MS: '100', LOG_LEVEL: 'warn' };
+  const env = { REDIS_URL: redis.url, PULSE_KEY_PREFIX: uniquePrefix('cli-runs'), PULSE_WRITE_TOKENS: WRITE, PULSE_READ_TOKENS: READ, PULSE_TICK_MS: '100', PULSE_HISTORY_TIERS: '0.1s:10m,1s:1h', PULSE_HISTORY_GRACE_MS: '200', LOG_LEVEL: 'warn' };
   [pulse, other] = await Promise.all([startService('standalone', env), startService('standalone', env)]);
 }, 30_000);
 afterAll(async () => {
@@ -69,6 +69,35 @@ describe('pulse run and pulse annotate', () => {
     const json = await pulseCli(['run', 'list', `127.0.0.1:${pulse.port}`, '--json'], tokens);
     const { runs } = JSON.parse(json.stdout) as { runs: { id: string; labels: Record<string, string>; stopped_at?: number }[] };
     expect(runs[0]).toMatchObject({ id, labels: { model: 'gpt-4', qps: '50' }, stopped_at: expect.any(Number) });
+  });
+
+  it('exports a run recorded from real traffic, as the route gives it, from either gateway', async () => {
+    const id = (await pulseCli(['run', 'start', `127.0.0.1:${pulse.port}`, 'traffic'], tokens)).stdout.trim();
+    for (let i = 0; i < 10; i++) {
+      const ts = Date.now() / 1000;
+      const events = [
+        { type: 'request.start', ts, node: 'n1', request_id: `x${i}`, endpoint: '/v1/chat/completions', model: 'm', stream: true },
+        { type: 'request.end', ts, node: 'n1', request_id: `x${i}`, endpoint: '/v1/chat/completions', model: 'm', stream: true, status: 200, latency_ms: 100 + i, ttft_ms: 20, completion_tokens: 5 },
+      ];
+      const res = await fetch(`${pulse.url}/v1/events`, { method: 'POST', headers: { authorization: `Bearer ${WRITE}`, 'content-type': 'application/json' }, body: JSON.stringify(events) });
+      expect(res.status).toBe(202);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await pulseCli(['run', 'stop', `127.0.0.1:${pulse.port}`, id], tokens)).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 800));
+
+    const jsonl = await pulseCli(['run', 'export', `127.0.0.1:${other.port}`, id, '--format', 'jsonl', '--step', '0.1', '--metric', 'latency'], tokens);
+    expect([jsonl.code, jsonl.stderr]).toEqual([0, '']);
+    const route = await (await fetch(`${pulse.url}/v1/runs/${id}/export?format=jsonl&step=0.1&metric_type=latency`, { headers: { authorization: `Bearer ${READ}` } })).text();
+    expect(jsonl.stdout).toBe(route);
+    const points = jsonl.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { timestamp: number; data: { latency: Record<string, { max: number }> } });
+    expect(points.length).toBeGreaterThan(5);
+    expect(Math.max(...points.map((p) => p.data.latency['/v1/chat/completions']?.max ?? 0))).toBe(109);
+
+    const csv = await pulseCli(['run', 'export', `127.0.0.1:${pulse.port}`, id, '--step', '1s'], tokens);
+    const [header, ...rows] = csv.stdout.trimEnd().split('\r\n');
+    expect(header!.split(',').slice(0, 3)).toEqual(['timestamp', 'time', 'requests_per_sec']);
+    expect(rows.length).toBeGreaterThan(0);
   });
 
   it('says which token to set when one is missing or wrong', async () => {
