@@ -5,11 +5,11 @@
  */
 import { z } from 'zod';
 import { ConfigError, intVar } from '@pulse/runtime';
-import { DEFAULT_HISTORY_TIERS, parseTiers, type Tier } from './tiers.js';
+import { defaultTiers, parseTiers, type Tier } from './tiers.js';
 
 export const historyVars = {
-  /** `<step>:<retention>,…`, finest first, the first step the tick; `off` records nothing. Default `0.5s:10m,5s:6h,1m:7d`. */
-  PULSE_HISTORY_TIERS: z.string().default(DEFAULT_HISTORY_TIERS),
+  /** `<step>:<retention>,…`, finest first, the first step the tick; `off` records nothing. Default: `defaultTiers` of the tick (`0.5s:10m,5s:6h,1m:7d` at 500 ms). */
+  PULSE_HISTORY_TIERS: z.string().optional(),
   /** How long after a tick bucket closes its record is written: events this late still count in it. Default 1000 ms. */
   PULSE_HISTORY_GRACE_MS: intVar(1000, 0, 60_000),
 };
@@ -22,11 +22,11 @@ export interface HistorySettings {
 }
 
 /** The settings of `config`, checked: throws ConfigError naming PULSE_HISTORY_TIERS. */
-export function historySettings(config: { PULSE_HISTORY_TIERS: string; PULSE_HISTORY_GRACE_MS: number; PULSE_TICK_MS: number; PULSE_WINDOW_SECONDS: number }): HistorySettings {
+export function historySettings(config: { PULSE_HISTORY_TIERS?: string | undefined; PULSE_HISTORY_GRACE_MS: number; PULSE_TICK_MS: number; PULSE_WINDOW_SECONDS: number }): HistorySettings {
   const windowMs = config.PULSE_WINDOW_SECONDS * 1000;
   let tiers: Tier[];
   try {
-    tiers = parseTiers(config.PULSE_HISTORY_TIERS, config.PULSE_TICK_MS);
+    tiers = parseTiers(config.PULSE_HISTORY_TIERS ?? defaultTiers(config.PULSE_TICK_MS), config.PULSE_TICK_MS);
   } catch (err) {
     throw new ConfigError([(err as Error).message]);
   }

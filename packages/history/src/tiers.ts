@@ -1,7 +1,7 @@
 /**
  * History tiers (docs/HISTORY.md): each a bucket length and how long its
  * buckets are kept, finest first, from PULSE_HISTORY_TIERS
- * (`0.5s:10m,5s:6h,1m:7d` by default; `off` records nothing). The finest is
+ * (`defaultTiers` of the tick when unset; `off` records nothing). The finest is
  * the tick; each coarser one is an exact sum of the one before it, so its
  * step must be a whole multiple of that one's.
  */
@@ -12,7 +12,24 @@ export interface Tier {
   readonly retentionMs: number;
 }
 
-export const DEFAULT_HISTORY_TIERS = '0.5s:10m,5s:6h,1m:7d';
+/**
+ * The tiers when PULSE_HISTORY_TIERS is not set: every tick for 10 minutes,
+ * every 5 s for 6 hours, every minute for 7 days — each coarser step rounded
+ * up to a whole multiple of the one before, so any PULSE_TICK_MS works
+ * (`0.5s:10m,5s:6h,1m:7d` at the default tick, `0.3s:10m,5.1s:6h,61.2s:7d` at 300 ms).
+ */
+export function defaultTiers(tickMs: number): string {
+  const fiveSeconds = Math.ceil(5000 / tickMs) * tickMs;
+  const minute = Math.ceil(60_000 / fiveSeconds) * fiveSeconds;
+  const name = (ms: number) => (ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
+  const tiers: [number, string][] = [];
+  for (const [stepMs, retention] of [[tickMs, '10m'], [fiveSeconds, '6h'], [minute, '7d']] as const) {
+    // A tick of 5 s or more is its own 5-s tier: one tier, kept the longer.
+    if (tiers.length > 0 && tiers[tiers.length - 1]![0] === stepMs) tiers.pop();
+    tiers.push([stepMs, retention]);
+  }
+  return tiers.map(([stepMs, retention]) => `${name(stepMs)}:${retention}`).join(',');
+}
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
