@@ -118,7 +118,7 @@ describe('history', () => {
 
     const answers: string[] = [];
     for (const [i, view] of VIEWS.entries()) {
-      const live = clients[i]!.received.filter((r) => r.msg.type === 'metrics_update').map((r) => r.msg as { timestamp: number; data: Record<string, unknown> });
+      const live = clients[i]!.received.filter((r) => r.msg.type === 'metrics_update').map((r) => r.msg as unknown as { timestamp: number; data: Record<string, unknown> });
       const got = await history(gateway.url, started, until, view.query);
       expect(got.status, got.text).toBe(200);
       answers.push(got.text);
