@@ -49,10 +49,11 @@ export function toQuery(state: FilterState): string {
 
 /**
  * Parameters of the page that are not filters: the gateway (`ws`), the read
- * token (so a reload still authenticates) and the SLO targets. A filter
- * change rewrites the address, and keeps these as they were.
+ * token (so a reload still authenticates), the SLO targets and the charts'
+ * time range (time-range.ts). A filter change rewrites the address, and keeps
+ * these as they were.
  */
-export const PAGE_PARAMS = ['ws', 'token', 'slo_target'] as const;
+export const PAGE_PARAMS = ['ws', 'token', 'slo_target', 'range', 'from', 'to'] as const;
 
 /** The address's query for `state`, with the page parameters of `search` (the current one); '' when empty. */
 export function addressQuery(state: FilterState, search: string): string {

@@ -4,6 +4,13 @@
  * tables from its messages; the model table from ModelViews; the connection
  * pill from the client's status; the alerts panels and the charts' firing
  * bands from AlertsPanel.
+ *
+ * The charts never start empty: on load, on every (re)connect and on every
+ * change of view or time range, the view's history over the range (the same
+ * filters as the subscription) is drawn under the live points. The range
+ * picker and a drag across a chart pick the span (time-range.ts); runs and
+ * annotations are drawn on the charts, and two runs picked in the runs panel
+ * are compared on them (RunsPanel, Comparison).
  */
 import {
   connect,
@@ -28,18 +35,22 @@ import {
 import { METRIC_TYPES, isMetricType } from '@pulse/protocol/snapshot-data';
 import { AlertsPanel } from './alerts-panel.js';
 import { Chart } from './chart.js';
+import { Comparison } from './compare.js';
 import { byId, element, setOptions } from './dom.js';
 import { CHARTS } from './chart-specs.js';
 import { addressQuery, DEFAULT_FILTERS, fromQuery, toSubscribe, type FilterState } from './filters.js';
 import { fetchHistory, fetchLabels } from './rest.js';
 import { ModelViews } from './model-views.js';
+import { RunsPanel } from './runs-panel.js';
+import { annotationsWithin, runBands, type Annotation, type Run } from './runs.js';
 import { describeStatus } from './status.js';
 import { renderSlos } from './slo-panel.js';
 import { renderEndpoints, renderModels, renderNodes, renderStatuses } from './tables.js';
+import { chooseStep, describeRange, followsNow, rangeAddress, rangeFromQuery, rangeId, RANGES, spanOf, windowOf, zoomTo, type TimeRange } from './time-range.js';
 
-/** How much history the charts keep. */
-const CHART_SPAN_SECONDS = 5 * 60;
 const LABELS_EVERY_MS = 5000;
+/** How long alert bands are kept: the longest range. */
+const ALERT_SPAN_SECONDS = RANGES[RANGES.length - 1]!.seconds;
 
 /** The stream of the gateway that served the page, unless `?ws=` names another. */
 function streamUrl(): string {
@@ -58,8 +69,25 @@ const token = new URLSearchParams(location.search).get('token') ?? undefined;
 /** What share of requests each SLO should meet (`?slo_target=`): the server knows the bounds, not the goal. */
 const slo = readSloTargets();
 const client = connect(url, { pingIntervalMs: 10_000, token });
+/** The time the charts show. */
+let range: TimeRange = rangeFromQuery(location.search);
 const charts = buildCharts();
-const alerts = new AlertsPanel(url, token, charts, CHART_SPAN_SECONDS);
+const alerts = new AlertsPanel(url, token, charts, ALERT_SPAN_SECONDS);
+const comparison = new Comparison(url, token, charts);
+let marks: { runs: readonly Run[]; notes: readonly Annotation[] } = { runs: [], notes: [] };
+const runsPanel = new RunsPanel({
+  streamUrl: url,
+  token,
+  span: () => windowOf(range, Date.now() / 1000),
+  onMarks: (runs, notes) => {
+    marks = { runs, notes };
+    showMarks();
+  },
+  onPick: (pair) => void comparison.show(pair, filters),
+});
+comparison.onEnd = () => runsPanel.clearPicks();
+/** Bumped by every history request: an answer for an older view or range is dropped. */
+let historyGeneration = 0;
 const models = new ModelViews(url, () => renderModels(byId<HTMLTableSectionElement>('models'), models.rows(), models.hidden), token);
 let filters: FilterState = fromQuery(location.search);
 /** performance.now() when the figures on screen arrived (the local clock: the server's may be skewed). */
@@ -108,8 +136,81 @@ function buildCharts(): Chart[] {
     const plot = element('div', undefined, { class: 'plot', 'data-points': '0' });
     panel.append(element('h2', spec.title), element('span', spec.unit, { class: 'unit' }), plot);
     grid.append(panel);
-    return new Chart(spec, plot, CHART_SPAN_SECONDS);
+    const span = spanOf(range);
+    return new Chart(spec, plot, { spanSeconds: span, stepSeconds: chooseStep(span), onZoom: (from, to) => zoom(from, to) });
   });
+}
+
+/** A drag across a chart: that span, fixed, from history at a finer step. */
+function zoom(from: number, to: number): void {
+  const next = zoomTo(from, to);
+  if (next) setRange(next);
+}
+
+function setRange(next: TimeRange): void {
+  range = next;
+  history.replaceState(null, '', `${location.pathname}${rangeAddress(range, location.search)}`);
+  showRange();
+  const span = spanOf(range);
+  for (const chart of charts) {
+    chart.setRange(span, chooseStep(span));
+    chart.clear();
+  }
+  void loadHistory();
+  runsPanel.refresh();
+  showMarks();
+}
+
+function showRange(): void {
+  const id = rangeId(range);
+  for (const button of document.querySelectorAll<HTMLButtonElement>('#range button[data-range]')) {
+    button.setAttribute('aria-pressed', String(button.dataset.range === id));
+  }
+  byId('range-note').textContent = describeRange(range, formatTime);
+  byId('charts').dataset.range = id ?? 'zoom';
+}
+
+function buildRangeButtons(): void {
+  const group = byId('range-buttons');
+  for (const option of RANGES) {
+    const button = element('button', option.label, { type: 'button', 'data-range': option.id, 'aria-pressed': 'false' });
+    button.addEventListener('click', () => setRange({ kind: 'last', seconds: option.seconds }));
+    group.append(button);
+  }
+}
+
+/**
+ * The view's history over the range, drawn under the points held: on load,
+ * on every (re)connect and every change of view or range. The charts say how
+ * it went (`data-history` on #charts) for people and tests alike.
+ */
+async function loadHistory(): Promise<void> {
+  const generation = ++historyGeneration;
+  const grid = byId('charts');
+  grid.dataset.history = 'loading';
+  const span = windowOf(range, Date.now() / 1000);
+  const step = chooseStep(span.until - span.since);
+  const answer = await fetchHistory(url, { filters, ...span, step }, token);
+  if (generation !== historyGeneration) return; // the view or range changed meanwhile: not theirs
+  if (!answer) {
+    grid.dataset.history = 'failed';
+    byId('history-note').textContent = 'history did not answer: live points only';
+    return;
+  }
+  for (const chart of charts) chart.backfill(answer.points);
+  grid.dataset.history = 'loaded';
+  grid.dataset.historyPoints = String(answer.points.length);
+  grid.dataset.historyStep = String(answer.step ?? '');
+  byId('history-note').textContent = answer.points.length > 0 ? `history: ${answer.points.length} points, one every ${answer.step ?? step} s` : 'history: nothing recorded in this range yet';
+}
+
+/** The runs and annotations within the range, on every chart. */
+function showMarks(): void {
+  const now = Date.now() / 1000;
+  const { since, until } = windowOf(range, now);
+  const bands = runBands(marks.runs, since, until, now);
+  const notes = annotationsWithin(marks.notes, since, until);
+  for (const chart of charts) chart.setMarks(bands, notes);
 }
 
 function showControls(state: FilterState): void {
@@ -148,6 +249,8 @@ function applyFilters(state: FilterState): void {
     awaitingReplies = 2;
   }
   for (const chart of charts) chart.clear();
+  void loadHistory();
+  comparison.refresh(state);
   models.sync(modelsInWindow, state);
 }
 
@@ -172,7 +275,8 @@ function showData(timestamp: number, data: ViewData): void {
   shownAt = performance.now();
   showCards(headline(data), data);
   for (const chart of charts) {
-    chart.add(timestamp, data);
+    // A zoomed span in the past stays as history drew it.
+    if (followsNow(range)) chart.add(timestamp, data);
     // A chart whose metric type is not subscribed says so instead of looking empty.
     byId(`chart-${chart.spec.id}`).classList.toggle('off', !(chart.spec.type in data));
   }
@@ -187,10 +291,8 @@ function onMessage(message: ServerMessage): void {
   switch (message.type) {
     case 'historical_data':
       // It is unfiltered: right for the default view only; a filtered one waits for its first update.
-      if (isDefaultView()) {
-        showData(message.timestamp, message.data);
-        void backfillCharts();
-      }
+      // The charts' history comes from GET /metrics/history, for any view (loadHistory).
+      if (isDefaultView()) showData(message.timestamp, message.data);
       return;
     case 'metrics_update':
       if (awaitingReplies === 0) showData(message.timestamp, message.data);
@@ -212,13 +314,6 @@ function onMessage(message: ServerMessage): void {
 
 function isDefaultView(): boolean {
   return toSubscribe(filters) === null && awaitingReplies === 0;
-}
-
-/** On each (re)connect in the default view: the gateway's recent unfiltered figures, so charts start full. */
-async function backfillCharts(): Promise<void> {
-  const points = await fetchHistory(url, token);
-  if (!isDefaultView()) return; // the filters changed meanwhile: the history is not theirs
-  for (const chart of charts) chart.backfill(points);
 }
 
 function showEffective(effective: EffectiveFilters | null): void {
@@ -253,11 +348,18 @@ client.onStatus((status) => {
   const pill = byId('status');
   pill.textContent = describeStatus(status);
   pill.dataset.state = status.state;
-  if (status.state === 'open') alerts.connected();
+  if (status.state === 'open') {
+    alerts.connected();
+    runsPanel.connected();
+    // Every (re)connect: what the page missed, from history, under the live points to come.
+    void loadHistory();
+  }
 });
 client.onMessage(onMessage);
 
 showControls(filters);
+buildRangeButtons();
+showRange();
 for (const control of [controls.endpoint, controls.model, controls.node, controls.interval, ...controls.types]) {
   control.addEventListener('change', () => applyFilters(readControls()));
 }
@@ -267,5 +369,7 @@ byId('outlier-rule').textContent = OUTLIER_RULE;
 if (toSubscribe(filters) !== null) applyFilters(filters);
 window.addEventListener('resize', () => charts.forEach((c) => c.resize()));
 setInterval(markStale, 1000);
+// Running runs' bands grow with time.
+setInterval(showMarks, 5000);
 setInterval(() => void refreshLabels(), LABELS_EVERY_MS);
 void refreshLabels();

@@ -3,12 +3,14 @@
  * /metrics/labels` (the endpoints, models and nodes in Pulse's window, which
  * the metric messages cannot say: they carry no model dimension, and a view
  * filtered to a node has only that node) and `GET
- * /metrics/history` (recent unfiltered figures, so the charts start full).
- * Neither ever throws: a gateway that is down, too old to have the route, or
- * that refuses the token yields nothing. The token goes in a header: fetch
- * can set one.
+ * /metrics/history` (any view's figures over a span, from the durable
+ * history, so the charts start full). Neither ever throws: a gateway that is
+ * down, too old to have the route, or that refuses the token yields nothing.
+ * The token goes in a header: fetch can set one.
  */
 import type { ViewData } from '@pulse/client';
+import { METRIC_TYPES } from '@pulse/protocol/snapshot-data';
+import type { FilterState } from './filters.js';
 
 export interface Labels {
   endpoints: string[];
@@ -46,14 +48,98 @@ export async function fetchLabels(streamUrl: string, token?: string): Promise<La
   return { endpoints: strings(body?.endpoints), models: strings(body?.models), nodes: strings(body?.nodes) };
 }
 
-/** Oldest first; points that are not objects with a numeric timestamp are left out. */
-export async function fetchHistory(streamUrl: string, token?: string): Promise<HistoryPoint[]> {
-  const body = await getJson(restUrl(streamUrl, 'history'), token);
-  const points = Array.isArray(body?.points) ? (body.points as unknown[]) : [];
-  return points.filter(
-    (p): p is HistoryPoint =>
-      typeof p === 'object' && p !== null && typeof (p as HistoryPoint).timestamp === 'number' && typeof (p as HistoryPoint).data === 'object' && (p as HistoryPoint).data !== null,
-  );
+/** What the charts ask history for: a view (the page's filters) over a span, one point per step. */
+export interface HistoryRequest {
+  readonly filters: Pick<FilterState, 'endpoint' | 'model' | 'node' | 'types'>;
+  /** Epoch seconds. */
+  readonly since: number;
+  readonly until: number;
+  /** Seconds; absent, history picks one. */
+  readonly step?: number;
+}
+
+export interface HistoryAnswer {
+  /** The step history used, seconds (null from a gateway that does not say). */
+  step: number | null;
+  points: HistoryPoint[];
+}
+
+/** The query of `GET /metrics/history` for a request: the same view as the page's subscription. */
+export function historyQuery(request: HistoryRequest): string {
+  const q = new URLSearchParams();
+  q.set('since', String(Math.floor(request.since)));
+  q.set('until', String(Math.ceil(request.until)));
+  if (request.step !== undefined) q.set('step', String(request.step));
+  const { endpoint, model, node, types } = request.filters;
+  if (endpoint) q.set('endpoint', endpoint);
+  if (model) q.set('model', model);
+  if (node) q.set('node', node);
+  if (types.length < METRIC_TYPES.length) q.set('metric_type', types.join(','));
+  return q.toString();
+}
+
+/**
+ * The view's figures over the span, oldest first; null when the gateway did
+ * not answer. A step history refuses (its tiers do not divide it: a 400) is
+ * asked again without one, and history picks.
+ */
+export async function fetchHistory(streamUrl: string, request: HistoryRequest, token?: string): Promise<HistoryAnswer | null> {
+  const url = (r: HistoryRequest) => `${restUrl(streamUrl, 'history')}?${historyQuery(r)}`;
+  let reply = await getReply(url(request), token);
+  if (reply?.status === 400 && request.step !== undefined) {
+    const { step: _refused, ...auto } = request;
+    reply = await getReply(url(auto), token);
+  }
+  if (reply?.status !== 200 || reply.body === null) return null;
+  return historyAnswer(reply.body);
+}
+
+/** A history reply's points, oldest first; points that are not objects with a numeric timestamp are left out. */
+export function historyAnswer(body: Record<string, unknown>): HistoryAnswer {
+  const points = Array.isArray(body.points) ? (body.points as unknown[]) : [];
+  return {
+    step: typeof body.step === 'number' ? body.step : null,
+    points: points
+      .filter(
+        (p): p is HistoryPoint =>
+          typeof p === 'object' && p !== null && typeof (p as HistoryPoint).timestamp === 'number' && typeof (p as HistoryPoint).data === 'object' && (p as HistoryPoint).data !== null,
+      )
+      .sort((a, b) => a.timestamp - b.timestamp),
+  };
+}
+
+/** A reply of the gateway: its status and JSON body (null when not JSON); null when it did not answer at all. */
+export interface Reply {
+  status: number;
+  body: Record<string, unknown> | null;
+}
+
+/** One request to the gateway with `token` (a read or write token) in a header; never throws. */
+export async function request(streamUrl: string, path: string, token?: string, init: { method?: 'GET' | 'POST'; body?: unknown } = {}): Promise<Reply | null> {
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  try {
+    const res = await fetch(gatewayUrl(streamUrl, path), {
+      method: init.method ?? 'GET',
+      cache: 'no-store',
+      headers,
+      ...(init.body !== undefined && { body: JSON.stringify(init.body) }),
+    });
+    const body: unknown = await res.json().catch(() => null);
+    return { status: res.status, body: typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : null };
+  } catch {
+    return null;
+  }
+}
+
+async function getReply(url: string, token?: string): Promise<Reply | null> {
+  try {
+    const res = await fetch(url, { cache: 'no-store', headers: token ? { authorization: `Bearer ${token}` } : {} });
+    const body: unknown = await res.json().catch(() => null);
+    return { status: res.status, body: typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : null };
+  } catch {
+    return null;
+  }
 }
 
 async function getJson(url: string, token?: string): Promise<Record<string, unknown> | null> {

@@ -45,20 +45,29 @@ describe('SeriesHistory', () => {
     expect(h.names).toEqual([]);
   });
 
-  it('backfills older points ahead of those held, aligned, and leaves out the ones it already covers', () => {
+  it('backfills history under the points held: history up to its newest point, held points after it', () => {
     const h = new SeriesHistory(60);
     h.push(10, { a: 10, live: 1 });
     h.push(11, { a: 11 });
+    h.push(13, { a: 13 });
     h.backfill([
       [5, { a: 5 }],
       [0, { a: 0, old: 7 }],
-      [10, { a: 99 }], // already held: the live point wins
-      [12, { a: 99 }],
+      [10, { a: 99 }], // history's figures at 10 win, and 11 is under history's span: it goes
+      [12, { a: 12 }],
     ]);
-    expect(h.times).toEqual([0, 5, 10, 11]);
-    expect(h.series('a')).toEqual([0, 5, 10, 11]);
-    expect(h.series('old')).toEqual([7, null, null, null]);
-    expect(h.series('live')).toEqual([null, null, 1, null]);
+    expect(h.times).toEqual([0, 5, 10, 12, 13]);
+    expect(h.series('a')).toEqual([0, 5, 99, 12, 13]);
+    expect(h.series('old')).toEqual([7, null, null, null, null]);
+  });
+
+  it('a reconnect fills the gap: history over the time the page missed', () => {
+    const h = new SeriesHistory(60);
+    h.push(1, { a: 1 });
+    h.push(2, { a: 2 });
+    h.push(20, { a: 20 }); // the first live point after the reconnect
+    h.backfill([1, 2, 5, 10, 15].map((t) => [t, { a: t }] as const));
+    expect(h.times).toEqual([1, 2, 5, 10, 15, 20]);
   });
 
   it('backfills within its span only', () => {
@@ -66,5 +75,22 @@ describe('SeriesHistory', () => {
     h.push(100, { a: 100 });
     h.backfill([[80, { a: 80 }], [95, { a: 95 }]]);
     expect(h.times).toEqual([95, 100]);
+  });
+
+  it('keeps about one point per step: the newest replaces the one before it until a step has passed', () => {
+    const h = new SeriesHistory(3600, 10);
+    for (let t = 0; t <= 35; t++) h.push(t, { a: t });
+    // 0; 1…9 each replaced by the next, 9 kept when 10 came (10 − 0 ≥ 10); and so on. The tail is always the newest.
+    expect(h.times).toEqual([0, 9, 18, 27, 35]);
+    expect(h.series('a')).toEqual([0, 9, 18, 27, 35]);
+  });
+
+  it('a new span and step apply from the next point', () => {
+    const h = new SeriesHistory(10);
+    for (let t = 0; t <= 10; t++) h.push(t, { a: t });
+    h.setSpan(100, 5);
+    h.backfill([[0, { a: 0 }], [5, { a: 5 }], [10, { a: 10 }]]);
+    for (let t = 11; t <= 15; t++) h.push(t, { a: t });
+    expect(h.times).toEqual([0, 5, 10, 14, 15]);
   });
 });

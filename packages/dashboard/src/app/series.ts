@@ -1,7 +1,10 @@
 /**
  * The history a chart draws: one time axis and any number of named series
- * aligned on it (the uPlot data layout), trimmed to a time span. A series
- * that appears later is back-filled with gaps, so all arrays stay aligned.
+ * aligned on it (the uPlot data layout), trimmed to a time span and thinned
+ * to about one point per step (the newest point replaces the one before it
+ * until a step has passed, so the tail is always the latest figures). A
+ * series that appears later is back-filled with gaps, so all arrays stay
+ * aligned.
  */
 
 export type Point = Readonly<Record<string, number | null | undefined>>;
@@ -10,21 +13,41 @@ export class SeriesHistory {
   readonly times: number[] = [];
   private readonly values = new Map<string, (number | null)[]>();
 
-  constructor(private readonly spanSeconds: number) {}
+  constructor(
+    private spanSeconds: number,
+    private stepSeconds = 0,
+  ) {}
+
+  /** A new span and step (a range change): points held are kept until the next clear or backfill. */
+  setSpan(spanSeconds: number, stepSeconds: number): void {
+    this.spanSeconds = spanSeconds;
+    this.stepSeconds = stepSeconds;
+  }
 
   /** Series names, in the order they first appeared. */
   get names(): string[] {
     return [...this.values.keys()];
   }
 
-  /** Adds one point at `time` (seconds); a name missing from `point` is a gap. Older points than the span drop off. */
+  /**
+   * Adds one point at `time` (seconds); a name missing from `point` is a gap.
+   * Less than a step after the point before the newest, it replaces the
+   * newest. Older points than the span drop off.
+   */
   push(time: number, point: Point): void {
-    if (this.times.length > 0 && time <= this.times[this.times.length - 1]!) return;
+    const n = this.times.length;
+    if (n > 0 && time <= this.times[n - 1]!) return;
     for (const name of Object.keys(point)) {
       if (!this.values.has(name)) this.values.set(name, this.times.map(() => null));
     }
-    this.times.push(time);
-    for (const [name, list] of this.values) list.push(finite(point[name]));
+    const replace = n >= 2 && time - this.times[n - 2]! < this.stepSeconds;
+    if (replace) {
+      this.times[n - 1] = time;
+      for (const [name, list] of this.values) list[n - 1] = finite(point[name]);
+    } else {
+      this.times.push(time);
+      for (const [name, list] of this.values) list.push(finite(point[name]));
+    }
     let drop = 0;
     while (drop < this.times.length && this.times[drop]! < time - this.spanSeconds) drop += 1;
     if (drop > 0) {
@@ -38,16 +61,16 @@ export class SeriesHistory {
   }
 
   /**
-   * Adds points older than the oldest one held (history fetched after live
-   * points arrived); the others are already covered and are left out.
+   * Puts history under the points held (fetched on load, on a reconnect, on
+   * a change of view or range): up to its newest point the history's figures
+   * are drawn, gaps included, and held points newer than it stay after it.
    */
   backfill(points: readonly (readonly [time: number, point: Point])[]): void {
-    const oldest = this.times[0] ?? Infinity;
-    const older = points.filter(([time]) => time < oldest).sort((a, b) => a[0] - b[0]);
-    if (older.length === 0) return;
-    const held = this.times.map((time, i): [number, Point] => [time, Object.fromEntries([...this.values].map(([name, list]) => [name, list[i]]))]);
+    const sorted = [...points].sort((a, b) => a[0] - b[0]);
+    const newest = sorted.length > 0 ? sorted[sorted.length - 1]![0] : -Infinity;
+    const held = this.times.flatMap((time, i): [number, Point][] => (time > newest ? [[time, Object.fromEntries([...this.values].map(([name, list]) => [name, list[i]]))]] : []));
     this.clear();
-    for (const [time, point] of [...older, ...held]) this.push(time, point);
+    for (const [time, point] of [...sorted, ...held]) this.push(time, point);
   }
 
   series(name: string): (number | null)[] {
