@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type ServiceProcess } from '@pulse/test-support/processes';
+import { standalonePerFile, startService, type ServiceProcess } from '@pulse/test-support/processes';
 import { startTestRedis, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -120,5 +120,23 @@ describe('pulse run and pulse annotate', () => {
     expect(gone.stderr).toMatch(/^pulse: cannot reach http:\/\/127\.0\.0\.1:1/);
     const usage = await pulseCli(['run', 'start', `127.0.0.1:${pulse.port}`]);
     expect([usage.code, usage.stderr]).toEqual([2, expect.stringMatching(/^pulse: missing <name>\n\nusage: /)]);
+  });
+});
+
+describe('pulse run against npm start without Redis', () => {
+  let memory: ServiceProcess;
+  standalonePerFile({ PULSE_HISTORY_TIERS: '0.1s:10m' }, (p) => (memory = p));
+
+  it('keeps runs and annotations in the process', async () => {
+    const id = (await pulseCli(['run', 'start', `127.0.0.1:${memory.port}`, 'in memory', '--label', 'store=memory'])).stdout.trim();
+    expect(id).toMatch(/^run-\d+$/);
+    expect((await pulseCli(['annotate', `127.0.0.1:${memory.port}`, 'noted', '--run', id])).code).toBe(0);
+    expect((await pulseCli(['run', 'stop', `127.0.0.1:${memory.port}`, id])).code).toBe(0);
+    const { runs } = JSON.parse((await pulseCli(['run', 'list', `127.0.0.1:${memory.port}`, '--json'])).stdout) as { runs: { id: string; name: string; stopped_at?: number }[] };
+    expect(runs).toEqual([expect.objectContaining({ id, name: 'in memory', labels: { store: 'memory' }, stopped_at: expect.any(Number) })]);
+    const notes = (await (await fetch(`${memory.url}/v1/annotations?run_id=${id}`)).json()) as { annotations: { text: string }[] };
+    expect(notes.annotations.map((a) => a.text)).toEqual(['noted']);
+    const csv = await pulseCli(['run', 'export', `127.0.0.1:${memory.port}`, id]);
+    expect([csv.code, csv.stdout.split('\r\n')[0]!.split(',')[0]]).toEqual([0, 'timestamp']);
   });
 });

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { figureOf, type Figure } from '@pulse/alerts';
 import { HistoryQueryError, type HistoryAnswer, type HistoryQuery, type HistoryReader } from '@pulse/history';
 import { METRIC_TYPES, runsKeys, type RunsKeys, type SnapshotData } from '@pulse/protocol';
-import { connectRedis, MemorySnapshotBus, RedisRunsStore, silentLogger, type RedisConnection, type Run } from '@pulse/runtime';
+import { connectRedis, MemorySnapshotBus, RedisRunsStore, silentLogger, type RedisConnection, type Run, type RunsStore } from '@pulse/runtime';
 import { startTestRedis, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
 import { realPoints, type FullPoint } from '@pulse/test-support/runs';
 import { parseGatewayConfig } from './config.js';
@@ -66,7 +66,7 @@ async function storeOn(keys: RunsKeys): Promise<RedisRunsStore> {
 }
 
 /** A gateway on port 0 whose runs are under `keys`, its wall clock at `clock.now`. */
-async function gatewayOn(keys: RunsKeys, env: Record<string, string> = {}, points: FullPoint[] = [], pointsPerQuery?: number): Promise<Running> {
+async function gatewayOn(keys: RunsKeys, env: Record<string, string> = {}, points: FullPoint[] = [], pointsPerQuery?: number, store?: RunsStore): Promise<Running> {
   const config = parseGatewayConfig({ PULSE_TICK_MS: '100', PORT: '0', HOST: '127.0.0.1', ...env });
   const clock = { now: T0 };
   const history = new RecordingHistory(points);
@@ -75,7 +75,7 @@ async function gatewayOn(keys: RunsKeys, env: Record<string, string> = {}, point
     feed: new MemorySnapshotBus(),
     logger: silentLogger(),
     clock: { nowMs: () => performance.now(), epochSeconds: () => clock.now },
-    runs: { store: await storeOn(keys), history, ...(pointsPerQuery !== undefined && { pointsPerQuery }) },
+    runs: { store: store ?? (await storeOn(keys)), history, ...(pointsPerQuery !== undefined && { pointsPerQuery }) },
   });
   await new Promise<void>((resolve) => gateway.server.listen(0, '127.0.0.1', resolve));
   const r = { gateway, http: `http://127.0.0.1:${(gateway.server.address() as AddressInfo).port}`, history, clock };
@@ -345,6 +345,24 @@ describe('runs and tokens', () => {
     expect(preflight.headers.get('access-control-allow-headers')).toBe('Authorization, Content-Type');
     const ok = await call(`${gw.http}/v1/runs`, 'POST', { name: 'x' }, { origin: 'https://dash.example.com' });
     expect([ok.status, ok.headers.get('access-control-allow-origin')]).toEqual([201, 'https://dash.example.com']);
+  });
+});
+
+describe('runs when Redis is away', () => {
+  it('answers 503 store_unavailable, to try again, when the store refuses a command', async () => {
+    const keys = runsKeys(uniquePrefix());
+    const connection = connectRedis(redis.url, 'producer', 'runs-routes-down', silentLogger());
+    await once(connection, 'ready');
+    const gw = await gatewayOn(keys, {}, [], undefined, new RedisRunsStore(connection, keys));
+    connection.disconnect();
+    for (const [method, path] of [
+      ['POST', '/v1/runs'],
+      ['GET', '/v1/runs'],
+      ['GET', '/v1/annotations'],
+    ] as const) {
+      const reply = await call(`${gw.http}${path}`, method, method === 'POST' ? { name: 'x' } : undefined);
+      expect([reply.status, reply.body.code, reply.headers.get('retry-after')], path).toEqual([503, 'store_unavailable', '1']);
+    }
   });
 });
 
