@@ -4,8 +4,15 @@
  * server does not mark terminal (exponential backoff, full jitter), brings
  * every new connection back to the filters the old one had, keeps the
  * connection alive with pings and replaces one that went silent.
+ *
+ * Gapless (docs/PROTOCOL.md §5.11): it remembers the timestamp of the last
+ * `metrics_update` it delivered and, on each reconnect, re-sends its
+ * subscription with `since`; the `history` answer's points reach the
+ * application as `metrics_update`s marked `backfill: true`, in order, before
+ * the live ones, and no update at or before one already delivered is
+ * delivered again.
  */
-import type { ServerMessage } from '@pulse/protocol';
+import type { Deltas, ServerMessage, ViewData } from '@pulse/protocol';
 import { backoffDelay } from '@pulse/protocol/backoff';
 import { CloseCode, shouldReconnect } from '@pulse/protocol/close-codes';
 import { decodeServerMessage } from './decode.js';
@@ -34,6 +41,12 @@ export interface PulseClientOptions {
   random?: () => number;
   /** Read token of a Pulse with authentication on (docs/SECURITY.md); the transport sends it. Default none. */
   token?: string;
+  /**
+   * Fill the gap of a reconnect (docs/PROTOCOL.md §5.11): ask for the updates
+   * missed, deliver them as `metrics_update`s with `backfill: true`, and never
+   * deliver an update at or before the last one delivered. Default true.
+   */
+  backfill?: boolean;
 }
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -74,6 +87,9 @@ export class PulseClient implements AsyncIterable<ServerMessage> {
   private keepaliveTimer: ReturnType<typeof setInterval> | null = null;
   private closing = false;
   private current: ConnectionStatus = { state: 'connecting', attempt: 0 };
+  /** Timestamp of the last `metrics_update` delivered, and its delta figures (backfill). */
+  private lastUpdateAt: number | null = null;
+  private lastFigures: Figures = {};
   private resolveClosed!: (status: ConnectionStatus) => void;
 
   constructor(
@@ -88,6 +104,7 @@ export class PulseClient implements AsyncIterable<ServerMessage> {
       maxAttempts: Infinity,
       bufferSize: 1000,
       random: Math.random,
+      backfill: true,
       ...options,
       pingIntervalMs,
       idleTimeoutMs: options.idleTimeoutMs ?? 2 * pingIntervalMs,
@@ -118,6 +135,11 @@ export class PulseClient implements AsyncIterable<ServerMessage> {
   /** Resets every filter to its default, here and on every later connection. */
   unsubscribe(): void {
     this.request({ type: 'unsubscribe' });
+  }
+
+  /** Timestamp of the last `metrics_update` delivered (a reconnect asks for what came after it); null before the first. */
+  get lastUpdate(): number | null {
+    return this.lastUpdateAt;
   }
 
   /** Sends a `ping` now; false when not connected. Keepalive pings go out on their own. */
@@ -192,7 +214,8 @@ export class PulseClient implements AsyncIterable<ServerMessage> {
     this.lastError = undefined;
     this.lastReceivedAt = performance.now();
     this.setStatus({ state: 'open', attempt: this.attempt });
-    for (const request of this.ledger.replay()) this.send(request);
+    const since = this.opts.backfill && this.lastUpdateAt !== null ? this.lastUpdateAt : undefined;
+    for (const request of this.ledger.replay(since)) this.send(request);
     this.startKeepalive();
   }
 
@@ -203,8 +226,43 @@ export class PulseClient implements AsyncIterable<ServerMessage> {
     // The server's first message proves the connection works: only then does the backoff start over.
     if (message.type === 'historical_data') this.attempt = 0;
     this.ledger.settle(message);
+    if (this.opts.backfill) {
+      if (message.type === 'metrics_update') {
+        // Already delivered (from a history answer, or a gateway behind the last one): never twice, never backwards.
+        if (this.lastUpdateAt !== null && message.timestamp <= this.lastUpdateAt) return;
+        this.noteUpdate(message.timestamp, message.data);
+      } else if (message.type === 'history') {
+        this.deliverHistory(message);
+        return;
+      }
+    }
+    this.deliver(message);
+  }
+
+  private deliver(message: ServerMessage): void {
     for (const listener of this.messageListeners) listener(message);
     for (const stream of this.streams) stream.push(message);
+  }
+
+  private noteUpdate(timestamp: number, data: ViewData): void {
+    this.lastUpdateAt = timestamp;
+    this.lastFigures = figuresOf(data, this.lastFigures);
+  }
+
+  /**
+   * The points of a `history` answer not delivered yet, as updates marked
+   * `backfill`, their deltas each from the update before; the answer itself
+   * only when it carries an `error` (the gap is not, or not all, filled),
+   * with its points emptied, as they went out as updates.
+   */
+  private deliverHistory(message: Extract<ServerMessage, { type: 'history' }>): void {
+    for (const point of message.points) {
+      if (this.lastUpdateAt !== null && point.timestamp <= this.lastUpdateAt) continue;
+      const deltas = deltasOf(point.data, this.lastFigures);
+      this.noteUpdate(point.timestamp, point.data);
+      this.deliver({ type: 'metrics_update', timestamp: point.timestamp, data: point.data, deltas, backfill: true });
+    }
+    if (message.error !== undefined) this.deliver({ ...message, points: [] });
   }
 
   private handleClose(code: number, reason: string): void {
@@ -268,4 +326,29 @@ export class PulseClient implements AsyncIterable<ServerMessage> {
     this.current = status;
     for (const listener of this.statusListeners) listener(status);
   }
+}
+
+/** The three figures deltas compare (docs/PROTOCOL.md §5.6), as last seen. */
+interface Figures {
+  requests?: number;
+  tokens?: number;
+  active?: number;
+}
+
+function figuresOf(data: ViewData, prev: Figures): Figures {
+  return {
+    requests: data.throughput?.total_requests_per_sec ?? prev.requests,
+    tokens: data.throughput?.total_tokens_per_sec ?? prev.tokens,
+    active: data.queue?.active_streams ?? data.streaming?.active_streams ?? prev.active,
+  };
+}
+
+/** A backfilled point's deltas, as the server computes a live update's: from the update delivered before it. */
+function deltasOf(data: ViewData, prev: Figures): Deltas {
+  const now = figuresOf(data, prev);
+  const d = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? 0 : a - b);
+  const deltas: Deltas = {};
+  if (data.throughput) deltas.throughput = { total_requests_per_sec: d(now.requests, prev.requests), total_tokens_per_sec: d(now.tokens, prev.tokens) };
+  if (data.streaming) deltas.streaming = { active_streams_delta: d(now.active, prev.active) };
+  return deltas;
 }

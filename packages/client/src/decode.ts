@@ -8,6 +8,7 @@ import type { ServerMessage } from '@pulse/protocol';
 const TYPES: ReadonlySet<string> = new Set<ServerMessage['type']>([
   'historical_data',
   'metrics_update',
+  'history',
   'subscribed',
   'unsubscribed',
   'pong',

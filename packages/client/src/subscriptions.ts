@@ -29,7 +29,8 @@ export type EffectiveFilters = Omit<Extract<ServerMessage, { type: 'subscribed' 
   nodes?: string[];
 };
 
-export type Request = { type: 'subscribe'; filters: SubscribeFilters } | { type: 'unsubscribe' };
+/** `since` (docs/PROTOCOL.md §5.11) goes on the last subscribe a reconnect replays: see `replay`. */
+export type Request = { type: 'subscribe'; filters: SubscribeFilters; since?: number } | { type: 'unsubscribe' };
 
 /** The error code the gateway gives a rejected subscribe. */
 const INVALID_SUBSCRIPTION = 'invalid_subscription';
@@ -78,12 +79,22 @@ export class SubscriptionLedger {
   /**
    * For a new connection, which starts at the defaults: the requests that
    * rebuild the confirmed filters, then those still unanswered. They become
-   * the pending requests of the new connection.
+   * the pending requests of the new connection. With `since` (the timestamp
+   * of the last update delivered), the last of them is a subscribe carrying
+   * it — one `{}` subscribe is added when the last is an unsubscribe or there
+   * is none — so the server answers with the points missed for the filters
+   * the connection ends up with (docs/PROTOCOL.md §5.11).
    */
-  replay(): readonly Request[] {
+  replay(since?: number): readonly Request[] {
     const requests: Request[] = [];
     if (this.confirmed) requests.push({ type: 'subscribe', filters: toSubscribeFilters(this.confirmed) });
-    requests.push(...this.pending);
+    // A `since` of an earlier connection's request is stale.
+    for (const r of this.pending) requests.push(r.type === 'subscribe' && r.since !== undefined ? { type: 'subscribe', filters: r.filters } : r);
+    if (since !== undefined) {
+      const last = requests[requests.length - 1];
+      if (last?.type === 'subscribe') requests[requests.length - 1] = { ...last, since };
+      else requests.push({ type: 'subscribe', filters: {}, since });
+    }
     this.confirmed = null;
     this.pending = [...requests];
     return requests;

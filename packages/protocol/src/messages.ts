@@ -37,7 +37,8 @@ export function roundInterval(seconds: number, tickMs: number): number {
 }
 
 export type ClientMessage =
-  | { type: 'subscribe'; filters: Record<string, unknown> }
+  /** `since`, when the frame has one, as sent: checked by `parseSince` (docs/PROTOCOL.md §5.11). */
+  | { type: 'subscribe'; filters: Record<string, unknown>; since?: unknown }
   | { type: 'unsubscribe' }
   | { type: 'ping' };
 
@@ -59,11 +60,12 @@ export function parseClientMessage(text: string): Parsed<ClientMessage> {
   switch (type) {
     case 'subscribe': {
       const filters = (msg as { filters?: unknown }).filters;
-      if (filters === undefined) return { ok: true, value: { type, filters: {} } };
+      const since = 'since' in msg ? { since: (msg as { since?: unknown }).since } : {};
+      if (filters === undefined) return { ok: true, value: { type, filters: {}, ...since } };
       if (typeof filters !== 'object' || filters === null || Array.isArray(filters)) {
         return { ok: false, error: 'filters: must be an object' };
       }
-      return { ok: true, value: { type, filters: filters as Record<string, unknown> } };
+      return { ok: true, value: { type, filters: filters as Record<string, unknown>, ...since } };
     }
     case 'unsubscribe':
     case 'ping':
@@ -74,6 +76,18 @@ export function parseClientMessage(text: string): Parsed<ClientMessage> {
         error: `Unknown message type: ${typeof type === 'string' ? JSON.stringify(type.slice(0, 64)) : String(type)}`,
       };
   }
+}
+
+/**
+ * A subscribe's `since` (docs/PROTOCOL.md §5.11): the `timestamp` of the
+ * last `metrics_update` the client received, seconds since the epoch — a
+ * finite number ≥ 0. Anything else is refused, naming `since`.
+ */
+export function parseSince(value: unknown): Parsed<number> {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    return { ok: false, error: `since: must be the timestamp of the last metrics_update received (seconds since the epoch, a finite number ≥ 0), got ${preview(value)}` };
+  }
+  return { ok: true, value };
 }
 
 const FILTER_KEYS = new Set(['endpoint', 'endpoints', 'model', 'models', 'node', 'nodes', 'metric_type', 'metric_types', 'interval']);
@@ -212,9 +226,24 @@ export interface Deltas {
   streaming?: { active_streams_delta: number };
 }
 
+/** One point of a `history` message: the view's figures at a past snapshot time. */
+export interface HistoryPointMessage {
+  timestamp: number;
+  data: ViewData;
+}
+
 export type ServerMessage =
   | { type: 'historical_data'; timestamp: number; data: SnapshotData }
-  | { type: 'metrics_update'; timestamp: number; data: ViewData; deltas: Deltas }
+  | {
+      type: 'metrics_update';
+      timestamp: number;
+      data: ViewData;
+      deltas: Deltas;
+      /** Never sent by the server: @pulse/client sets it on the points of a `history` message it delivers as updates. */
+      backfill?: true;
+    }
+  /** The answer to a subscribe with `since` (docs/PROTOCOL.md §5.11); `error` when the points could not be (all) read. */
+  | { type: 'history'; timestamp: number; since: number; step: number; points: HistoryPointMessage[]; error?: string }
   | { type: 'subscribed'; timestamp: number; filters: ReturnType<typeof describeFilter> }
   | { type: 'unsubscribed'; timestamp: number }
   | { type: 'pong'; timestamp: number }

@@ -35,6 +35,8 @@ export class ClientSession {
   private lastSeq = -1;
   /** Consecutive due snapshots skipped because the socket was over its buffer ceiling. */
   slowTicks = 0;
+  /** True while a `history` answer is being prepared (backfill.ts): no update is due until it went out. */
+  private held = false;
 
   /**
    * @param base the figures of the `historical_data` this client was sent:
@@ -75,6 +77,7 @@ export class ClientSession {
 
   /** Whether the snapshot `seq`, arriving at clock time `nowMs`, is one this client should get. */
   isDue(seq: number, nowMs: number): boolean {
+    if (this.held) return false;
     if (this.nextSeq === null) return nowMs - this.resetAt >= this.current.intervalMs;
     // A seq behind the last one sent means a new leader whose clock is behind:
     // follow it rather than wait for its seq to catch up.
@@ -86,6 +89,25 @@ export class ClientSession {
     this.lastSeq = seq;
     this.nextSeq = seq + this.current.intervalMs / this.tickMs;
     this.lastBase = base;
+  }
+
+  /** Holds updates back while the client's `history` answer is prepared (docs/PROTOCOL.md §5.11). */
+  hold(): void {
+    this.held = true;
+  }
+
+  get holding(): boolean {
+    return this.held;
+  }
+
+  /**
+   * The `history` answer went out: updates resume on the schedule the
+   * subscribe restarted, their deltas taken from `base` (the figures of its
+   * last point) when given.
+   */
+  resume(base?: DeltaBase): void {
+    this.held = false;
+    if (base) this.lastBase = base;
   }
 
   /** Applies a subscribe; on success restarts the schedule. An invalid one changes nothing. */
@@ -112,6 +134,7 @@ export class ClientSession {
   }
 
   private setFilter(filter: Filter, nowMs: number): void {
+    this.held = false;
     const key = viewKeyOf(filter);
     this.views?.move(this.key, key);
     this.current = filter;

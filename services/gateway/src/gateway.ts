@@ -24,6 +24,7 @@ import { alertRoutes, type AlertsApi } from './alert-routes.js';
 import { runsRoutes, type RunsApi } from './runs-routes.js';
 import type { HistoryReader } from '@pulse/history';
 import { historyReply } from './history.js';
+import { Backfills } from './backfill.js';
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -132,6 +133,8 @@ export function createGateway({
   );
   guardHandshakes(server, handshakeMs, counters);
   const views = new ViewRegistry(config.PULSE_GATEWAY_MAX_VIEWS);
+  // Subscribes with `since` (docs/PROTOCOL.md §5.11): the points missed, from `history`, before updates resume.
+  const backfills = new Backfills({ history, state, tickMs: config.PULSE_TICK_MS, clock, logger });
   const budget = new ViewBudget(config.PULSE_GATEWAY_VIEW_BUDGET_MS);
   const streams = new StreamServer(server, {
     tickMs: config.PULSE_TICK_MS,
@@ -153,6 +156,7 @@ export function createGateway({
     views,
     clock,
     logger,
+    backfills,
   });
   new Gauge({
     name: 'pulse_gateway_clients',
@@ -204,6 +208,11 @@ export function createGateway({
     } catch (err) {
       // A snapshot that breaks the view builder must not take the gateway down with it.
       log.error({ err, epoch: snapshot.epoch, seq: snapshot.seq }, 'fan-out failed');
+    }
+    try {
+      backfills.onSnapshot(snapshot);
+    } catch (err) {
+      log.error({ err, epoch: snapshot.epoch, seq: snapshot.seq }, 'backfill tail failed');
     }
   };
 

@@ -14,6 +14,7 @@ import { WebSocketServer, type ServerOptions, type WebSocket } from 'ws';
 import { CloseCode, ErrorCode, HTTP_STATUS, type SubscribeLimits } from '@pulse/protocol';
 import { errorBody, errorHeaders, pathOf, type LimitCounters, type Logger } from '@pulse/runtime';
 import type { AccessPolicy } from './access.js';
+import type { Backfills } from './backfill.js';
 import { clientAddress } from './client-address.js';
 import { handleClientFrame, type SubscribeGuard } from './client-messages.js';
 import { ClientSession } from './client-session.js';
@@ -46,6 +47,8 @@ export interface StreamServerOptions {
   views: ViewRegistry;
   clock: GatewayClock;
   logger: Logger;
+  /** Answers subscribes with `since` (docs/PROTOCOL.md §5.11); without it `since` is checked and ignored. */
+  backfills?: Backfills;
 }
 
 /** What the server keeps per client beyond the session's pure state. */
@@ -162,6 +165,7 @@ export class StreamServer {
     ws.on('message', (data, isBinary) => this.message(conn, data as Buffer, isBinary));
     ws.on('close', (code, reason) => {
       this.clients.delete(session);
+      this.opts.backfills?.cancel(session);
       session.close();
       this.quota.release(ip);
       this.log.debug(
@@ -178,9 +182,19 @@ export class StreamServer {
     const { clock } = this.opts;
     const nowMs = clock.nowMs();
     switch (conn.limiter.take(nowMs)) {
-      case 'accept':
-        conn.ws.send(handleClientFrame(conn.session, data, isBinary, { nowMs, timestamp: clock.epochSeconds() }, this.guard));
+      case 'accept': {
+        let changed = false;
+        let since: number | undefined;
+        const reply = handleClientFrame(conn.session, data, isBinary, { nowMs, timestamp: clock.epochSeconds() }, this.guard, (s) => {
+          changed = true;
+          since = s;
+        });
+        // A new subscribe or an unsubscribe drops a `history` answer still being prepared; one with `since` asks for its own, after `subscribed`.
+        if (changed) this.opts.backfills?.cancel(conn.session);
+        conn.ws.send(reply);
+        if (since !== undefined) this.opts.backfills?.start(conn.session, since);
         return;
+      }
       case 'reject': {
         this.opts.counters.hit('client_messages_per_sec');
         const message = `rate limit: at most ${this.opts.messagesPerSec} messages per second; extra messages are dropped`;
