@@ -5,7 +5,8 @@
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runsKeys } from '@pulse/protocol';
-import { startTestRedis, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
+import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
+import { stopTopologies, TOPOLOGIES, topologyUrl } from '@pulse/test-support/redis-topologies';
 import { silentLogger } from './logger.js';
 import { connectRedis, type RedisConnection } from './redis.js';
 import { parseAnnotationInput, parseRunInput, RunInputError, RUN_LIMITS, type RunsLimits, type RunsStore } from './runs-store.js';
@@ -19,11 +20,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const c of connections) c.disconnect();
-  await redis?.stop();
+  await Promise.all([redis?.stop(), stopTopologies()]);
 });
 
-async function redisConnection(): Promise<RedisConnection> {
-  const c = connectRedis(redis.url, 'producer', 'runs-contract', silentLogger());
+async function redisConnection(url = redis.url): Promise<RedisConnection> {
+  const c = connectRedis(url, 'producer', 'runs-contract', silentLogger());
   connections.push(c);
   await once(c, 'ready');
   return c;
@@ -38,15 +39,22 @@ const backends: { name: string; make(limits?: RunsLimits): Promise<{ store: Runs
       return { store, other: async () => store };
     },
   },
-  {
-    name: 'RedisRunsStore',
-    async make(limits) {
-      const keys = runsKeys(uniquePrefix());
-      const store = new RedisRunsStore(await redisConnection(), keys, limits);
-      return { store, other: async () => new RedisRunsStore(await redisConnection(), keys, limits) };
-    },
-  },
+  redisBackend('RedisRunsStore', async () => redis.url),
+  // Sentinel and Cluster (docs/REDIS.md): every script's keys in the one `{prefix}` slot.
+  ...TOPOLOGIES.map((t) => redisBackend(`RedisRunsStore on ${t}`, () => topologyUrl(t))),
 ];
+
+function redisBackend(name: string, url: () => Promise<string>): (typeof backends)[number] {
+  return {
+    name,
+    async make(limits) {
+      const at = await url();
+      const keys = runsKeys(uniquePrefix());
+      const store = new RedisRunsStore(await redisConnection(at), keys, limits);
+      return { store, other: async () => new RedisRunsStore(await redisConnection(at), keys, limits) };
+    },
+  };
+}
 
 const T0 = 1_765_000_000.125;
 
@@ -134,6 +142,29 @@ describe.each(backends)('runs store contract: $name', ({ make }) => {
     expect(await store.getRun(run.id)).toEqual({ id: run.id, name: 'ü "quoted" \u0000 run', labels, started_at: T0 });
     const note = await store.addAnnotation({ text: '{"not":"json"} ✓', timestamp: T0 });
     expect(await store.listAnnotations(T0, T0)).toEqual([note]);
+  });
+});
+
+describe('runs keys', () => {
+  it('are all under the hash tag of the deployment prefix (partition 0), and bounded', async () => {
+    const prefix = uniquePrefix();
+    const store = new RedisRunsStore(await redisConnection(), runsKeys(prefix), { maxRuns: 2, maxAnnotations: 2 });
+    for (let i = 0; i < 5; i++) {
+      const run = await store.startRun({ name: `r${i}`, labels: {} }, T0 + i);
+      await store.stopRun(run.id, T0 + i + 0.5);
+      await store.addAnnotation({ text: `a${i}`, timestamp: T0 + i });
+    }
+    const admin = testClient(redis.url);
+    try {
+      const keys = (await admin.keys(`*${prefix}*`)).sort();
+      expect(keys).toEqual(Object.values(runsKeys(prefix)).sort());
+      expect(keys.every((k) => k.startsWith(`{${prefix}}:`))).toBe(true);
+      const k = runsKeys(prefix);
+      expect([await admin.hlen(k.runs), await admin.hlen(k.runsStopped), await admin.zcard(k.runsOrder)]).toEqual([2, 2, 2]);
+      expect([await admin.hlen(k.annotations), await admin.zcard(k.annotationsByTime)]).toEqual([2, 2]);
+    } finally {
+      admin.disconnect();
+    }
   });
 });
 
