@@ -137,9 +137,10 @@ describe.each(backends)('runs store contract: $name', ({ make }) => {
 
   it('keeps labels and text byte for byte, quotes and non-ASCII included', async () => {
     const { store } = await make();
-    const labels = { note: 'say "hi"\\n', lang: '日本語 ✓', empty: '' };
+    const labels = { note: 'say "hi"\\n', lang: '日本語 ✓', empty: '', ...(JSON.parse('{"__proto__": "p"}') as Record<string, string>) };
     const run = await store.startRun({ name: 'ü "quoted" \u0000 run', labels }, T0);
     expect(await store.getRun(run.id)).toEqual({ id: run.id, name: 'ü "quoted" \u0000 run', labels, started_at: T0 });
+    expect(Object.keys((await store.getRun(run.id))!.labels)).toEqual(['note', 'lang', 'empty', '__proto__']);
     const note = await store.addAnnotation({ text: '{"not":"json"} ✓', timestamp: T0 });
     expect(await store.listAnnotations(T0, T0)).toEqual([note]);
   });
@@ -182,6 +183,12 @@ describe('run and annotation bodies', () => {
   it('accepts a name with or without labels', () => {
     expect(parseRunInput({ name: 'x' })).toEqual({ name: 'x', labels: {} });
     expect(parseRunInput({ name: 'x', labels: { a: '1' } })).toEqual({ name: 'x', labels: { a: '1' } });
+    const proto = parseRunInput(JSON.parse('{"name": "x", "labels": {"__proto__": "v", "constructor": "c"}}')).labels;
+    expect(Object.entries(proto)).toEqual([
+      ['__proto__', 'v'],
+      ['constructor', 'c'],
+    ]);
+    expect(JSON.parse(JSON.stringify({ ...proto }))).toEqual(JSON.parse('{"__proto__": "v", "constructor": "c"}'));
   });
 
   it('names the field at fault', () => {

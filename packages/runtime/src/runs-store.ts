@@ -105,7 +105,8 @@ export function parseRunInput(body: unknown): RunInput {
   if (!isObject(body)) throw new RunInputError('body', 'must be a JSON object');
   unknownFields(body, ['name', 'labels']);
   const name = text(body, 'name', RUN_LIMITS.nameLength);
-  const labels: Record<string, string> = {};
+  // Collected as entries: a label named `__proto__` is a label like any other, not the object's prototype.
+  const labels: [string, string][] = [];
   if (body.labels !== undefined) {
     if (!isObject(body.labels)) throw new RunInputError('labels', 'must be an object of strings');
     const entries = Object.entries(body.labels);
@@ -116,10 +117,10 @@ export function parseRunInput(body: unknown): RunInput {
       if (!LABEL_KEY.test(key)) throw new RunInputError(field, 'a label name is letters, digits, _ . - and starts with a letter or _');
       if (typeof value !== 'string') throw new RunInputError(field, 'must be a string');
       if (value.length > RUN_LIMITS.labelValueLength) throw new RunInputError(field, `longer than ${RUN_LIMITS.labelValueLength} characters`);
-      labels[key] = value;
+      labels.push([key, value]);
     }
   }
-  return { name, labels };
+  return { name, labels: Object.fromEntries(labels) };
 }
 
 /** `{"text", "timestamp"?, "run_id"?}` of `POST /v1/annotations`; `now` when no timestamp is given. */
