@@ -21,9 +21,10 @@ const TICK_MS = 100;
 let redis: TestRedis;
 let pulse: ServiceProcess;
 let gateway: ServiceProcess;
+let env: Record<string, string>;
 beforeAll(async () => {
   redis = await startTestRedis();
-  const env = {
+  env = {
     REDIS_URL: redis.url,
     PULSE_KEY_PREFIX: uniquePrefix('e2e-runs'),
     PULSE_TICK_MS: String(TICK_MS),
@@ -64,6 +65,9 @@ interface Live {
   timestamp: number;
   data: SnapshotData;
 }
+
+/** The run the first test recorded, and its JSONL export. */
+let recorded: { id: string; jsonl: string } | undefined;
 
 describe('a run through the real stack', () => {
   it('exports, from either gateway, the figures the live snapshots showed during the run', async () => {
@@ -123,6 +127,7 @@ describe('a run through the real stack', () => {
     });
     expect(rows.some((r) => r.figures.error_rate_pct! > 0 && r.figures.itl_p99_ms! > 0)).toBe(true);
 
+    recorded = { id: run.id, jsonl: jsonlText };
     // Another gateway of the deployment exports the same files.
     expect(await (await fetch(`${gateway.url}/v1/runs/${run.id}/export?format=jsonl&step=0.1`)).text()).toBe(jsonlText);
     expect(await (await fetch(`${gateway.url}/v1/runs/${run.id}/export?format=csv&step=0.1`)).text()).toBe(csvText);
@@ -134,6 +139,22 @@ describe('a run through the real stack', () => {
     for (const p of filteredPoints) {
       expect(Object.keys(p.data)).toEqual(['throughput']);
       expect(Object.keys(p.data.throughput!.requests_per_sec)).toEqual(['/v1/chat/completions']);
+    }
+  });
+
+  it('keeps the run, its annotations and its export across a restart of every process', async () => {
+    expect(recorded).toBeDefined();
+    const { id, jsonl } = recorded!;
+    const note = await fetch(`${pulse.url}/v1/annotations`, { method: 'POST', headers: write, body: JSON.stringify({ text: 'before the restart', run_id: id }) });
+    expect(note.status).toBe(201);
+    const run = await (await fetch(`${pulse.url}/v1/runs/${id}`)).json();
+    await Promise.all([pulse.stop(), gateway.stop()]);
+    [pulse, gateway] = await Promise.all([startService('standalone', env), startService('gateway', env)]);
+    for (const at of [pulse.url, gateway.url]) {
+      expect(await (await fetch(`${at}/v1/runs/${id}`)).json()).toEqual(run);
+      const { annotations } = (await (await fetch(`${at}/v1/annotations?run_id=${id}`)).json()) as { annotations: { text: string }[] };
+      expect(annotations.map((a) => a.text)).toEqual(['before the restart']);
+      expect(await (await fetch(`${at}/v1/runs/${id}/export?format=jsonl&step=0.1`)).text()).toBe(jsonl);
     }
   });
 });
