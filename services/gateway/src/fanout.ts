@@ -48,12 +48,21 @@ export interface FanoutResult {
   deferred: number;
 }
 
-/** One view of this snapshot and its frames so far: mask → delta base → frame. */
+/**
+ * One view of this snapshot and its frames so far: mask → delta base → frame.
+ * Once every client of the view was sent its frame (`sent` reaches its
+ * client count), the view and its frames are let go at once: a tick of
+ * thousands of distinct views otherwise held them all to its end, and the
+ * young-generation collections that copied them were most of the tick
+ * (docs/PERFORMANCE.md, issue 19). Only the cost stays, for the budget.
+ */
 interface ViewFrames {
-  readonly rendered: RenderedView;
-  readonly byMask: Map<number, Map<DeltaBase, Buffer>>;
+  rendered: RenderedView | null;
+  byMask: Map<number, Map<DeltaBase, Buffer>> | null;
   /** Time spent building the view and its frames, ms. */
   ms: number;
+  /** Clients sent this view's frames in this pass. */
+  sent: number;
 }
 
 const TEXT = { binary: false } as const;
@@ -76,6 +85,8 @@ export function fanout(
   const views = new Map<string, ViewFrames | null>();
   const { budget } = opts;
   const stale = staleJson((snapshot as { stalePartitions?: readonly number[] }).stalePartitions);
+  // Without a registry no view is known to be done before the pass ends.
+  const clientsOf = (key: string) => (key === UNFILTERED_VIEW || !opts.views ? Infinity : opts.views.clientsOf(key));
 
   for (const session of sessions) {
     if (!session.isDue(snapshot.seq, nowMs)) continue;
@@ -92,9 +103,7 @@ export function fanout(
       if (budget && key !== UNFILTERED_VIEW && !budget.builds(key, snapshot.seq)) {
         view = null;
       } else {
-        const started = performance.now();
-        view = { rendered: key === UNFILTERED_VIEW ? fullView : new RenderedView(viewOf(session.filter)), byMask: new Map(), ms: 0 };
-        view.ms = performance.now() - started;
+        view = { rendered: null, byMask: null, ms: 0, sent: 0 };
         result.views++;
       }
       views.set(key, view);
@@ -102,6 +111,15 @@ export function fanout(
     if (view === null) {
       result.deferred++;
       continue;
+    }
+    if (view.rendered === null || view.byMask === null) {
+      // Built on first use; again only if a client of a view let go comes after all (its count was stale).
+      const started = performance.now();
+      // The unfiltered view's fragments are this snapshot's: a filtered view reuses the JSON of what it shares.
+      if (key !== UNFILTERED_VIEW) fullView.share();
+      view.rendered = key === UNFILTERED_VIEW ? fullView : new RenderedView(viewOf(session.filter), fullView.fragments);
+      view.byMask = new Map();
+      view.ms += performance.now() - started;
     }
     const mask = session.typesMask;
     let byBase = view.byMask.get(mask);
@@ -117,6 +135,10 @@ export function fanout(
       view.ms += performance.now() - started;
       byBase.set(session.base, frame);
       result.frames++;
+    }
+    if (++view.sent >= clientsOf(key)) {
+      view.rendered = null;
+      view.byMask = null;
     }
     session.socket.send(frame, TEXT);
     session.markSent(snapshot.seq, base);

@@ -6,13 +6,31 @@
  */
 import { describeFilter, METRIC_TYPES, type ErrorCode, type Filter, type ServerMessage } from '@pulse/protocol';
 import type { DeltaBase, View } from '@pulse/metrics';
-import { STREAMING_BIT, THROUGHPUT_BIT } from './metric-types.js';
+import { partJson, type FragmentMemo } from './fragments.js';
+import { STREAMING_BIT, THROUGHPUT_BIT, typeBit } from './metric-types.js';
 
-/** One view's data, each metric type stringified at most once, on first use. */
+const LATENCY_BIT = typeBit('latency');
+const LATENCY_INDEX = METRIC_TYPES.indexOf('latency');
+
+/**
+ * One view's data, each metric type stringified at most once, on first use.
+ * `fragments`, one per snapshot (SnapshotState's), holds the JSON of what
+ * this snapshot's views share (fragments.ts): the unfiltered view `records`
+ * into it, and fan-out gives each filtered view the unfiltered one's to read.
+ */
 export class RenderedView {
   private readonly parts: (string | undefined)[] = [];
 
-  constructor(readonly view: View) {}
+  constructor(
+    readonly view: View,
+    readonly fragments: FragmentMemo | null = null,
+    private readonly records = false,
+  ) {}
+
+  /** Records what this view shares into its fragments (the unfiltered view's latency), before filtered views read them. */
+  share(): void {
+    if (this.records && this.parts[LATENCY_INDEX] === undefined) this.dataJson(LATENCY_BIT);
+  }
 
   /** The `data` object holding the metric types of `mask`, in METRIC_TYPES order. */
   dataJson(mask: number): string {
@@ -20,7 +38,7 @@ export class RenderedView {
     for (let i = 0; i < METRIC_TYPES.length; i++) {
       if ((mask & (1 << i)) === 0) continue;
       const type = METRIC_TYPES[i]!;
-      const json = (this.parts[i] ??= JSON.stringify(this.view.part(type)));
+      const json = (this.parts[i] ??= partJson(type, this.view.part(type), this.fragments, this.records));
       out += `${out === '' ? '{' : ','}"${type}":${json}`;
     }
     return out === '' ? '{}' : `${out}}`;

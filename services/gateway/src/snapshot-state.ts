@@ -12,6 +12,7 @@
  */
 import { decodePatch, decodeSnapshot, isNewer, messageKind, type InternalSnapshot, type SnapshotPatch } from '@pulse/protocol';
 import { buildReplicaView, buildView, PartitionMerge, SnapshotReplica, type CellFilter, type MergedSnapshot, type StatsMemo, type View } from '@pulse/metrics';
+import type { FragmentMemo } from './fragments.js';
 import { historicalFrame, RenderedView, snapshotBody, staleJson } from './frames.js';
 import { SnapshotHistory } from './history.js';
 import { ALL_TYPES_MASK } from './metric-types.js';
@@ -49,6 +50,8 @@ export class SnapshotState {
   private historical: Buffer | null = null;
   /** Stats of whole aggregates, shared by this snapshot's views (a new one for each snapshot). */
   private memo: StatsMemo = new WeakMap();
+  /** JSON of what this snapshot's views share (fragments.ts), by object: goes with `memo`. */
+  private fragments: FragmentMemo = new WeakMap();
   /** Recent unfiltered figures, for `GET /metrics/history`. */
   readonly history = new SnapshotHistory();
 
@@ -95,6 +98,7 @@ export class SnapshotState {
     this.full = null;
     this.historical = null;
     this.memo = new WeakMap();
+    this.fragments = new WeakMap();
     this.history.offer(snapshot.builtAt, () => this.fullView().dataJson(ALL_TYPES_MASK));
     return { kind: 'accepted', snapshot };
   }
@@ -125,6 +129,7 @@ export class SnapshotState {
     this.full = null;
     this.historical = null;
     this.memo = new WeakMap();
+    this.fragments = new WeakMap();
   }
 
   /** Stops merging (partitioned): nothing goes to `onUpdate` after. */
@@ -139,7 +144,7 @@ export class SnapshotState {
   /** The unfiltered view of the held snapshot (the empty one before any). */
   fullView(): RenderedView {
     if (!this.held) return EMPTY;
-    return (this.full ??= new RenderedView(buildReplicaView(this.merge?.replica ?? this.replica, undefined, this.memo)));
+    return (this.full ??= new RenderedView(buildReplicaView(this.merge?.replica ?? this.replica, undefined, this.memo), this.fragments, true));
   }
 
   /** A filtered view of the held snapshot, from the replica's aggregates. */
