@@ -139,12 +139,20 @@ describe('runs over REST', () => {
     }
   });
 
-  it('answers a wrong method with 405 and the methods allowed', async () => {
+  it('answers HEAD like GET without the body, and a wrong method with 405 and the methods allowed', async () => {
     const gw = await gatewayOn(runsKeys(uniquePrefix()));
     const del = await call(`${gw.http}/v1/runs`, 'DELETE');
-    expect([del.status, del.headers.get('allow')]).toEqual([405, 'GET, POST']);
+    expect([del.status, del.headers.get('allow')]).toEqual([405, 'GET, HEAD, POST']);
     const getStop = await call(`${gw.http}/v1/runs/run-1/stop`);
     expect([getStop.status, getStop.headers.get('allow')]).toEqual([405, 'POST']);
+    const postRun = await call(`${gw.http}/v1/runs/run-1`, 'POST');
+    expect([postRun.status, postRun.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+    // HEAD: a GET's status and headers, no body.
+    const { body: run } = await call(`${gw.http}/v1/runs`, 'POST', { name: 'x' });
+    const head = await fetch(`${gw.http}/v1/runs/${run.id}`, { method: 'HEAD' });
+    expect([head.status, head.headers.get('content-type'), await head.text()]).toEqual([200, 'application/json; charset=utf-8', '']);
+    expect(Number(head.headers.get('content-length'))).toBe(JSON.stringify(run).length);
+    expect((await fetch(`${gw.http}/v1/runs/run-404`, { method: 'HEAD' })).status).toBe(404);
     expect((await call(`${gw.http}/v1/runs/run-1/nope`)).status).toBe(404);
   });
 
@@ -341,7 +349,7 @@ describe('runs and tokens', () => {
     const preflight = await fetch(`${gw.http}/v1/runs`, { method: 'OPTIONS', headers: { origin: 'https://dash.example.com', 'access-control-request-method': 'POST' } });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe('https://dash.example.com');
-    expect(preflight.headers.get('access-control-allow-methods')).toBe('GET, POST');
+    expect(preflight.headers.get('access-control-allow-methods')).toBe('GET, HEAD, POST');
     expect(preflight.headers.get('access-control-allow-headers')).toBe('Authorization, Content-Type');
     const ok = await call(`${gw.http}/v1/runs`, 'POST', { name: 'x' }, { origin: 'https://dash.example.com' });
     expect([ok.status, ok.headers.get('access-control-allow-origin')]).toEqual([201, 'https://dash.example.com']);

@@ -162,6 +162,7 @@ export function runsRoutes(api: RunsApi, deps: RunsRouteDeps): (req: IncomingMes
   const match = (path: string, method: string | undefined): { route: Route; id?: string } | null => {
     if (path === '/v1/runs') return { route: method === 'POST' ? routes.start : routes.list };
     if (path === '/v1/annotations') return { route: method === 'POST' ? routes.annotate : routes.annotations };
+    // The id routes: the method decides nothing here, the check below does.
     for (const [pattern, route] of [
       [STOP, routes.stop],
       [EXPORT, routes.export],
@@ -211,7 +212,7 @@ export function runsRoutes(api: RunsApi, deps: RunsRouteDeps): (req: IncomingMes
       return true;
     }
     const collection = path === '/v1/runs' || path === '/v1/annotations';
-    const allow = collection ? 'GET, POST' : found.route.method;
+    const allow = collection ? 'GET, HEAD, POST' : found.route.method === 'GET' ? 'GET, HEAD' : 'POST';
     if (req.method === 'OPTIONS') {
       const refusal = deps.access.checkPreflight(req);
       if (refusal) sendError(res, refusal.code, refusal.message);
@@ -223,29 +224,31 @@ export function runsRoutes(api: RunsApi, deps: RunsRouteDeps): (req: IncomingMes
       }
       return true;
     }
-    if (req.method !== found.route.method) {
+    // HEAD: a GET's status and headers without its body, as on every other route (docs/PROTOCOL.md §6.1).
+    const headOnly = req.method === 'HEAD' && found.route.method === 'GET';
+    if (req.method !== found.route.method && !headOnly) {
       sendError(res, ErrorCode.METHOD_NOT_ALLOWED, `${req.method} is not allowed on ${path}`, { Allow: allow });
       return true;
     }
     const cors = deps.access.corsHeaders(req);
     const refusal = found.route.method === 'POST' ? checkWrite(req) : deps.access.check(req);
     if (refusal) {
-      sendError(res, refusal.code, refusal.message, { ...cors, ...refusal.headers });
+      sendError(res, refusal.code, refusal.message, { ...cors, ...refusal.headers }, headOnly);
       return true;
     }
     found.route.answer(req, url, found.id).then(
       (reply) => {
-        if ('body' in reply) return sendJson(res, reply.status, reply.body, cors);
+        if ('body' in reply) return sendJson(res, reply.status, reply.body, cors, headOnly);
         res.writeHead(reply.status, { ...cors, ...reply.headers, 'Content-Type': reply.type, 'Content-Length': Buffer.byteLength(reply.text), 'Cache-Control': 'no-store' });
-        res.end(reply.text);
+        res.end(headOnly ? undefined : reply.text);
       },
       (err: unknown) => {
-        if (err instanceof RunInputError) return sendError(res, ErrorCode.INVALID_BODY, err.message, cors);
+        if (err instanceof RunInputError) return sendError(res, ErrorCode.INVALID_BODY, err.message, cors, headOnly);
         // History names the parameter to change (a step that is no multiple of a tier's).
-        if (err instanceof HistoryQueryError) return sendError(res, ErrorCode.INVALID_BODY, err.message, cors);
-        if (err instanceof Refused) return sendError(res, err.code, err.message, { ...cors, ...err.headers });
+        if (err instanceof HistoryQueryError) return sendError(res, ErrorCode.INVALID_BODY, err.message, cors, headOnly);
+        if (err instanceof Refused) return sendError(res, err.code, err.message, { ...cors, ...err.headers }, headOnly);
         // A fail-fast Redis connection refuses commands during an outage: a 503, to try again.
-        sendError(res, ErrorCode.STORE_UNAVAILABLE, `could not answer ${path}: ${String(err)}`, cors);
+        sendError(res, ErrorCode.STORE_UNAVAILABLE, `could not answer ${path}: ${String(err)}`, cors, headOnly);
       },
     );
     return true;
