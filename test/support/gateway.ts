@@ -7,7 +7,7 @@ import { WebSocket, type ClientOptions } from 'ws';
 import { buildView } from '@pulse/metrics';
 import { EMPTY_DISTRIBUTION, encodeSnapshot, NO_KEYED_COUNTS, zeroCumulative, type CellData, type InternalSnapshot } from '@pulse/protocol';
 import { silentLogger, type Logger, type SnapshotFeed, type SnapshotPublisher } from '@pulse/runtime';
-import { createGateway, parseGatewayConfig, STREAM_PATH, type Gateway } from '@pulse/gateway';
+import { createGateway, parseGatewayConfig, STREAM_PATH, type Gateway, type GatewayDeps } from '@pulse/gateway';
 
 export const TEST_TICK_MS = 100;
 
@@ -185,10 +185,15 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** A gateway on port 0 with a 100 ms tick and `env` on top. */
-export async function startGateway(feed: SnapshotFeed, env: Record<string, string> = {}, logger: Logger = silentLogger()): Promise<RunningGateway> {
+/** A gateway on port 0 with a 100 ms tick and `env` on top; `deps` adds to what it is built with (a history reader…). */
+export async function startGateway(
+  feed: SnapshotFeed,
+  env: Record<string, string> = {},
+  logger: Logger = silentLogger(),
+  deps: Partial<Omit<GatewayDeps, 'config' | 'feed' | 'logger'>> = {},
+): Promise<RunningGateway> {
   const config = parseGatewayConfig({ PULSE_TICK_MS: String(TEST_TICK_MS), PORT: '0', HOST: '127.0.0.1', ...env });
-  const gateway = createGateway({ config, feed, logger });
+  const gateway = createGateway({ ...deps, config, feed, logger });
   await new Promise<void>((resolve) => gateway.server.listen(0, '127.0.0.1', resolve));
   const { port } = gateway.server.address() as AddressInfo;
   return { gateway, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}${STREAM_PATH}`, close: () => gateway.close() };

@@ -35,6 +35,43 @@ describe('SubscriptionLedger', () => {
     ]);
   });
 
+  it('puts since on the last subscribe of a replay, and only there (docs/PROTOCOL.md §5.11)', () => {
+    const ledger = new SubscriptionLedger();
+    ledger.request({ type: 'subscribe', filters: { endpoint: '/a' } });
+    ledger.settle(echo({ endpoints: ['/a'] }));
+    ledger.request({ type: 'subscribe', filters: { model: 'm' } });
+    expect(ledger.replay(1764200013.5)).toEqual([
+      { type: 'subscribe', filters: { endpoints: ['/a'], interval: 1 } },
+      { type: 'subscribe', filters: { model: 'm' }, since: 1764200013.5 },
+    ]);
+    // Lost again before any answer: the old since is dropped, the new one goes on the last.
+    expect(ledger.replay(1764200020)).toEqual([
+      { type: 'subscribe', filters: { endpoints: ['/a'], interval: 1 } },
+      { type: 'subscribe', filters: { model: 'm' }, since: 1764200020 },
+    ]);
+    expect(ledger.replay()).toEqual([
+      { type: 'subscribe', filters: { endpoints: ['/a'], interval: 1 } },
+      { type: 'subscribe', filters: { model: 'm' } },
+    ]);
+  });
+
+  it('adds a subscribe carrying since when the replay ends with an unsubscribe or is empty; it is pending like the others', () => {
+    const ledger = new SubscriptionLedger();
+    expect(ledger.replay(5)).toEqual([{ type: 'subscribe', filters: {}, since: 5 }]);
+    ledger.settle(echo({}));
+    ledger.request({ type: 'unsubscribe' });
+    expect(ledger.replay(6)).toEqual([
+      { type: 'subscribe', filters: { interval: 1 } },
+      { type: 'unsubscribe' },
+      { type: 'subscribe', filters: {}, since: 6 },
+    ]);
+    ledger.settle(echo({}));
+    ledger.settle({ type: 'unsubscribed', timestamp: 2 });
+    ledger.settle(echo({}));
+    // The added subscribe was confirmed: the defaults, spelled out.
+    expect(ledger.replay()).toEqual([{ type: 'subscribe', filters: { interval: 1 } }]);
+  });
+
   it('holds at most MAX_PENDING_REQUESTS unanswered requests, across replays too', () => {
     const ledger = new SubscriptionLedger();
     for (let i = 0; i < MAX_PENDING_REQUESTS; i++) ledger.request({ type: 'subscribe', filters: { endpoint: `/e${i}` } });

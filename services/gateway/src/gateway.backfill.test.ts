@@ -4,11 +4,15 @@
  * store: an invalid `since` is refused naming it and changes nothing; a
  * subscribe without it gets no `history` message (FakeAI's clients never
  * send one); with it, on a gateway without history, the `history` answer is
- * empty and says why, and updates resume after it. Filling a real gap from
+ * empty and says why, and updates resume after it; so on a gateway whose
+ * history store (a real redis-server) was killed. Filling a real gap from
  * the shared store is test/e2e/reconnect.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemorySnapshotBus } from '@pulse/runtime';
+import { parseTiers, RedisHistoryStore, StoreHistoryReader } from '@pulse/history';
+import { partitionKeys } from '@pulse/protocol';
+import { closeRedis, connectRedis, MemorySnapshotBus, silentLogger } from '@pulse/runtime';
+import { startTestRedis, uniquePrefix } from '@pulse/test-support/redis';
 import { SAMPLE_CELLS as CELLS, startGateway, startTicker, TestClient, type RunningGateway } from '@pulse/test-support/gateway';
 
 let bus: MemorySnapshotBus;
@@ -23,9 +27,9 @@ afterEach(async () => {
   gw = undefined;
 });
 
-async function setup(): Promise<TestClient> {
+async function setup(deps: Parameters<typeof startGateway>[3] = {}): Promise<TestClient> {
   bus = new MemorySnapshotBus();
-  gw = await startGateway(bus);
+  gw = await startGateway(bus, {}, silentLogger(), deps);
   tickers.push(startTicker(bus, () => CELLS));
   const c = await TestClient.connect(gw.ws);
   clients.push(c);
@@ -82,6 +86,26 @@ describe('subscribe with since', () => {
       c.send({ type: 'subscribe', since });
       await c.next('subscribed');
       expect((await c.next('history')).message.since).toBe(since);
+    }
+  });
+
+  it('answers an empty history with an error when the history store fails (redis-server killed), and resumes updates', async () => {
+    const redis = await startTestRedis({ killable: true });
+    const connection = connectRedis(redis.url, 'producer', 'backfill-test', silentLogger());
+    try {
+      const store = new RedisHistoryStore(connection, partitionKeys(uniquePrefix('backfill'), 1));
+      const history = new StoreHistoryReader({ store, tiers: parseTiers('0.1s:10m', 100), windowMs: 10_000 });
+      const c = await setup({ history });
+      await redis.kill();
+      c.send({ type: 'subscribe', filters: { interval: 0.1 }, since: Date.now() / 1000 - 20 });
+      await c.next('subscribed');
+      const answer = (await c.next('history', 10_000)).message;
+      expect(answer.points).toEqual([]);
+      expect(answer.error).toMatch(/^history unavailable: /);
+      await c.next('metrics_update');
+    } finally {
+      await closeRedis(connection).catch(() => undefined);
+      await redis.stop();
     }
   });
 });
