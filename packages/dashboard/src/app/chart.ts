@@ -34,6 +34,8 @@ const RUN_FILL = 'rgba(79, 140, 255, 0.12)';
 const RUN_EDGE = 'rgba(79, 140, 255, 0.7)';
 const NOTE_STROKE = '#f4c542';
 const AXIS = { stroke: '#8b95a5', grid: { stroke: '#273040', width: 1 }, ticks: { stroke: '#273040', width: 1 } };
+/** Lines of annotation text stacked up from the plot's bottom before they overlap. */
+const MAX_NOTE_LINES = 4;
 /** A drag narrower than this (CSS px) is a click. */
 const MIN_DRAG_PX = 6;
 
@@ -140,6 +142,8 @@ export class Chart {
     this.container.dataset.mode = 'compare';
     this.container.dataset.points = String(aligned.offsets.length);
     this.container.dataset.series = String(aligned.names.length);
+    // Seconds from the runs' starts to the last point drawn.
+    this.container.dataset.offset = String(aligned.offsets[aligned.offsets.length - 1] ?? '');
     this.markBands();
   }
 
@@ -218,6 +222,8 @@ export class Chart {
     ctx.fillStyle = NOTE_STROKE;
     ctx.setLineDash([3 * px, 3 * px]);
     ctx.textBaseline = 'bottom';
+    /** Per line of text up from the bottom, where its last label ends: a label goes on the lowest line it does not overlap. */
+    const lineEnds: number[] = [];
     for (const note of this.notes) {
       if (note.timestamp < min || note.timestamp > max) continue;
       const x = u.valToPos(note.timestamp, 'x', true);
@@ -229,7 +235,10 @@ export class Chart {
       const width = ctx.measureText(text).width;
       // Right of the line, unless that runs off the plot.
       const at = x + 4 * px + width > bbox.left + bbox.width ? x - 4 * px - width : x + 4 * px;
-      ctx.fillText(text, at, bbox.top + bbox.height - 3 * px);
+      let line = lineEnds.findIndex((end) => end < at);
+      if (line < 0) line = Math.min(lineEnds.length, MAX_NOTE_LINES - 1);
+      lineEnds[line] = at + width + 4 * px;
+      ctx.fillText(text, at, bbox.top + bbox.height - 3 * px - line * 13 * px);
     }
     ctx.restore();
   }

@@ -22,7 +22,10 @@ export class Comparison {
     private readonly token: string | undefined,
     private readonly charts: readonly Chart[],
   ) {
-    byId('compare-close').addEventListener('click', () => this.end());
+    byId('compare-close').addEventListener('click', () => {
+      this.hide();
+      this.onEnd?.();
+    });
   }
 
   get active(): boolean {
@@ -33,7 +36,7 @@ export class Comparison {
   async show(pair: readonly [Run, Run] | null, filters: FilterState): Promise<void> {
     const generation = ++this.generation;
     this.pair = pair;
-    if (!pair) return this.end();
+    if (!pair) return this.hide();
     const section = byId('panel-compare');
     section.hidden = false;
     section.dataset.state = 'loading';
@@ -66,18 +69,17 @@ export class Comparison {
     if (this.pair) void this.show(this.pair, filters);
   }
 
-  end(): void {
+  /** Back to live figures on the charts (fewer than two runs picked). */
+  private hide(): void {
     this.generation += 1;
-    const wasActive = this.pair !== null || document.body.classList.contains('comparing');
+    const wasShown = document.body.classList.contains('comparing');
     this.pair = null;
     byId('panel-compare').hidden = true;
     document.body.classList.remove('comparing');
-    for (const box of document.querySelectorAll<HTMLInputElement>('#runs input.pick')) box.checked = false;
-    if (wasActive) for (const chart of this.charts) chart.showComparison(null);
-    this.onEnd?.();
+    if (wasShown) for (const chart of this.charts) chart.showComparison(null);
   }
 
-  /** Told when the comparison ends (the runs panel forgets its picks). */
+  /** Told when the comparison is closed from its panel (the runs panel forgets its picks). */
   onEnd: (() => void) | undefined;
 
   private renderTable(pair: readonly [Run, Run], figures: ReturnType<typeof runFigures>[]): void {

@@ -7,7 +7,7 @@ describe('history requests', () => {
     const q = new URLSearchParams(
       historyQuery({ filters: { endpoint: '/v1/embeddings', model: 'a b&c', node: 'n1', types: ['latency', 'error'] }, since: 1000.4, until: 1300.2, step: 0.5 }),
     );
-    expect(Object.fromEntries(q)).toEqual({ since: '1000', until: '1301', step: '0.5', endpoint: '/v1/embeddings', model: 'a b&c', node: 'n1', metric_type: 'latency,error' });
+    expect(Object.fromEntries(q)).toEqual({ since: '1000.4', until: '1300.2', step: '0.5', endpoint: '/v1/embeddings', model: 'a b&c', node: 'n1', metric_type: 'latency,error' });
   });
 
   it('the unfiltered view names no filter, and no step lets history pick', () => {

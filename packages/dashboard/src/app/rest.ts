@@ -67,8 +67,9 @@ export interface HistoryAnswer {
 /** The query of `GET /metrics/history` for a request: the same view as the page's subscription. */
 export function historyQuery(request: HistoryRequest): string {
   const q = new URLSearchParams();
-  q.set('since', String(Math.floor(request.since)));
-  q.set('until', String(Math.ceil(request.until)));
+  // To the millisecond: a run's span ends where it stopped, not at the next whole second (the next run's traffic).
+  q.set('since', String(Math.round(request.since * 1000) / 1000));
+  q.set('until', String(Math.round(request.until * 1000) / 1000));
   if (request.step !== undefined) q.set('step', String(request.step));
   const { endpoint, model, node, types } = request.filters;
   if (endpoint) q.set('endpoint', endpoint);

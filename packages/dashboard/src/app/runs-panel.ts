@@ -40,11 +40,17 @@ export class RunsPanel {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private polling = false;
   private configured = false;
+  /** What the table shows (see render). */
+  private drawn = '';
 
   constructor(private readonly opts: RunsPanelOptions) {
     const tokenBox = byId<HTMLInputElement>('write-token');
     tokenBox.value = sessionStorage.getItem(TOKEN_KEY) ?? '';
     tokenBox.addEventListener('change', () => sessionStorage.setItem(TOKEN_KEY, tokenBox.value.trim()));
+    byId('write-token-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      sessionStorage.setItem(TOKEN_KEY, tokenBox.value.trim());
+    });
     byId('run-start-form').addEventListener('submit', (e) => {
       e.preventDefault();
       void this.startRun();
@@ -102,9 +108,20 @@ export class RunsPanel {
     }
   }
 
+  /** Redraws the table when its runs, their states or the picks changed; else only the running runs' durations (a redraw under the pointer would swallow a click). */
   private render(): void {
     const body = byId<HTMLTableSectionElement>('runs');
     const now = Date.now() / 1000;
+    const key = JSON.stringify([this.runs.map((r) => [r.id, r.name, r.stoppedAt]), this.picked, this.annotations.length]);
+    if (key === this.drawn) {
+      for (const run of this.runs) {
+        if (run.stoppedAt !== null) continue;
+        const cell = body.querySelector<HTMLTableCellElement>(`tr[data-id="${CSS.escape(run.id)}"] td.duration`);
+        if (cell) cell.textContent = formatDuration(now - run.startedAt);
+      }
+      return;
+    }
+    this.drawn = key;
     byId('runs-count').textContent = `${this.runs.length} run${this.runs.length === 1 ? '' : 's'}, ${this.annotations.length} annotation${this.annotations.length === 1 ? '' : 's'} in range · pick two to compare`;
     if (this.runs.length === 0) {
       const tr = element('tr');
@@ -132,7 +149,7 @@ export class RunsPanel {
           element('th', run.name, { scope: 'row' }),
           element('td', labels, { class: 'text' }),
           element('td', formatTime(run.startedAt)),
-          element('td', formatDuration((run.stoppedAt ?? now) - run.startedAt)),
+          element('td', formatDuration((run.stoppedAt ?? now) - run.startedAt), { class: 'duration' }),
           element('td', run.stoppedAt === null ? 'running' : 'stopped'),
           action,
         );

@@ -20,9 +20,9 @@ describe('time range', () => {
     expect(spanOf({ kind: 'between', since: 10, until: 70 })).toBe(60);
   });
 
-  it('a drag zooms to its span, either way round; a click is no zoom', () => {
+  it('a drag zooms to its span, either way round; a short one to the shortest span about its middle', () => {
     expect(zoomTo(1070.4, 1010.6)).toEqual({ kind: 'between', since: 1010, until: 1071 });
-    expect(zoomTo(1000, 1003)).toBeNull();
+    expect(zoomTo(1000, 1004)).toEqual({ kind: 'between', since: 997, until: 1007 });
     expect(zoomTo(NaN, 1003)).toBeNull();
   });
 

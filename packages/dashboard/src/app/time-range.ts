@@ -58,12 +58,12 @@ export function followsNow(range: TimeRange): boolean {
   return range.kind === 'last';
 }
 
-/** The span of a drag over a chart, or null when it is too short to be a zoom (a click). */
+/** The span of a drag over a chart, widened about its middle to MIN_ZOOM_SECONDS; null for a drag that is no span. */
 export function zoomTo(from: number, to: number): TimeRange | null {
-  const since = Math.min(from, to);
-  const until = Math.max(from, to);
-  if (!Number.isFinite(since) || !Number.isFinite(until) || until - since < MIN_ZOOM_SECONDS) return null;
-  return { kind: 'between', since: Math.floor(since), until: Math.ceil(until) };
+  if (!Number.isFinite(from) || !Number.isFinite(to)) return null;
+  const middle = (from + to) / 2;
+  const half = Math.max(Math.abs(to - from), MIN_ZOOM_SECONDS) / 2;
+  return { kind: 'between', since: Math.floor(middle - half), until: Math.ceil(middle + half) };
 }
 
 /** The range's id (`5m`…`7d`), or null for a fixed span or a span not among RANGES. */
