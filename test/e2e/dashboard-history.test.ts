@@ -4,7 +4,8 @@
  * process (history in memory, its default), fed by the simulator. Checks
  * that a (re)loaded page's charts are full at once — points from before the
  * page loaded, for the unfiltered view and a filtered one, asked of
- * `GET /metrics/history` with the view's filters — that the range buttons
+ * `GET /metrics/history` with the view's filters — that a stream dropped for
+ * 8 s leaves no hole once it reconnects, that the range buttons
  * and a drag across a chart change the span and the step history is asked
  * at; that two runs made over HTTP (the second with a slow node's traffic
  * added) and their annotations show on the charts; that picking both
@@ -16,7 +17,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type BrowserContext, type Page, type WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type ServiceProcess } from '@pulse/test-support/processes';
 
@@ -193,6 +194,48 @@ describe('dashboard history, ranges and runs in Chromium', () => {
     await page.goto(`${pulse.url}/`);
     await expect.poll(() => page.getAttribute('#charts', 'data-history'), { timeout: 5000 }).toBe('loaded');
   }, 30_000);
+
+  it('a dropped stream reconnects, and the time it missed is filled from history', async () => {
+    // The page's WebSockets go through the browser's router: open, forwarded to Pulse; then dropped and refused for a while.
+    const other = await context.newPage();
+    let refusing = false;
+    const streams: WebSocketRoute[] = [];
+    await other.routeWebSocket(/\/metrics\/stream/, (ws) => {
+      if (refusing) return ws.close({ code: 1011, reason: 'test: refused' });
+      ws.connectToServer();
+      streams.push(ws);
+    });
+    try {
+      await other.goto(`${pulse.url}/`);
+      await expect.poll(() => other.getAttribute('#status', 'data-state'), { timeout: 10_000 }).toBe('open');
+      await expect.poll(() => other.getAttribute('#charts', 'data-history'), { timeout: 5000 }).toBe('loaded');
+      const maxGap = async () => Number(await other.getAttribute('#chart-throughput .plot', 'data-max-gap'));
+      expect(await maxGap()).toBeLessThan(3);
+      const asked: number[] = [];
+      other.on('request', (req) => {
+        if (new URL(req.url()).pathname === '/metrics/history') asked.push(Date.now() / 1000);
+      });
+      refusing = true;
+      const droppedAt = Date.now() / 1000;
+      for (const ws of streams.splice(0)) await ws.close({ code: 1011, reason: 'test: dropped' });
+      await expect.poll(() => other.getAttribute('#status', 'data-state'), { timeout: 5000 }).not.toBe('open');
+      await sleep(8000);
+      refusing = false;
+      await expect.poll(() => other.getAttribute('#status', 'data-state'), { timeout: 15_000 }).toBe('open');
+      const reconnectedAt = Date.now() / 1000;
+      // The page got nothing for 8 s and more; once reconnected, history over the range is drawn under the live points,
+      // so the chart runs from before the drop to after the reconnect without a hole.
+      await expect.poll(async () => Number(await other.getAttribute('#chart-throughput .plot', 'data-until')), { timeout: 10_000 }).toBeGreaterThan(reconnectedAt);
+      expect(Number(await other.getAttribute('#chart-throughput .plot', 'data-since'))).toBeLessThan(droppedAt - 5);
+      await expect.poll(maxGap, { timeout: 10_000 }).toBeLessThan(3);
+      expect(asked.filter((t) => t > droppedAt + 8).length).toBeGreaterThanOrEqual(1);
+      const path = join(OUTPUT, 'dashboard-history-reconnect.png');
+      await other.screenshot({ path, fullPage: true });
+      console.log(`gap filled after a reconnect, screenshot: ${path}`);
+    } finally {
+      await other.close();
+    }
+  }, 60_000);
 
   it('the range buttons and a drag across a chart change the span, and the step history is asked at', async () => {
     const expectRange = async (id: string, step: string) => {

@@ -130,6 +130,7 @@ export class Chart {
     this.container.dataset.points = String(this.history.times.length);
     this.container.dataset.since = String(this.history.times[0] ?? '');
     this.container.dataset.until = String(this.history.times[this.history.times.length - 1] ?? '');
+    this.container.dataset.maxGap = String(this.history.maxGap());
     this.markBands();
   }
 

@@ -271,8 +271,13 @@ function showCards(cards: Headline, data: ViewData): void {
   set('card-queue', formatNumber(cards.queueDepth), 'queue');
 }
 
+/** The server's time of the figures last shown: a stream that resumes after a silence (a stalled connection) has a gap to fill. */
+let lastShown: number | null = null;
+
 function showData(timestamp: number, data: ViewData): void {
   shownAt = performance.now();
+  if (lastShown !== null && timestamp - lastShown > Math.max(5, 3 * filters.interval)) void loadHistory();
+  lastShown = timestamp;
   showCards(headline(data), data);
   for (const chart of charts) {
     // A zoomed span in the past stays as history drew it.
@@ -352,6 +357,7 @@ client.onStatus((status) => {
     alerts.connected();
     runsPanel.connected();
     // Every (re)connect: what the page missed, from history, under the live points to come.
+    lastShown = null;
     void loadHistory();
   }
 });

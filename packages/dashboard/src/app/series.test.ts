@@ -66,8 +66,10 @@ describe('SeriesHistory', () => {
     h.push(1, { a: 1 });
     h.push(2, { a: 2 });
     h.push(20, { a: 20 }); // the first live point after the reconnect
+    expect(h.maxGap()).toBe(18);
     h.backfill([1, 2, 5, 10, 15].map((t) => [t, { a: t }] as const));
     expect(h.times).toEqual([1, 2, 5, 10, 15, 20]);
+    expect(h.maxGap()).toBe(5);
   });
 
   it('backfills within its span only', () => {

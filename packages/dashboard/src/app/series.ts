@@ -73,6 +73,13 @@ export class SeriesHistory {
     for (const [time, point] of [...sorted, ...held]) this.push(time, point);
   }
 
+  /** The longest time between two points held, seconds (0 with fewer than two): a gap the page missed shows here. */
+  maxGap(): number {
+    let gap = 0;
+    for (let i = 1; i < this.times.length; i++) gap = Math.max(gap, this.times[i]! - this.times[i - 1]!);
+    return gap;
+  }
+
   series(name: string): (number | null)[] {
     return this.values.get(name) ?? [];
   }
