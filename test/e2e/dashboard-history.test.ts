@@ -10,8 +10,10 @@
  * at; that two runs made over HTTP (the second with a slow node's traffic
  * added) and their annotations show on the charts; that picking both
  * overlays them on the charts aligned at their starts with a table of both
- * runs' figures; and that a run is started, annotated and stopped from the
- * page. Saves screenshots under test-output/ and prints their paths.
+ * runs' figures; that a run is started, annotated and stopped from the
+ * page; and, on a Pulse with write and read tokens, that the page's run
+ * start is refused until a write token is typed into the runs panel. Saves
+ * screenshots under test-output/ and prints their paths.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -363,4 +365,43 @@ describe('dashboard history, ranges and runs in Chromium', () => {
     // The browser logs the 404 of the alerts probe (this Pulse has no alert rules), once per page load; nothing else may have gone wrong.
     expect(pageErrors.filter((e) => !/status of 404 .*\/v1\/alerts\)$/.test(e))).toEqual([]);
   }, 60_000);
+});
+
+describe('runs from the page with write tokens on', () => {
+  const WRITE = 'history-write-token-0123456789';
+  const READ = 'history-read-token-0123456789';
+  let guarded: ServiceProcess;
+
+  beforeAll(async () => {
+    guarded = await startService('standalone', { ...PULSE_ENV, PULSE_WRITE_TOKENS: WRITE, PULSE_READ_TOKENS: READ });
+  }, 30_000);
+
+  afterAll(async () => {
+    await guarded?.stop();
+  });
+
+  it('refuses a run without the write token, and starts one once it is typed in the panel (never in the address)', async () => {
+    const tab = await context.newPage();
+    try {
+      await tab.goto(`${guarded.url}/?token=${READ}`);
+      // The read token reads the runs.
+      await expect.poll(() => tab.locator('#panel-runs').isVisible(), { timeout: 10_000 }).toBe(true);
+      await expect.poll(() => tab.locator('#runs').innerText(), { timeout: 5000 }).toContain('no runs yet');
+      await tab.fill('#run-name', 'guarded');
+      await tab.click('#run-start');
+      await expect.poll(() => tab.locator('#runs-note').innerText(), { timeout: 5000 }).toContain('type a write token in the panel');
+      await tab.fill('#write-token', WRITE);
+      await tab.press('#write-token', 'Enter');
+      await tab.click('#run-start');
+      await expect.poll(() => tab.locator('#runs-note').innerText(), { timeout: 5000 }).toMatch(/^run run-\d+ started$/);
+      await expect.poll(() => tab.locator('#runs tr[data-state="running"] th').allInnerTexts(), { timeout: 5000 }).toEqual(['guarded']);
+      expect(tab.url()).not.toContain(WRITE);
+      const res = await fetch(`${guarded.url}/v1/runs`, { headers: { authorization: `Bearer ${READ}` } });
+      expect(((await res.json()) as { runs: RunBody[] }).runs.map((r) => r.name)).toEqual(['guarded']);
+      await tab.locator('#runs button.stop').click();
+      await expect.poll(() => tab.locator('#runs tr[data-state="stopped"]').count(), { timeout: 5000 }).toBe(1);
+    } finally {
+      await tab.close();
+    }
+  }, 45_000);
 });

@@ -122,9 +122,13 @@ export class Chart {
     if (this.plot && key === this.drawn) this.plot.setData(data);
     else this.rebuild(names, data, false);
     this.drawn = key;
-    // Unless the pointer is on the chart, its legend shows the latest values.
+    // Unless the pointer is on the chart, its legend shows the latest values (after uPlot's first draw, which resets it).
     const plot = this.plot!;
-    if ((plot.cursor.left ?? -1) < 0 && this.history.times.length > 0) plot.setLegend({ idx: this.history.times.length - 1 });
+    const showLatest = () => {
+      if (this.plot === plot && !this.comparison && (plot.cursor.left ?? -1) < 0 && this.history.times.length > 0) plot.setLegend({ idx: this.history.times.length - 1 });
+    };
+    showLatest();
+    requestAnimationFrame(showLatest);
     // For people and tests alike: how many points the chart holds, and since when (epoch seconds).
     this.container.dataset.mode = 'live';
     this.container.dataset.points = String(this.history.times.length);
@@ -283,7 +287,7 @@ export class Chart {
         ],
         axes: [
           // Whole seconds and up: the figures change once per tick, finer ticks only repeat labels.
-          { ...AXIS, incrs: TIME_STEPS, values: (_u, ticks) => ticks.map((t) => atX(t)) },
+          { ...AXIS, incrs: TIME_STEPS, space: 72, values: (_u, ticks) => ticks.map((t) => atX(t)) },
           { ...AXIS, size: 56, values: (_u, ticks) => ticks.map((t) => formatNumber(t)) },
         ],
         legend: { live: true },
