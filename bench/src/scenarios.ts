@@ -19,6 +19,7 @@ import { benchEndToEnd } from './scenarios/end-to-end.js';
 import { benchPrometheus } from './prometheus-cost.js';
 import { benchPartitions } from './partitions-cost.js';
 import { benchCluster } from './cluster-cost.js';
+import { benchHistory } from './history-cost.js';
 
 export type Log = (line: string) => void;
 
@@ -103,6 +104,7 @@ export const SCENARIOS: Scenario[] = [
   { name: 'e2e', available: hasRedisServer, unavailable: NO_REDIS, run: benchEndToEnd },
   { name: 'alert-latency', available: hasRedisServer, unavailable: NO_REDIS, run: benchAlertLatency },
   { name: 'prometheus', available: hasRedisServer, unavailable: NO_REDIS, run: benchPrometheus },
+  { name: 'history', available: hasRedisServer, unavailable: NO_REDIS, run: benchHistory },
   {
     name: 'proxy',
     available: async () => existsSync(PROXY_MODULE),

@@ -12,17 +12,26 @@ export const historyVars = {
   PULSE_HISTORY_TIERS: z.string().optional(),
   /** How long after a tick bucket closes its record is written: events this late still count in it. Default 1000 ms. */
   PULSE_HISTORY_GRACE_MS: intVar(1000, 0, 60_000),
+  /**
+   * Per tier, how much coarser its histograms are than the window's: bucket indices rounded down to
+   * multiples of the factor (`1,4,16`: the 2nd tier's ×4, the 3rd's ×16 and beyond; docs/HISTORY.md, "Size").
+   */
+  PULSE_HISTORY_COARSEN: z.string().optional(),
 };
+
+export const DEFAULT_HISTORY_COARSEN = '1,4,16';
 
 export interface HistorySettings {
   /** Empty: history is off. */
   readonly tiers: readonly Tier[];
+  /** Per tier, its histograms' coarsening factor (1: as the window's). */
+  readonly coarsen: readonly number[];
   readonly graceMs: number;
   readonly windowMs: number;
 }
 
 /** The settings of `config`, checked: throws ConfigError naming PULSE_HISTORY_TIERS. */
-export function historySettings(config: { PULSE_HISTORY_TIERS?: string | undefined; PULSE_HISTORY_GRACE_MS: number; PULSE_TICK_MS: number; PULSE_WINDOW_SECONDS: number }): HistorySettings {
+export function historySettings(config: { PULSE_HISTORY_TIERS?: string | undefined; PULSE_HISTORY_GRACE_MS: number; PULSE_HISTORY_COARSEN?: string | undefined; PULSE_TICK_MS: number; PULSE_WINDOW_SECONDS: number }): HistorySettings {
   const windowMs = config.PULSE_WINDOW_SECONDS * 1000;
   let tiers: Tier[];
   try {
@@ -36,7 +45,14 @@ export function historySettings(config: { PULSE_HISTORY_TIERS?: string | undefin
   if (tiers.length > 0 && config.PULSE_HISTORY_GRACE_MS >= tiers[0]!.retentionMs / 2) {
     throw new ConfigError([`PULSE_HISTORY_GRACE_MS: ${config.PULSE_HISTORY_GRACE_MS} ms is not well under the finest tier's retention`]);
   }
-  return { tiers, graceMs: config.PULSE_HISTORY_GRACE_MS, windowMs };
+  const factors = (config.PULSE_HISTORY_COARSEN ?? DEFAULT_HISTORY_COARSEN).split(',').map((x) => Number(x.trim()));
+  if (factors.some((k) => !Number.isInteger(k) || k < 1 || k > 64)) throw new ConfigError(['PULSE_HISTORY_COARSEN: expected integers from 1 to 64, comma-separated, one per tier']);
+  // Each tier is summed from the one before: its factor must be a multiple of that one's (the roundings then compose).
+  const coarsen = tiers.map((_, i) => factors[Math.min(i, factors.length - 1)]!);
+  for (let i = 1; i < coarsen.length; i++) {
+    if (coarsen[i]! % coarsen[i - 1]! !== 0) throw new ConfigError([`PULSE_HISTORY_COARSEN: ${coarsen[i]} (tier ${tiers[i]!.name}) is not a multiple of ${coarsen[i - 1]} (the tier before it)`]);
+  }
+  return { tiers, coarsen, graceMs: config.PULSE_HISTORY_GRACE_MS, windowMs };
 }
 
 /** For main.ts: the settings, or one line naming the bad variable and exit 2. */

@@ -87,7 +87,7 @@ const replicas = served.map((partition) => {
     droppedEvents: () => source.droppedEvents,
     alerts: partition === 0 ? alerts : undefined,
     history: historyStore
-      ? new HistoryRecorder({ store: historyStore, partition, tiers: historyConfig.tiers, windowMs: historyConfig.windowMs, graceMs: historyConfig.graceMs, logger })
+      ? new HistoryRecorder({ store: historyStore, partition, tiers: historyConfig.tiers, windowMs: historyConfig.windowMs, graceMs: historyConfig.graceMs, coarsen: historyConfig.coarsen, logger })
       : undefined,
   });
   // Back from losing Redis, the stream may not be the one the window was read from: a promoted replica lacks

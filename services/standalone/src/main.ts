@@ -74,7 +74,7 @@ const replicas = backend.partitions.map((part, partition) => {
     logger: partitions > 1 ? logger.child({ partition }) : logger,
     alerts: partition === 0 ? alertsOn : undefined,
     history: historyStore
-      ? new HistoryRecorder({ store: historyStore, partition, tiers: historyConfig.tiers, windowMs: historyConfig.windowMs, graceMs: historyConfig.graceMs, logger })
+      ? new HistoryRecorder({ store: historyStore, partition, tiers: historyConfig.tiers, windowMs: historyConfig.windowMs, graceMs: historyConfig.graceMs, coarsen: historyConfig.coarsen, logger })
       : undefined,
   });
   // OTLP push of the figures (docs/MONITORING.md), while this process leads (always, without REDIS_URL); with
