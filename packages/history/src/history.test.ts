@@ -185,3 +185,39 @@ describe('history', () => {
     }
   });
 });
+
+describe('history with coarser histograms in old tiers (PULSE_HISTORY_COARSEN)', () => {
+  it('keeps counts, sums, min and max exact and percentiles within the coarser buckets', async () => {
+    let now = T0;
+    const clock = () => now;
+    const store = new MemoryHistoryStore(1, () => true, clock);
+    const recorder = new HistoryRecorder({ store, partition: 0, tiers, windowMs: W, graceMs: 1000, coarsen: [1, 4, 16], logger: silentLogger() });
+    const window = newWindow();
+    const random = rng(5);
+    const id = { n: 0 };
+    for (let t = T0 + TICK; t <= T0 + 130_000; t += TICK) {
+      if (t <= T0 + 128_000) for (const e of traffic(random, t - TICK, id)) window.apply(e, Math.min(t - 1, Math.ceil(e.ts * 1000) + 3), true);
+      now = t;
+      window.advance(t);
+      recorder.capture(window, t);
+      await recorder.flush(window, t, { token: 't', epoch: 1 });
+    }
+    now += 2000;
+    const q = { since: T0 / 1000 + 60, until: (T0 + 125_000) / 1000, step: 5, filter: FILTERS.all!, types: ['throughput', 'latency', 'error', 'slo'] as const };
+    const coarse = await new StoreHistoryReader({ store, tiers, windowMs: W, now: clock }).query(q);
+    const fine = await new StoreHistoryReader({ store, tiers: tiers.slice(0, 1), windowMs: W, now: clock }).query(q);
+    expect(coarse.points.length).toBe(fine.points.length);
+    coarse.points.forEach((p, i) => {
+      const f = fine.points[i]!;
+      expectClose(p.data.throughput, f.data.throughput, 'throughput');
+      expectClose(p.data.error, f.data.error, 'error');
+      expectClose(p.data.slo, f.data.slo, 'slo');
+      for (const [endpoint, stats] of Object.entries(f.data.latency!)) {
+        const got = p.data.latency![endpoint]!;
+        expectClose([got.avg, got.min, got.max], [stats.avg, stats.min, stats.max], `latency ${endpoint}`);
+        // ×4 buckets of ~2 % each, rounded down: within ~8 % below.
+        for (const k of ['p50', 'p90', 'p99'] as const) expect(Math.abs(got[k] - stats[k]) / stats[k], `${endpoint} ${k}`).toBeLessThan(0.1);
+      }
+    });
+  });
+});
