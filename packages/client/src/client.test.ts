@@ -147,7 +147,8 @@ describe('PulseClient against a running Pulse', () => {
     });
     // The new process is empty: only model-a's events show, model-b's are filtered out.
     await postEvents(pulse.url, 'model-a', 2);
-    await postEvents(pulse.url, 'model-b', 5);
+    // Ten times model-a's: a snapshot read later divides by a longer covered time, and must still be larger.
+    await postEvents(pulse.url, 'model-b', 20);
     const update = await nextMessage(client, (m) => m.type === 'metrics_update' && (m.data.throughput?.total_requests_per_sec ?? 0) > 0);
     expect(update.type === 'metrics_update' && Object.keys(update.data).sort()).toEqual(['streaming', 'throughput']);
     const snapshot = (await (await fetch(`${pulse.url}/metrics/snapshot`)).json()) as { data: { throughput: { total_requests_per_sec: number } } };
