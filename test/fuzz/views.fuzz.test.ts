@@ -224,11 +224,17 @@ describe('distinct views under a flood of subscribes', () => {
     const flood: TestClient[] = [];
     try {
       // MAX_VIEWS distinct views, each of several endpoints and nodes (their node tables cost the most).
+      // The last case's clients closed, but the gateway may not have released their views yet.
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; ) {
+        const views = await gauge('pulse_gateway_views');
+        if (views === 0) break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
       for (let i = 0; flood.length < MAX_VIEWS; i++) {
         const c = await TestClient.connect(gw.ws);
         const endpoints = ENDPOINTS.filter(() => r() < 0.6);
         const reply = await c.request({ type: 'subscribe', filters: { interval: TEST_TICK_MS / 1000, endpoints: endpoints.length > 0 ? endpoints : [ENDPOINTS[i % ENDPOINTS.length]!], nodes: [NODES[i % NODES.length]!, NODES[(i + 1) % NODES.length]!], models: i % 2 ? [MODELS[i % MODELS.length]!] : [] } }, 'subscribed');
-        expect(reply.type).toBe('subscribed');
+        expect(reply.type, JSON.stringify(reply)).toBe('subscribed');
         flood.push(c);
       }
       const start = performance.now();
@@ -240,10 +246,13 @@ describe('distinct views under a flood of subscribes', () => {
         await new Promise((res) => setTimeout(res, 100));
       }
       expect(slowed, 'the budget never slowed a view').toBeGreaterThan(0);
-      // The unfiltered view: every snapshot, one tick apart.
+      // The unfiltered view: every snapshot, one tick apart — or a whole number of ticks where a loaded
+      // machine made the aggregator skip one (no snapshot to send), which must stay rare.
       const stamps = watcher.received.slice(watcherFrom).filter((m) => m.message.type === 'metrics_update').map((m) => m.message.timestamp as number);
       expect(stamps.length).toBeGreaterThan(10);
-      for (let i = 1; i < stamps.length; i++) expect(stamps[i]! - stamps[i - 1]!).toBeCloseTo(TEST_TICK_MS / 1000, 6);
+      const gaps = stamps.slice(1).map((s, i) => (s - stamps[i]!) / (TEST_TICK_MS / 1000));
+      for (const g of gaps) expect(Math.abs(g - Math.round(g)), 'a gap of a whole number of ticks').toBeLessThan(1e-3);
+      expect(gaps.filter((g) => Math.round(g) === 1).length, `gaps in ticks: ${gaps.map(Math.round).join(' ')}`).toBeGreaterThanOrEqual(0.8 * gaps.length);
       // Each distinct view: updates keep coming, each newer, never more than 8 ticks apart (+ slack).
       flood.forEach((c, i) => {
         const updates = c.received.slice(floodFrom[i]).filter((m) => m.message.type === 'metrics_update').map((m) => m.message.timestamp as number);

@@ -143,7 +143,7 @@ export class TestClient {
         if (r.message.type === type) return r;
       }
       const left = deadline - performance.now();
-      if (left <= 0) throw new Error(`no ${type} within ${timeoutMs} ms; got ${this.received.map((r) => r.message.type).join(', ')}`);
+      if (left <= 0) throw new Error(`no ${type} within ${timeoutMs} ms; got ${this.received.map((r) => (r.message.type === 'error' ? `error(${String(r.message.message)})` : r.message.type)).join(', ')}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.wake = () => {
