@@ -20,7 +20,7 @@ export function fanoutSection(r: FanoutResult, title = '## 2. Fan-out: WebSocket
     '',
     `Clients in separate processes (≤ 2,500 sockets each), all to 127.0.0.1, interval 1 s, ${r.filters} distinct filters spread evenly`,
     `(frame sizes by filter: ${sizes.map((s) => n(s)).join(', ')} bytes). Aggregator and gateway tick every ${r.tickMs} ms so that every`,
-    `snapshot goes to every client at once, as the floor does; a feeder process sends ${n(r.feedPerSec)} events/s from ${r.nodes ?? 8} nodes so the views are live.`,
+    `snapshot goes to every client at once, as the floor does; a feeder process sends ${n(r.feedPerSec)} events/s from ${r.nodes ?? 8} nodes so the views are live${r.cells === undefined ? '' : ` (${n(r.cells)} cells in the window)`}.`,
     `Both are measured over the same ${r.measureSeconds} s window after a warm-up. The floor is a bare \`ws\` server (bench/src/workers/bare-ws-server.ts) sending`,
     'each client a pre-built frame of the size Pulse sends its filter group, every second, half a second after Pulse\'s snapshot,',
     'to as many sockets of the same client processes: the two bursts take turns, and whatever else loads the machine loads both.',

@@ -20,6 +20,11 @@ export interface IngestLoadConfig {
   nodes?: number;
   /** Each batch from one node, as a FakeAI node's reporter sends them (template i from `fakeai-<i>`), rather than from all of them. */
   nodePerBatch?: boolean;
+  /**
+   * Distinct bodies, sent in turn (default 8). Each holds its own random draws of node, endpoint and model, so the
+   * cells the load reaches are at most templates × batch ÷ 2: 8 × 50 pairs cover only ~390 of 64 × 20 × 5 cells.
+   */
+  templates?: number;
 }
 
 export interface IngestRunResult {
@@ -128,7 +133,7 @@ async function run({ eventsPerSec, durationMs }: { eventsPerSec: number; duratio
 serve({
   configure(c: IngestLoadConfig) {
     config = c;
-    templates = Array.from({ length: TEMPLATES }, (_, i) => bodyTemplate(c.batch, 1000 + i, `${c.prefix}${i}`, c.nodes, c.nodePerBatch ? `fakeai-${i}` : undefined));
+    templates = Array.from({ length: c.templates ?? TEMPLATES }, (_, i) => bodyTemplate(c.batch, 1000 + i, `${c.prefix}${i}`, c.nodes, c.nodePerBatch ? `fakeai-${i}` : undefined));
     agent?.destroy();
     agent = new Agent({ keepAlive: true, maxSockets: c.connections });
     return { bodyBytes: templates[0]!.bytes.length, events: templates[0]!.events };
