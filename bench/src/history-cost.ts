@@ -19,7 +19,7 @@ import { once } from 'node:events';
 import { MetricsWindow, takePatch } from '@pulse/metrics';
 import { encodePatch, encodeSnapshot, METRIC_TYPES, parseSlos, partitionKeys, type PulseEvent } from '@pulse/protocol';
 import { connectRedis, createLogger, RedisLeaderLease, silentLogger, type Fence } from '@pulse/runtime';
-import { HistoryRecorder, parseTiers, RedisHistoryStore, StoreHistoryReader, type HistoryStore, type StoredRecord, type Tier } from '@pulse/history';
+import { DEFAULT_HISTORY_COARSEN, HistoryRecorder, parseTiers, RedisHistoryStore, rollUpFrom, StoreHistoryReader, type HistoryStore, type StoredRecord, type Tier } from '@pulse/history';
 import { BenchRedis } from './lib/redis-server.js';
 import type { Log } from './scenarios.js';
 
@@ -35,10 +35,13 @@ const WARMUP_TICKS = 130;
 const MEASURED_TICKS = Number(process.env.BENCH_HISTORY_TICKS ?? 480);
 const BUDGET_BYTES = 500e6;
 /** Per tier, its histograms' coarsening (PULSE_HISTORY_COARSEN's default; BENCH_HISTORY_COARSEN to try others). */
-const COARSEN = (process.env.BENCH_HISTORY_COARSEN ?? '1,4,16').split(',').map(Number);
+const COARSEN = (process.env.BENCH_HISTORY_COARSEN ?? DEFAULT_HISTORY_COARSEN).split(',').map(Number);
+/** Tiers that keep every cell (PULSE_HISTORY_CELL_TIERS's default; BENCH_HISTORY_CELL_TIERS=3 keeps cells in all). */
+const CELL_TIERS = Number(process.env.BENCH_HISTORY_CELL_TIERS ?? 1);
 
 export interface HistoryBenchResult {
   coarsen: string;
+  cellTiers: number;
   load: string;
   cells: number;
   ticks: number;
@@ -129,7 +132,7 @@ export async function benchHistory(log: Log): Promise<HistoryBenchResult> {
   try {
     const prefix = 'bench-history';
     const keys = partitionKeys(prefix, 1);
-    const tiers = parseTiers('0.5s:10m,5s:6h,1m:7d', TICK_MS);
+    const tiers = rollUpFrom(parseTiers('0.5s:10m,5s:6h,1m:7d', TICK_MS), CELL_TIERS);
     const store = new CountingStore(new RedisHistoryStore(conn, keys));
     const slos = parseSlos('fast:latency_ms<=500;snappy:ttft_ms<=100');
     // Simulated time from the next minute on: records expire at their bucket's end plus retention, in real time.
@@ -213,7 +216,7 @@ export async function benchHistory(log: Log): Promise<HistoryBenchResult> {
     log(`history: CPU per tick, history off ${writeCost.offMeanMs} ms (p99 ${writeCost.offP99Ms}), on ${writeCost.onMeanMs} ms (p99 ${writeCost.onP99Ms}), of which the recorder ${writeCost.recorderMeanMs} ms`);
     for (const [tier, sizes] of store.bytes) log(`history: tier ${tier}: ${sizes.length} records, ${Math.round(mean(sizes))} B of blob each`);
     if (process.env.BENCH_HISTORY_SKIP_QUERY) {
-      return { coarsen: COARSEN.join(','), load: '', cells: on.cellCount, ticks: MEASURED_TICKS, writeCost, tiers: tierRows, retentionTotalMB: 0, budgetMB: BUDGET_BYTES / 1e6, sixHours: { populated5sKeys: 0, populated1mKeys: 0, usedMemoryMB5s: 0, queries: [] } };
+      return { coarsen: COARSEN.join(','), cellTiers: CELL_TIERS, load: '', cells: on.cellCount, ticks: MEASURED_TICKS, writeCost, tiers: tierRows, retentionTotalMB: 0, budgetMB: BUDGET_BYTES / 1e6, sixHours: { populated5sKeys: 0, populated1mKeys: 0, usedMemoryMB5s: 0, queries: [] } };
     }
     // 6 hours of 5-s and 1-min records, through the store, then queries.
     const [, five, minute] = tiers as [Tier, Tier, Tier];
@@ -242,10 +245,12 @@ export async function benchHistory(log: Log): Promise<HistoryBenchResult> {
     const since = now / 1000 - 6 * 3600;
     const all = { endpoints: new Set<string>(), models: new Set<string>(), nodes: new Set<string>() };
     const oneModel = { endpoints: new Set<string>(), models: new Set(['model-3']), nodes: new Set<string>() };
+    const oneNode = { endpoints: new Set<string>(), models: new Set<string>(), nodes: new Set(['node-3']) };
     const queries: HistoryBenchResult['sixHours']['queries'] = [];
     for (const [name, q] of [
       ['6 h, auto step (1-min tier), unfiltered, every type', { since, until: now / 1000, filter: all, types: METRIC_TYPES }],
       ['6 h, auto step, one model, latency + throughput', { since, until: now / 1000, filter: oneModel, types: ['latency', 'throughput'] as const }],
+      ['6 h, auto step, one node, every type', { since, until: now / 1000, filter: oneNode, types: METRIC_TYPES }],
       ['6 h, step 30 s (5-s tier), unfiltered, every type', { since, until: now / 1000, step: 30, filter: all, types: METRIC_TYPES }],
     ] as const) {
       const ms: number[] = [];
@@ -265,6 +270,7 @@ export async function benchHistory(log: Log): Promise<HistoryBenchResult> {
     const retentionTotal = tierRows.reduce((a, r) => a + r.retentionMB, 0);
     return {
       coarsen: COARSEN.join(','),
+      cellTiers: CELL_TIERS,
       load: `${REQUESTS_PER_SEC} requests/s (start + end each; 50 % streamed, 2 % errors, 30 % cache lookups, 2 SLOs) over ${NODES} nodes × ${ENDPOINTS} endpoints × ${MODELS} models`,
       cells: on.cellCount,
       ticks: MEASURED_TICKS,

@@ -168,9 +168,10 @@ describe('dashboard history, ranges and runs in Chromium', () => {
       for (const n of points) expect(n).toBeGreaterThanOrEqual(20);
       expect(Number(await page.getAttribute('#charts', 'data-history-step'))).toBe(0.5);
     }
-    // The unfiltered view asks for no filter.
+    // The unfiltered view asks for no filter, and for every type but the node table no chart draws.
     const last = historyRequests[historyRequests.length - 1]!;
-    expect([...last.searchParams.keys()].sort()).toEqual(['since', 'step', 'until']);
+    expect([...last.searchParams.keys()].sort()).toEqual(['metric_type', 'since', 'step', 'until']);
+    expect(last.searchParams.get('metric_type')!.split(',')).not.toContain('nodes');
     expect(last.searchParams.get('step')).toBe('0.5');
     await shot('dashboard-history-loaded.png', 'charts full at load');
   }, 60_000);

@@ -127,6 +127,24 @@ describe('a run through the real stack', () => {
     });
     expect(rows.some((r) => r.figures.error_rate_pct! > 0 && r.figures.itl_p99_ms! > 0)).toBe(true);
 
+    // The summary: the whole run as one view, the same from either gateway. 30 batches of 4 chats and an
+    // embedding: counts exact (rates × the span summed); the run's whole seconds come from the 1-s tier, coarsened
+    // ×8 (PULSE_HISTORY_COARSEN's default): min and max to 0.1 %, p99 within half a group of 8 buckets (±9 %).
+    const summaries = await Promise.all([pulse.url, gateway.url].map(async (at) => (await (await fetch(`${at}/v1/runs/${run.id}/summary`)).json()) as { since: number; until: number; data: SnapshotData }));
+    expect(summaries[1]).toEqual(summaries[0]);
+    const { since, until, data } = summaries[0]!;
+    expect(since).toBeLessThanOrEqual(run.started_at);
+    expect(until).toBeGreaterThanOrEqual(stopped_at);
+    expect(data.throughput.requests_per_sec['/v1/chat/completions']! * (until - since)).toBeCloseTo(120, 6);
+    expect(data.throughput.requests_per_sec['/v1/embeddings']! * (until - since)).toBeCloseTo(30, 6);
+    const chats = Array.from({ length: 30 }, (_, i) => [0, 1, 2, 3].map((k) => 200 + 37 * k + (i % 9) * 41)).flat().sort((a, b) => a - b);
+    const chat = data.latency['/v1/chat/completions']!;
+    expect(Math.abs(chat.min - chats[0]!) / chats[0]!).toBeLessThan(1e-3);
+    expect(Math.abs(chat.max - chats[chats.length - 1]!) / chats[chats.length - 1]!).toBeLessThan(1e-3);
+    expect(Math.abs(chat.p99 - chats[Math.ceil(0.99 * chats.length) - 1]!) / chat.p99).toBeLessThan(0.09);
+    const failed = Array.from({ length: 30 }, (_, i) => [0, 1, 2, 3].filter((k) => (i + k) % 7 === 0).length).reduce((a, b) => a + b, 0);
+    expect(data.error.errors_per_sec['/v1/chat/completions']! * (until - since)).toBeCloseTo(failed, 6);
+
     recorded = { id: run.id, jsonl: jsonlText };
     // Another gateway of the deployment exports the same files.
     expect(await (await fetch(`${gateway.url}/v1/runs/${run.id}/export?format=jsonl&step=0.1`)).text()).toBe(jsonlText);

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ConfigError, intVar } from '@pulse/runtime';
-import { defaultTiers, parseTiers, type Tier } from './tiers.js';
+import { defaultTiers, parseTiers, rollUpFrom, type Tier } from './tiers.js';
 
 export const historyVars = {
   /** `<step>:<retention>,…`, finest first, the first step the tick; `off` records nothing. Default: `defaultTiers` of the tick (`0.5s:10m,5s:6h,1m:7d` at 500 ms). */
@@ -14,12 +14,17 @@ export const historyVars = {
   PULSE_HISTORY_GRACE_MS: intVar(1000, 0, 60_000),
   /**
    * Per tier, how much coarser its histograms are than the window's: bucket indices rounded down to
-   * multiples of the factor (`1,4,16`: the 2nd tier's ×4, the 3rd's ×16 and beyond; docs/HISTORY.md, "Size").
+   * multiples of the factor (`1,8,16`: the 2nd tier's ×8, the 3rd's ×16 and beyond; docs/HISTORY.md, "Size").
    */
   PULSE_HISTORY_COARSEN: z.string().optional(),
+  /**
+   * How many of the finest tiers keep every node × endpoint × model cell (default 1: the tick tier);
+   * coarser ones keep rollups by (endpoint, model) and by (node, endpoint) — docs/HISTORY.md, "Rollups".
+   */
+  PULSE_HISTORY_CELL_TIERS: intVar(1, 1, 16),
 };
 
-export const DEFAULT_HISTORY_COARSEN = '1,4,16';
+export const DEFAULT_HISTORY_COARSEN = '1,8,16';
 
 export interface HistorySettings {
   /** Empty: history is off. */
@@ -31,11 +36,18 @@ export interface HistorySettings {
 }
 
 /** The settings of `config`, checked: throws ConfigError naming PULSE_HISTORY_TIERS. */
-export function historySettings(config: { PULSE_HISTORY_TIERS?: string | undefined; PULSE_HISTORY_GRACE_MS: number; PULSE_HISTORY_COARSEN?: string | undefined; PULSE_TICK_MS: number; PULSE_WINDOW_SECONDS: number }): HistorySettings {
+export function historySettings(config: {
+  PULSE_HISTORY_TIERS?: string | undefined;
+  PULSE_HISTORY_GRACE_MS: number;
+  PULSE_HISTORY_COARSEN?: string | undefined;
+  PULSE_HISTORY_CELL_TIERS?: number | undefined;
+  PULSE_TICK_MS: number;
+  PULSE_WINDOW_SECONDS: number;
+}): HistorySettings {
   const windowMs = config.PULSE_WINDOW_SECONDS * 1000;
   let tiers: Tier[];
   try {
-    tiers = parseTiers(config.PULSE_HISTORY_TIERS ?? defaultTiers(config.PULSE_TICK_MS), config.PULSE_TICK_MS);
+    tiers = rollUpFrom(parseTiers(config.PULSE_HISTORY_TIERS ?? defaultTiers(config.PULSE_TICK_MS), config.PULSE_TICK_MS), config.PULSE_HISTORY_CELL_TIERS ?? 1);
   } catch (err) {
     throw new ConfigError([(err as Error).message]);
   }

@@ -9,11 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { buildView, MetricsWindow, type CellFilter } from '@pulse/metrics';
 import { METRIC_TYPES, parseSlos, type PulseEvent } from '@pulse/protocol';
 import { silentLogger, type Fence } from '@pulse/runtime';
-import { decodeRecord, encodeRecord, sumRecords } from './record.js';
+import { ALL, decodeRecord, encodeRecord, sumRecords } from './record.js';
 import { HistoryRecorder } from './recorder.js';
-import { StoreHistoryReader } from './query.js';
+import { HistoryQueryError, StoreHistoryReader } from './query.js';
 import { MemoryHistoryStore } from './store.memory.js';
-import { parseTiers, type Tier } from './tiers.js';
+import { parseTiers, rollUpFrom, type Tier } from './tiers.js';
 
 const TICK = 500;
 const W = 60_000;
@@ -111,7 +111,7 @@ describe('history', () => {
       recorder.capture(window, t);
       const snapshot = window.snapshot(t, 1, t / TICK, 0);
       window.reportedAll();
-      if (t <= T0 + 210_000 && ((t / TICK) % 7 === 0 || t > T0 + 200_000)) {
+      if (t <= T0 + 210_000 && ((t / TICK) % 7 === 0 || t > T0 + 200_000 || t === T0 + 140_000)) {
         live.set(t, Object.fromEntries(Object.entries(FILTERS).map(([name, f]) => [name, buildView(snapshot, f).data])));
       }
       await recorder.flush(window, t, fence);
@@ -130,6 +130,21 @@ describe('history', () => {
       }
     }
     expect(compared).toBeGreaterThan(200);
+
+    // A summary over a window's length ending at t is the live view of t: from the tick tier's ragged ends and
+    // the whole 5-s (and, for [80 s, 140 s), 1-min) buckets between them.
+    let summed = 0;
+    for (const [t, views] of live) {
+      if (t < T0 + W + 10_000) continue;
+      for (const [name, filter] of Object.entries(FILTERS)) {
+        const got = await reader.summary({ since: (t - W) / 1000, until: t / 1000, filter, types: METRIC_TYPES });
+        expect(got, `${name} summary to ${t - T0}`).not.toBeNull();
+        expect([got!.since, got!.until]).toEqual([(t - W) / 1000, t / 1000]);
+        expectClose(got!.data, views[name], `${name} summary to ${t - T0}`);
+        summed++;
+      }
+    }
+    expect(summed).toBeGreaterThan(50);
 
     // Coarser tiers: the same figures from fewer, summed records.
     const tickOnly = new StoreHistoryReader({ store, tiers: tiers.slice(0, 1), windowMs: W, now: clock });
@@ -187,11 +202,11 @@ describe('history', () => {
 });
 
 describe('history with coarser histograms in old tiers (PULSE_HISTORY_COARSEN)', () => {
-  it('keeps counts, sums, min and max exact and percentiles within the coarser buckets', async () => {
+  it('keeps counts exact, averages, min and max to 0.1 % and percentiles within half a coarser bucket', async () => {
     let now = T0;
     const clock = () => now;
     const store = new MemoryHistoryStore(1, () => true, clock);
-    const recorder = new HistoryRecorder({ store, partition: 0, tiers, windowMs: W, graceMs: 1000, coarsen: [1, 4, 16], logger: silentLogger() });
+    const recorder = new HistoryRecorder({ store, partition: 0, tiers, windowMs: W, graceMs: 1000, coarsen: [1, 8, 16], logger: silentLogger() });
     const window = newWindow();
     const random = rng(5);
     const id = { n: 0 };
@@ -214,10 +229,77 @@ describe('history with coarser histograms in old tiers (PULSE_HISTORY_COARSEN)',
       expectClose(p.data.slo, f.data.slo, 'slo');
       for (const [endpoint, stats] of Object.entries(f.data.latency!)) {
         const got = p.data.latency![endpoint]!;
-        expectClose([got.avg, got.min, got.max], [stats.avg, stats.min, stats.max], `latency ${endpoint}`);
-        // ×4 buckets of ~2 % each, rounded down: within ~8 % below.
-        for (const k of ['p50', 'p90', 'p99'] as const) expect(Math.abs(got[k] - stats[k]) / stats[k], `${endpoint} ${k}`).toBeLessThan(0.1);
+        // Sums as float32, min and max to 10 bits.
+        for (const k of ['avg', 'min', 'max'] as const) expect(Math.abs(got[k] - stats[k]) / stats[k], `${endpoint} ${k}`).toBeLessThan(1e-3);
+        // Groups of 8 buckets of ±1 % each, read at their middle: within ~4 buckets' width, ±9 %.
+        for (const k of ['p50', 'p90', 'p99'] as const) expect(Math.abs(got[k] - stats[k]) / stats[k], `${endpoint} ${k}`).toBeLessThan(0.09);
       }
     });
+  });
+});
+
+describe('history with rolled-up coarse tiers (PULSE_HISTORY_CELL_TIERS)', () => {
+  const rolled = rollUpFrom(tiers, 1);
+  const withoutNodes = METRIC_TYPES.filter((t) => t !== 'nodes');
+  // Each view with the types a rollup gives exactly: over every model (nodes shown or filtered), over every node (neither).
+  const VIEWS = [
+    { name: 'all', filter: FILTERS.all!, types: METRIC_TYPES },
+    { name: 'endpoint', filter: FILTERS.endpoint!, types: METRIC_TYPES },
+    { name: 'node', filter: FILTERS.node!, types: METRIC_TYPES },
+    { name: 'model', filter: FILTERS.model!, types: withoutNodes },
+    { name: 'endpoint + model', filter: { ...FILTERS.model!, endpoints: set('/v1/completions') }, types: withoutNodes },
+  ];
+
+  it('answer every view a rollup gives as the cells do, and refuse node and model together past the cell tier', async () => {
+    let now = T0;
+    const clock = () => now;
+    const store = new MemoryHistoryStore(1, () => true, clock);
+    const recorder = new HistoryRecorder({ store, partition: 0, tiers: rolled, windowMs: W, graceMs: 1000, logger: silentLogger() });
+    const window = newWindow();
+    const random = rng(23);
+    const id = { n: 0 };
+    for (let t = T0 + TICK; t <= T0 + 130_000; t += TICK) {
+      if (t <= T0 + 128_000) for (const e of traffic(random, t - TICK, id)) window.apply(e, Math.min(t - 1, Math.ceil(e.ts * 1000) + 3), true);
+      now = t;
+      window.advance(t);
+      recorder.capture(window, t);
+      await recorder.flush(window, t, { token: 't', epoch: 1 });
+    }
+    now += 2000;
+    const reader = new StoreHistoryReader({ store, tiers: rolled, windowMs: W, now: clock });
+    const tickOnly = new StoreHistoryReader({ store, tiers: rolled.slice(0, 1), windowMs: W, now: clock });
+    for (const step of [5, 60]) {
+      for (const v of VIEWS) {
+        const q = { since: T0 / 1000 + 60, until: (T0 + 125_000) / 1000, step, filter: v.filter, types: v.types };
+        const coarse = await reader.query(q);
+        expect(coarse.points.length, `${v.name} step ${step}`).toBe(step === 5 ? 14 : 1); // 60 … 125 s; T0 is 20 s before a minute's edge
+        expectClose(coarse.points, (await tickOnly.query(q)).points, `${v.name} step ${step}`);
+      }
+    }
+    // Summaries over spans with whole coarse buckets inside read the rollups, and agree with the cells.
+    for (const v of VIEWS) {
+      for (const [from, to] of [[63_500, 123_500], [20_000, 80_000], [1_000, 127_500]]) {
+        const q = { since: (T0 + from!) / 1000, until: (T0 + to!) / 1000, filter: v.filter, types: v.types };
+        expectClose(await reader.summary(q), await tickOnly.summary(q), `${v.name} summary ${from}-${to}`);
+      }
+    }
+    // A 5-s record holds the rollups only: 2 endpoints × 3 models over every node, 4 nodes × 2 endpoints over every model.
+    const b = (T0 + 100_000) / 5000;
+    const [[blob]] = (await store.read(rolled[1]!, [b])) as [[Buffer]];
+    const cells = decodeRecord(blob).cells;
+    expect(cells.filter((c) => c.node === ALL && c.model !== ALL)).toHaveLength(6);
+    expect(cells.filter((c) => c.model === ALL && c.node !== ALL)).toHaveLength(8);
+    expect(cells).toHaveLength(14);
+
+    // Node and model together: the tick tier answers while it holds `since`; past it, a refusal that says why.
+    const mixed = { since: T0 / 1000 + 60, until: (T0 + 125_000) / 1000, filter: FILTERS.mixed!, types: METRIC_TYPES };
+    expect((await reader.query({ ...mixed, step: 5 })).points).toHaveLength(14);
+    now = T0 + 30 * 60_000;
+    const refused = await reader.query({ ...mixed, step: 60 }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(HistoryQueryError);
+    expect((refused as HistoryQueryError).param).toBe('since');
+    expect((refused as Error).message).toMatch(/node and model together .* kept for 10m \(tier 0\.5s\)/);
+    // A view a rollup gives still reads the coarse tiers then.
+    expect((await reader.query({ ...mixed, filter: FILTERS.node!, step: 60 })).points).toHaveLength(1);
   });
 });

@@ -1,4 +1,4 @@
-export type { HistoryAnswer, HistoryPoint, HistoryQuery, HistoryReader } from './reader.js';
+export type { HistoryAnswer, HistoryPoint, HistoryQuery, HistoryReader, HistorySummary } from './reader.js';
 export * from './tiers.js';
 export * from './record.js';
 export * from './store.js';

@@ -8,10 +8,10 @@
  * subtract exactly; min and max follow with a SlidingMin), so a query costs
  * a decode and two merges per record, not one merge per point and record.
  */
-import { CELL_DISTRIBUTIONS, type CellData, type CellDistribution, type InternalSnapshot, type NodeData } from '@pulse/protocol';
+import { CELL_DISTRIBUTIONS, type CellData, type CellDistribution, type InternalSnapshot, type MetricType, type NodeData } from '@pulse/protocol';
 import { buildView, SlidingMin, type CellFilter } from '@pulse/metrics';
-import { CellSum, decodeRecord, type HistoryRecord } from './record.js';
-import type { HistoryAnswer, HistoryPoint, HistoryQuery, HistoryReader } from './reader.js';
+import { ALL, CellSum, decodeRecord, isRollup, type HistoryRecord } from './record.js';
+import type { HistoryAnswer, HistoryPoint, HistoryQuery, HistoryReader, HistorySummary } from './reader.js';
 import type { HistoryStore } from './store.js';
 import type { Tier } from './tiers.js';
 
@@ -35,6 +35,20 @@ export interface StoreHistoryReaderOptions {
   /** PULSE_WINDOW_SECONDS × 1000. */
   windowMs: number;
   now?: () => number;
+}
+
+/**
+ * The cells of a record that give view (filter, types) exactly: every cell;
+ * of a rolled-up record (docs/HISTORY.md "Rollups"), the rollups over every
+ * node when the view neither filters nor shows nodes, else those over every
+ * model when it does not filter models; else none do (`null`).
+ */
+export type CellsRead = 'cells' | 'over-nodes' | 'over-models';
+
+export function rollupFor(filter: CellFilter, types: readonly MetricType[]): CellsRead | null {
+  if (filter.nodes.size === 0 && !types.includes('nodes')) return 'over-nodes';
+  if (filter.models.size === 0) return 'over-models';
+  return null;
 }
 
 interface Unit {
@@ -62,14 +76,15 @@ export class StoreHistoryReader implements HistoryReader {
   }
 
   /** The tier and step (ms) a query reads, and its points' times (ms). */
-  plan(q: Pick<HistoryQuery, 'since' | 'until' | 'step'>): { tier: Tier; stepMs: number; spanMs: number; times: number[] } {
-    const { tiers, windowMs } = this.opts;
+  plan(q: Pick<HistoryQuery, 'since' | 'until' | 'step'> & Partial<Pick<HistoryQuery, 'filter' | 'types'>>): { tier: Tier; stepMs: number; spanMs: number; times: number[] } {
+    const { windowMs } = this.opts;
     if (!Number.isFinite(q.since) || q.since < 0) throw new HistoryQueryError('since', 'expected seconds since the epoch');
     if (!Number.isFinite(q.until) || q.until < q.since) throw new HistoryQueryError('until', 'expected seconds since the epoch, not before since');
     const now = this.now();
     const sinceMs = Math.round(q.since * 1000);
     const untilMs = Math.min(Math.round(q.until * 1000), now);
     const covers = (t: Tier) => sinceMs >= now - t.retentionMs - t.stepMs;
+    const tiers = this.tiersFor(q, covers);
     const fits = (t: Tier, stepMs: number) => stepMs % t.stepMs === 0 && Math.max(windowMs, stepMs) % t.stepMs === 0;
     let tier: Tier | undefined;
     let stepMs: number;
@@ -99,8 +114,28 @@ export class StoreHistoryReader implements HistoryReader {
     return { tier, stepMs, spanMs: Math.max(windowMs, stepMs), times };
   }
 
+  /**
+   * The tiers that can answer the view: a view by node and model together (or
+   * showing nodes under a model filter) only those that keep every cell. When
+   * none of those still holds `since` and a rolled-up one would, a clear refusal.
+   */
+  private tiersFor(q: Partial<Pick<HistoryQuery, 'filter' | 'types'>>, covers: (t: Tier) => boolean): readonly Tier[] {
+    const { tiers } = this.opts;
+    if (!q.filter || !q.types || rollupFor(q.filter, q.types) !== null) return tiers;
+    const cells = tiers.filter((t) => !t.rollup);
+    if (cells.some(covers) || !tiers.some(covers)) return cells.length > 0 ? cells : tiers;
+    const kept = cells[cells.length - 1];
+    throw new HistoryQueryError(
+      'since',
+      `a view by node and model together (or showing nodes under a model filter) is kept ${kept ? `for ${formatSpan(kept.retentionMs)} (tier ${kept.name})` : 'in no tier'}; ` +
+        'coarser tiers keep rollups by endpoint × model and by node × endpoint (PULSE_HISTORY_CELL_TIERS): ask for a later since, or drop the node or the model filter',
+    );
+  }
+
   async query(q: HistoryQuery): Promise<HistoryAnswer> {
     const { tier, stepMs, spanMs, times } = this.plan(q);
+    // Cell records give any view; rolled-up ones (plan keeps those out of a view they cannot give) one of their rollups.
+    const read = rollupFor(q.filter, q.types) ?? 'cells';
     if (times.length === 0) return { step: stepMs / 1000, points: [] };
     const firstBucket = (times[0]! - spanMs) / tier.stepMs;
     const endBucket = times[times.length - 1]! / tier.stepMs;
@@ -111,7 +146,7 @@ export class StoreHistoryReader implements HistoryReader {
       const parts = blobs[i]!;
       if (parts.length === 0) return;
       const records = parts.map(decodeRecord);
-      buckets.push(bucketOf(index, tier, records, q.filter));
+      buckets.push(bucketOf(index, tier, records, q.filter, read));
     });
     // Past the newest record nothing is final yet (or the aggregators are gone): no points there.
     const newestEnd = buckets.length > 0 ? (buckets[buckets.length - 1]!.index + 1) * tier.stepMs : -Infinity;
@@ -134,6 +169,58 @@ export class StoreHistoryReader implements HistoryReader {
       points.push({ timestamp: t / 1000, data });
     }
     return { step: stepMs / 1000, points };
+  }
+
+  /**
+   * The view's figures over [since, until) as one — a run's, say: rates over
+   * the span, percentiles from the span's merged histograms, not means of
+   * points'. The span is rounded out to the buckets of the finest tier that
+   * still holds `since`; its whole stretches of coarser buckets are read from
+   * those tiers (fewer records, the same sums). Null when nothing is recorded.
+   */
+  async summary(q: Omit<HistoryQuery, 'step'>): Promise<HistorySummary | null> {
+    if (!Number.isFinite(q.since) || q.since < 0) throw new HistoryQueryError('since', 'expected seconds since the epoch');
+    if (!Number.isFinite(q.until) || q.until < q.since) throw new HistoryQueryError('until', 'expected seconds since the epoch, not before since');
+    const now = this.now();
+    const sinceMs = Math.round(q.since * 1000);
+    const covers = (t: Tier) => sinceMs >= now - t.retentionMs - t.stepMs;
+    const holding = this.tiersFor(q, covers).filter(covers);
+    const finest = holding[0];
+    if (!finest) return null;
+    const fromMs = Math.floor(sinceMs / finest.stepMs) * finest.stepMs;
+    const toMs = Math.ceil(Math.min(Math.round(q.until * 1000), now) / finest.stepMs) * finest.stepMs;
+    const read = rollupFor(q.filter, q.types) ?? 'cells';
+    const buckets: Bucket[] = [];
+    // [from, to) from tiers 0…top: the whole buckets of `top` inside it, the ragged ends and any bucket
+    // of `top` not written yet (a coarse one is written when it closes) from the finer tiers.
+    const take = async (top: number, from: number, to: number): Promise<void> => {
+      if (to <= from) return; // `from` and `to` are whole buckets of the finest tier: it always ends here
+      const tier = holding[top]!;
+      const a = Math.ceil(from / tier.stepMs) * tier.stepMs;
+      const b = Math.floor(to / tier.stepMs) * tier.stepMs;
+      if (a >= b) return take(top - 1, from, to);
+      await take(top - 1, from, a);
+      const numbers = Array.from({ length: (b - a) / tier.stepMs }, (_, i) => a / tier.stepMs + i);
+      const blobs = await this.opts.store.read(tier, numbers);
+      for (let i = 0; i < numbers.length; i++) {
+        const n = numbers[i]!;
+        if (blobs[i]!.length > 0) buckets.push(bucketOf(n, tier, blobs[i]!.map(decodeRecord), q.filter, read));
+        else if (top > 0) await take(top - 1, n * tier.stepMs, (n + 1) * tier.stepMs);
+      }
+      await take(top - 1, b, to);
+    };
+    await take(holding.length - 1, fromMs, toMs);
+    if (buckets.length === 0) return null;
+    buckets.sort((a, b) => a.startMs - b.startMs);
+    const units = new Map<string, Unit>();
+    // Indices in order of addition: the sliding minima see one run of buckets, whichever tiers they came from.
+    buckets.forEach((b, i) => addBucket(units, { ...b, index: i }, 1));
+    const spanMs = toMs - fromMs;
+    const newest = buckets.reduce((a, b) => (b.endS > a.endS ? b : a));
+    const view = buildView({ ...this.snapshotOf(units, newest, toMs, spanMs), coveredSeconds: spanMs / 1000 }, q.filter);
+    const data: HistoryPoint['data'] = {};
+    for (const type of q.types) (data as Record<string, unknown>)[type] = view.part(type);
+    return { since: fromMs / 1000, until: toMs / 1000, data };
   }
 
   private snapshotOf(units: Map<string, Unit>, newest: Bucket, tMs: number, spanMs: number): InternalSnapshot {
@@ -170,13 +257,27 @@ function selects(filter: CellFilter, c: { node: string; endpoint: string; model:
   );
 }
 
-function bucketOf(index: number, tier: Tier, records: HistoryRecord[], filter: CellFilter): Bucket {
+function formatSpan(ms: number): string {
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms / 1000}s`;
+}
+
+/** Whether cell `c` of a rolled-up record (it holds both rollups) is one of those `read` takes. */
+function reads(read: CellsRead, c: CellData): boolean {
+  if (read === 'over-nodes') return c.node === ALL;
+  if (read === 'over-models') return c.model === ALL && c.node !== ALL;
+  return false;
+}
+
+function bucketOf(index: number, tier: Tier, records: HistoryRecord[], filter: CellFilter, read: CellsRead): Bucket {
   const cells: CellData[] = [];
   const nodes: NodeData[] = [];
   let covered = 0;
   let slos: readonly string[] = [];
   for (const r of records) {
-    for (const c of r.cells) if (selects(filter, c)) cells.push(c);
+    // A record written before its tier rolled up (PULSE_HISTORY_CELL_TIERS changed) holds cells, which give any view.
+    const rolled = r.cells.some(isRollup);
+    for (const c of r.cells) if ((!rolled || reads(read, c)) && selects(filter, c)) cells.push(c);
     nodes.push(...r.nodes);
     covered = Math.max(covered, r.coveredSeconds);
     if (r.slos.length > slos.length) slos = r.slos;

@@ -38,6 +38,16 @@ export interface HistoryAnswer {
   points: HistoryPoint[];
 }
 
+/** A view's figures over a whole span at once (a run's): rates over the span, percentiles of its merged histograms. */
+export interface HistorySummary {
+  /** The span summed, seconds since the epoch: the one asked for, rounded out to the buckets of the tier read. */
+  since: number;
+  until: number;
+  data: Partial<SnapshotData>;
+}
+
 export interface HistoryReader {
   query(q: HistoryQuery): Promise<HistoryAnswer>;
+  /** Null when nothing is recorded over the span. */
+  summary(q: Omit<HistoryQuery, 'step'>): Promise<HistorySummary | null>;
 }

@@ -11,8 +11,13 @@
  * - the gauges (queue depth, active streams), since-creation totals and the
  *   nodes are as they stood at the bucket's end (a coarser bucket: its last);
  * - `cumulative` is left empty (export slots are not history).
+ *
+ * A tier that rolls up (`Tier.rollup`, docs/HISTORY.md "Rollups") keeps no
+ * node × endpoint × model cell: each cell is summed into two rollups, one per
+ * (endpoint, model) over every node (`node` = ALL) and one per (node,
+ * endpoint) over every model (`model` = ALL).
  */
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, constants as zlib, deflateRawSync, inflateRawSync } from 'node:zlib';
 import {
   CELL_DISTRIBUTIONS,
   CELL_GAUGES,
@@ -34,15 +39,30 @@ import {
 
 export type HistoryRecord = InternalSnapshot;
 
-/** zlib level: 1 measured within a few % of 6 in size on records, at a third of the CPU (docs/HISTORY.md). */
-const DEFLATE_LEVEL = 1;
+/**
+ * How a record's bytes are compressed, its blob's first byte. The tick tier's
+ * records, written every tick, use deflate at level 1 (within a few % of level
+ * 6 in size at a third of the CPU); the coarser tiers', written once a bucket
+ * and kept for hours or days, brotli at quality 5: 8–11 % smaller again at
+ * ~3 ms a record (docs/HISTORY.md "Size").
+ */
+export type RecordCodec = 'deflate' | 'brotli';
+const TAG: Record<RecordCodec, number> = { deflate: 1, brotli: 2 };
 
-export function encodeRecord(r: HistoryRecord): Buffer {
-  return deflateRawSync(encodeSnapshot(r), { level: DEFLATE_LEVEL });
+export function encodeRecord(r: HistoryRecord, codec: RecordCodec = 'deflate'): Buffer {
+  const raw = encodeSnapshot(r);
+  const body =
+    codec === 'deflate'
+      ? deflateRawSync(raw, { level: 1 })
+      : brotliCompressSync(raw, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5, [zlib.BROTLI_PARAM_SIZE_HINT]: raw.length } });
+  return Buffer.concat([Buffer.of(TAG[codec]), body]);
 }
 
 export function decodeRecord(blob: Buffer): HistoryRecord {
-  return decodeSnapshot(inflateRawSync(blob));
+  const body = blob.subarray(1);
+  if (blob[0] === TAG.deflate) return decodeSnapshot(inflateRawSync(body));
+  if (blob[0] === TAG.brotli) return decodeSnapshot(brotliDecompressSync(body));
+  throw new Error(`history record of unknown format ${blob[0]}`);
 }
 
 const NO_CUMULATIVE: readonly number[] = Object.freeze([]);
@@ -51,6 +71,10 @@ const addCounters = compileAdd(WINDOW_COUNTERS);
 const LAST_NUMBERS = [...CELL_GAUGES, ...CELL_TOTALS] as const;
 const zeroLast = compileZero(LAST_NUMBERS);
 const assignLast = compileAssign(LAST_NUMBERS);
+const addLast = compileAdd(LAST_NUMBERS);
+
+/** The label of a rolled-up dimension: "every node" or "every model". Events' labels are never empty. */
+export const ALL = '';
 
 /** A distribution's running sum: exact count, sum, min, max and histogram counts by index. */
 export class DistSum {
@@ -117,6 +141,11 @@ export class CellSum {
     readonly model: string,
   ) {}
 
+  /**
+   * Adds (or takes out) cell `c` of the record ending at `at`. Its gauges and
+   * totals replace older ones; those of other cells at the same end add up
+   * (a rollup, or one partition's part of it).
+   */
   add(c: CellData, at: number, sign: 1 | -1 = 1): void {
     if (sign > 0) addCounters(this.counters, c);
     else for (const k of WINDOW_COUNTERS) this.counters[k] -= c[k];
@@ -124,10 +153,10 @@ export class CellSum {
     for (const [k, n] of c.errorsByStatus) bump(this.statuses, k, sign * n);
     for (const [k, n] of c.errorsByType) bump(this.types, k, sign * n);
     for (let i = 0; i < c.sloGood.length; i++) this.sloGood[i] = (this.sloGood[i] ?? 0) + sign * c.sloGood[i]!;
-    if (sign > 0 && at >= this.lastAt) {
+    if (sign > 0 && at > this.lastAt) {
       assignLast(this.last, c);
       this.lastAt = at;
-    }
+    } else if (sign > 0 && at === this.lastAt) addLast(this.last, c);
   }
 
   /** As a cell of a snapshot, its gauges and totals those of the record ending at `lastAt` (0 when it was not in it). */
@@ -155,20 +184,32 @@ export class CellSum {
   }
 }
 
+/** A rollup cell: one of its node and model is ALL. */
+export function isRollup(c: { node: string; model: string }): boolean {
+  return c.node === ALL || c.model === ALL;
+}
+
 /**
  * The exact sum of `records` (one partition's consecutive buckets of a tier,
- * oldest first) as the record of the coarser bucket [`startMs`, `endMs`).
+ * oldest first) as the record of the coarser bucket [`startMs`, `endMs`);
+ * with `rollup`, of its rollups (cells already rolled up keep their labels).
  */
-export function sumRecords(records: readonly HistoryRecord[], startMs: number, endMs: number, stepMs: number, epoch: number): HistoryRecord {
+export function sumRecords(records: readonly HistoryRecord[], startMs: number, endMs: number, stepMs: number, epoch: number, rollup = false): HistoryRecord {
   const cells = new Map<string, CellSum>();
+  const into = (node: string, endpoint: string, model: string, c: CellData, at: number) => {
+    const key = `${node}\u0000${endpoint}\u0000${model}`;
+    let sum = cells.get(key);
+    if (!sum) cells.set(key, (sum = new CellSum(node, endpoint, model)));
+    sum.add(c, at);
+  };
   let newest: HistoryRecord | null = null;
   for (const r of records) {
     if (!newest || r.builtAt >= newest.builtAt) newest = r;
     for (const c of r.cells) {
-      const key = `${c.node}\u0000${c.endpoint}\u0000${c.model}`;
-      let sum = cells.get(key);
-      if (!sum) cells.set(key, (sum = new CellSum(c.node, c.endpoint, c.model)));
-      sum.add(c, r.builtAt);
+      if (rollup && !isRollup(c)) {
+        into(ALL, c.endpoint, c.model, c, r.builtAt);
+        into(c.node, c.endpoint, ALL, c, r.builtAt);
+      } else into(c.node, c.endpoint, c.model, c, r.builtAt);
     }
   }
   const endAt = newest?.builtAt ?? endMs / 1000;

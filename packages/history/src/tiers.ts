@@ -10,6 +10,17 @@ export interface Tier {
   readonly name: string;
   readonly stepMs: number;
   readonly retentionMs: number;
+  /**
+   * Keeps rollups, not cells (docs/HISTORY.md "Rollups"): per (endpoint, model)
+   * over every node and per (node, endpoint) over every model. Set by
+   * `rollUpFrom` (PULSE_HISTORY_CELL_TIERS); parsed tiers keep every cell.
+   */
+  readonly rollup?: boolean;
+}
+
+/** `tiers`, the first `cellTiers` keeping every cell and the coarser ones rollups. */
+export function rollUpFrom(tiers: readonly Tier[], cellTiers: number): Tier[] {
+  return tiers.map((t, i) => ({ ...t, rollup: i >= cellTiers }));
 }
 
 /**

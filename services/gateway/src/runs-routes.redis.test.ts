@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { figureOf, type Figure } from '@pulse/alerts';
-import { HistoryQueryError, type HistoryAnswer, type HistoryQuery, type HistoryReader } from '@pulse/history';
+import { HistoryQueryError, type HistoryAnswer, type HistoryQuery, type HistoryReader, type HistorySummary } from '@pulse/history';
 import { METRIC_TYPES, runsKeys, type RunsKeys, type SnapshotData } from '@pulse/protocol';
 import { connectRedis, MemorySnapshotBus, RedisRunsStore, silentLogger, type RedisConnection, type Run, type RunsStore } from '@pulse/runtime';
 import { startTestRedis, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
@@ -43,6 +43,12 @@ class RecordingHistory implements HistoryReader {
       .filter((p) => p.timestamp >= q.since && p.timestamp <= q.until)
       .map((p) => ({ timestamp: p.timestamp, data: Object.fromEntries(q.types.map((t) => [t, p.data[t]])) as Partial<SnapshotData> }));
     return { step: q.step ?? 1, points };
+  }
+  /** The newest point of the span, as if it summed it: the route's part is what it asks and passes on. */
+  async summary(q: Omit<HistoryQuery, 'step'>): Promise<HistorySummary | null> {
+    const { points } = await this.query(q);
+    const last = points[points.length - 1];
+    return last ? { since: q.since, until: q.until, data: last.data } : null;
   }
 }
 

@@ -6,6 +6,7 @@
  *   GET  /v1/runs                           → {"runs": [...]}, the newest first
  *   GET  /v1/runs/{id}                      → the run
  *   GET  /v1/runs/{id}/export?format=csv|jsonl&step=&endpoint=&model=&node=&metric_type=
+ *   GET  /v1/runs/{id}/summary?endpoint=&model=&node=&metric_type= → the view's figures over the whole run
  *   POST /v1/annotations {"text","timestamp"?,"run_id"?} → 201 the annotation
  *   GET  /v1/annotations?since=&until=&run_id=           → {"annotations": [...]}
  *
@@ -62,6 +63,7 @@ export const MAX_EXPORT_POINTS = 100_000;
 const RUN = /^\/v1\/runs\/([^/]+)$/;
 const STOP = /^\/v1\/runs\/([^/]+)\/stop$/;
 const EXPORT = /^\/v1\/runs\/([^/]+)\/export$/;
+const SUMMARY = /^\/v1\/runs\/([^/]+)\/summary$/;
 
 /** A request refused with an ErrorCode: the reply says which. */
 class Refused extends Error {
@@ -125,8 +127,10 @@ export function runsRoutes(api: RunsApi, deps: RunsRouteDeps): (req: IncomingMes
         if (q.step !== undefined && (until - since) / q.step > MAX_EXPORT_POINTS) {
           throw badRequest(`step: ${q.step} s gives more than ${MAX_EXPORT_POINTS} points over the run's ${Math.round(until - since)} s; ask for a coarser one`);
         }
-        // The CSV's figures read several types each (whether a view is empty: throughput, queue, nodes): ask for every one.
-        const types = q.format === 'csv' ? METRIC_TYPES : [...q.types];
+        // The CSV's figures read several types each (whether a view is empty: throughput, queue, nodes): ask for every
+        // one — but the node table under a model filter, which only the finest tier keeps and the figures can do without.
+        const csvTypes = q.filter.models.size > 0 ? METRIC_TYPES.filter((t) => t !== 'nodes') : METRIC_TYPES;
+        const types = q.format === 'csv' ? csvTypes : [...q.types];
         const answer = await queryInParts(api.history, { since, until, ...(q.step !== undefined && { step: q.step }), filter: q.filter, types }, api.pointsPerQuery ?? MAX_POINTS);
         const text = q.format === 'csv' ? toCsv(answer.points, q.types) : toJsonl(answer.points);
         return {
@@ -135,6 +139,18 @@ export function runsRoutes(api: RunsApi, deps: RunsRouteDeps): (req: IncomingMes
           type: EXPORT_CONTENT_TYPES[q.format],
           headers: { 'Content-Disposition': `attachment; filename="${id!.replace(/[^A-Za-z0-9_.-]/g, '_')}.${q.format}"`, 'X-Pulse-Step': String(answer.step) },
         };
+      },
+    },
+    summary: {
+      method: 'GET',
+      answer: async (_req, url, id) => {
+        const run = await runOr404(id!);
+        const { filter, types } = viewQuery(url.searchParams);
+        if (!api.history) throw new Refused(ErrorCode.STORE_UNAVAILABLE, 'this gateway has no history to summarize from');
+        const since = run.started_at;
+        const until = run.stopped_at ?? deps.epochSeconds();
+        const summary = await api.history.summary({ since, until, filter, types: [...types] });
+        return { status: 200, body: { run, ...(summary ?? { since, until, data: null }) } };
       },
     },
     annotate: {
@@ -166,6 +182,7 @@ export function runsRoutes(api: RunsApi, deps: RunsRouteDeps): (req: IncomingMes
     for (const [pattern, route] of [
       [STOP, routes.stop],
       [EXPORT, routes.export],
+      [SUMMARY, routes.summary],
       [RUN, routes.get],
     ] as const) {
       const m = pattern.exec(path);
@@ -332,16 +349,21 @@ interface ExportQuery {
   types: ReadonlySet<MetricType>;
 }
 
-/** The export's parameters: filters as a live subscription's (repeatable), metric types (default: all). */
-function exportQuery(params: URLSearchParams): ExportQuery {
-  const format = params.get('format') ?? 'csv';
-  if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw badRequest(`format: must be ${EXPORT_FORMATS.join(' or ')}, not ${format.slice(0, 64)}`);
-  const rawStep = params.get('step');
-  const step = rawStep === null || rawStep === '' ? undefined : parseStep(rawStep);
+/** The view asked for: filters as a live subscription's (repeatable), metric types (default: all). */
+function viewQuery(params: URLSearchParams): Pick<ExportQuery, 'filter' | 'types'> {
   const named = params.getAll('metric_type').flatMap((t) => t.split(','));
   const bad = named.find((t) => t !== 'all' && !isMetricType(t));
   if (bad !== undefined) throw badRequest(`metric_type: unknown type ${bad.slice(0, 64)} (expected one of ${METRIC_TYPES.join(', ')}, or all)`);
   const types = new Set<MetricType>(named.length === 0 || named.includes('all') ? METRIC_TYPES : (named as MetricType[]));
   const set = (name: string) => new Set(params.getAll(name).filter((v) => v !== ''));
-  return { format: format as ExportFormat, ...(step !== undefined && { step }), filter: { endpoints: set('endpoint'), models: set('model'), nodes: set('node') }, types };
+  return { filter: { endpoints: set('endpoint'), models: set('model'), nodes: set('node') }, types };
+}
+
+/** The export's parameters: the view's, its format and step. */
+function exportQuery(params: URLSearchParams): ExportQuery {
+  const format = params.get('format') ?? 'csv';
+  if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw badRequest(`format: must be ${EXPORT_FORMATS.join(' or ')}, not ${format.slice(0, 64)}`);
+  const rawStep = params.get('step');
+  const step = rawStep === null || rawStep === '' ? undefined : parseStep(rawStep);
+  return { format: format as ExportFormat, ...(step !== undefined && { step }), ...viewQuery(params) };
 }

@@ -11,7 +11,8 @@ describe('history requests', () => {
   });
 
   it('the unfiltered view names no filter, and no step lets history pick', () => {
-    expect(historyQuery({ filters: DEFAULT_FILTERS, since: 10, until: 20 })).toBe('since=10&until=20');
+    // Every type but the node table, which no chart draws.
+    expect(historyQuery({ filters: DEFAULT_FILTERS, since: 10, until: 20 })).toBe('since=10&until=20&metric_type=throughput%2Clatency%2Ccache%2Cqueue%2Cstreaming%2Cerror%2Cslo');
   });
 
   it('reads points oldest first, leaving out malformed ones, and the step used', () => {

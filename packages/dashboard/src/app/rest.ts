@@ -75,7 +75,11 @@ export function historyQuery(request: HistoryRequest): string {
   if (endpoint) q.set('endpoint', endpoint);
   if (model) q.set('model', model);
   if (node) q.set('node', node);
-  if (types.length < METRIC_TYPES.length) q.set('metric_type', types.join(','));
+  // The charts draw no node table: asked without it, a model-filtered view reads the coarse tiers'
+  // rollups (docs/HISTORY.md "Rollups") instead of being refused past the tick tier.
+  const charted = types.filter((t) => t !== 'nodes');
+  const asked = charted.length > 0 ? charted : types;
+  if (asked.length < METRIC_TYPES.length) q.set('metric_type', asked.join(','));
   return q.toString();
 }
 
