@@ -91,6 +91,26 @@ function newWindow(): MetricsWindow {
   return new MetricsWindow({ windowMs: W, bucketMs: TICK, createdAtMs: T0, maxEndpoints: 100, maxModels: 100, slos });
 }
 
+/** 128 s of random traffic recorded by one leader into a memory store, read 2 s past 130 s; the store's clock is `time.now`. */
+async function recorded(recordTiers: readonly Tier[], seed: number, coarsen?: number[]) {
+  const time = { now: T0 };
+  const clock = () => time.now;
+  const store = new MemoryHistoryStore(1, () => true, clock);
+  const recorder = new HistoryRecorder({ store, partition: 0, tiers: recordTiers, windowMs: W, graceMs: 1000, ...(coarsen && { coarsen }), logger: silentLogger() });
+  const window = newWindow();
+  const random = rng(seed);
+  const id = { n: 0 };
+  for (let t = T0 + TICK; t <= T0 + 130_000; t += TICK) {
+    if (t <= T0 + 128_000) for (const e of traffic(random, t - TICK, id)) window.apply(e, Math.min(t - 1, Math.ceil(e.ts * 1000) + 3), true);
+    time.now = t;
+    window.advance(t);
+    recorder.capture(window, t);
+    await recorder.flush(window, t, { token: 't', epoch: 1 });
+  }
+  time.now += 2000;
+  return { store, clock, time };
+}
+
 describe('history', () => {
   it('at the tick tier equals the live figures of every view; coarser tiers equal the tick tier', { timeout: 60_000 }, async () => {
     let now = T0;
@@ -203,21 +223,7 @@ describe('history', () => {
 
 describe('history with coarser histograms in old tiers (PULSE_HISTORY_COARSEN)', () => {
   it('keeps counts exact, averages, min and max to 0.1 % and percentiles within half a coarser bucket', async () => {
-    let now = T0;
-    const clock = () => now;
-    const store = new MemoryHistoryStore(1, () => true, clock);
-    const recorder = new HistoryRecorder({ store, partition: 0, tiers, windowMs: W, graceMs: 1000, coarsen: [1, 8, 16], logger: silentLogger() });
-    const window = newWindow();
-    const random = rng(5);
-    const id = { n: 0 };
-    for (let t = T0 + TICK; t <= T0 + 130_000; t += TICK) {
-      if (t <= T0 + 128_000) for (const e of traffic(random, t - TICK, id)) window.apply(e, Math.min(t - 1, Math.ceil(e.ts * 1000) + 3), true);
-      now = t;
-      window.advance(t);
-      recorder.capture(window, t);
-      await recorder.flush(window, t, { token: 't', epoch: 1 });
-    }
-    now += 2000;
+    const { store, clock } = await recorded(tiers, 5, [1, 8, 16]);
     const q = { since: T0 / 1000 + 60, until: (T0 + 125_000) / 1000, step: 5, filter: FILTERS.all!, types: ['throughput', 'latency', 'error', 'slo'] as const };
     const coarse = await new StoreHistoryReader({ store, tiers, windowMs: W, now: clock }).query(q);
     const fine = await new StoreHistoryReader({ store, tiers: tiers.slice(0, 1), windowMs: W, now: clock }).query(q);
@@ -251,21 +257,7 @@ describe('history with rolled-up coarse tiers (PULSE_HISTORY_CELL_TIERS)', () =>
   ];
 
   it('answer every view a rollup gives as the cells do, and refuse node and model together past the cell tier', async () => {
-    let now = T0;
-    const clock = () => now;
-    const store = new MemoryHistoryStore(1, () => true, clock);
-    const recorder = new HistoryRecorder({ store, partition: 0, tiers: rolled, windowMs: W, graceMs: 1000, logger: silentLogger() });
-    const window = newWindow();
-    const random = rng(23);
-    const id = { n: 0 };
-    for (let t = T0 + TICK; t <= T0 + 130_000; t += TICK) {
-      if (t <= T0 + 128_000) for (const e of traffic(random, t - TICK, id)) window.apply(e, Math.min(t - 1, Math.ceil(e.ts * 1000) + 3), true);
-      now = t;
-      window.advance(t);
-      recorder.capture(window, t);
-      await recorder.flush(window, t, { token: 't', epoch: 1 });
-    }
-    now += 2000;
+    const { store, clock, time } = await recorded(rolled, 23);
     const reader = new StoreHistoryReader({ store, tiers: rolled, windowMs: W, now: clock });
     const tickOnly = new StoreHistoryReader({ store, tiers: rolled.slice(0, 1), windowMs: W, now: clock });
     for (const step of [5, 60]) {
@@ -294,7 +286,7 @@ describe('history with rolled-up coarse tiers (PULSE_HISTORY_CELL_TIERS)', () =>
     // Node and model together: the tick tier answers while it holds `since`; past it, a refusal that says why.
     const mixed = { since: T0 / 1000 + 60, until: (T0 + 125_000) / 1000, filter: FILTERS.mixed!, types: METRIC_TYPES };
     expect((await reader.query({ ...mixed, step: 5 })).points).toHaveLength(14);
-    now = T0 + 30 * 60_000;
+    time.now = T0 + 30 * 60_000;
     const refused = await reader.query({ ...mixed, step: 60 }).catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(HistoryQueryError);
     expect((refused as HistoryQueryError).param).toBe('since');
