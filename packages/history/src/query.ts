@@ -78,8 +78,7 @@ export class StoreHistoryReader implements HistoryReader {
   /** The tier and step (ms) a query reads, and its points' times (ms). */
   plan(q: Pick<HistoryQuery, 'since' | 'until' | 'step'> & Partial<Pick<HistoryQuery, 'filter' | 'types'>>): { tier: Tier; stepMs: number; spanMs: number; times: number[] } {
     const { windowMs } = this.opts;
-    if (!Number.isFinite(q.since) || q.since < 0) throw new HistoryQueryError('since', 'expected seconds since the epoch');
-    if (!Number.isFinite(q.until) || q.until < q.since) throw new HistoryQueryError('until', 'expected seconds since the epoch, not before since');
+    checkSpan(q);
     const now = this.now();
     const sinceMs = Math.round(q.since * 1000);
     const untilMs = Math.min(Math.round(q.until * 1000), now);
@@ -164,9 +163,7 @@ export class StoreHistoryReader implements HistoryReader {
       const newest = buckets[added - 1]!;
       const snapshot = this.snapshotOf(units, newest, t, spanMs);
       const view = buildView(snapshot, q.filter);
-      const data: HistoryPoint['data'] = {};
-      for (const type of q.types) (data as Record<string, unknown>)[type] = view.part(type);
-      points.push({ timestamp: t / 1000, data });
+      points.push({ timestamp: t / 1000, data: partsOf(view, q.types) });
     }
     return { step: stepMs / 1000, points };
   }
@@ -179,8 +176,7 @@ export class StoreHistoryReader implements HistoryReader {
    * those tiers (fewer records, the same sums). Null when nothing is recorded.
    */
   async summary(q: Omit<HistoryQuery, 'step'>): Promise<HistorySummary | null> {
-    if (!Number.isFinite(q.since) || q.since < 0) throw new HistoryQueryError('since', 'expected seconds since the epoch');
-    if (!Number.isFinite(q.until) || q.until < q.since) throw new HistoryQueryError('until', 'expected seconds since the epoch, not before since');
+    checkSpan(q);
     const now = this.now();
     const sinceMs = Math.round(q.since * 1000);
     const covers = (t: Tier) => sinceMs >= now - t.retentionMs - t.stepMs;
@@ -218,9 +214,7 @@ export class StoreHistoryReader implements HistoryReader {
     const spanMs = toMs - fromMs;
     const newest = buckets.reduce((a, b) => (b.endS > a.endS ? b : a));
     const view = buildView({ ...this.snapshotOf(units, newest, toMs, spanMs), coveredSeconds: spanMs / 1000 }, q.filter);
-    const data: HistoryPoint['data'] = {};
-    for (const type of q.types) (data as Record<string, unknown>)[type] = view.part(type);
-    return { since: fromMs / 1000, until: toMs / 1000, data };
+    return { since: fromMs / 1000, until: toMs / 1000, data: partsOf(view, q.types) };
   }
 
   private snapshotOf(units: Map<string, Unit>, newest: Bucket, tMs: number, spanMs: number): InternalSnapshot {
@@ -247,6 +241,19 @@ export class StoreHistoryReader implements HistoryReader {
       cells,
     };
   }
+}
+
+/** A bad since or until, named. */
+function checkSpan(q: { since: number; until: number }): void {
+  if (!Number.isFinite(q.since) || q.since < 0) throw new HistoryQueryError('since', 'expected seconds since the epoch');
+  if (!Number.isFinite(q.until) || q.until < q.since) throw new HistoryQueryError('until', 'expected seconds since the epoch, not before since');
+}
+
+/** The parts of `view` a query asked for. */
+function partsOf(view: ReturnType<typeof buildView>, types: readonly MetricType[]): HistoryPoint['data'] {
+  const data: HistoryPoint['data'] = {};
+  for (const type of types) (data as Record<string, unknown>)[type] = view.part(type);
+  return data;
 }
 
 function selects(filter: CellFilter, c: { node: string; endpoint: string; model: string }): boolean {
