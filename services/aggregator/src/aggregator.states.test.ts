@@ -181,3 +181,65 @@ describe('aggregator states', () => {
     expect(a.current()).toBe('closed');
   });
 });
+
+describe('the lease between ticks', () => {
+  it('renew() keeps a leader past its lease without a tick, and steps it down when the lease was taken', async () => {
+    const s = store();
+    const { aggregator: a, lease } = s.replica('a');
+    await a.build();
+    await a.takeOver((await lease.acquireOrRenew())!);
+    const epoch = a.status().epoch;
+    // Renewed every third of the lease: a rival never finds it free, however long the tick.
+    for (let i = 0; i < 6; i++) {
+      s.clock.t += LEASE_MS / 3;
+      await a.renew();
+      expect(await s.replica(`rival${i}`).lease.acquireOrRenew()).toBeNull();
+    }
+    expect(a.current()).toBe('leading');
+    expect(a.status().epoch).toBe(epoch);
+
+    s.clock.t += LEASE_MS + 1;
+    expect(await s.replica('b').lease.acquireOrRenew()).not.toBeNull();
+    await a.renew();
+    expect(a.current()).toBe('stepping-down');
+  });
+
+  it('on the real clock, a leader ticking every second keeps a 300 ms lease against a rival polling for it', async () => {
+    const log = new MemoryEventLog(1000);
+    const leases = new MemoryLeaseStore();
+    const group = new MemoryConsumerGroup(Date.now(), leases);
+    const source = new MemoryEventSource(log, { group, consumer: 'a', reclaimIdleMs: 60_000 });
+    const lease = new MemoryLeaderLease(leases, 300);
+    const a = createAggregator({
+      settings: { ...settings, tickMs: 1000, leaseMs: 300 },
+      source,
+      lease,
+      publisher: new MemorySnapshotBus(10),
+      logger: silentLogger(),
+    });
+    const rival = new MemoryLeaderLease(leases, 300);
+    let rivalWins = 0;
+    let poll: NodeJS.Timeout | undefined;
+    a.start();
+    try {
+      await until(() => a.current() === 'leading', 3000);
+      poll = setInterval(() => void rival.acquireOrRenew().then((f) => f && rivalWins++), 20);
+      const epoch = a.status().epoch;
+      await new Promise((resolve) => setTimeout(resolve, 2500)); // two and a half ticks, each 700 ms past the lease
+      expect(rivalWins).toBe(0);
+      expect(a.current()).toBe('leading');
+      expect(a.status().epoch).toBe(epoch);
+    } finally {
+      clearInterval(poll);
+      await a.close();
+    }
+  });
+});
+
+async function until(ok: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -17,7 +17,9 @@
  * the step of the current state; the tick (`tick`, on every tick edge of the
  * clock) renews the lease and publishes. A tick that wins the lease asks the
  * loop to take over and awaits it (for half a tick at most); a lost lease is
- * a synchronous step down that the loop acts on after its current read.
+ * a synchronous step down that the loop acts on after its current read. A
+ * leader also renews on a keep-alive timer (every third of the lease), so a
+ * late tick does not cost it the lease.
  */
 import { encodePatch, encodeSnapshot, type InternalSnapshot, type SnapshotPatch } from '@pulse/protocol';
 import { MetricsWindow, takePatch, type ExponentialCounts } from '@pulse/metrics';
@@ -104,6 +106,8 @@ export class Aggregator {
   private readId = '';
   private readonly readSize: ReadSize;
   private readonly timer: TickTimer;
+  private keepAlive: NodeJS.Timeout | null = null;
+  private renewing = false;
   private readonly now: () => number;
   private readonly log: Logger;
 
@@ -122,7 +126,10 @@ export class Aggregator {
   /** Starts the read loop and, unless `ticks` is false (tests drive `tick` themselves), the tick timer. */
   start({ ticks = true }: { ticks?: boolean } = {}): void {
     this.loop ??= this.run();
-    if (ticks) this.timer.start();
+    if (!ticks) return;
+    this.timer.start();
+    const { leaseMs } = this.deps.settings;
+    if (leaseMs !== undefined && !this.keepAlive) this.keepAlive = setInterval(() => void this.renew(), leaseMs / 3);
   }
 
   /** Stops ticking and reading; a leader hands its lease over at once so a standby need not wait for it to expire. */
@@ -131,6 +138,7 @@ export class Aggregator {
       const was = this.state;
       this.state = 'closed';
       this.timer.stop();
+      if (this.keepAlive) clearInterval(this.keepAlive);
       this.won?.settle();
       await this.loop;
       if (was === 'leading') await this.deps.lease.release().catch(() => undefined);
@@ -253,6 +261,25 @@ export class Aggregator {
     if (this.current() === 'standby') await this.askToTakeOver(fence, this.deps.settings.tickMs / 2);
     if (this.current() === 'leading') await this.publish(tickMs);
     else this.expire(tickMs);
+  }
+
+  /**
+   * Leading: renews the lease between ticks. A renewal that finds the lease
+   * gone or re-won steps down; one that fails to reach the store changes
+   * nothing (the next tick decides, as it does for every replica).
+   */
+  async renew(): Promise<void> {
+    if (this.state !== 'leading' || this.renewing) return;
+    const epoch = this.fence?.epoch;
+    this.renewing = true;
+    try {
+      const fence = await this.deps.lease.acquireOrRenew();
+      if (this.current() === 'leading' && fence?.epoch !== epoch) this.stepDown('lease lost between ticks');
+    } catch (err) {
+      this.log.warn({ err }, 'renewing the lease failed');
+    } finally {
+      this.renewing = false;
+    }
   }
 
   // ---- the loop ----

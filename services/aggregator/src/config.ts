@@ -42,6 +42,13 @@ export interface AggregatorSettings {
   batchEntries: number;
   slos: readonly Slo[];
   /**
+   * The lease's length. A leader renews it every third of this on a timer of
+   * its own, not only at each tick, so a tick run late (a long GC, a starved
+   * core) or a tick longer than a third of the lease does not cost the lease.
+   * Unset: renewed at each tick only (tests driving ticks by hand).
+   */
+  leaseMs?: number;
+  /**
    * Count each acknowledged value into exponential buckets too: on when the
    * OTLP push sends exponential histograms, off otherwise, since they cost
    * (docs/MONITORING.md).
@@ -59,6 +66,7 @@ export function aggregatorSettings(
     PULSE_MAX_CELLS: number;
     PULSE_SLOS: readonly Slo[];
     PULSE_BATCH_ENTRIES: number;
+    PULSE_LEASE_MS: number;
   } & Partial<OtlpEnv>,
 ): AggregatorSettings {
   return {
@@ -70,6 +78,7 @@ export function aggregatorSettings(
     maxCells: env.PULSE_MAX_CELLS,
     slos: env.PULSE_SLOS,
     batchEntries: env.PULSE_BATCH_ENTRIES,
+    leaseMs: env.PULSE_LEASE_MS,
     exponentialHistograms: pushesExponential(env),
   };
 }
