@@ -186,6 +186,21 @@ describe('history', () => {
     expectClose(coarse.cells, decodeRecord(encodeRecord(sumRecords(fines, b * 5000, (b + 1) * 5000, 5000, 1))).cells, 'record sum');
   });
 
+  it('a summary reads the buckets wholly inside its span (back-to-back runs share none), or the one holding a span shorter than it', async () => {
+    const { store, clock } = await recorded(tiers, 11);
+    const reader = new StoreHistoryReader({ store, tiers, windowMs: W, now: clock });
+    const q = (since: number, until: number) => ({ since: (T0 + since) / 1000, until: (T0 + until) / 1000, filter: FILTERS.all!, types: METRIC_TYPES });
+    // A run from 70.1 s to 100.1 s and the next from 100.1 s: the bucket [100 s, 100.5 s) is in neither.
+    const first = await reader.summary(q(70_100, 100_100));
+    const next = await reader.summary(q(100_100, 120_100));
+    expect([first!.since, first!.until]).toEqual([(T0 + 70_500) / 1000, (T0 + 100_000) / 1000]);
+    expect([next!.since, next!.until]).toEqual([(T0 + 100_500) / 1000, (T0 + 120_000) / 1000]);
+    expectClose(first!.data, (await reader.summary(q(70_500, 100_000)))!.data, 'rounded in');
+    // Within one bucket: that bucket.
+    const short = await reader.summary(q(100_100, 100_300));
+    expect([short!.since, short!.until]).toEqual([(T0 + 100_000) / 1000, (T0 + 100_500) / 1000]);
+  });
+
   it('a standby taking over mid-bucket rebuilds the coarse buckets it opened from the store', async () => {
     let now = T0;
     const clock = () => now;

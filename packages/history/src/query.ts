@@ -171,8 +171,8 @@ export class StoreHistoryReader implements HistoryReader {
   /**
    * The view's figures over [since, until) as one — a run's, say: rates over
    * the span, percentiles from the span's merged histograms, not means of
-   * points'. The span is rounded out to the buckets of the finest tier that
-   * still holds `since`; its whole stretches of coarser buckets are read from
+   * points'. The span is rounded in to the buckets of the finest tier that
+   * still holds `since` (out, when no whole bucket lies within it); its whole stretches of coarser buckets are read from
    * those tiers (fewer records, the same sums). Null when nothing is recorded.
    */
   async summary(q: Omit<HistoryQuery, 'step'>): Promise<HistorySummary | null> {
@@ -183,8 +183,16 @@ export class StoreHistoryReader implements HistoryReader {
     const holding = this.tiersFor(q, covers).filter(covers);
     const finest = holding[0];
     if (!finest) return null;
-    const fromMs = Math.floor(sinceMs / finest.stepMs) * finest.stepMs;
-    const toMs = Math.ceil(Math.min(Math.round(q.until * 1000), now) / finest.stepMs) * finest.stepMs;
+    const untilMs = Math.min(Math.round(q.until * 1000), now);
+    // Rounded in: a run stopped and the next started at once share the bucket between them,
+    // and that bucket in either run's figures mixed the two (the next run's slow requests set
+    // this one's p99). A span within one bucket reads the bucket(s) holding it.
+    let fromMs = Math.ceil(sinceMs / finest.stepMs) * finest.stepMs;
+    let toMs = Math.floor(untilMs / finest.stepMs) * finest.stepMs;
+    if (toMs <= fromMs) {
+      fromMs = Math.floor(sinceMs / finest.stepMs) * finest.stepMs;
+      toMs = Math.max(fromMs + finest.stepMs, Math.ceil(untilMs / finest.stepMs) * finest.stepMs);
+    }
     const read = rollupFor(q.filter, q.types) ?? 'cells';
     const buckets: Bucket[] = [];
     // [from, to) from tiers 0…top: the whole buckets of `top` inside it, the ragged ends and any bucket

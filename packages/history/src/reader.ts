@@ -40,7 +40,7 @@ export interface HistoryAnswer {
 
 /** A view's figures over a whole span at once (a run's): rates over the span, percentiles of its merged histograms. */
 export interface HistorySummary {
-  /** The span summed, seconds since the epoch: the one asked for, rounded out to the buckets of the tier read. */
+  /** The span summed, seconds since the epoch: the one asked for, rounded in to the buckets of the tier read (out when no whole bucket lies within it). */
   since: number;
   until: number;
   data: Partial<SnapshotData>;

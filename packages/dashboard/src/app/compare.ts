@@ -1,14 +1,15 @@
 /**
- * Two runs compared: each run's figures over its span, in the page's view
- * (its filters), read from `GET /metrics/history` at one step for both (the
- * longer run's, ≤ MAX_CHART_POINTS points); drawn on every chart aligned at
- * the runs' starts, and summed up in a table side by side. The charts go
- * back to live figures when the comparison ends.
+ * Two runs compared, in the page's view (its filters): each run's points
+ * from `GET /metrics/history` at one step for both (the longer run's,
+ * ≤ MAX_CHART_POINTS points), drawn on every chart aligned at the runs'
+ * starts; and each run's figures over its whole span from `GET
+ * /v1/runs/{id}/summary` (merged histograms, not means of points), in a table
+ * side by side. The charts go back to live figures when the comparison ends.
  */
 import { byId, element } from './dom.js';
 import type { Chart } from './chart.js';
 import type { FilterState } from './filters.js';
-import { fetchHistory, type HistoryPoint } from './rest.js';
+import { fetchHistory, fetchRunSummary, type HistoryPoint } from './rest.js';
 import { alignRuns, figureRows, runEnd, runFigures, type Run } from './runs.js';
 import { chooseStep } from './time-range.js';
 
@@ -44,7 +45,10 @@ export class Comparison {
     const now = Date.now() / 1000;
     const spans = pair.map((r) => ({ since: r.startedAt, until: runEnd(r, now) }));
     const step = chooseStep(Math.max(...spans.map((s) => s.until - s.since)));
-    const answers = await Promise.all(spans.map((span) => fetchHistory(this.streamUrl, { filters, ...span, step }, this.token)));
+    const [answers, summaries] = await Promise.all([
+      Promise.all(spans.map((span) => fetchHistory(this.streamUrl, { filters, ...span, step }, this.token))),
+      Promise.all(pair.map((run) => fetchRunSummary(this.streamUrl, run.id, filters, this.token))),
+    ]);
     if (generation !== this.generation) return;
     if (answers.some((a) => a === null)) {
       byId('compare-note').textContent = 'history did not answer for both runs: nothing to compare';
@@ -52,13 +56,14 @@ export class Comparison {
       return;
     }
     const points = answers.map((a) => a!.points);
-    byId('compare-note').textContent = `one point every ${answers[0]!.step ?? step} s; figures are means over each run's points (rates: their ratio)`;
+    const missing = summaries.some((s) => s === null) ? '; history holds no figures for a run over its whole span' : '';
+    byId('compare-note').textContent = `one point every ${answers[0]!.step ?? step} s; figures are each run's over its whole span${missing}`;
     for (const chart of this.charts) {
       chart.showComparison(alignRuns(pair.map((run, i) => ({ label: run.name, start: run.startedAt, points: points[i]!.map((p: HistoryPoint) => [p.timestamp, chart.spec.point(p.data)] as const) }))));
     }
     this.renderTable(
       pair,
-      points.map((p, i) => runFigures(p.map((x) => x.data), spans[i]!.until - spans[i]!.since)),
+      summaries.map((summary, i) => runFigures(summary?.data ?? null, summary ? summary.until - summary.since : spans[i]!.until - spans[i]!.since, points[i]!.length)),
     );
     section.dataset.state = 'shown';
     document.body.classList.add('comparing');

@@ -71,7 +71,13 @@ export function historyQuery(request: HistoryRequest): string {
   q.set('since', String(Math.round(request.since * 1000) / 1000));
   q.set('until', String(Math.round(request.until * 1000) / 1000));
   if (request.step !== undefined) q.set('step', String(request.step));
-  const { endpoint, model, node, types } = request.filters;
+  for (const [name, value] of viewParams(request.filters)) q.set(name, value);
+  return q.toString();
+}
+
+/** The page's view as history's parameters: its filters and the metric types charted. */
+function viewParams({ endpoint, model, node, types }: HistoryRequest['filters']): URLSearchParams {
+  const q = new URLSearchParams();
   if (endpoint) q.set('endpoint', endpoint);
   if (model) q.set('model', model);
   if (node) q.set('node', node);
@@ -80,7 +86,7 @@ export function historyQuery(request: HistoryRequest): string {
   const charted = types.filter((t) => t !== 'nodes');
   const asked = charted.length > 0 ? charted : types;
   if (asked.length < METRIC_TYPES.length) q.set('metric_type', asked.join(','));
-  return q.toString();
+  return q;
 }
 
 /**
@@ -97,6 +103,23 @@ export async function fetchHistory(streamUrl: string, request: HistoryRequest, t
   }
   if (reply?.status !== 200 || reply.body === null) return null;
   return historyAnswer(reply.body);
+}
+
+/** A run's figures over its whole span (`GET /v1/runs/{id}/summary`): one view, from merged histograms. */
+export interface RunSummary {
+  /** The span summed, epoch seconds (the run's, rounded to history's buckets). */
+  since: number;
+  until: number;
+  data: ViewData;
+}
+
+/** The page's view over a whole run; null when the gateway did not answer or history holds nothing of the run. */
+export async function fetchRunSummary(streamUrl: string, runId: string, filters: HistoryRequest['filters'], token?: string): Promise<RunSummary | null> {
+  const query = viewParams(filters).toString();
+  const reply = await request(streamUrl, `/v1/runs/${encodeURIComponent(runId)}/summary${query ? `?${query}` : ''}`, token);
+  const body = reply?.status === 200 ? reply.body : null;
+  if (!body || typeof body.since !== 'number' || typeof body.until !== 'number' || typeof body.data !== 'object' || body.data === null) return null;
+  return { since: body.since, until: body.until, data: body.data as ViewData };
 }
 
 /** A history reply's points, oldest first; points that are not objects with a numeric timestamp are left out. */

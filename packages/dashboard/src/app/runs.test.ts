@@ -53,19 +53,21 @@ describe('runs', () => {
     ]);
   });
 
-  it('sums a run’s figures: means of the points, error rate and SLO attainment as ratios of sums', () => {
-    const point = (rps: number, p50: number, p99: number, errors: number, good: number): ViewData => ({
-      throughput: { requests_per_sec: {}, responses_per_sec: {}, tokens_per_sec: {}, total_requests_per_sec: rps, total_responses_per_sec: rps, total_tokens_per_sec: 10 * rps },
-      latency: { '/a': { avg: p50, min: 0, max: p99, p50, p90: p99, p95: p99, p99, p999: p99 }, '/b': { avg: 1, min: 1, max: 1, p50: 1, p90: 1, p95: 1, p99: 1, p999: 1 } },
-      error: { errors_per_sec: {}, total_errors_per_sec: errors, by_status: {}, by_type: {} },
-      slo: { fast: { attainment_pct: (100 * good) / rps, good_per_sec: good, valid_per_sec: rps, by_endpoint: {} } },
-    });
-    const f = runFigures([point(10, 100, 400, 1, 9), point(30, 200, 800, 3, 15)], 65);
-    expect(f).toMatchObject({ points: 2, seconds: 65, requestsPerSec: 20, tokensPerSec: 200, latencyP50: 150, latencyP99: 600, errorRatePct: 10, slo: { fast: 60 } });
+  it('reads a run’s figures from its summary: the worst endpoint’s percentiles, error rate and SLO attainment as ratios', () => {
+    const summary: ViewData = {
+      throughput: { requests_per_sec: {}, responses_per_sec: {}, tokens_per_sec: {}, total_requests_per_sec: 20, total_responses_per_sec: 20, total_tokens_per_sec: 200 },
+      latency: { '/a': { avg: 150, min: 0, max: 600, p50: 150, p90: 600, p95: 600, p99: 600, p999: 600 }, '/b': { avg: 1, min: 1, max: 1, p50: 1, p90: 1, p95: 1, p99: 1, p999: 1 } },
+      error: { errors_per_sec: {}, total_errors_per_sec: 2, by_status: {}, by_type: {} },
+      slo: { fast: { attainment_pct: 60, good_per_sec: 12, valid_per_sec: 20, by_endpoint: {} }, idle: { attainment_pct: 0, good_per_sec: 0, valid_per_sec: 0, by_endpoint: {} } },
+    };
+    const f = runFigures(summary, 65, 13);
+    expect(f).toMatchObject({ points: 13, seconds: 65, requestsPerSec: 20, tokensPerSec: 200, latencyP50: 150, latencyP99: 600, errorRatePct: 10, slo: { fast: 60 } });
+    expect(f.slo).not.toHaveProperty('idle'); // nothing valid: no attainment to show
     expect(f.ttftP50).toBeUndefined();
-    const rows = figureRows([f, runFigures([], 5)]);
+    const rows = figureRows([f, runFigures(null, 5, 0)]);
     expect(rows.map((r) => r.key)).toEqual(['duration', 'points', 'throughput', 'tokens', 'latency-p50', 'latency-p99', 'ttft-p50', 'ttft-p99', 'itl-p50', 'itl-p99', 'error-rate', 'slo:fast']);
     expect(rows.find((r) => r.key === 'duration')!.values).toEqual(['1 min 5 s', '5 s']);
+    expect(rows.find((r) => r.key === 'points')!.values).toEqual(['13', '0']);
     expect(rows.find((r) => r.key === 'throughput')!.values[1]).toBe('—');
     expect(rows.find((r) => r.key === 'slo:fast')!.values[1]).toBe('—');
   });

@@ -122,63 +122,53 @@ export function alignRuns(runs: readonly RunSeries[]): Aligned {
   return { offsets, names, series };
 }
 
-/** A run's figures over its points (each the view's figures at that time, as live). */
+/** A run's figures: the view over its whole span (the summary route), beside how many chart points it has. */
 export interface RunFigures {
   readonly points: number;
   readonly seconds: number;
   readonly requestsPerSec?: number;
   readonly tokensPerSec?: number;
-  /** Per point, the largest endpoint's percentile (an upper bound over several endpoints, as the CSV export's). */
+  /** The largest endpoint's percentile (an upper bound over several endpoints, as the CSV export's). */
   readonly latencyP50?: number;
   readonly latencyP99?: number;
   readonly ttftP50?: number;
   readonly ttftP99?: number;
   readonly itlP50?: number;
   readonly itlP99?: number;
-  /** 100 × Σ errors/s ÷ Σ responses/s over the points. */
+  /** 100 × errors/s ÷ responses/s. */
   readonly errorRatePct?: number;
-  /** Per SLO, 100 × Σ good/s ÷ Σ valid/s over the points. */
+  /** Per SLO, 100 × good/s ÷ valid/s. */
   readonly slo: Readonly<Record<string, number>>;
 }
 
-/** The figures of a run of `seconds` from its points: means of the points' figures, rates as ratios of sums. */
-export function runFigures(points: readonly ViewData[], seconds: number): RunFigures {
-  const mean = (pick: (d: ViewData) => number | undefined): number | undefined => {
-    const values = points.map(pick).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
-    return values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : undefined;
-  };
-  const worst = (d: ViewData, key: 'p50' | 'p99') => {
-    const values = Object.values(d.latency ?? {}).map((s) => s[key]);
+/**
+ * The figures of a run of `seconds` from its summary — percentiles of the
+ * run's merged histograms, rates over its span (not means of the charts'
+ * points, whose windows overlap and reach past the run) — or none.
+ */
+export function runFigures(summary: ViewData | null, seconds: number, points: number): RunFigures {
+  if (!summary) return { points, seconds, slo: {} };
+  const finite = (v: number | undefined) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  const worst = (key: 'p50' | 'p99') => {
+    const values = Object.values(summary.latency ?? {}).map((s) => s[key]).filter(Number.isFinite);
     return values.length > 0 ? Math.max(...values) : undefined;
   };
-  const sum = (pick: (d: ViewData) => number | undefined) => points.reduce((total, d) => total + (pick(d) ?? 0), 0);
-  const responses = sum((d) => d.throughput?.total_responses_per_sec);
-  const errors = sum((d) => d.error?.total_errors_per_sec);
-  const hasErrors = points.some((d) => d.error !== undefined && d.throughput !== undefined);
+  const responses = summary.throughput?.total_responses_per_sec ?? 0;
+  const errors = summary.error?.total_errors_per_sec;
   const slo: Record<string, number> = {};
-  const sloNames = new Set(points.flatMap((d) => Object.keys(d.slo ?? {})));
-  for (const name of sloNames) {
-    let good = 0;
-    let valid = 0;
-    for (const d of points) {
-      const s = d.slo && Object.hasOwn(d.slo, name) ? d.slo[name] : undefined;
-      good += s?.good_per_sec ?? 0;
-      valid += s?.valid_per_sec ?? 0;
-    }
-    if (valid > 0) slo[name] = (100 * good) / valid;
-  }
+  for (const [name, s] of Object.entries(summary.slo ?? {})) if (s.valid_per_sec > 0) slo[name] = (100 * s.good_per_sec) / s.valid_per_sec;
   return {
-    points: points.length,
+    points,
     seconds,
-    requestsPerSec: mean((d) => d.throughput?.total_requests_per_sec),
-    tokensPerSec: mean((d) => d.throughput?.total_tokens_per_sec),
-    latencyP50: mean((d) => worst(d, 'p50')),
-    latencyP99: mean((d) => worst(d, 'p99')),
-    ttftP50: mean((d) => d.streaming?.ttft?.p50),
-    ttftP99: mean((d) => d.streaming?.ttft?.p99),
-    itlP50: mean((d) => d.streaming?.itl?.p50),
-    itlP99: mean((d) => d.streaming?.itl?.p99),
-    ...(hasErrors && responses > 0 && { errorRatePct: (100 * errors) / responses }),
+    requestsPerSec: finite(summary.throughput?.total_requests_per_sec),
+    tokensPerSec: finite(summary.throughput?.total_tokens_per_sec),
+    latencyP50: worst('p50'),
+    latencyP99: worst('p99'),
+    ttftP50: finite(summary.streaming?.ttft?.p50),
+    ttftP99: finite(summary.streaming?.ttft?.p99),
+    itlP50: finite(summary.streaming?.itl?.p50),
+    itlP99: finite(summary.streaming?.itl?.p99),
+    ...(errors !== undefined && responses > 0 && { errorRatePct: (100 * errors) / responses }),
     slo,
   };
 }
