@@ -213,6 +213,13 @@ function newAggregate(): Aggregate {
   return aggregateLiteral(members, (name) => new AggregateDistribution(members, name));
 }
 
+function sameCounts<K>(a: ReadonlyMap<K, number>, b: ReadonlyMap<K, number>): boolean {
+  if (a === b) return true;
+  if (a.size !== b.size) return false;
+  for (const [k, n] of a) if (b.get(k) !== n) return false;
+  return true;
+}
+
 function addKeyed<K>(into: Map<K, number>, from: ReadonlyMap<K, number>, sign: number): void {
   for (const [k, n] of from) {
     const v = (into.get(k) ?? 0) + sign * n;
@@ -319,10 +326,32 @@ export class Aggregates {
     }
   }
 
-  /** `cell`'s keyed counts are about to be replaced: take them out (sign -1), or put the new ones in (+1). */
-  keyedOf(cell: CellData, sign: 1 | -1): void {
-    for (const a of this.of(cell)) this.keyed(a, cell, sign);
+  /**
+   * `cell`'s keyed counts are about to be replaced by `next`: each aggregate
+   * moves by the difference. A patch sends them whole when any moved, and
+   * that is the SLO counts on most patched cells: error maps that did not
+   * change are skipped, and the SLO counts' difference is taken once.
+   */
+  keyedChange(cell: CellData, next: Pick<CellData, 'errorsByStatus' | 'errorsByType' | 'sloGood'>): void {
+    const status = !sameCounts(cell.errorsByStatus, next.errorsByStatus);
+    const types = !sameCounts(cell.errorsByType, next.errorsByType);
+    const slo = this.sloDelta;
+    slo.length = Math.max(cell.sloGood.length, next.sloGood.length);
+    for (let i = 0; i < slo.length; i++) slo[i] = (next.sloGood[i] ?? 0) - (cell.sloGood[i] ?? 0);
+    for (const a of this.of(cell)) {
+      if (status) {
+        addKeyed(a.errorsByStatus, cell.errorsByStatus, -1);
+        addKeyed(a.errorsByStatus, next.errorsByStatus, 1);
+      }
+      if (types) {
+        addKeyed(a.errorsByType, cell.errorsByType, -1);
+        addKeyed(a.errorsByType, next.errorsByType, 1);
+      }
+      for (let i = 0; i < slo.length; i++) if (slo[i] !== 0) a.sloGood[i] = (a.sloGood[i] ?? 0) + slo[i]!;
+    }
   }
+  /** Scratch: what a patch moved a cell's SLO counts by. */
+  private readonly sloDelta: number[] = [];
 
   private keyed(a: Aggregate, cell: CellData, sign: number): void {
     addKeyed(a.errorsByStatus, cell.errorsByStatus, sign);

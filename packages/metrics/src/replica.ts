@@ -205,9 +205,10 @@ export class SnapshotReplica {
     const delta = this.delta;
     if (applyNumbers(cell, p.numbers, delta)) this.aggregates.numbers(cell, delta);
     if (p.keyed) {
-      this.aggregates.keyedOf(cell, -1);
-      Object.assign(cell, p.keyed);
-      this.aggregates.keyedOf(cell, 1);
+      this.aggregates.keyedChange(cell, p.keyed);
+      cell.errorsByStatus = p.keyed.errorsByStatus;
+      cell.errorsByType = p.keyed.errorsByType;
+      cell.sloGood = p.keyed.sloGood;
     }
     for (const name of CELL_DISTRIBUTIONS) {
       const d = p.dists[name];

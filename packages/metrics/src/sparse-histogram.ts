@@ -63,14 +63,26 @@ export function bumpSorted(indices: number[], counts: number[], index: number, n
     if (indices[mid]! < index) lo = mid + 1;
     else hi = mid;
   }
+  // Shifted by hand, not spliced: splice allocates the array it returns, and a fleet gateway
+  // bumps ~10,000 buckets a tick, one in several of them coming or going.
+  const length = indices.length;
   if (indices[lo] === index) {
     counts[lo]! += n;
-    if (counts[lo] === 0) {
-      indices.splice(lo, 1);
-      counts.splice(lo, 1);
+    if (counts[lo] !== 0) return;
+    for (let i = lo + 1; i < length; i++) {
+      indices[i - 1] = indices[i]!;
+      counts[i - 1] = counts[i]!;
     }
+    indices.length = length - 1;
+    counts.length = length - 1;
   } else if (n !== 0) {
-    indices.splice(lo, 0, index);
-    counts.splice(lo, 0, n);
+    indices.push(index);
+    counts.push(n);
+    for (let i = length; i > lo; i--) {
+      indices[i] = indices[i - 1]!;
+      counts[i] = counts[i - 1]!;
+    }
+    indices[lo] = index;
+    counts[lo] = n;
   }
 }
