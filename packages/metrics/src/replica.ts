@@ -213,8 +213,10 @@ export class SnapshotReplica {
     for (const name of CELL_DISTRIBUTIONS) {
       const d = p.dists[name];
       if (!d) continue;
-      this.aggregates.samples(cell, name, d.added, d.removed);
-      cell[name].apply(d);
+      const state = cell[name];
+      const { count, sum, min, max } = state;
+      state.apply(d);
+      this.aggregates.moved(cell, name, d.added, d.removed, count, sum, min, max);
     }
     if (p.cumulative) for (let i = 0; i < p.cumulative.length; i += 2) cell.cumulative[p.cumulative[i]!] = p.cumulative[i + 1]!;
   }
