@@ -1,11 +1,15 @@
 /**
  * A replica's aggregates hold each group's histogram as a span that grows
  * with room to spare; views merge that span into a dense histogram of the
- * whole index range. A span must never reach past that range.
+ * whole index range. A span must never reach past that range. And the
+ * groupings beyond by-endpoint are kept only while views read them.
  */
 import type { RequestEnd, RequestStart } from '@pulse/protocol';
+import { expectSameFigures } from '@pulse/test-support/figures';
 import { describe, expect, it } from 'vitest';
 import { MAX_INDEXABLE, MIN_INDEXABLE } from './log-histogram.js';
+import { IDLE_PATCHES } from './aggregates.js';
+import { takePatch } from './patch-builder.js';
 import { SnapshotReplica } from './replica.js';
 import { buildReplicaView, buildView } from './view.js';
 import { MetricsWindow } from './window.js';
@@ -40,5 +44,55 @@ describe('aggregate histograms at the ends of the index range', () => {
       expect(Number.isFinite(fromReplica[q]), q).toBe(true);
       expect(fromReplica[q], q).toBe(fromCells[q]);
     }
+  });
+});
+
+describe('groupings kept only while read', () => {
+  const set = (...xs: string[]) => new Set(xs);
+  const none = set();
+
+  it('keeps by node, and by pairs of labels, from the first view that reads them until IDLE_PATCHES patches pass unread; rebuilt, they give the same views', () => {
+    const w = new MetricsWindow({ windowMs: 60_000, bucketMs: 500, createdAtMs: T0, maxEndpoints: 100, maxModels: 100 });
+    let t = T0;
+    let n = 0;
+    const tick = () => {
+      t += 500;
+      for (let i = 0; i < 6; i++) {
+        const [start, end] = request(`r${n++}`, `n${i % 3}`, 10 + ((n * 37) % 500));
+        for (const e of [start, end]) w.apply({ ...e, ts: t / 1000 - 0.1, ...(i % 2 ? { model: 'm2' } : {}) }, t - 1, true);
+      }
+      w.advance(t);
+    };
+    tick();
+    const replica = new SnapshotReplica();
+    replica.load(w.snapshot(t, 1, t / 500, 0));
+    w.reportedAll();
+    const patch = () => {
+      const base = t / 500;
+      tick();
+      expect(replica.apply(takePatch(w, t, 1, t / 500, base, 0))).toBe('applied');
+    };
+    const same = (filter: { endpoints: Set<string>; models: Set<string>; nodes: Set<string> }) =>
+      expectSameFigures(buildReplicaView(replica, filter).data, buildView(w.snapshot(t, 1, t / 500, 0), filter).data);
+
+    expect(replica.aggregates.kept()).toEqual([]);
+    // The unfiltered view reads by endpoint and, for its node table, by node.
+    same({ endpoints: none, models: none, nodes: none });
+    expect(replica.aggregates.kept()).toEqual(['byNode']);
+    // A model filter reads endpoint × model, and its node table node × model.
+    same({ endpoints: none, models: set('m2'), nodes: none });
+    expect(replica.aggregates.kept()).toEqual(['byNode', 'byEndpointModel', 'byNodeModel']);
+    // Kept while read, across patches: the node table under an endpoint filter reads endpoint × node.
+    for (let i = 0; i < IDLE_PATCHES; i++) patch();
+    same({ endpoints: set('/v1/chat/completions'), models: none, nodes: set('n1') });
+    expect(replica.aggregates.kept()).toContain('byEndpointNode');
+    same({ endpoints: none, models: set('m2'), nodes: none });
+    // Unread for IDLE_PATCHES patches: dropped, then built again from the cells by the next read.
+    for (let i = 0; i <= IDLE_PATCHES; i++) patch();
+    expect(replica.aggregates.kept()).toEqual([]);
+    same({ endpoints: none, models: set('m2'), nodes: set('n0', 'n2') });
+    expect(replica.aggregates.kept().length).toBeGreaterThan(0);
+    for (let i = 0; i < 5; i++) patch();
+    same({ endpoints: none, models: set('m2'), nodes: set('n0', 'n2') });
   });
 });

@@ -261,23 +261,89 @@ function addKeyed<K>(into: Map<K, number>, from: ReadonlyMap<K, number>, sign: n
 /** Two-level map: a → b → aggregate. */
 type Grid = Map<string, Map<string, Aggregate>>;
 
-export class Aggregates {
-  readonly byEndpoint = new Map<string, Aggregate>();
-  readonly byNode = new Map<string, Aggregate>();
-  /** endpoint → model, endpoint → node, node → model. */
-  readonly byEndpointModel: Grid = new Map();
-  readonly byEndpointNode: Grid = new Map();
-  readonly byNodeModel: Grid = new Map();
+/** The groupings kept only while read: by node, and by each pair of labels. */
+export type LazyGrouping = 'byNode' | 'byEndpointModel' | 'byEndpointNode' | 'byNodeModel';
 
-  /** Each member cell's five aggregates, found once. */
+/**
+ * Patches after which a grouping no view read is dropped (a minute at the
+ * default 500 ms tick); the next read builds it again from the cells.
+ */
+export const IDLE_PATCHES = 120;
+
+export class Aggregates {
+  /** Kept always: the unfiltered view reads it every tick. */
+  readonly byEndpoint = new Map<string, Aggregate>();
+  private readonly nodes = new Map<string, Aggregate>();
+  private readonly grids: Record<Exclude<LazyGrouping, 'byNode'>, Grid> = { byEndpointModel: new Map(), byEndpointNode: new Map(), byNodeModel: new Map() };
+  /**
+   * Per lazy grouping: whether it is kept, and patches since a view last read
+   * it. At a fleet most of a patch's cost was keeping five aggregates per
+   * cell, and most gateways' views never read the node × endpoint and
+   * node × model ones (1,600 aggregates of 6,400 cells).
+   */
+  private readonly lazy: Record<LazyGrouping, { kept: boolean; idle: number }> = {
+    byNode: { kept: false, idle: 0 },
+    byEndpointModel: { kept: false, idle: 0 },
+    byEndpointNode: { kept: false, idle: 0 },
+    byNodeModel: { kept: false, idle: 0 },
+  };
+  /** Every member cell, to build a grouping from when it is first read. */
+  private readonly cells = new Set<CellData>();
+
+  /** Each member cell's aggregates in the groupings kept, found once. */
   private memberOf = new WeakMap<CellData, Aggregate[]>();
 
+  get byNode(): ReadonlyMap<string, Aggregate> {
+    this.use('byNode');
+    return this.nodes;
+  }
+  /** endpoint → model, endpoint → node, node → model. */
+  get byEndpointModel(): Grid {
+    this.use('byEndpointModel');
+    return this.grids.byEndpointModel;
+  }
+  get byEndpointNode(): Grid {
+    this.use('byEndpointNode');
+    return this.grids.byEndpointNode;
+  }
+  get byNodeModel(): Grid {
+    this.use('byNodeModel');
+    return this.grids.byNodeModel;
+  }
+
+  /** The lazy groupings kept now. */
+  kept(): LazyGrouping[] {
+    return (Object.keys(this.lazy) as LazyGrouping[]).filter((g) => this.lazy[g].kept);
+  }
+
   clear(): void {
-    for (const m of [this.byEndpoint, this.byNode, this.byEndpointModel, this.byEndpointNode, this.byNodeModel]) m.clear();
+    for (const m of [this.byEndpoint, this.nodes, ...Object.values(this.grids)]) m.clear();
+    this.cells.clear();
     this.memberOf = new WeakMap();
   }
 
-  /** The five aggregates `cell` counts in, created when missing. */
+  /** A patch or keyframe was applied: a grouping unread for IDLE_PATCHES is dropped. */
+  patched(): void {
+    for (const g of this.kept()) {
+      if (++this.lazy[g].idle <= IDLE_PATCHES) continue;
+      this.lazy[g].kept = false;
+      if (g === 'byNode') this.nodes.clear();
+      else this.grids[g].clear();
+      this.memberOf = new WeakMap();
+    }
+  }
+
+  /** A view reads grouping `g`: kept from now on, built from the cells if it was not. */
+  private use(g: LazyGrouping): void {
+    const state = this.lazy[g];
+    state.idle = 0;
+    if (state.kept) return;
+    state.kept = true;
+    this.memberOf = new WeakMap();
+    for (const cell of this.cells) this.join(this.aggregateIn(g, cell), cell);
+  }
+
+  /** The aggregates `cell` counts in, in the groupings kept, created when missing. */
   private of(cell: CellData): Aggregate[] {
     let found = this.memberOf.get(cell);
     if (!found) {
@@ -287,15 +353,24 @@ export class Aggregates {
     return found;
   }
 
-  /** The five aggregates of `cell`'s labels, created when missing. */
+  /** The aggregates of `cell`'s labels in the groupings kept, created when missing. */
   private labelled(cell: Pick<CellData, 'node' | 'endpoint' | 'model'>): Aggregate[] {
-    return [
-      one(this.byEndpoint, cell.endpoint),
-      one(this.byNode, cell.node),
-      two(this.byEndpointModel, cell.endpoint, cell.model),
-      two(this.byEndpointNode, cell.endpoint, cell.node),
-      two(this.byNodeModel, cell.node, cell.model),
-    ];
+    const found = [one(this.byEndpoint, cell.endpoint)];
+    for (const g of this.kept()) found.push(this.aggregateIn(g, cell));
+    return found;
+  }
+
+  private aggregateIn(g: LazyGrouping, cell: Pick<CellData, 'node' | 'endpoint' | 'model'>): Aggregate {
+    switch (g) {
+      case 'byNode':
+        return one(this.nodes, cell.node);
+      case 'byEndpointModel':
+        return two(this.grids.byEndpointModel, cell.endpoint, cell.model);
+      case 'byEndpointNode':
+        return two(this.grids.byEndpointNode, cell.endpoint, cell.node);
+      case 'byNodeModel':
+        return two(this.grids.byNodeModel, cell.node, cell.model);
+    }
   }
 
   /**
@@ -313,17 +388,20 @@ export class Aggregates {
 
   /** A cell joins: everything it holds counts. */
   add(cell: CellData): void {
-    for (const a of this.of(cell)) {
-      a.members.add(cell);
-      addNumbers(a, cell);
-      for (const name of CELL_DISTRIBUTIONS) {
-        const d = cell[name];
-        if (d.count === 0 && d.zeros === 0) continue;
-        a[name].histogram.addAll(d, 1);
-        a[name].touch();
-      }
-      this.keyed(a, cell, 1);
+    this.cells.add(cell);
+    for (const a of this.of(cell)) this.join(a, cell);
+  }
+
+  private join(a: Aggregate, cell: CellData): void {
+    a.members.add(cell);
+    addNumbers(a, cell);
+    for (const name of CELL_DISTRIBUTIONS) {
+      const d = cell[name];
+      if (d.count === 0 && d.zeros === 0) continue;
+      a[name].histogram.addAll(d, 1);
+      a[name].touch();
     }
+    this.keyed(a, cell, 1);
   }
 
   /** A cell leaves: everything it held is taken out; an aggregate left without members goes. */
@@ -337,6 +415,7 @@ export class Aggregates {
       }
       this.keyed(a, cell, -1);
     }
+    this.cells.delete(cell);
     this.memberOf.delete(cell);
     this.prune(cell);
   }
@@ -404,10 +483,10 @@ export class Aggregates {
       if (inner.size === 0) g.delete(a);
     };
     drop1(this.byEndpoint, cell.endpoint);
-    drop1(this.byNode, cell.node);
-    drop2(this.byEndpointModel, cell.endpoint, cell.model);
-    drop2(this.byEndpointNode, cell.endpoint, cell.node);
-    drop2(this.byNodeModel, cell.node, cell.model);
+    drop1(this.nodes, cell.node);
+    drop2(this.grids.byEndpointModel, cell.endpoint, cell.model);
+    drop2(this.grids.byEndpointNode, cell.endpoint, cell.node);
+    drop2(this.grids.byNodeModel, cell.node, cell.model);
   }
 }
 

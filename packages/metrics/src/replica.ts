@@ -125,7 +125,7 @@ export class SnapshotReplica {
   private readonly nodes = new Map<string, NodeData>();
   /** Scratch: what a patch moved a cell's numbers by. */
   private readonly delta = zeroNumbers();
-  /** What the cells add up to, by endpoint, node and pairs of labels, kept up to date (aggregates.ts). */
+  /** What the cells add up to, by endpoint, node and pairs of labels, kept up to date (aggregates.ts; the last four only while views read them). */
   readonly aggregates = new Aggregates();
 
   /** The snapshot held, as a keyframe would carry it; null before the first keyframe. */
@@ -167,6 +167,7 @@ export class SnapshotReplica {
       this.hold(cell);
     }
     for (const n of keyframe.nodes) this.nodes.set(n.node, n);
+    this.aggregates.patched();
     this.held = { ...keyframe, cells: [...this.cells.values()], nodes: [...this.nodes.values()] };
   }
 
@@ -180,6 +181,7 @@ export class SnapshotReplica {
       if (cell) this.release(key, cell);
     }
     for (const c of patch.cells) this.applyCell(c, held.slos.length);
+    this.aggregates.patched();
     for (const n of patch.removedNodes) this.nodes.delete(n);
     for (const n of patch.nodes) this.nodes.set(n.node, n);
     this.held = {

@@ -360,15 +360,14 @@ interface Slice {
   labelOf(c: CellData): string;
 }
 
+// The slices read the pair groupings only when a filter needs them: reading one keeps it (aggregates.ts).
 function endpointSlice(part: SnapshotReplica, endpoint: string): Slice {
   const a = part.aggregates;
-  const byNode = a.byEndpointNode.get(endpoint);
-  const byModel = a.byEndpointModel.get(endpoint);
   return {
-    labels: () => byNode?.keys() ?? [],
-    models: () => byModel?.keys() ?? [],
-    byLabel: (node) => byNode?.get(node),
-    byModel: (model) => byModel?.get(model),
+    labels: () => a.byEndpointNode.get(endpoint)?.keys() ?? [],
+    models: () => a.byEndpointModel.get(endpoint)?.keys() ?? [],
+    byLabel: (node) => a.byEndpointNode.get(endpoint)?.get(node),
+    byModel: (model) => a.byEndpointModel.get(endpoint)?.get(model),
     cell: (node, model) => part.byLabels.get(node)?.get(endpoint)?.get(model),
     labelOf: (c) => c.node,
   };
@@ -377,12 +376,11 @@ function endpointSlice(part: SnapshotReplica, endpoint: string): Slice {
 function nodeSlice(part: SnapshotReplica, node: string): Slice {
   const a = part.aggregates;
   const cells = part.byLabels.get(node);
-  const byModel = a.byNodeModel.get(node);
   return {
     labels: () => cells?.keys() ?? [],
-    models: () => byModel?.keys() ?? [],
+    models: () => a.byNodeModel.get(node)?.keys() ?? [],
     byLabel: (endpoint) => a.byEndpointNode.get(endpoint)?.get(node),
-    byModel: (model) => byModel?.get(model),
+    byModel: (model) => a.byNodeModel.get(node)?.get(model),
     cell: (endpoint, model) => cells?.get(endpoint)?.get(model),
     labelOf: (c) => c.endpoint,
   };
