@@ -24,7 +24,7 @@ export function fleetSection(r: FleetResult): string[] {
       row('aggregator ms per tick with a patch', (x) => `${n(x.aggregatorMs.patch.p50, 1)} (${n(x.aggregatorMs.patch.p99, 1)})`),
       row('aggregator ms per tick with a keyframe', (x) => `${n(x.aggregatorMs.snapshot.p50, 1)} (${n(x.aggregatorMs.snapshot.p99, 1)})`),
       row('gateway ms per tick: decode and apply the patch', (x) => `${n(x.applyMs.p50, 1)} (${n(x.applyMs.p99, 1)})`),
-      ...kinds.map((k) => row(`view build + JSON, ${k}`, (x) => `${n(x.viewMs[k]?.p50, 2)} (${n(x.viewMs[k]?.p99, 2)})`)),
+      ...kinds.map((k) => row(`view build + JSON, ${k}: first after a patch (again at once)`, (x) => `${n(x.viewMs[k]?.p50, 2)} (${n(x.viewMs[k]?.p99, 2)}); ${n(x.viewWarmMs?.[k]?.p50, 2)} (${n(x.viewWarmMs?.[k]?.p99, 2)})`)),
     ]),
     '',
     ...partitionedSection(r),
