@@ -139,15 +139,17 @@ describe('a run through the real stack', () => {
     expect(since - run.started_at).toBeLessThan(TICK_MS / 1000);
     expect(until).toBeLessThanOrEqual(stopped_at);
     expect(stopped_at - until).toBeLessThan(TICK_MS / 1000);
-    expect(data.throughput.requests_per_sec['/v1/chat/completions']! * (until - since)).toBeCloseTo(120, 6);
-    expect(data.throughput.requests_per_sec['/v1/embeddings']! * (until - since)).toBeCloseTo(30, 6);
+    // The span in whole milliseconds: epoch seconds as floats differ by ~1e-7 s, which a rate × span shows at the 6th place.
+    const seconds = Math.round((until - since) * 1000) / 1000;
+    expect(data.throughput.requests_per_sec['/v1/chat/completions']! * seconds).toBeCloseTo(120, 6);
+    expect(data.throughput.requests_per_sec['/v1/embeddings']! * seconds).toBeCloseTo(30, 6);
     const chats = Array.from({ length: 30 }, (_, i) => [0, 1, 2, 3].map((k) => 200 + 37 * k + (i % 9) * 41)).flat().sort((a, b) => a - b);
     const chat = data.latency['/v1/chat/completions']!;
     expect(Math.abs(chat.min - chats[0]!) / chats[0]!).toBeLessThan(1e-3);
     expect(Math.abs(chat.max - chats[chats.length - 1]!) / chats[chats.length - 1]!).toBeLessThan(1e-3);
     expect(Math.abs(chat.p99 - chats[Math.ceil(0.99 * chats.length) - 1]!) / chat.p99).toBeLessThan(0.09);
     const failed = Array.from({ length: 30 }, (_, i) => [0, 1, 2, 3].filter((k) => (i + k) % 7 === 0).length).reduce((a, b) => a + b, 0);
-    expect(data.error.errors_per_sec['/v1/chat/completions']! * (until - since)).toBeCloseTo(failed, 6);
+    expect(data.error.errors_per_sec['/v1/chat/completions']! * seconds).toBeCloseTo(failed, 6);
 
     recorded = { id: run.id, jsonl: jsonlText };
     // Another gateway of the deployment exports the same files.

@@ -39,7 +39,7 @@ import { Comparison } from './compare.js';
 import { byId, element, setOptions } from './dom.js';
 import { CHARTS } from './chart-specs.js';
 import { addressQuery, DEFAULT_FILTERS, fromQuery, toSubscribe, type FilterState } from './filters.js';
-import { fetchHistory, fetchLabels } from './rest.js';
+import { fetchHistory, fetchLabels, NODE_AND_MODEL_SECONDS } from './rest.js';
 import { ModelViews } from './model-views.js';
 import { RunsPanel } from './runs-panel.js';
 import { annotationsWithin, runBands, type Annotation, type Run } from './runs.js';
@@ -201,7 +201,10 @@ async function loadHistory(): Promise<void> {
   grid.dataset.history = 'loaded';
   grid.dataset.historyPoints = String(answer.points.length);
   grid.dataset.historyStep = String(answer.step ?? '');
-  byId('history-note').textContent = answer.points.length > 0 ? `history: ${answer.points.length} points, one every ${answer.step ?? step} s` : 'history: nothing recorded in this range yet';
+  const kept = answer.narrowedSince === undefined ? '' : `; a view by node and model is kept ${Math.round(NODE_AND_MODEL_SECONDS / 60)} min, so from ${new Date(answer.narrowedSince * 1000).toLocaleTimeString()} on`;
+  grid.dataset.historySince = String(answer.narrowedSince ?? span.since);
+  byId('history-note').textContent =
+    (answer.points.length > 0 ? `history: ${answer.points.length} points, one every ${answer.step ?? step} s` : 'history: nothing recorded in this range yet') + kept;
 }
 
 /** The runs and annotations within the range, on every chart. */

@@ -62,7 +62,16 @@ export interface HistoryAnswer {
   /** The step history used, seconds (null from a gateway that does not say). */
   step: number | null;
   points: HistoryPoint[];
+  /** Set when history keeps this view for less than the span asked: the start of what it answered, epoch seconds. */
+  narrowedSince?: number;
 }
+
+/**
+ * How long history keeps a view by node and model together: its finest
+ * tier's retention at the default tiers (docs/HISTORY.md "Rollups"; the
+ * coarser tiers keep rollups that cannot give that view).
+ */
+export const NODE_AND_MODEL_SECONDS = 600;
 
 /** The query of `GET /metrics/history` for a request: the same view as the page's subscription. */
 export function historyQuery(request: HistoryRequest): string {
@@ -92,14 +101,23 @@ function viewParams({ endpoint, model, node, types }: HistoryRequest['filters'])
 /**
  * The view's figures over the span, oldest first; null when the gateway did
  * not answer. A step history refuses (its tiers do not divide it: a 400) is
- * asked again without one, and history picks.
+ * asked again without one, and history picks; a view by node and model
+ * refused as older than history keeps it is asked for what it keeps.
  */
 export async function fetchHistory(streamUrl: string, request: HistoryRequest, token?: string): Promise<HistoryAnswer | null> {
   const url = (r: HistoryRequest) => `${restUrl(streamUrl, 'history')}?${historyQuery(r)}`;
   let reply = await getReply(url(request), token);
-  if (reply?.status === 400 && request.step !== undefined) {
+  const refused = (param: string) => reply?.status === 400 && String(reply.body?.error ?? '').startsWith(`${param}:`);
+  if (refused('step') && request.step !== undefined) {
     const { step: _refused, ...auto } = request;
     reply = await getReply(url(auto), token);
+  }
+  // A view by node and model further back than history keeps it: what it keeps, said so.
+  const { node, model } = request.filters;
+  const kept = request.until - NODE_AND_MODEL_SECONDS;
+  if (refused('since') && node && model && request.since < kept) {
+    reply = await getReply(url({ filters: request.filters, since: kept, until: request.until }), token);
+    if (reply?.status === 200 && reply.body !== null) return { ...historyAnswer(reply.body), narrowedSince: kept };
   }
   if (reply?.status !== 200 || reply.body === null) return null;
   return historyAnswer(reply.body);
