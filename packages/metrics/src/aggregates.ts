@@ -263,6 +263,7 @@ type Grid = Map<string, Map<string, Aggregate>>;
 
 /** The groupings kept only while read: by node, and by each pair of labels. */
 export type LazyGrouping = 'byNode' | 'byEndpointModel' | 'byEndpointNode' | 'byNodeModel';
+const LAZY: readonly LazyGrouping[] = ['byNode', 'byEndpointModel', 'byEndpointNode', 'byNodeModel'];
 
 /**
  * Patches after which a grouping no view read is dropped (a minute at the
@@ -276,17 +277,13 @@ export class Aggregates {
   private readonly nodes = new Map<string, Aggregate>();
   private readonly grids: Record<Exclude<LazyGrouping, 'byNode'>, Grid> = { byEndpointModel: new Map(), byEndpointNode: new Map(), byNodeModel: new Map() };
   /**
-   * Per lazy grouping: whether it is kept, and patches since a view last read
-   * it. At a fleet most of a patch's cost was keeping five aggregates per
-   * cell, and most gateways' views never read the node × endpoint and
-   * node × model ones (1,600 aggregates of 6,400 cells).
+   * The lazy groupings kept, in LAZY order, and per grouping the patches
+   * since a view last read it. At a fleet most of a patch's cost was keeping
+   * five aggregates per cell, and most gateways' views never read the
+   * node × endpoint and node × model ones (1,600 aggregates of 6,400 cells).
    */
-  private readonly lazy: Record<LazyGrouping, { kept: boolean; idle: number }> = {
-    byNode: { kept: false, idle: 0 },
-    byEndpointModel: { kept: false, idle: 0 },
-    byEndpointNode: { kept: false, idle: 0 },
-    byNodeModel: { kept: false, idle: 0 },
-  };
+  private keptNow: readonly LazyGrouping[] = [];
+  private readonly idle: Record<LazyGrouping, number> = { byNode: 0, byEndpointModel: 0, byEndpointNode: 0, byNodeModel: 0 };
   /** Every member cell, to build a grouping from when it is first read. */
   private readonly cells = new Set<CellData>();
 
@@ -313,7 +310,7 @@ export class Aggregates {
 
   /** The lazy groupings kept now. */
   kept(): LazyGrouping[] {
-    return (Object.keys(this.lazy) as LazyGrouping[]).filter((g) => this.lazy[g].kept);
+    return [...this.keptNow];
   }
 
   clear(): void {
@@ -324,21 +321,19 @@ export class Aggregates {
 
   /** A patch or keyframe was applied: a grouping unread for IDLE_PATCHES is dropped. */
   patched(): void {
-    for (const g of this.kept()) {
-      if (++this.lazy[g].idle <= IDLE_PATCHES) continue;
-      this.lazy[g].kept = false;
-      if (g === 'byNode') this.nodes.clear();
-      else this.grids[g].clear();
-      this.memberOf = new WeakMap();
-    }
+    for (const g of this.keptNow) this.idle[g] += 1;
+    const dropped = this.keptNow.filter((g) => this.idle[g] > IDLE_PATCHES);
+    if (dropped.length === 0) return;
+    for (const g of dropped) (g === 'byNode' ? this.nodes : this.grids[g]).clear();
+    this.keptNow = this.keptNow.filter((g) => !dropped.includes(g));
+    this.memberOf = new WeakMap();
   }
 
   /** A view reads grouping `g`: kept from now on, built from the cells if it was not. */
   private use(g: LazyGrouping): void {
-    const state = this.lazy[g];
-    state.idle = 0;
-    if (state.kept) return;
-    state.kept = true;
+    this.idle[g] = 0;
+    if (this.keptNow.includes(g)) return;
+    this.keptNow = LAZY.filter((x) => x === g || this.keptNow.includes(x));
     this.memberOf = new WeakMap();
     for (const cell of this.cells) this.join(this.aggregateIn(g, cell), cell);
   }
@@ -356,7 +351,7 @@ export class Aggregates {
   /** The aggregates of `cell`'s labels in the groupings kept, created when missing. */
   private labelled(cell: Pick<CellData, 'node' | 'endpoint' | 'model'>): Aggregate[] {
     const found = [one(this.byEndpoint, cell.endpoint)];
-    for (const g of this.kept()) found.push(this.aggregateIn(g, cell));
+    for (const g of this.keptNow) found.push(this.aggregateIn(g, cell));
     return found;
   }
 

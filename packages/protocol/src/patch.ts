@@ -250,9 +250,7 @@ function readDistribution(r: BinaryReader): DistributionPatch {
 }
 
 function readCellPatch(r: BinaryReader, label: (i: number) => string, readKeyed: (r: BinaryReader) => KeyedData): CellPatch {
-  const node = label(r.uint());
-  const endpoint = label(r.uint());
-  const model = label(r.uint());
+  const { node, endpoint, model } = readRef(r, label);
   const numbers = readNumbers(r, r.uint());
   const keyed = r.u8() === 1 ? readKeyed(r) : undefined;
   const dists = readDists(r, r.uint(), readDistribution);
