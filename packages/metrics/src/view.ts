@@ -31,7 +31,7 @@ import {
   type Stats,
 } from '@pulse/protocol';
 import { LogHistogram } from './log-histogram.js';
-import { EXTREME_CELLS, type Aggregate } from './aggregates.js';
+import type { Aggregate } from './aggregates.js';
 import type { PartitionedReplica } from './partitions.js';
 import type { SnapshotReplica } from './replica.js';
 
@@ -416,10 +416,10 @@ function compose(g: Group, whole: Aggregate, slice: Slice, keepA: ReadonlySet<st
     g.selected((name, side, best) => {
       // The whole's most extreme cells, most extreme first: the first one selected has the group's extreme.
       const ranked = whole[name].extremeCells(side);
-      const first = ranked.find(keeps);
-      if (first) return beats(side, first[name][side], best) ? first[name][side] : best;
-      // All of them left out: had it more, the rest might hold it.
-      return ranked.length < EXTREME_CELLS ? best : sliceExtreme(slice, keepA, keepM, name, side, best);
+      const first = ranked.cells.findIndex(keeps);
+      if (first >= 0) return beats(side, ranked.values[first]!, best) ? ranked.values[first]! : best;
+      // All of them left out: unless they were all it has, the rest might hold it.
+      return ranked.all ? best : sliceExtreme(slice, keepA, keepM, name, side, best);
     });
   } else if (keepM.size === 0) {
     for (const a of keepA) addUnit(g, slice.byLabel(a));
