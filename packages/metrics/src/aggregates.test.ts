@@ -8,7 +8,7 @@ import type { RequestEnd, RequestStart } from '@pulse/protocol';
 import { expectSameFigures } from '@pulse/test-support/figures';
 import { describe, expect, it } from 'vitest';
 import { MAX_INDEXABLE, MIN_INDEXABLE } from './log-histogram.js';
-import { IDLE_PATCHES } from './aggregates.js';
+import { IDLE_PATCHES, RESUM_PATCHES } from './aggregates.js';
 import { takePatch } from './patch-builder.js';
 import { SnapshotReplica } from './replica.js';
 import { buildReplicaView, buildView } from './view.js';
@@ -94,5 +94,39 @@ describe('groupings kept only while read', () => {
     expect(replica.aggregates.kept().length).toBeGreaterThan(0);
     for (let i = 0; i < 5; i++) patch();
     same({ endpoints: none, models: set('m2'), nodes: set('n0', 'n2') });
+  });
+});
+
+describe('sums kept by patches', () => {
+  it('are summed again from the cells every RESUM_PATCHES patches, so no float error outlives them', () => {
+    // A 20-minute window: the quiet node's one request stays in it throughout, and no patch touches its cell.
+    const w = new MetricsWindow({ windowMs: 1_200_000, bucketMs: 500, createdAtMs: T0, maxEndpoints: 100, maxModels: 100 });
+    let t = T0 + 500;
+    for (const e of request('quiet', 'quiet', 100)) w.apply({ ...e, ts: t / 1000 - 0.1 }, t - 1, true);
+    w.advance(t);
+    const replica = new SnapshotReplica();
+    replica.load(w.snapshot(t, 1, t / 500, 0));
+    w.reportedAll();
+    const quietAvg = () => buildReplicaView(replica).data.nodes['quiet']!.latency!.avg;
+    expect(quietAvg()).toBe(100);
+    // Drift in the aggregate stands in as a cell sum moved behind its back: the aggregate does not see it ...
+    replica.snapshot!.cells.find((c) => c.node === 'quiet')!.latency.sum += 50;
+    let n = 0;
+    const patch = () => {
+      const base = t / 500;
+      t += 500;
+      for (const e of request(`r${n++}`, 'busy', 10 + (n % 90))) w.apply({ ...e, ts: t / 1000 - 0.1 }, t - 1, true);
+      w.advance(t);
+      expect(replica.apply(takePatch(w, t, 1, t / 500, base, 0))).toBe('applied');
+    };
+    // (the load counts as one; read often enough that the by-node grouping is kept, not rebuilt)
+    for (let i = 0; i < RESUM_PATCHES - 2; i++) {
+      patch();
+      if (i % 50 === 0) expect(quietAvg()).toBe(100);
+    }
+    expect(quietAvg()).toBe(100);
+    // ... until the aggregates are summed again from the cells.
+    patch();
+    expect(quietAvg()).toBe(150);
   });
 });

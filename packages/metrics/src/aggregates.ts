@@ -203,8 +203,9 @@ class Ranking {
  * on: every aggregate changes every tick, and reading thousands of cells
  * scattered over the heap cost ~40 ms a tick; walking again whenever a
  * named cell moved inwards was still half of a filtered view's time.
- * A keyframe recomputes everything (so no float error piles up in the sum
- * for longer than between keyframes).
+ * A keyframe, or every RESUM_PATCHES patches, recomputes everything, so no
+ * float error piles up in the sum (a gateway that follows on applies patches
+ * for as long as it runs: keyframes are only stored, for those that start).
  */
 class AggregateDistribution implements DistributionData {
   readonly histogram = new SpanHistogram();
@@ -365,6 +366,9 @@ const LAZY: readonly LazyGrouping[] = ['byNode', 'byEndpointModel', 'byEndpointN
  */
 export const IDLE_PATCHES = 120;
 
+/** Patches after which every distribution's count and sum are summed again from the cells (10 min at the default tick). */
+export const RESUM_PATCHES = 1200;
+
 export class Aggregates {
   /** Kept always: the unfiltered view reads it every tick. */
   readonly byEndpoint = new Map<string, Aggregate>();
@@ -415,12 +419,25 @@ export class Aggregates {
 
   /** A patch or keyframe was applied: a grouping unread for IDLE_PATCHES is dropped. */
   patched(): void {
+    if (++this.sincePatches % RESUM_PATCHES === 0) this.resum();
     for (const g of this.keptNow) this.idle[g] += 1;
     const dropped = this.keptNow.filter((g) => this.idle[g] > IDLE_PATCHES);
     if (dropped.length === 0) return;
     for (const g of dropped) (g === 'byNode' ? this.nodes : this.grids[g]).clear();
     this.keptNow = this.keptNow.filter((g) => !dropped.includes(g));
     this.memberOf = new WeakMap();
+  }
+
+  private sincePatches = 0;
+
+  /** Every distribution is recomputed from its cells when next read. */
+  private resum(): void {
+    const touch = (a: Aggregate) => {
+      for (const name of CELL_DISTRIBUTIONS) a[name].touch();
+    };
+    this.byEndpoint.forEach(touch);
+    this.nodes.forEach(touch);
+    for (const grid of Object.values(this.grids)) for (const inner of grid.values()) inner.forEach(touch);
   }
 
   /** A view reads grouping `g`: kept from now on, built from the cells if it was not. */

@@ -119,6 +119,27 @@ describe.each(backends)('snapshot bus contract: $name', ({ make }) => {
     expect(await track(bus.feed()).latest()).toEqual([payload(2), patch(1)]);
   });
 
+  it('on a refresh stores its keyframe in place of what was stored and broadcasts only its patch; later patches follow that keyframe', async () => {
+    const bus = await make();
+    const feed = track(bus.feed());
+    const r = recorder();
+    await feed.start(r.onSnapshot);
+    for (const m of [payload(1), patch(1)]) await bus.publisher.publish(m);
+    expect(await bus.publisher.refresh(patch(2), payload(2))).toBe(true);
+    expect(await bus.publisher.publish(patch(3))).toBe(true);
+    await vi.waitFor(() => expect(r.got).toHaveLength(4));
+    expect(r.got).toEqual([payload(1), patch(1), patch(2), patch(3)]);
+    expect(await feed.latest()).toEqual([payload(2), patch(3)]);
+  });
+
+  it('takes a refresh with no keyframe stored, or with the patch list full', async () => {
+    const bus = await make();
+    expect(await bus.publisher.refresh(patch(1), payload(1))).toBe(true);
+    for (let i = 0; i < MAX_STORED_PATCHES; i++) await bus.publisher.publish(patch(i));
+    expect(await bus.publisher.refresh(patch(2), payload(2))).toBe(true);
+    expect(await track(bus.feed()).latest()).toEqual([payload(2)]);
+  });
+
   it('delivers the stored keyframe and patches again on catchUp', async () => {
     const bus = await make();
     const feed = track(bus.feed());
@@ -207,7 +228,10 @@ describe('snapshot bus on Redis only', () => {
     expect(await admin.getBuffer(keys.latestSnapshot)).toEqual(payload(1));
     // A former leader (epoch 6) that wakes up changes nothing.
     expect(await publisher.publish(payload(2), { token: 'old', epoch: 6 })).toBe(false);
+    expect(await publisher.refresh(patch(2), payload(2), { token: 'old', epoch: 6 })).toBe(false);
     expect(await admin.getBuffer(keys.latestSnapshot)).toEqual(payload(1));
+    expect(await publisher.refresh(patch(2), payload(2), { token: 'tok', epoch: 7 })).toBe(true);
+    expect(await admin.getBuffer(keys.latestSnapshot)).toEqual(payload(2));
   });
 
   it('refuses to publish once closed', async () => {

@@ -28,10 +28,20 @@ export class MemorySnapshotBus implements SnapshotPublisher, SnapshotFeed {
     } else {
       this.stored = { messages: [encoded], expiresAt };
     }
+    this.broadcast(encoded);
+    return true;
+  }
+
+  async refresh(patch: Buffer, keyframe: Buffer): Promise<boolean> {
+    this.stored = { messages: [keyframe], expiresAt: this.now() + this.ttlSeconds * 1000 };
+    this.broadcast(patch);
+    return true;
+  }
+
+  private broadcast(encoded: Buffer): void {
     // Delivered on a later turn of the event loop, as from Redis: a listener
     // never runs inside the publisher's tick, and its exceptions are its own.
     for (const listener of this.listeners) queueMicrotask(() => listener(encoded));
-    return true;
   }
 
   async latest(): Promise<Buffer[]> {

@@ -1,7 +1,8 @@
 /**
  * The snapshot bus on Redis. Publisher side, one script fenced by the lease:
  * a keyframe is `SET latest EX ttl` and `DEL patches`, a patch `RPUSH
- * patches` after the keyframe it follows (refused once the list is full), and either is `PUBLISH`ed.
+ * patches` after the keyframe it follows (refused once the list is full), and either is `PUBLISH`ed;
+ * a refresh stores its keyframe like a keyframe and publishes its patch.
  * Feed side: a dedicated subscriber connection, and a reader that fetches the
  * keyframe and the patch list in one transaction. Every payload travels as a
  * Buffer (`messageBuffer`, `getBuffer`): the messages are binary and would
@@ -13,13 +14,14 @@ import { Cluster, closeRedis, connectRedis, type RedisConnection } from './redis
 import type { Fence } from './event-source.js';
 import { MAX_STORED_PATCHES, MissingKeyframeError, SNAPSHOT_TTL_SECONDS, type SnapshotFeed, type SnapshotPublisher } from './snapshot-bus.js';
 
-// KEYS: lease, latest keyframe, patches. ARGV: lease value expected ('' = unfenced), payload,
-// TTL seconds, channel, kind ('k' keyframe, 'p' patch), patches kept.
+// KEYS: lease, latest keyframe, patches. ARGV: lease value expected ('' = unfenced), payload (broadcast),
+// TTL seconds, channel, kind ('k' keyframe, 'p' patch, 'r' a patch broadcast with ARGV[7], its keyframe, stored),
+// patches kept, keyframe stored ('r' only).
 // Returns 1 published, 0 fenced off, 2 a patch with no keyframe stored or with the patch list full.
 const PUBLISH_LUA = `
 if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if ARGV[5] == 'k' then
-  redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+if ARGV[5] == 'k' or ARGV[5] == 'r' then
+  redis.call('SET', KEYS[2], ARGV[5] == 'r' and ARGV[7] or ARGV[2], 'EX', ARGV[3])
   redis.call('DEL', KEYS[3])
 else
   if redis.call('EXISTS', KEYS[2]) == 0 then return 2 end
@@ -45,10 +47,17 @@ export class RedisSnapshotPublisher implements SnapshotPublisher {
   }
 
   async publish(encoded: Buffer, fence?: Fence): Promise<boolean> {
+    return this.run(encoded, messageKind(encoded) === 'patch' ? 'p' : 'k', fence);
+  }
+
+  async refresh(patch: Buffer, keyframe: Buffer, fence?: Fence): Promise<boolean> {
+    return this.run(patch, 'r', fence, keyframe);
+  }
+
+  private async run(encoded: Buffer, kind: 'k' | 'p' | 'r', fence?: Fence, keyframe?: Buffer): Promise<boolean> {
     if (this.closed) throw new Error('snapshot publisher is closed');
     const expected = fence ? `${fence.token}|${fence.epoch}` : '';
     const { leaderLease, latestSnapshot, snapshotPatches, snapshotChannel } = this.keys;
-    const kind = messageKind(encoded) === 'patch' ? 'p' : 'k';
     const done = Number(
       await (this.redis as unknown as PublishCommand).pulsePublish(
         leaderLease,
@@ -60,6 +69,7 @@ export class RedisSnapshotPublisher implements SnapshotPublisher {
         snapshotChannel,
         kind,
         MAX_STORED_PATCHES,
+        ...(keyframe ? [keyframe] : []),
       ),
     );
     if (done === 2) throw new MissingKeyframeError();

@@ -4,6 +4,8 @@
  * whole snapshot, and patches, each what changed since the message before.
  * The bus keeps the latest keyframe and the patches after it, so a feed that
  * starts, reconnects or finds a gap can rebuild the current state from them.
+ * A keyframe is either broadcast (`publish`: a new leader's first message)
+ * or only stored beside a broadcast patch (`refresh`: the periodic ones).
  * Two implementations share this contract (one suite tests both):
  * `snapshot-bus.redis.ts` (a keyframe key, a patch list, pub/sub) and
  * `snapshot-bus.memory.ts` (in-process, for `npm start` without Redis and for
@@ -55,6 +57,17 @@ export interface SnapshotPublisher {
    * patch when no keyframe is stored.
    */
   publish(encoded: Buffer, fence?: Fence): Promise<boolean>;
+  /**
+   * A periodic keyframe without its cost to every feed: stores `keyframe`
+   * (the whole snapshot at `patch`'s seq) in place of what is stored, and
+   * broadcasts `patch`, atomically. A feed that follows on applies the patch
+   * it would have applied anyway; one that starts or finds a gap reads the
+   * keyframe. Broadcast, a fleet's keyframe (~2 MB) cost every gateway a
+   * quarter of a second of decoding and rebuilding every 10 s, and was a
+   * third of the bytes published. Fenced and refused like `publish`, except
+   * that no stored keyframe is needed.
+   */
+  refresh(patch: Buffer, keyframe: Buffer, fence?: Fence): Promise<boolean>;
   /** Stops publishing. Idempotent. Does not close a connection it was given. */
   close(): Promise<void>;
 }

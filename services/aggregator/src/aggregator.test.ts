@@ -4,7 +4,7 @@
  * when the leader dies, continuing the window and the totals.
  */
 import { once } from 'node:events';
-import { pulseKeys, type InternalSnapshot, type PulseEvent, type PulseKeys } from '@pulse/protocol';
+import { decodePatch, decodeSnapshot, messageKind, pulseKeys, type InternalSnapshot, type PulseEvent, type PulseKeys } from '@pulse/protocol';
 import { buildView, SnapshotReplica } from '@pulse/metrics';
 import {
   connectRedis,
@@ -43,7 +43,7 @@ async function connection(role: 'producer' | 'consumer'): Promise<RedisConnectio
   return c;
 }
 
-async function replica(keys: PulseKeys, name: string, leaseMs = 600): Promise<Aggregator> {
+async function replica(keys: PulseKeys, name: string, leaseMs = 600, keyframeEveryMs?: number): Promise<Aggregator> {
   const commands = await connection('producer');
   const source = new RedisEventSource(await connection('consumer'), commands, { keys, consumer: name, reclaimIdleMs: 1000 });
   const agg = createAggregator({
@@ -52,6 +52,7 @@ async function replica(keys: PulseKeys, name: string, leaseMs = 600): Promise<Ag
     lease: new RedisLeaderLease(commands, keys, leaseMs),
     publisher: new RedisSnapshotPublisher(commands, keys),
     logger: silentLogger(),
+    keyframeEveryMs,
   });
   running.push(agg);
   agg.start();
@@ -103,6 +104,43 @@ describe('aggregator', () => {
     const latest = SnapshotReplica.fromMessages(await feed.latest()).snapshot!;
     await feed.close();
     expect(latest.epoch).toBe(snap.epoch);
+  });
+
+  it('broadcasts one keyframe, then only patches, and stores a keyframe every keyframeEveryMs that the broadcasts agree with', async () => {
+    const keys = pulseKeys(uniquePrefix('agg'));
+    const feed = new RedisSnapshotFeed({ url: redis.url, keys, name: 'agg-test-keyframes', logger: silentLogger() });
+    const kinds: (string | null)[] = [];
+    const followed = new SnapshotReplica();
+    await feed.start((m) => {
+      kinds.push(messageKind(m));
+      expect(messageKind(m) === 'patch' ? followed.apply(decodePatch(m)) : (followed.load(decodeSnapshot(m)), 'applied')).toBe('applied');
+    });
+    try {
+      const agg = await replica(keys, 'a1', 600, 5 * TICK);
+      const log = await eventLog(keys);
+      for (let i = 0; i < 30; i++) {
+        await log.append(request(i));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const last = await until(agg, (s) => responses(s) === 30);
+      running.splice(running.indexOf(agg), 1);
+      await agg.close();
+      await expect.poll(() => followed.snapshot?.seq).toBeGreaterThanOrEqual(last.seq);
+
+      expect(kinds[0]).toBe('snapshot');
+      expect(kinds.slice(1).every((k) => k === 'patch')).toBe(true);
+      expect(kinds.length).toBeGreaterThan(15);
+      // What a feed starting now reads: a keyframe stored within the last 5 ticks, and the patches after it.
+      const stored = await feed.latest();
+      const keyframe = decodeSnapshot(stored[0]!);
+      expect(stored.length).toBeLessThanOrEqual(5);
+      expect(keyframe.seq).toBeGreaterThan(followed.snapshot!.seq - 5);
+      const caughtUp = SnapshotReplica.fromMessages(stored).snapshot!;
+      expect(caughtUp.seq).toBe(followed.snapshot!.seq);
+      expect(buildView(caughtUp).data).toEqual(buildView(followed.snapshot).data);
+    } finally {
+      await feed.close();
+    }
   });
 
   it('exactly one replica leads; when the leader stops a standby continues window and totals', async () => {

@@ -45,6 +45,8 @@ export interface AggregatorDeps {
   alerts?: AlertsOnSnapshots;
   /** The durable history (@pulse/history, docs/HISTORY.md): captured every tick in either role, written while leading. */
   history?: HistoryRecorder;
+  /** How often a keyframe is stored for feeds that start or catch up; default KEYFRAME_EVERY_MS (tests shorten it). */
+  keyframeEveryMs?: number;
 }
 
 export type AggregatorState = 'starting' | 'standby' | 'leading' | 'stepping-down' | 'closed';
@@ -363,8 +365,10 @@ export class Aggregator {
 
   /**
    * Publishes the window at `tickMs`: a keyframe (the whole snapshot) on the
-   * first tick of a leadership, after a failed publish, and every
-   * KEYFRAME_EVERY_MS; a patch (what changed since the last one) otherwise.
+   * first tick of a leadership and after a failed publish; a patch (what
+   * changed since the last one) otherwise, and every KEYFRAME_EVERY_MS with
+   * the keyframe stored beside it for feeds that start or catch up
+   * (SnapshotPublisher.refresh), not broadcast to gateways that follow on.
    */
   private async publish(tickMs: number): Promise<void> {
     const window = this.window;
@@ -374,7 +378,8 @@ export class Aggregator {
     this.deps.history?.capture(window, tickMs);
     const seq = Math.floor(tickMs / this.deps.settings.tickMs);
     const dropped = this.deps.droppedEvents?.() ?? 0;
-    const keyframe = this.lastPublished === null || this.keyframeDue || tickMs - this.keyframeAt >= KEYFRAME_EVERY_MS;
+    const keyframe = this.lastPublished === null || this.keyframeDue;
+    const stored = !keyframe && tickMs - this.keyframeAt >= (this.deps.keyframeEveryMs ?? KEYFRAME_EVERY_MS);
     let encoded: Buffer;
     let message: { keyframe: InternalSnapshot } | { patch: SnapshotPatch };
     if (keyframe) {
@@ -388,14 +393,19 @@ export class Aggregator {
       message = { patch };
     }
     try {
-      if (!(await this.deps.publisher.publish(encoded, fence))) return this.stepDown('lease lost: publish fenced off');
+      const { publisher } = this.deps;
+      // After takePatch the window is what the patch leaves a follower with: that is the keyframe stored.
+      const published = stored
+        ? await publisher.refresh(encoded, encodeSnapshot(window.snapshot(tickMs, fence.epoch, seq, dropped)), fence)
+        : await publisher.publish(encoded, fence);
+      if (!published) return this.stepDown('lease lost: publish fenced off');
     } catch (err) {
       // What this message carried is gone with it: the next one must be whole.
       this.keyframeDue = true;
-      return void this.log.warn({ err, seq, keyframe }, 'publishing a snapshot failed');
+      return void this.log.warn({ err, seq, keyframe, stored }, 'publishing a snapshot failed');
     }
     this.keyframeDue = false;
-    if (keyframe) this.keyframeAt = tickMs;
+    if (keyframe || stored) this.keyframeAt = tickMs;
     this.lastPublished = { seq, builtAt: tickMs / 1000 };
     this.deps.alerts?.published(message, fence.epoch, tickMs);
     // Not awaited: a slow store delays history, never the next snapshot (a flush still running is skipped, the next catches up).
