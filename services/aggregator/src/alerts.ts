@@ -60,7 +60,8 @@ export class AlertsOnSnapshots {
       return;
     }
     if ('keyframe' in message) this.replica.load(message.keyframe);
-    else if (this.replica.apply(message.patch) === 'gap') return; // the next keyframe brings the replica back
+    // The leader's own messages, each following the last; a gap waits for its next broadcast keyframe (after a failed publish).
+    else if (this.replica.apply(message.patch) === 'gap') return;
     this.evaluate(this.replica, this.replica.snapshot!, epoch, nowMs);
   }
 
