@@ -172,26 +172,36 @@ class Ranking {
 
   /** Takes `cell` out of the list (it has no samples any more, or left); where it was, or −1. */
   drop(cell: CellData): number {
-    const at = this.cells.indexOf(cell);
-    if (at >= 0) {
-      this.cells.splice(at, 1);
-      this.values.splice(at, 1);
+    const { cells, values } = this;
+    const at = cells.indexOf(cell);
+    if (at < 0) return at;
+    // Shifted by hand: splice allocates the array it returns, and this runs for most moves of most patched cells.
+    for (let i = at; i < cells.length - 1; i++) {
+      cells[i] = cells[i + 1]!;
+      values[i] = values[i + 1]!;
     }
+    cells.pop();
+    values.pop();
     return at;
   }
 
   /** Puts `cell` after the cells at least as extreme, naming at most EXTREME_CELLS. */
   private insert(cell: CellData, x: number): void {
     const { cells, values } = this;
-    let i = 0;
-    while (i < values.length && !this.ahead(x, values[i]!)) i++;
-    cells.splice(i, 0, cell);
-    values.splice(i, 0, x);
-    if (cells.length > EXTREME_CELLS) {
-      cells.pop();
-      values.pop();
-      this.all = false;
+    let at = 0;
+    while (at < values.length && !this.ahead(x, values[at]!)) at++;
+    if (at === EXTREME_CELLS) return void (this.all = false);
+    if (cells.length === EXTREME_CELLS) this.all = false;
+    else {
+      cells.push(cell);
+      values.push(x);
     }
+    for (let i = cells.length - 1; i > at; i--) {
+      cells[i] = cells[i - 1]!;
+      values[i] = values[i - 1]!;
+    }
+    cells[at] = cell;
+    values[at] = x;
   }
 }
 
