@@ -424,7 +424,7 @@ export class Aggregates {
   clear(): void {
     for (const m of [this.byEndpoint, this.nodes, ...Object.values(this.grids)]) m.clear();
     this.cells.clear();
-    this.memberOf = new WeakMap();
+    this.forgetMembers();
   }
 
   /** A patch or keyframe was applied: a grouping unread for IDLE_PATCHES is dropped. */
@@ -435,7 +435,7 @@ export class Aggregates {
     if (dropped.length === 0) return;
     for (const g of dropped) (g === 'byNode' ? this.nodes : this.grids[g]).clear();
     this.keptNow = this.keptNow.filter((g) => !dropped.includes(g));
-    this.memberOf = new WeakMap();
+    this.forgetMembers();
   }
 
   private sincePatches = 0;
@@ -455,18 +455,32 @@ export class Aggregates {
     this.idle[g] = 0;
     if (this.keptNow.includes(g)) return;
     this.keptNow = LAZY.filter((x) => x === g || this.keptNow.includes(x));
-    this.memberOf = new WeakMap();
+    this.forgetMembers();
     for (const cell of this.cells) this.join(this.aggregateIn(g, cell), cell);
   }
 
-  /** The aggregates `cell` counts in, in the groupings kept, created when missing. */
+  /**
+   * The aggregates `cell` counts in, in the groupings kept, created when
+   * missing. The last cell's are kept at hand: a patched cell asks for them
+   * once per part of it that moved, and the weak map's lookups were a
+   * twentieth of a patch.
+   */
   private of(cell: CellData): Aggregate[] {
+    if (this.last?.cell === cell) return this.last.found;
     let found = this.memberOf.get(cell);
     if (!found) {
       found = this.labelled(cell);
       this.memberOf.set(cell, found);
     }
+    this.last = { cell, found };
     return found;
+  }
+  private last: { cell: CellData; found: Aggregate[] } | null = null;
+
+  /** The groupings kept changed: every cell's aggregates are found again. */
+  private forgetMembers(): void {
+    this.memberOf = new WeakMap();
+    this.last = null;
   }
 
   /** The aggregates of `cell`'s labels in the groupings kept, created when missing. */
@@ -533,6 +547,7 @@ export class Aggregates {
     }
     this.cells.delete(cell);
     this.memberOf.delete(cell);
+    this.last = null;
     this.prune(cell);
   }
 
@@ -565,8 +580,10 @@ export class Aggregates {
     const status = !sameCounts(cell.errorsByStatus, next.errorsByStatus);
     const types = !sameCounts(cell.errorsByType, next.errorsByType);
     const slo = this.sloDelta;
-    slo.length = Math.max(cell.sloGood.length, next.sloGood.length);
-    for (let i = 0; i < slo.length; i++) slo[i] = (next.sloGood[i] ?? 0) - (cell.sloGood[i] ?? 0);
+    const n = Math.max(cell.sloGood.length, next.sloGood.length);
+    let moved = false;
+    for (let i = 0; i < n; i++) moved = (slo[i] = (next.sloGood[i] ?? 0) - (cell.sloGood[i] ?? 0)) !== 0 || moved;
+    if (!status && !types && !moved) return;
     for (const a of this.of(cell)) {
       if (status) {
         addKeyed(a.errorsByStatus, cell.errorsByStatus, -1);
@@ -576,7 +593,7 @@ export class Aggregates {
         addKeyed(a.errorsByType, cell.errorsByType, -1);
         addKeyed(a.errorsByType, next.errorsByType, 1);
       }
-      for (let i = 0; i < slo.length; i++) if (slo[i] !== 0) a.sloGood[i] = (a.sloGood[i] ?? 0) + slo[i]!;
+      if (moved) for (let i = 0; i < n; i++) if (slo[i] !== 0) a.sloGood[i] = (a.sloGood[i] ?? 0) + slo[i]!;
     }
   }
   /** Scratch: what a patch moved a cell's SLO counts by. */
