@@ -234,19 +234,35 @@ export class SentinelSet {
 
   /** Waits until `port` is a replica with its link up (a restarted old primary, demoted). */
   async untilReplica(port: number, timeoutMs = 20_000): Promise<void> {
+    let info = '';
     await until(
       `:${port} to be a connected replica`,
       async () => {
         const c = client(port);
         try {
-          const info = await c.info('replication');
+          info = await c.info('replication');
           return /role:slave/.test(info) && /master_link_status:up/.test(info);
         } finally {
           c.disconnect();
         }
       },
       timeoutMs,
-    );
+    ).catch(async (err: Error) => {
+      // What the node and the sentinels said last: a demotion that never came, or a sync that never finished.
+      const views = await Promise.all(this.sentinels.map((s) => this.sentinelView(s.port)));
+      throw new Error(`${err.message}\n:${port} INFO replication:\n${info}\nsentinels' replicas of ${SENTINEL_MASTER}:\n${views.join('\n')}`);
+    });
+  }
+
+  private async sentinelView(port: number): Promise<string> {
+    const c = client(port);
+    try {
+      return `:${port} ${JSON.stringify(await c.call('SENTINEL', 'REPLICAS', SENTINEL_MASTER))}`;
+    } catch (err) {
+      return `:${port} ${String(err)}`;
+    } finally {
+      c.disconnect();
+    }
   }
 
   private async untilReplicated(): Promise<void> {
