@@ -143,13 +143,6 @@ class Ranking {
     this.all = true;
   }
 
-  /** During a walk: counts in `cell`, whose value is `x`. */
-  offer(cell: CellData, x: number): void {
-    const { values } = this;
-    if (values.length < EXTREME_CELLS || this.ahead(x, values[values.length - 1]!)) this.insert(cell, x);
-    else this.all = false;
-  }
-
   /** `cell` gained samples or moved outwards, to `x`. */
   outwards(cell: CellData, x: number): void {
     const { values } = this;
@@ -185,8 +178,8 @@ class Ranking {
     return at;
   }
 
-  /** Puts `cell` after the cells at least as extreme, naming at most EXTREME_CELLS. */
-  private insert(cell: CellData, x: number): void {
+  /** Puts `cell`, whose value is `x`, after the cells at least as extreme, naming at most EXTREME_CELLS (a walk offers each member). */
+  insert(cell: CellData, x: number): void {
     const { cells, values } = this;
     let at = 0;
     while (at < values.length && !this.ahead(x, values[at]!)) at++;
@@ -276,8 +269,8 @@ class AggregateDistribution implements DistributionData {
       if (d.count === 0) continue;
       count += d.count;
       sum += d.sum;
-      lows.offer(cell, d.min);
-      highs.offer(cell, d.max);
+      lows.insert(cell, d.min);
+      highs.insert(cell, d.max);
     }
     this.count_ = count;
     this.sum_ = count === 0 ? 0 : sum;
@@ -466,21 +459,23 @@ export class Aggregates {
    * twentieth of a patch.
    */
   private of(cell: CellData): Aggregate[] {
-    if (this.last?.cell === cell) return this.last.found;
+    if (this.lastCell === cell) return this.lastFound;
     let found = this.memberOf.get(cell);
     if (!found) {
       found = this.labelled(cell);
       this.memberOf.set(cell, found);
     }
-    this.last = { cell, found };
+    this.lastCell = cell;
+    this.lastFound = found;
     return found;
   }
-  private last: { cell: CellData; found: Aggregate[] } | null = null;
+  private lastCell: CellData | null = null;
+  private lastFound: Aggregate[] = [];
 
   /** The groupings kept changed: every cell's aggregates are found again. */
   private forgetMembers(): void {
     this.memberOf = new WeakMap();
-    this.last = null;
+    this.lastCell = null;
   }
 
   /** The aggregates of `cell`'s labels in the groupings kept, created when missing. */
@@ -547,7 +542,7 @@ export class Aggregates {
     }
     this.cells.delete(cell);
     this.memberOf.delete(cell);
-    this.last = null;
+    this.lastCell = null;
     this.prune(cell);
   }
 
