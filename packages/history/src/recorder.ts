@@ -197,8 +197,8 @@ export class HistoryRecorder {
     const capture = this.pending.get(endMs)!;
     const shares = window.sharesAt(endMs - step);
     const cells: CellData[] = [];
-    for (const [cell, last] of capture.cells) cells.push(cellRecord(cell, shares?.get(cell), last));
-    if (shares) for (const [cell, share] of shares) if (!capture.cells.has(cell)) cells.push(cellRecord(cell, share, null));
+    for (const [cell, last] of capture.cells) cells.push(cellRecord(cell, shares && window.shareAt(cell, endMs - step), last));
+    if (shares) for (const share of shares) if (!capture.cells.has(share.cell)) cells.push(cellRecord(share.cell, share, null));
     return {
       epoch,
       seq: endMs / step - 1,

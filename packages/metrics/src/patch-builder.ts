@@ -68,27 +68,26 @@ function cellPatch(cell: CellState): CellPatch | null {
     if (d.count > 0 && max !== d.reportedMax) patch.max = max;
     (dists ??= {})[name] = patch;
   }
-  const keyed = cell.keyedChanged ? { errorsByStatus: copy(cell.statuses), errorsByType: copy(cell.types), sloGood: cell.sloGood.slice() } : undefined;
-  const cumulative = cell.cumulativeChanged ? cumulativeChanges(cell) : null;
+  const keyed = cell.keyedChanged
+    ? { errorsByStatus: (cell.statusesCopy ??= copy(cell.statuses)), errorsByType: (cell.typesCopy ??= copy(cell.types)), sloGood: cell.sloGood.slice() }
+    : undefined;
+  const cumulative = cell.movedSlots.length > 0 ? cumulativeChanges(cell) : undefined;
   // A cell no snapshot or patch reported yet goes out even when all its numbers are still 0.
   if (!numbers && !dists && !keyed && !cumulative && cell.reportedOnce) return null;
-  return {
-    node: cell.node,
-    endpoint: cell.endpoint,
-    model: cell.model,
-    numbers: numbers ?? {},
-    ...(keyed && { keyed }),
-    dists: dists ?? {},
-    ...(cumulative && { cumulative }),
-  };
+  // One shape for every cell patch (absent parts undefined): spreading optional parts in made a shape per combination.
+  return { node: cell.node, endpoint: cell.endpoint, model: cell.model, numbers: numbers ?? {}, keyed, dists: dists ?? {}, cumulative };
 }
 
-/** The cumulative slots that moved since the last report, as (slot, value) pairs; null when none did. */
-function cumulativeChanges(cell: CellState): number[] | null {
-  let pairs: number[] | null = null;
+/** The cumulative slots that moved since the last report, as (slot, value) pairs, slots ascending; undefined when none did. */
+function cumulativeChanges(cell: CellState): number[] | undefined {
+  let pairs: number[] | undefined;
   const now = cell.cumulative;
   const was = cell.cumulativeReported;
-  for (let i = 0; i < now.length; i++) if (now[i] !== was[i]) (pairs ??= []).push(i, now[i]!);
+  const moved = cell.movedSlots.sort(ascending);
+  for (let i = 0; i < moved.length; i++) {
+    const slot = moved[i]!;
+    if (slot !== moved[i - 1] && now[slot] !== was[slot]) (pairs ??= []).push(slot, now[slot]!);
+  }
   return pairs;
 }
 

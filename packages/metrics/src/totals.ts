@@ -25,7 +25,6 @@ import {
   isErrorEnd,
   parseTotalsField,
   totalsField,
-  zeroCumulative,
   type CellTotal,
   type CumulativeHistogram,
   type ExponentialPart,
@@ -52,9 +51,8 @@ export interface TotalsCells {
 export class TotalsLedger {
   private delta: TotalsDelta = new Map();
   /** Each cell's field names, built once: a JSON.stringify per event was a fifth of the aggregator's CPU. */
-  private readonly fields = new WeakMap<CellState, Partial<Record<CellTotal, string>>>();
-  private readonly slotFields = new WeakMap<CellState, string[]>();
-  /** The cells with cumulative slot increments not yet in `delta` (held on each cell: `pendingSlots`, `pendingTouched`). */
+  private readonly fields = new WeakMap<CellState, string[]>();
+  /** The cells with increments not yet in `delta` (held on each cell: `pendingSlots`, `pendingTouched`). */
   private readonly dirty: CellState[] = [];
   /** Each cell's exponential histograms (CUMULATIVE_HISTOGRAM_NAMES order), the increments not yet in `delta`, and the cells with any. */
   private exponentials = new WeakMap<CellState, ExponentialCounts[]>();
@@ -164,7 +162,6 @@ export class TotalsLedger {
     for (const cell of this.cells.all()) {
       for (const k of CELL_TOTALS) cell.counts[k] = 0;
       cell.cumulative.fill(0);
-      cell.cumulativeChanged = true;
     }
     this.delta = new Map();
     for (const cell of this.dirty) {
@@ -188,6 +185,8 @@ export class TotalsLedger {
       else if (parsed.exponential) bump(histogramsOf(this.exponentials, cell)[HISTOGRAM_INDEX[parsed.exponential.histogram]]!, parsed.exponential.part, value);
       else cell.cumulative[parsed.slot] = value;
     }
+    // Every slot of every cell may have moved: the next patch compares them all.
+    for (const cell of this.cells.all()) for (let slot = 0; slot < cell.cumulative.length; slot++) cell.movedSlots.push(slot);
     return bad;
   }
 
@@ -277,61 +276,65 @@ export class TotalsLedger {
     this.dirtyExponentials.clear();
   }
 
-  /**
-   * Adds to a cumulative slot and to the cell's pending increments, which
-   * `takeDelta` turns into hash fields per batch: a keyed map update per slot
-   * per event measured a twentieth of a fleet's tick. The increments are held
-   * on the cell itself: a WeakMap lookup and a Set insert per slot, some ten
-   * per end, were most of counting one.
-   */
+  /** Adds to a cumulative slot, and to the cell's pending increments. */
   private addSlot(cell: CellState, slot: number, by: number): void {
     const was = cell.cumulative[slot]!;
     const n = saturated(was, by) - was;
     if (n === 0) return;
     cell.cumulative[slot] = was + n;
-    cell.cumulativeChanged = true;
-    const pending = (cell.pendingSlots ??= zeroCumulative());
-    if (pending[slot] === 0) {
-      // A cell is in `dirty` exactly while it has touched slots.
-      if (cell.pendingTouched.length === 0) this.dirty.push(cell);
-      cell.pendingTouched.push(slot);
-    }
-    pending[slot]! += n;
+    if (was === cell.cumulativeReported[slot]) cell.movedSlots.push(slot);
+    this.pend(cell, slot, n);
   }
 
-  /** Moves the cells' pending slot increments into the delta, by hash field. */
+  /** Adds to one of the cell's CELL_TOTALS, and to its pending increments. */
+  private add(cell: CellState, total: CellTotal, n: number): void {
+    cell.counts[total] += n;
+    this.pend(cell, PENDING_OF_TOTAL[total], n);
+  }
+
+  /**
+   * Adds to a cell's pending increment `i` (PENDING_FIELDS), which `takeDelta`
+   * turns into a hash field per batch: a keyed map update per field per event
+   * measured a twentieth of a fleet's tick. The increments are held on the
+   * cell itself: a WeakMap lookup and a Set insert per field, some ten per
+   * end, were most of counting one.
+   */
+  private pend(cell: CellState, i: number, n: number): void {
+    const pending = (cell.pendingSlots ??= new Array<number>(PENDING_FIELDS.length).fill(0));
+    if (pending[i] === 0) {
+      // A cell is in `dirty` exactly while it has touched increments.
+      if (cell.pendingTouched.length === 0) this.dirty.push(cell);
+      cell.pendingTouched.push(i);
+    }
+    pending[i]! += n;
+  }
+
+  /** Moves the cells' pending increments into the delta, by hash field. */
   private flushSlots(): void {
     for (const cell of this.dirty) {
       const pending = cell.pendingSlots!;
-      let fields = this.slotFields.get(cell);
+      let fields = this.fields.get(cell);
       if (!fields) {
         fields = [];
-        this.slotFields.set(cell, fields);
+        this.fields.set(cell, fields);
       }
-      for (const slot of cell.pendingTouched) {
-        const n = pending[slot]!;
+      for (const i of cell.pendingTouched) {
+        const n = pending[i]!;
         if (n === 0) continue;
-        pending[slot] = 0;
-        const field = (fields[slot] ??= totalsField(cell.node, cell.endpoint, cell.model, CUMULATIVE_SLOTS[slot]!));
-        // A set, not an add: slot fields reach the delta only here, each once per flush (other totals have other names).
+        pending[i] = 0;
+        const field = (fields[i] ??= totalsField(cell.node, cell.endpoint, cell.model, PENDING_FIELDS[i]!));
+        // A set, not an add: these fields reach the delta only here, each once per flush.
         this.delta.set(field, n);
       }
       cell.pendingTouched.length = 0;
     }
     this.dirty.length = 0;
   }
-
-  private add(cell: CellState, total: CellTotal, n: number): void {
-    cell.counts[total] += n;
-    let fields = this.fields.get(cell);
-    if (!fields) {
-      fields = {};
-      this.fields.set(cell, fields);
-    }
-    const field = (fields[total] ??= totalsField(cell.node, cell.endpoint, cell.model, total));
-    this.delta.set(field, (this.delta.get(field) ?? 0) + n);
-  }
 }
+
+/** What a cell's pending increments count, by index: the cumulative slots, then the CELL_TOTALS. */
+const PENDING_FIELDS: readonly string[] = [...CUMULATIVE_SLOTS, ...CELL_TOTALS];
+const PENDING_OF_TOTAL = Object.fromEntries(CELL_TOTALS.map((total, i) => [total, CUMULATIVE_SLOTS.length + i])) as Record<CellTotal, number>;
 
 /** A histogram's place in a cell's exponential histograms. */
 const HISTOGRAM_INDEX = Object.fromEntries(CUMULATIVE_HISTOGRAM_NAMES.map((name, i) => [name, i])) as Record<CumulativeHistogram, number>;

@@ -27,7 +27,7 @@ import {
   type RequestEnd,
   type Slo,
 } from '@pulse/protocol';
-import { CellState, DIST_BIT, newBucketCell, type BucketCell } from './cell.js';
+import { CellState, DIST_BIT, type BucketCell } from './cell.js';
 import { InFlightTracker, requestKey } from './inflight.js';
 import { ZERO_INDEX } from './log-histogram.js';
 import { interTokenLatencyMs } from './itl.js';
@@ -74,7 +74,8 @@ export class MetricsWindow {
   /** The cells, by key; and by node, endpoint and model, found per event without building a key string. */
   private readonly cells = new Map<string, CellState>();
   private readonly byLabels = new Map<string, Map<string, Map<string, CellState>>>();
-  private readonly buckets = new Map<number, Map<CellState, BucketCell>>();
+  /** Every cell's share of each live bucket, by bucket number. */
+  private readonly buckets = new Map<number, BucketCell[]>();
   private readonly endpointCells = new Map<string, number>();
   private readonly modelCells = new Map<string, number>();
   readonly nodes = new Map<string, NodeState>();
@@ -184,10 +185,10 @@ export class MetricsWindow {
     const cutoff = this.cutoffBucket(nowMs);
     for (const [b, shares] of this.buckets) {
       if (b >= cutoff) continue;
-      for (const [cell, share] of shares) {
+      for (const share of shares) {
         if (share.types) for (const [type, n] of share.types) this.countErrorType(type, -n);
-        cell.expire(b, share);
-        this.changed.add(cell);
+        share.cell.expire(b, share);
+        this.changed.add(share.cell);
       }
       this.buckets.delete(b);
     }
@@ -233,6 +234,7 @@ export class MetricsWindow {
         cell.dists[name].removed.length = 0;
       }
       cell.distsChanged = 0;
+      cell.movedSlots.length = 0;
     }
     this.changed.clear();
     this.forgotten.length = 0;
@@ -267,7 +269,7 @@ export class MetricsWindow {
       if (node === OTHER_LABEL || this.inflight.tracks(node)) continue;
       for (const models of [...endpoints.values()]) {
         for (const cell of [...models.values()]) {
-          if (cell.shares.size > 0 || cell.counts.queueDepth !== 0 || cell.counts.activeStreams !== 0) continue;
+          if (cell.shares.length > 0 || cell.counts.queueDepth !== 0 || cell.counts.activeStreams !== 0) continue;
           const heir = this.cell(this.nodeLabel(OTHER_LABEL), cell.endpoint, cell.model);
           this.totals.move(cell, heir);
           this.changed.add(heir);
@@ -296,10 +298,10 @@ export class MetricsWindow {
       d.removed.length = 0;
     }
     cell.distsChanged = 0;
-    if (every || cell.cumulativeChanged) {
-      for (let i = 0; i < cell.cumulative.length; i++) cell.cumulativeReported[i] = cell.cumulative[i]!;
-      cell.cumulativeChanged = false;
-    }
+    const moved = cell.movedSlots;
+    if (every) for (let i = 0; i < cell.cumulative.length; i++) cell.cumulativeReported[i] = cell.cumulative[i]!;
+    else for (let i = 0; i < moved.length; i++) cell.cumulativeReported[moved[i]!] = cell.cumulative[moved[i]!]!;
+    moved.length = 0;
   }
 
   /** Every cell of the window now (the history recorder's capture, @pulse/history). */
@@ -307,9 +309,15 @@ export class MetricsWindow {
     return this.cells.values();
   }
 
-  /** Each cell's share of the bucket starting at `startMs` (a bucket edge); undefined when it held nothing or left the window. */
-  sharesAt(startMs: number): ReadonlyMap<CellState, BucketCell> | undefined {
+  /** Every cell's share of the bucket starting at `startMs` (a bucket edge); undefined when it held nothing or left the window. */
+  sharesAt(startMs: number): readonly BucketCell[] | undefined {
     return this.buckets.get(this.bucketNumber(startMs, Math.floor));
+  }
+
+  /** The share of `cell` in the bucket starting at `startMs`; undefined when it has none. */
+  shareAt(cell: CellState, startMs: number): BucketCell | undefined {
+    const b = this.bucketNumber(startMs, Math.floor);
+    return cell.shares.find((share) => share.bucketNo === b);
   }
 
   /** Length of history the window covers: the window, or less while the store is younger. */
@@ -361,17 +369,12 @@ export class MetricsWindow {
     const placed = Math.max(this.opts.createdAtMs, Math.min(tsMs, atMs));
     const b = this.bucketNumber(placed, Math.floor);
     if (b < this.cutoffBucket(atMs)) return null;
-    let shares = this.buckets.get(b);
-    if (!shares) {
-      shares = new Map();
-      this.buckets.set(b, shares);
-    }
-    let share = shares.get(cell);
-    if (!share) {
-      share = newBucketCell(b);
-      shares.set(cell, share);
-      cell.shares.set(b, share);
-    }
+    const held = cell.shares.length;
+    const share = cell.shareOf(b);
+    if (cell.shares.length === held) return share;
+    const shares = this.buckets.get(b);
+    if (shares) shares.push(share);
+    else this.buckets.set(b, [share]);
     return share;
   }
 
@@ -467,7 +470,7 @@ function windowDistribution(cell: CellState, name: CellDistribution): Distributi
   let lo = Infinity;
   let hi = -Infinity;
   let zeros = 0;
-  for (const share of cell.shares.values()) {
+  for (const share of cell.shares) {
     const s = share[name];
     if (!s) continue;
     for (let i = 0; i < s.count; i++) {
@@ -481,7 +484,7 @@ function windowDistribution(cell: CellState, name: CellDistribution): Distributi
   }
   const counts = new Uint32Array(hi >= lo ? hi - lo + 1 : 0);
   if (counts.length > 0) {
-    for (const share of cell.shares.values()) {
+    for (const share of cell.shares) {
       const s = share[name];
       if (!s) continue;
       for (let i = 0; i < s.count; i++) {

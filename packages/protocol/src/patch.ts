@@ -164,22 +164,14 @@ function readRef(r: BinaryReader, label: (i: number) => string): CellRef {
 
 function writeCellPatch(w: BinaryWriter, c: CellPatch, strings: StringTable): void {
   writeRef(w, c, strings);
-  let mask = 0;
-  CELL_NUMBERS.forEach((k, i) => {
-    if (c.numbers[k] !== undefined) mask |= 1 << i;
-  });
-  w.uint(mask);
+  w.uint(numbersMask(c.numbers));
   for (const k of CELL_NUMBERS) {
     const v = c.numbers[k];
     if (v !== undefined) w.uint(v);
   }
   w.u8(c.keyed ? 1 : 0);
   if (c.keyed) writeKeyed(w, c.keyed, strings);
-  let dists = 0;
-  CELL_DISTRIBUTIONS.forEach((k, i) => {
-    if (c.dists[k]) dists |= 1 << i;
-  });
-  w.uint(dists);
+  w.uint(distsMask(c.dists));
   for (const k of CELL_DISTRIBUTIONS) {
     const d = c.dists[k];
     if (!d) continue;
@@ -219,6 +211,16 @@ function readCumulativeChanges(r: BinaryReader): number[] | undefined {
   }
   return pairs;
 }
+
+/** Which numbers (bit i: CELL_NUMBERS[i]) a changed cell carries, compiled from the field list. */
+const numbersMask = new Function('n', `return ${CELL_NUMBERS.map((k, i) => `(n.${field(k)} !== undefined ? ${1 << i} : 0)`).join(' | ')};`) as (
+  numbers: Partial<Counts<CellNumber>>,
+) => number;
+
+/** Which distributions (bit i: CELL_DISTRIBUTIONS[i]) a changed cell carries. */
+const distsMask = new Function('d', `return ${CELL_DISTRIBUTIONS.map((k, i) => `(d.${field(k)} ? ${1 << i} : 0)`).join(' | ')};`) as (
+  dists: Partial<Record<CellDistribution, DistributionPatch>>,
+) => number;
 
 /**
  * Reads a changed cell's numbers into one object shape, absent ones
@@ -260,11 +262,7 @@ function readCellPatch(r: BinaryReader, label: (i: number) => string, readKeyed:
 /** Indices as zigzag deltas from the previous one (sorted lists make them one byte each). */
 function writeIndices(w: BinaryWriter, indices: readonly number[]): void {
   w.uint(indices.length);
-  let prev = 0;
-  for (let i = 0; i < indices.length; i++) {
-    w.int(indices[i]! - prev);
-    prev = indices[i]!;
-  }
+  w.intDeltas(indices);
 }
 
 const NO_INDICES: readonly number[] = Object.freeze([]);
