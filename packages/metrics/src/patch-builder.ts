@@ -9,6 +9,7 @@ import {
   CELL_DISTRIBUTIONS,
   CELL_NUMBERS,
   compileChanges,
+  field,
   NO_KEYED_COUNTS,
   type CellPatch,
   type DistributionPatch,
@@ -61,12 +62,17 @@ function cellPatch(cell: CellState): CellPatch | null {
     const d = cell.dists[name];
     if (d.added.length === 0 && d.removed.length === 0) continue;
     const { min, max } = cell.extremes(name);
-    const patch: DistributionPatch = { count: d.count, sum: d.sum, added: take(d.added), removed: take(d.removed) };
+    const patch: DistributionPatch = {
+      count: d.count,
+      sum: d.sum,
+      min: d.count > 0 && min !== d.reportedMin ? min : undefined,
+      max: d.count > 0 && max !== d.reportedMax ? max : undefined,
+      added: take(d.added),
+      removed: take(d.removed),
+    };
     if (d.added.length > 0) d.added = [];
     if (d.removed.length > 0) d.removed = [];
-    if (d.count > 0 && min !== d.reportedMin) patch.min = min;
-    if (d.count > 0 && max !== d.reportedMax) patch.max = max;
-    (dists ??= {})[name] = patch;
+    (dists ??= noDists())[name] = patch;
   }
   const keyed = cell.keyedChanged
     ? { errorsByStatus: (cell.statusesCopy ??= copy(cell.statuses)), errorsByType: (cell.typesCopy ??= copy(cell.types)), sloGood: cell.sloGood.slice() }
@@ -74,9 +80,19 @@ function cellPatch(cell: CellState): CellPatch | null {
   const cumulative = cell.movedSlots.length > 0 ? cumulativeChanges(cell) : undefined;
   // A cell no snapshot or patch reported yet goes out even when all its numbers are still 0.
   if (!numbers && !dists && !keyed && !cumulative && cell.reportedOnce) return null;
-  // One shape for every cell patch (absent parts undefined): spreading optional parts in made a shape per combination.
-  return { node: cell.node, endpoint: cell.endpoint, model: cell.model, numbers: numbers ?? {}, keyed, dists: dists ?? {}, cumulative };
+  // One shape for every cell patch and each of its parts (absent ones undefined): a shape per combination made the encoder's reads megamorphic.
+  return { node: cell.node, endpoint: cell.endpoint, model: cell.model, numbers: numbers ?? NO_NUMBERS, keyed, dists: dists ?? NO_DISTS, cumulative };
 }
+
+/** An object with every field of `keys` undefined: the shape compileChanges makes (compiled from the list). */
+function allUndefined(keys: readonly string[]): () => Record<string, undefined> {
+  return new Function(`return { ${keys.map((k) => `${field(k)}: undefined`).join(', ')} };`) as () => Record<string, undefined>;
+}
+
+/** A cell patch's distributions, none yet. */
+const noDists = allUndefined(CELL_DISTRIBUTIONS) as () => CellPatch['dists'];
+const NO_DISTS = Object.freeze(noDists());
+const NO_NUMBERS: CellPatch['numbers'] = Object.freeze(allUndefined(CELL_NUMBERS)());
 
 /** The cumulative slots that moved since the last report, as (slot, value) pairs, slots ascending; undefined when none did. */
 function cumulativeChanges(cell: CellState): number[] | undefined {

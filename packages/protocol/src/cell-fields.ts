@@ -76,12 +76,19 @@ export function compileAssign<K extends string>(keys: readonly K[]): Adder<K> {
   return new Function('acc', 'from', keys.map((k) => `acc.${field(k)} = from.${field(k)};`).join('\n')) as Adder<K>;
 }
 
-/** The fields of `keys` where `now` differs from `was`, with `now`'s values; null when none does. */
+/**
+ * The fields of `keys` where `now` differs from `was`, with `now`'s values,
+ * the others undefined; null when none differs. One object shape whatever
+ * changed: a shape per set of changes made every read of them megamorphic.
+ */
 export function compileChanges<K extends string>(keys: readonly K[]): (now: Readonly<Counts<K>>, was: Readonly<Counts<K>>) => Partial<Counts<K>> | null {
+  const names = keys.map(field);
   return new Function(
     'now',
     'was',
-    `let out = null;\n${keys.map((k) => `if (now.${field(k)} !== was.${field(k)}) (out ??= {}).${field(k)} = now.${field(k)};`).join('\n')}\nreturn out;`,
+    `${names.map((k, i) => `const v${i} = now.${k} !== was.${k} ? now.${k} : undefined;`).join('\n')}
+    if (${names.map((_, i) => `v${i} === undefined`).join(' && ')}) return null;
+    return { ${names.map((k, i) => `${k}: v${i}`).join(', ')} };`,
   ) as (now: Readonly<Counts<K>>, was: Readonly<Counts<K>>) => Partial<Counts<K>> | null;
 }
 
