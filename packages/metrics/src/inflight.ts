@@ -54,7 +54,7 @@ export class InFlightTracker {
   private readonly earlyEnds = new Map<string, number>();
   private readonly nodes = new Map<string, NodeState>();
   private lastAgeSweep = 0;
-  /** Cells whose gauges changed since the owner last emptied this. */
+  /** Cells whose gauges changed since the owner last emptied this, but for a start's own cell (its owner marks that one). */
   readonly touched = new Set<CellState>();
 
   constructor(private readonly limits: InFlightLimits = DEFAULT_LIMITS) {}
@@ -86,9 +86,10 @@ export class InFlightTracker {
    */
   start(node: string, key: string, cell: CellState, stream: boolean, at: number): void {
     const n = this.node(node, at);
-    if (this.earlyEnds.delete(key) || this.requests.has(key)) return;
+    if ((this.earlyEnds.size > 0 && this.earlyEnds.delete(key)) || this.requests.has(key)) return;
     this.requests.set(key, { cell, node: n.name, stream, startedAt: at });
-    this.change(n, cell, stream, 1);
+    // The start's own cell: the window marks it changed (only a request forgotten later may be another's).
+    this.change(n, cell, stream, 1, false);
     if (this.requests.size > this.limits.maxRequests) this.forgetOldest();
   }
 
@@ -101,8 +102,8 @@ export class InFlightTracker {
   private forget(key: string, req: InFlight): void {
     this.requests.delete(key);
     const n = this.nodes.get(req.node);
-    if (n) this.change(n, req.cell, req.stream, -1);
-    else this.changeCell(req.cell, req.stream, -1);
+    if (n) this.change(n, req.cell, req.stream, -1, true);
+    else this.changeCell(req.cell, req.stream, -1, true);
   }
 
   /** Ends a request; returns whether its start said it was streaming (undefined if unknown). */
@@ -184,14 +185,14 @@ export class InFlightTracker {
     return this.earlyEnds.size;
   }
 
-  private change(n: NodeState, cell: CellState, stream: boolean, d: number): void {
+  private change(n: NodeState, cell: CellState, stream: boolean, d: number, touch: boolean): void {
     n.queueDepth += d;
     if (stream) n.activeStreams += d;
-    this.changeCell(cell, stream, d);
+    this.changeCell(cell, stream, d, touch);
   }
 
-  private changeCell(cell: CellState, stream: boolean, d: number): void {
-    this.touched.add(cell);
+  private changeCell(cell: CellState, stream: boolean, d: number, touch: boolean): void {
+    if (touch) this.touched.add(cell);
     cell.counts.queueDepth += d;
     if (stream) cell.counts.activeStreams += d;
   }

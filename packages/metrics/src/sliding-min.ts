@@ -44,9 +44,12 @@ export class SlidingMin {
       return;
     }
     // The usual case, a value of the newest bucket: it goes last, after the run it drops (no splice, a tenth of its cost).
-    buckets[from] = bucket;
-    values[from] = value;
-    buckets.length = values.length = from + 1;
+    for (let n = at - from; n > 0; n--) {
+      buckets.pop();
+      values.pop();
+    }
+    buckets.push(bucket);
+    values.push(value);
   }
 
   /** Bucket `bucket` and every older one left the window. */
