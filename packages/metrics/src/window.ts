@@ -294,14 +294,15 @@ export class MetricsWindow {
       const { min, max } = cell.extremes(name);
       d.reportedMin = min;
       d.reportedMax = max;
-      d.added.length = 0;
-      d.removed.length = 0;
+      // Guarded: a patch took the lists already, and setting an array's length is a builtin call even to what it is.
+      if (d.added.length > 0) d.added.length = 0;
+      if (d.removed.length > 0) d.removed.length = 0;
     }
     cell.distsChanged = 0;
     const moved = cell.movedSlots;
     if (every) for (let i = 0; i < cell.cumulative.length; i++) cell.cumulativeReported[i] = cell.cumulative[i]!;
     else for (let i = 0; i < moved.length; i++) cell.cumulativeReported[moved[i]!] = cell.cumulative[moved[i]!]!;
-    moved.length = 0;
+    if (moved.length > 0) moved.length = 0;
   }
 
   /** Every cell of the window now (the history recorder's capture, @pulse/history). */

@@ -180,8 +180,9 @@ function writeCellPatch(w: BinaryWriter, c: CellPatch, strings: StringTable): vo
     w.u8((d.min !== undefined ? MIN_BIT : 0) | (d.max !== undefined ? MAX_BIT : 0));
     if (d.min !== undefined) w.f64(d.min);
     if (d.max !== undefined) w.f64(d.max);
-    writeIndices(w, d.added);
-    writeIndices(w, d.removed);
+    // Indices as zigzag deltas from the previous one (sorted lists make them one byte each).
+    w.intDeltas(d.added);
+    w.intDeltas(d.removed);
   }
   writeCumulativeChanges(w, c.cumulative ?? NONE);
 }
@@ -257,12 +258,6 @@ function readCellPatch(r: BinaryReader, label: (i: number) => string, readKeyed:
   const keyed = r.u8() === 1 ? readKeyed(r) : undefined;
   const dists = readDists(r, r.uint(), readDistribution);
   return { node, endpoint, model, numbers, keyed, dists, cumulative: readCumulativeChanges(r) };
-}
-
-/** Indices as zigzag deltas from the previous one (sorted lists make them one byte each). */
-function writeIndices(w: BinaryWriter, indices: readonly number[]): void {
-  w.uint(indices.length);
-  w.intDeltas(indices);
 }
 
 const NO_INDICES: readonly number[] = Object.freeze([]);
