@@ -60,6 +60,14 @@ export const newBucketCell = new Function(
   `return { bucketNo, cell, ${[...WINDOW_COUNTERS.map((k) => `${field(k)}: 0`), ...CELL_DISTRIBUTIONS.map((k) => `${field(k)}: null`)].join(', ')}, statuses: null, types: null, sloGood: null };`,
 ) as (bucketNo: number, cell: CellState) => BucketCell;
 
+/**
+ * The empty list of histogram indices every distribution starts with and
+ * returns to once a patch took its lists. Frozen: a list is replaced on its
+ * first index, never pushed to while empty (a fresh array per list per tick,
+ * grown on its first push, was two allocations each of some 10,000 a tick).
+ */
+export const NO_INDICES: number[] = Object.freeze([]) as unknown as number[];
+
 /** A running window distribution: exact count, sum, min and max, and what changed since the last patch. */
 export class RunningDistribution {
   count = 0;
@@ -67,9 +75,9 @@ export class RunningDistribution {
   /** Min and max over the live buckets, kept exact as buckets expire (sliding-min.ts; the max as negated values). */
   readonly lows = new SlidingMin();
   readonly highs = new SlidingMin();
-  /** Histogram indices of samples added and expired since the last patch. */
-  added: number[] = [];
-  removed: number[] = [];
+  /** Histogram indices of samples added and expired since the last patch (NO_INDICES while none). */
+  added: number[] = NO_INDICES;
+  removed: number[] = NO_INDICES;
   /** min and max as the last patch or snapshot reported them. */
   reportedMin = Infinity;
   reportedMax = -Infinity;
@@ -156,7 +164,8 @@ export class CellState {
     const index = samples.add(value);
     const dist = this.dists[name];
     this.distsChanged |= DIST_BIT[name];
-    dist.added.push(index);
+    if (dist.added.length === 0) dist.added = [index];
+    else dist.added.push(index);
     dist.count++;
     dist.sum += value;
     dist.lows.add(bucket.bucketNo, value);
@@ -208,7 +217,9 @@ export class CellState {
       if (!samples) continue;
       const dist = this.dists[name];
       this.distsChanged |= DIST_BIT[name];
-      for (let i = 0; i < samples.count; i++) dist.removed.push(samples.indices[i]!);
+      // The expired bucket's own list becomes the removed list when that is empty (usual: one bucket expires a tick): it is garbage after this.
+      if (dist.removed.length === 0) dist.removed = samples.indices;
+      else for (let i = 0; i < samples.count; i++) dist.removed.push(samples.indices[i]!);
       dist.count -= samples.count;
       // Sums are floats: reset exactly when the window empties so no drift survives.
       dist.sum = dist.count === 0 ? 0 : dist.sum - samples.sum;

@@ -16,7 +16,7 @@ import {
   type NodeData,
   type SnapshotPatch,
 } from '@pulse/protocol';
-import { DIST_BIT, type CellState } from './cell.js';
+import { DIST_BIT, NO_INDICES, type CellState } from './cell.js';
 import type { MetricsWindow } from './window.js';
 
 /** Call `window.advance(nowMs)` first, as for a snapshot. */
@@ -45,12 +45,11 @@ export function takePatch(window: MetricsWindow, nowMs: number, epoch: number, s
 }
 
 const numberChanges = compileChanges(CELL_NUMBERS);
-const NONE: readonly number[] = Object.freeze([]);
 const ascending = (a: number, b: number) => a - b;
 
 /**
  * What changed in `cell`, or null when nothing did. The lists of indices
- * added and removed move into the patch (the cell starts new ones), sorted so
+ * added and removed move into the patch (the cell starts again from NO_INDICES), sorted so
  * they go out as one-byte deltas. About half a fleet's cells change each tick,
  * so this allocates as little as it can.
  */
@@ -70,8 +69,8 @@ function cellPatch(cell: CellState): CellPatch | null {
       added: take(d.added),
       removed: take(d.removed),
     };
-    if (d.added.length > 0) d.added = [];
-    if (d.removed.length > 0) d.removed = [];
+    d.added = NO_INDICES;
+    d.removed = NO_INDICES;
     (dists ??= noDists())[name] = patch;
   }
   const keyed = cell.keyedChanged
@@ -108,8 +107,7 @@ function cumulativeChanges(cell: CellState): number[] | undefined {
 }
 
 function take(indices: number[]): readonly number[] {
-  if (indices.length === 0) return NONE;
-  return indices.length === 1 ? indices : indices.sort(ascending);
+  return indices.length > 1 ? indices.sort(ascending) : indices;
 }
 
 function copy<K>(counts: ReadonlyMap<K, number>): ReadonlyMap<K, number> {

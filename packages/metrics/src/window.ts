@@ -27,7 +27,7 @@ import {
   type RequestEnd,
   type Slo,
 } from '@pulse/protocol';
-import { CellState, DIST_BIT, type BucketCell } from './cell.js';
+import { CellState, DIST_BIT, NO_INDICES, type BucketCell } from './cell.js';
 import { InFlightTracker, requestKey } from './inflight.js';
 import { ZERO_INDEX } from './log-histogram.js';
 import { interTokenLatencyMs } from './itl.js';
@@ -230,8 +230,8 @@ export class MetricsWindow {
     for (const cell of this.changed) {
       for (const name of CELL_DISTRIBUTIONS) {
         if (!(cell.distsChanged & DIST_BIT[name])) continue;
-        cell.dists[name].added.length = 0;
-        cell.dists[name].removed.length = 0;
+        cell.dists[name].added = NO_INDICES;
+        cell.dists[name].removed = NO_INDICES;
       }
       cell.distsChanged = 0;
       cell.movedSlots.length = 0;
@@ -294,9 +294,8 @@ export class MetricsWindow {
       const { min, max } = cell.extremes(name);
       d.reportedMin = min;
       d.reportedMax = max;
-      // Guarded: a patch took the lists already, and setting an array's length is a builtin call even to what it is.
-      if (d.added.length > 0) d.added.length = 0;
-      if (d.removed.length > 0) d.removed.length = 0;
+      d.added = NO_INDICES;
+      d.removed = NO_INDICES;
     }
     cell.distsChanged = 0;
     const moved = cell.movedSlots;
