@@ -16,10 +16,12 @@
 export class SlidingMin {
   private readonly buckets: number[] = [];
   private readonly values: number[] = [];
+  /** `values[0]`, held here: a patch reads the extremes of every distribution that changed, and this saves it a load from another object. */
+  private head = Infinity;
 
   /** The minimum of the values not expired; Infinity when none is left. */
   get value(): number {
-    return this.values.length > 0 ? this.values[0]! : Infinity;
+    return this.head;
   }
 
   /** Candidates held (for tests and bounds). */
@@ -38,6 +40,7 @@ export class SlidingMin {
     // Candidates expiring no later and no smaller can no longer be the minimum.
     let from = at;
     while (from > 0 && values[from - 1]! >= value) from--;
+    if (from === 0) this.head = value;
     if (at < buckets.length) {
       buckets.splice(from, at - from, bucket);
       values.splice(from, at - from, value);
@@ -60,9 +63,10 @@ export class SlidingMin {
     if (n === 1) {
       this.buckets.shift();
       this.values.shift();
-      return;
+    } else {
+      this.buckets.splice(0, n);
+      this.values.splice(0, n);
     }
-    this.buckets.splice(0, n);
-    this.values.splice(0, n);
+    this.head = this.values.length > 0 ? this.values[0]! : Infinity;
   }
 }
