@@ -335,11 +335,14 @@ export function buildReplicaView(replica: SnapshotReplica | PartitionedReplica, 
   const { endpoints: E, models: M, nodes: N } = filter;
   const groups = new Groups();
   for (const part of parts) {
-    forPicked(part.aggregates.byEndpoint, E, (whole, endpoint) => compose(groups.endpoint(endpoint), whole, endpointSlice(part, endpoint), N, M));
+    // The nodes the filter leaves out, found once for every endpoint's group (not per group among its nodes).
+    const outN = leftOut(part.byLabels.keys(), N);
+    forPicked(part.aggregates.byEndpoint, E, (whole, endpoint) => compose(groups.endpoint(endpoint), whole, endpointSlice(part, endpoint), N, M, outN));
   }
   const nodeGroups = () => {
     for (const part of parts) {
-      forPicked(part.aggregates.byNode, N, (whole, node) => compose(groups.node(node), whole, nodeSlice(part, node), E, M));
+      const outE = leftOut(part.aggregates.byEndpoint.keys(), E);
+      forPicked(part.aggregates.byNode, N, (whole, node) => compose(groups.node(node), whole, nodeSlice(part, node), E, M, outE));
     }
     return groups.perNode;
   };
@@ -352,7 +355,6 @@ export function buildReplicaView(replica: SnapshotReplica | PartitionedReplica, 
  * along the model, and its single cells.
  */
 interface Slice {
-  labels(): Iterable<string>;
   models(): Iterable<string>;
   byLabel(a: string): Unit | undefined;
   byModel(m: string): Unit | undefined;
@@ -364,7 +366,6 @@ interface Slice {
 function endpointSlice(part: SnapshotReplica, endpoint: string): Slice {
   const a = part.aggregates;
   return {
-    labels: () => a.byEndpointNode.get(endpoint)?.keys() ?? [],
     models: () => a.byEndpointModel.get(endpoint)?.keys() ?? [],
     byLabel: (node) => a.byEndpointNode.get(endpoint)?.get(node),
     byModel: (model) => a.byEndpointModel.get(endpoint)?.get(model),
@@ -377,7 +378,6 @@ function nodeSlice(part: SnapshotReplica, node: string): Slice {
   const a = part.aggregates;
   const cells = part.byLabels.get(node);
   return {
-    labels: () => cells?.keys() ?? [],
     models: () => a.byNodeModel.get(node)?.keys() ?? [],
     byLabel: (endpoint) => a.byEndpointNode.get(endpoint)?.get(node),
     byModel: (model) => a.byNodeModel.get(node)?.get(model),
@@ -395,14 +395,14 @@ function nodeSlice(part: SnapshotReplica, node: string): Slice {
  * twice. A filter that keeps most of a group ("every node but one") costs a
  * few merges instead of one per kept unit. Subtracting leaves the extremes
  * ambiguous: the group can walk its selected cells (`settleExtremes`).
+ * `outA` are the labels not in `keepA`, found once for every group of a part.
  */
-function compose(g: Group, whole: Aggregate, slice: Slice, keepA: ReadonlySet<string>, keepM: ReadonlySet<string>): void {
+function compose(g: Group, whole: Aggregate, slice: Slice, keepA: ReadonlySet<string>, keepM: ReadonlySet<string>, outA: readonly string[]): void {
   if (keepA.size === 0 && keepM.size === 0) {
     g.add(whole);
     return;
   }
-  const outA = keepA.size === 0 ? [] : [...slice.labels()].filter((k) => !keepA.has(k));
-  const outM = keepM.size === 0 ? [] : [...slice.models()].filter((m) => !keepM.has(m));
+  const outM = leftOut(slice.models(), keepM);
   const keptA = keepA.size === 0 ? 1 : keepA.size;
   const keptM = keepM.size === 0 ? 1 : keepM.size;
   const subtracted = 1 + outA.length + outM.length + outA.length * outM.length;
@@ -487,6 +487,18 @@ function once<T>(f: () => T): () => T {
 }
 
 /** Calls `f` on the entries of `map` whose keys are in `keys`, or on all of them when `keys` is empty. */
+/**
+ * The labels of `all` a filter keeping `keep` leaves out (none when it keeps
+ * everything). Found for a whole part, a group's slice may lack some of them:
+ * its unit of such a label is undefined, which adds and subtracts nothing.
+ */
+function leftOut(all: Iterable<string>, keep: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  if (keep.size === 0) return out;
+  for (const k of all) if (!keep.has(k)) out.push(k);
+  return out;
+}
+
 function forPicked<V>(map: ReadonlyMap<string, V>, keys: ReadonlySet<string>, f: (value: V, key: string) => void): void {
   if (keys.size === 0) {
     map.forEach(f);
