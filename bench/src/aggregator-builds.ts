@@ -13,6 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
+import { SHAPES, Traffic } from './fleet.js';
 import { percentile, round } from './timing.js';
 
 const TICK_MS = 500;
@@ -28,34 +29,14 @@ async function measure(root: string): Promise<Phases> {
   const from = (path: string) => import(resolve(root, path));
   const { encodePatch, encodeSnapshot, parseSlos } = await from('node_modules/@pulse/protocol/dist/index.js');
   const { MetricsWindow, takePatch } = await from('node_modules/@pulse/metrics/dist/index.js');
-  const { seededRandom } = await from('node_modules/@pulse/simulator/dist/index.js');
-  const { fleetRequest } = await import('./lib/fleet-traffic.js');
-  const r: () => number = seededRandom(7);
-  const names = {
-    nodes: Array.from({ length: 64 }, (_, i) => `fakeai-${i}`),
-    endpoints: Array.from({ length: 20 }, (_, i) => `/v1/endpoint-${i}`),
-    models: Array.from({ length: 5 }, (_, i) => `model-${i}`),
-  };
-  const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)]!;
-  let id = 0;
-  let pending: { at: number; event: unknown }[] = [];
+  // This checkout's traffic for both builds: the same events, whichever window applies them.
+  const traffic = new Traffic(SHAPES.find((s) => s.name === 'fleet')!);
   let t = Math.floor(Date.now() / TICK_MS) * TICK_MS;
-  const events = () => {
-    const out: unknown[] = [];
-    for (let i = 0; i < (2000 * TICK_MS) / 1000; i++) {
-      const { start, end, latency } = fleetRequest(r, () => ({ ts: (t - TICK_MS * r()) / 1000, node: pick(names.nodes), request_id: `r${id++}`, endpoint: pick(names.endpoints), model: pick(names.models) }));
-      out.push(start);
-      pending.push({ at: t + latency, event: end });
-    }
-    for (const p of pending) if (p.at <= t) out.push(p.event);
-    pending = pending.filter((p) => p.at > t);
-    return out;
-  };
   const w = new MetricsWindow({ windowMs: WINDOW_MS, bucketMs: TICK_MS, createdAtMs: t - 10 * WINDOW_MS, maxEndpoints: 1000, maxModels: 1000, maxNodes: 256, slos: parseSlos(SLOS) });
   const phases: Record<keyof Phases, number[]> = { total: [], apply: [], advance: [], take: [], encode: [] };
   const tick = (kind: 'fill' | 'keyframe' | 'patch') => {
     t += TICK_MS;
-    const batch = events();
+    const batch = traffic.tick(t);
     const started = performance.now();
     for (const e of batch) w.apply(e, t, true);
     const applied = performance.now();

@@ -80,7 +80,7 @@ export interface FleetResult {
 }
 
 /** One tick's traffic: requests spread evenly over the cells, each ending within a second or two. */
-class Traffic {
+export class Traffic {
   private readonly r = seededRandom(7);
   private id = 0;
   private pending: { at: number; event: PulseEvent }[] = [];

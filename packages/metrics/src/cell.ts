@@ -197,14 +197,26 @@ export class CellState {
 
   /** The cell's share of bucket `b`, created (in its place) when it has none. */
   shareOf(b: number): BucketCell {
-    const shares = this.shares;
-    let at = shares.length;
-    while (at > 0 && shares[at - 1]!.bucketNo > b) at--;
-    if (at > 0 && shares[at - 1]!.bucketNo === b) return shares[at - 1]!;
+    const at = this.placeOf(b);
+    const found = this.shares[at - 1];
+    if (found?.bucketNo === b) return found;
     const share = newBucketCell(b, this);
-    if (at === shares.length) shares.push(share);
-    else shares.splice(at, 0, share);
+    if (at === this.shares.length) this.shares.push(share);
+    else this.shares.splice(at, 0, share);
     return share;
+  }
+
+  /** The cell's share of bucket `b`; undefined when it has none. */
+  shareIn(b: number): BucketCell | undefined {
+    const found = this.shares[this.placeOf(b) - 1];
+    return found?.bucketNo === b ? found : undefined;
+  }
+
+  /** Where bucket `b`'s share is, or would go: just after the last share of a bucket not later (searched from the newest, where events land). */
+  private placeOf(b: number): number {
+    let at = this.shares.length;
+    while (at > 0 && this.shares[at - 1]!.bucketNo > b) at--;
+    return at;
   }
 
   /** Takes the share of expired bucket `b` out of the running aggregates. */

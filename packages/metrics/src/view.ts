@@ -486,7 +486,6 @@ function once<T>(f: () => T): () => T {
   };
 }
 
-/** Calls `f` on the entries of `map` whose keys are in `keys`, or on all of them when `keys` is empty. */
 /**
  * The labels of `all` a filter keeping `keep` leaves out (none when it keeps
  * everything). Found for a whole part, a group's slice may lack some of them:
@@ -499,6 +498,7 @@ function leftOut(all: Iterable<string>, keep: ReadonlySet<string>): string[] {
   return out;
 }
 
+/** Calls `f` on the entries of `map` whose keys are in `keys`, or on all of them when `keys` is empty. */
 function forPicked<V>(map: ReadonlyMap<string, V>, keys: ReadonlySet<string>, f: (value: V, key: string) => void): void {
   if (keys.size === 0) {
     map.forEach(f);

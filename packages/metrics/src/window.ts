@@ -316,8 +316,7 @@ export class MetricsWindow {
 
   /** The share of `cell` in the bucket starting at `startMs`; undefined when it has none. */
   shareAt(cell: CellState, startMs: number): BucketCell | undefined {
-    const b = this.bucketNumber(startMs, Math.floor);
-    return cell.shares.find((share) => share.bucketNo === b);
+    return cell.shareIn(this.bucketNumber(startMs, Math.floor));
   }
 
   /** Length of history the window covers: the window, or less while the store is younger. */
