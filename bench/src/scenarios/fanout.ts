@@ -10,6 +10,7 @@
  * clients at 1 s split into two halves served on alternate ticks, and the
  * spread would look twice as good as it is.
  */
+import { REST_PATCHES } from '@pulse/metrics';
 import { ClientFleet } from '../lib/client-fleet.js';
 import { Pipeline } from '../lib/pipeline.js';
 import { sleep } from '../lib/ports.js';
@@ -24,6 +25,12 @@ const TICK_MS = 1000;
 const CLIENT_COUNTS = process.env.BENCH_FANOUT_CLIENTS?.split(',').map(Number) ?? [1000, 5000, 10_000];
 /** Subscriptions settle and the first updates flow before measuring. */
 const WARMUP_MS = 4000;
+/**
+ * Before measuring, the gateway serves its clients this long: the aggregate
+ * distributions no view reads come to rest within twice REST_PATCHES ticks
+ * (aggregates.ts), as in a gateway that has been running.
+ */
+const SETTLE_MS = Math.max(WARMUP_MS, 2 * REST_PATCHES * TICK_MS);
 /**
  * One gateway heartbeat period (PULSE_GATEWAY_HEARTBEAT_MS, 30 s by default):
  * the window holds exactly one round of pings, so their cost counts once.
@@ -122,7 +129,7 @@ async function side(pipeline: Pipeline, clients: number, log: (line: string) => 
     const sizes = (await fleet.end()).pulse?.frameBytes ?? [];
     const frameBytes = FILTERS.map((_, g) => sizes[g] ?? sizes[0] ?? 8192);
     await floor.call('start', { tickMs: TICK_MS, offsetMs: TICK_MS / 2, frameBytes });
-    await sleep(WARMUP_MS);
+    await sleep(SETTLE_MS);
 
     const procs = () => [...pipeline.pids(), ...fleet.pids(), { name: 'bare-ws', pid: floor.pid }];
     const meter = new CpuMeter(procs);

@@ -8,7 +8,7 @@ import type { RequestEnd, RequestStart } from '@pulse/protocol';
 import { expectSameFigures } from '@pulse/test-support/figures';
 import { describe, expect, it } from 'vitest';
 import { MAX_INDEXABLE, MIN_INDEXABLE } from './log-histogram.js';
-import { IDLE_PATCHES, RESUM_PATCHES } from './aggregates.js';
+import { IDLE_PATCHES, REST_PATCHES, RESUM_PATCHES } from './aggregates.js';
 import { takePatch } from './patch-builder.js';
 import { SnapshotReplica } from './replica.js';
 import { buildReplicaView, buildView } from './view.js';
@@ -97,6 +97,62 @@ describe('groupings kept only while read', () => {
   });
 });
 
+describe('distributions no view reads', () => {
+  const set = (...xs: string[]) => new Set(xs);
+  const none = set();
+
+  it('rest after REST_PATCHES patches unread, and read again they are summed from their cells: the same views', () => {
+    const w = new MetricsWindow({ windowMs: 60_000, bucketMs: 500, createdAtMs: T0, maxEndpoints: 100, maxModels: 100 });
+    let t = T0;
+    let n = 0;
+    const tick = () => {
+      t += 500;
+      for (let i = 0; i < 8; i++) {
+        const [start, end] = request(`r${n++}`, `n${i % 4}`, 5 + ((n * 53) % 900));
+        const labels = { model: `m${i % 3}`, endpoint: `/v1/e${(n >> 1) % 3}` };
+        for (const e of [start, end]) w.apply({ ...e, ...labels, ts: t / 1000 - 0.1 }, t - 1, true);
+      }
+      w.advance(t);
+    };
+    tick();
+    const replica = new SnapshotReplica();
+    replica.load(w.snapshot(t, 1, t / 500, 0));
+    w.reportedAll();
+    const same = (filter: { endpoints: Set<string>; models: Set<string>; nodes: Set<string> }) =>
+      expectSameFigures(buildReplicaView(replica, filter).data, buildView(w.snapshot(t, 1, t / 500, 0), filter).data);
+    const everyView = [
+      { endpoints: none, models: none, nodes: none },
+      { endpoints: none, models: set('m0'), nodes: none },
+      { endpoints: none, models: set('m1'), nodes: none },
+      { endpoints: set('/v1/e0'), models: none, nodes: none },
+      { endpoints: set('/v1/e1'), models: none, nodes: none },
+      { endpoints: none, models: none, nodes: set('n0', 'n1', 'n2') },
+      { endpoints: set('/v1/e1', '/v1/e2'), models: set('m1', 'm2'), nodes: set('n1', 'n3') },
+    ];
+    const patches = (read: () => void) => {
+      for (let i = 0; i < 2 * REST_PATCHES + 1; i++) {
+        const base = t / 500;
+        tick();
+        expect(replica.apply(takePatch(w, t, 1, t / 500, base, 0))).toBe('applied');
+        read();
+      }
+    };
+    // Every view read on every patch: what some view reads follows on (no view reads a node's tokens/s, say).
+    everyView.forEach(same);
+    const atLoad = replica.aggregates.following();
+    patches(() => everyView.forEach(same));
+    const readByAll = replica.aggregates.following();
+    expect(readByAll).toBeLessThan(atLoad);
+    // One view: what only the others read comes to rest, what it reads follows on.
+    patches(() => same(everyView[1]!));
+    expect(replica.aggregates.following()).toBeGreaterThan(0);
+    expect(replica.aggregates.following()).toBeLessThan(readByAll);
+    // Read again, the rested are summed from their cells.
+    everyView.forEach(same);
+    expect(replica.aggregates.following()).toBe(readByAll);
+  });
+});
+
 describe('sums kept by patches', () => {
   it('are summed again from the cells every RESUM_PATCHES patches, so no float error outlives them', () => {
     // A 20-minute window: the quiet node's one request stays in it throughout, and no patch touches its cell.
@@ -119,10 +175,10 @@ describe('sums kept by patches', () => {
       w.advance(t);
       expect(replica.apply(takePatch(w, t, 1, t / 500, base, 0))).toBe('applied');
     };
-    // (the load counts as one; read often enough that the by-node grouping is kept, not rebuilt)
+    // (the load counts as one; read often enough that the node's latency neither rests nor is rebuilt)
     for (let i = 0; i < RESUM_PATCHES - 2; i++) {
       patch();
-      if (i % 50 === 0) expect(quietAvg()).toBe(100);
+      if (i % (REST_PATCHES / 2) === 0) expect(quietAvg()).toBe(100);
     }
     expect(quietAvg()).toBe(100);
     // ... until the aggregates are summed again from the cells.

@@ -9,3 +9,4 @@ export * from './partitions.js';
 export * from './view.js';
 export * from './export-series.js';
 export * from './sliding-min.js';
+export { REST_PATCHES } from './aggregates.js';

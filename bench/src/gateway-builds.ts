@@ -1,0 +1,135 @@
+/**
+ * A gateway's work per tick at the fleet shape (64 nodes × 20 endpoints × 5
+ * models, 2,000 requests/s, 0.5 s ticks), this checkout's build against
+ * another's, side by side: `node bench/dist/gateway-builds.js
+ * /path/to/other/checkout [rounds]` (the other checkout built, its
+ * node_modules resolving its own @pulse packages). This checkout's
+ * aggregator makes the messages once — a keyframe and 400 patches — so both
+ * builds apply the same bytes. Each round runs each build in a fresh
+ * process, alternately: it loads the keyframe, builds the fan-out scenario's
+ * ten views once (which keeps every grouping they read, as a gateway serving
+ * them does), applies 280 patches with the views after each, as a gateway
+ * that has run for a few minutes, then times 120 more: decoding and applying
+ * each, and building and serializing the ten views. It prints each
+ * process's medians, ms.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { encodePatch, encodeSnapshot, parseSlos, METRIC_TYPES, type MetricType } from '@pulse/protocol';
+import { MetricsWindow, takePatch, type CellFilter } from '@pulse/metrics';
+import { SHAPES, Traffic } from './fleet.js';
+import { percentile, round } from './timing.js';
+
+const TICK_MS = 500;
+const WINDOW_MS = 60_000;
+/** Patches applied first: those after which aggregates no view reads have come to rest (aggregates.ts IDLE_PATCHES). */
+const SETTLE_PATCHES = 280;
+const PATCHES = SETTLE_PATCHES + 120;
+const SLOS = 'interactive:ttft_ms<=300,itl_ms<=50;batch:latency_ms<=30000';
+const SHAPE = SHAPES.find((s) => s.name === 'fleet')!;
+
+/** The fan-out scenario's ten filters (scenarios/fanout.ts FILTERS), on the fleet's names. */
+function fanoutViews(names: Traffic['names']): { filter: CellFilter; types: readonly MetricType[] }[] {
+  const E = names.endpoints;
+  const M = names.models;
+  const none = new Set<string>();
+  const view = (endpoints: string[], models: string[], types: readonly MetricType[] = METRIC_TYPES) => ({
+    filter: { endpoints: new Set(endpoints), models: new Set(models), nodes: none },
+    types,
+  });
+  return [
+    view([], []),
+    view([E[0]!], []),
+    view([E[1]!], [], ['latency']),
+    view([], [M[0]!]),
+    view([E[2]!], [M[1]!]),
+    view([], [], ['throughput']),
+    view([E[3]!, E[4]!], []),
+    view([], [M[2]!], ['cache']),
+    view([], [], ['streaming', 'error']),
+    view([E[5]!], [], ['queue']),
+  ];
+}
+
+/** This checkout's aggregator: a keyframe after two windows of traffic, then the patches after it. */
+function makeMessages(dir: string): void {
+  const traffic = new Traffic(SHAPE);
+  let t = Math.floor(Date.now() / TICK_MS) * TICK_MS;
+  const w = new MetricsWindow({ windowMs: WINDOW_MS, bucketMs: TICK_MS, createdAtMs: t - 10 * WINDOW_MS, maxEndpoints: 1000, maxModels: 1000, maxNodes: 256, slos: parseSlos(SLOS) });
+  const tick = () => {
+    t += TICK_MS;
+    for (const e of traffic.tick(t)) w.apply(e, t, true);
+    w.advance(t);
+  };
+  for (let i = 0; i < (2 * WINDOW_MS) / TICK_MS; i++) {
+    tick();
+    w.discardChanges();
+  }
+  tick();
+  writeFileSync(join(dir, 'keyframe'), encodeSnapshot(w.snapshot(t, 1, t / TICK_MS, 0)));
+  w.reportedAll();
+  for (let i = 0; i < PATCHES; i++) {
+    tick();
+    writeFileSync(join(dir, `patch-${i}`), encodePatch(takePatch(w, t, 1, t / TICK_MS, t / TICK_MS - 1, 0)));
+  }
+  writeFileSync(join(dir, 'names.json'), JSON.stringify(traffic.names));
+}
+
+type Phases = Record<'total' | 'apply' | 'views', number>;
+
+/** One process: the packages of the checkout at `root` applying the messages in `dir`. */
+async function measure(root: string, dir: string): Promise<Phases> {
+  const { SnapshotReplica, buildReplicaView, decodePatch } = {
+    ...(await import(resolve(root, 'node_modules/@pulse/metrics/dist/index.js'))),
+    ...(await import(resolve(root, 'node_modules/@pulse/protocol/dist/index.js'))),
+  };
+  const replica = SnapshotReplica.fromMessages([readFileSync(join(dir, 'keyframe'))]);
+  const views = fanoutViews(JSON.parse(readFileSync(join(dir, 'names.json'), 'utf8')) as Traffic['names']);
+  const serve = () => {
+    for (const { filter, types } of views) {
+      const view = buildReplicaView(replica, filter);
+      for (const type of types) JSON.stringify(view.part(type));
+    }
+  };
+  serve();
+  const phases: Record<keyof Phases, number[]> = { total: [], apply: [], views: [] };
+  for (let i = 0; i < PATCHES; i++) {
+    const patch = readFileSync(join(dir, `patch-${i}`));
+    const started = performance.now();
+    if (replica.apply(decodePatch(patch)) !== 'applied') throw new Error(`patch ${i} did not follow on`);
+    const applied = performance.now();
+    serve();
+    const served = performance.now();
+    if (i < SETTLE_PATCHES) continue;
+    phases.apply.push(applied - started);
+    phases.views.push(served - applied);
+    phases.total.push(served - started);
+  }
+  const median = (xs: number[]) => round(percentile(xs.sort((a, b) => a - b), 0.5), 2);
+  return Object.fromEntries(Object.entries(phases).map(([k, xs]) => [k, median(xs)])) as Phases;
+}
+
+const here = fileURLToPath(import.meta.url);
+if (process.argv[2] === '--measure') {
+  console.log(JSON.stringify(await measure(process.argv[3]!, process.argv[4]!)));
+} else {
+  const other = process.argv[2];
+  if (!other) throw new Error('usage: node bench/dist/gateway-builds.js <other checkout> [rounds]');
+  const rounds = Number(process.argv[3] ?? 3);
+  const builds = { this: resolve(dirname(here), '../..'), other: resolve(other) };
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-gateway-builds-'));
+  try {
+    makeMessages(dir);
+    for (let i = 0; i < rounds; i++) {
+      for (const [name, root] of Object.entries(builds)) {
+        const line = execFileSync(process.execPath, [here, '--measure', root, dir], { encoding: 'utf8' }).trim();
+        console.log(`${name.padEnd(5)} ${line}`);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
