@@ -24,15 +24,17 @@ export interface FuzzReport {
  * Runs `property` for `seconds` (a share of the suite's budget) and fails with fast-check's report, seed included, on the first
  * counterexample. No shrinking: a counterexample against live servers is
  * reported as found, since shrinking would replay it against state it
- * changed.
+ * changed. `examples` run first: cases a suite must meet whatever the
+ * random ones turn out to be.
  */
-export async function fuzzFor<T>(suite: string, property: fc.IAsyncPropertyWithHooks<T>, seconds = FUZZ_SECONDS): Promise<FuzzReport> {
+export async function fuzzFor<T>(suite: string, property: fc.IAsyncPropertyWithHooks<T>, seconds = FUZZ_SECONDS, examples: T[] = []): Promise<FuzzReport> {
   const started = performance.now();
   const details = await fc.check(property, {
     numRuns: 1_000_000,
     interruptAfterTimeLimit: seconds * 1000,
     markInterruptAsFailure: false,
     endOnFailure: true,
+    examples,
     ...(SEED === undefined ? {} : { seed: SEED }),
   });
   if (details.failed) {

@@ -47,33 +47,48 @@ describe('aggregate histograms at the ends of the index range', () => {
   });
 });
 
-describe('groupings kept only while read', () => {
-  const set = (...xs: string[]) => new Set(xs);
-  const none = set();
+const set = (...xs: string[]) => new Set(xs);
+const none = set();
+type Filter = { endpoints: Set<string>; models: Set<string>; nodes: Set<string> };
 
-  it('keeps by node, and by pairs of labels, from the first view that reads them until IDLE_PATCHES patches pass unread; rebuilt, they give the same views', () => {
-    const w = new MetricsWindow({ windowMs: 60_000, bucketMs: 500, createdAtMs: T0, maxEndpoints: 100, maxModels: 100 });
-    let t = T0;
-    let n = 0;
-    const tick = () => {
-      t += 500;
-      for (let i = 0; i < 6; i++) {
-        const [start, end] = request(`r${n++}`, `n${i % 3}`, 10 + ((n * 37) % 500));
-        for (const e of [start, end]) w.apply({ ...e, ts: t / 1000 - 0.1, ...(i % 2 ? { model: 'm2' } : {}) }, t - 1, true);
-      }
-      w.advance(t);
-    };
-    tick();
-    const replica = new SnapshotReplica();
-    replica.load(w.snapshot(t, 1, t / 500, 0));
-    w.reportedAll();
-    const patch = () => {
+/**
+ * A window fed `requests` requests each 500 ms tick, labelled by `labels`
+ * (given the request's number in the run and in the tick), and a replica
+ * loaded from the first tick: `patch` applies the next tick's patch to it,
+ * `same` checks one of its views against the window's own snapshot.
+ */
+function followed(requests: number, labels: (n: number, i: number) => { node: string; latency: number; endpoint?: string; model?: string }) {
+  const w = new MetricsWindow({ windowMs: 60_000, bucketMs: 500, createdAtMs: T0, maxEndpoints: 100, maxModels: 100 });
+  let t = T0;
+  let n = 0;
+  const tick = () => {
+    t += 500;
+    for (let i = 0; i < requests; i++) {
+      const { node, latency, ...rest } = labels(++n, i);
+      for (const e of request(`r${n}`, node, latency)) w.apply({ ...e, ...rest, ts: t / 1000 - 0.1 }, t - 1, true);
+    }
+    w.advance(t);
+  };
+  tick();
+  const replica = new SnapshotReplica();
+  replica.load(w.snapshot(t, 1, t / 500, 0));
+  w.reportedAll();
+  return {
+    replica,
+    patch(): void {
       const base = t / 500;
       tick();
       expect(replica.apply(takePatch(w, t, 1, t / 500, base, 0))).toBe('applied');
-    };
-    const same = (filter: { endpoints: Set<string>; models: Set<string>; nodes: Set<string> }) =>
+    },
+    same(filter: Filter): void {
       expectSameFigures(buildReplicaView(replica, filter).data, buildView(w.snapshot(t, 1, t / 500, 0), filter).data);
+    },
+  };
+}
+
+describe('groupings kept only while read', () => {
+  it('keeps by node, and by pairs of labels, from the first view that reads them until IDLE_PATCHES patches pass unread; rebuilt, they give the same views', () => {
+    const { replica, patch, same } = followed(6, (n, i) => ({ node: `n${i % 3}`, latency: 10 + ((n * 37) % 500), ...(i % 2 ? { model: 'm2' } : {}) }));
 
     expect(replica.aggregates.kept()).toEqual([]);
     // The unfiltered view reads by endpoint and, for its node table, by node.
@@ -98,29 +113,14 @@ describe('groupings kept only while read', () => {
 });
 
 describe('distributions no view reads', () => {
-  const set = (...xs: string[]) => new Set(xs);
-  const none = set();
-
   it('rest after REST_PATCHES patches unread, and read again they are summed from their cells: the same views', () => {
-    const w = new MetricsWindow({ windowMs: 60_000, bucketMs: 500, createdAtMs: T0, maxEndpoints: 100, maxModels: 100 });
-    let t = T0;
-    let n = 0;
-    const tick = () => {
-      t += 500;
-      for (let i = 0; i < 8; i++) {
-        const [start, end] = request(`r${n++}`, `n${i % 4}`, 5 + ((n * 53) % 900));
-        const labels = { model: `m${i % 3}`, endpoint: `/v1/e${(n >> 1) % 3}` };
-        for (const e of [start, end]) w.apply({ ...e, ...labels, ts: t / 1000 - 0.1 }, t - 1, true);
-      }
-      w.advance(t);
-    };
-    tick();
-    const replica = new SnapshotReplica();
-    replica.load(w.snapshot(t, 1, t / 500, 0));
-    w.reportedAll();
-    const same = (filter: { endpoints: Set<string>; models: Set<string>; nodes: Set<string> }) =>
-      expectSameFigures(buildReplicaView(replica, filter).data, buildView(w.snapshot(t, 1, t / 500, 0), filter).data);
-    const everyView = [
+    const { replica, patch, same } = followed(8, (n, i) => ({
+      node: `n${i % 4}`,
+      latency: 5 + ((n * 53) % 900),
+      model: `m${i % 3}`,
+      endpoint: `/v1/e${(n >> 1) % 3}`,
+    }));
+    const everyView: Filter[] = [
       { endpoints: none, models: none, nodes: none },
       { endpoints: none, models: set('m0'), nodes: none },
       { endpoints: none, models: set('m1'), nodes: none },
@@ -131,9 +131,7 @@ describe('distributions no view reads', () => {
     ];
     const patches = (read: () => void) => {
       for (let i = 0; i < 2 * REST_PATCHES + 1; i++) {
-        const base = t / 500;
-        tick();
-        expect(replica.apply(takePatch(w, t, 1, t / 500, base, 0))).toBe('applied');
+        patch();
         read();
       }
     };
