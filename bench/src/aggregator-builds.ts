@@ -10,9 +10,9 @@
  * ticks by phase: applying the events, advancing the window, taking the
  * patch and encoding it. It prints each process's medians, ms.
  */
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { alternateBuilds } from './lib/builds.js';
 import { SHAPES, Traffic } from './fleet.js';
 import { percentile, round } from './timing.js';
 
@@ -70,12 +70,5 @@ if (process.argv[2] === '--measure') {
 } else {
   const other = process.argv[2];
   if (!other) throw new Error('usage: node bench/dist/aggregator-builds.js <other checkout> [rounds]');
-  const rounds = Number(process.argv[3] ?? 3);
-  const builds = { this: resolve(dirname(here), '../..'), other: resolve(other) };
-  for (let i = 0; i < rounds; i++) {
-    for (const [name, root] of Object.entries(builds)) {
-      const line = execFileSync(process.execPath, [here, '--measure', root], { encoding: 'utf8' }).trim();
-      console.log(`${name.padEnd(5)} ${line}`);
-    }
-  }
+  alternateBuilds(here, other, Number(process.argv[3] ?? 3));
 }

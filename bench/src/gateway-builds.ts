@@ -13,45 +13,52 @@
  * each, and building and serializing the ten views, with the caches evicted
  * before each patch. It prints each process's medians (and first quartiles), ms.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { encodePatch, encodeSnapshot, parseSlos, METRIC_TYPES, type MetricType } from '@pulse/protocol';
 import { MetricsWindow, takePatch, type CellFilter } from '@pulse/metrics';
 import { SHAPES, Traffic } from './fleet.js';
+import { alternateBuilds } from './lib/builds.js';
+import { FILTERS } from './scenarios/fanout.js';
 import { percentile, round } from './timing.js';
+import { ENDPOINTS, MODELS } from './workers/event-batch.js';
 
 const TICK_MS = 500;
 const WINDOW_MS = 60_000;
-/** Patches applied first: those after which aggregates no view reads have come to rest (aggregates.ts IDLE_PATCHES). */
+/**
+ * Patches applied first, untimed: a gateway that has run over two minutes,
+ * long past the 2 × REST_PATCHES within which the aggregate distributions
+ * no view reads come to rest (aggregates.ts).
+ */
 const SETTLE_PATCHES = 280;
 const PATCHES = SETTLE_PATCHES + 120;
 const SLOS = 'interactive:ttft_ms<=300,itl_ms<=50;batch:latency_ms<=30000';
 const SHAPE = SHAPES.find((s) => s.name === 'fleet')!;
 
-/** The fan-out scenario's ten filters (scenarios/fanout.ts FILTERS), on the fleet's names. */
+/**
+ * The fan-out scenario's ten filters (scenarios/fanout.ts FILTERS) as views
+ * of the fleet: its feeder's i-th endpoint and model are the fleet's i-th.
+ */
 function fanoutViews(names: Traffic['names']): { filter: CellFilter; types: readonly MetricType[] }[] {
-  const E = names.endpoints;
-  const M = names.models;
-  const none = new Set<string>();
-  const view = (endpoints: string[], models: string[], types: readonly MetricType[] = METRIC_TYPES) => ({
-    filter: { endpoints: new Set(endpoints), models: new Set(models), nodes: none },
-    types,
-  });
-  return [
-    view([], []),
-    view([E[0]!], []),
-    view([E[1]!], [], ['latency']),
-    view([], [M[0]!]),
-    view([E[2]!], [M[1]!]),
-    view([], [], ['throughput']),
-    view([E[3]!, E[4]!], []),
-    view([], [M[2]!], ['cache']),
-    view([], [], ['streaming', 'error']),
-    view([E[5]!], [], ['queue']),
+  // A wire filter's label as one name and as a list, the two read together as the gateway does.
+  const labels = (f: Record<string, unknown>, one: string, many: string): string[] => [
+    ...(typeof f[one] === 'string' ? [f[one]] : []),
+    ...(Array.isArray(f[many]) ? (f[many] as string[]) : []),
   ];
+  const renamed = (xs: string[], from: readonly string[], to: readonly string[]) => new Set(xs.map((x) => to[from.indexOf(x)]!));
+  return FILTERS.map((f) => {
+    const types = labels(f, 'metric_type', 'metric_types') as MetricType[];
+    return {
+      filter: {
+        endpoints: renamed(labels(f, 'endpoint', 'endpoints'), ENDPOINTS, names.endpoints),
+        models: renamed(labels(f, 'model', 'models'), MODELS, names.models),
+        nodes: new Set<string>(),
+      },
+      types: types.length > 0 ? types : METRIC_TYPES,
+    };
+  });
 }
 
 /** This checkout's aggregator: a keyframe after two windows of traffic, then the patches after it. */
@@ -126,17 +133,10 @@ if (process.argv[2] === '--measure') {
 } else {
   const other = process.argv[2];
   if (!other) throw new Error('usage: node bench/dist/gateway-builds.js <other checkout> [rounds]');
-  const rounds = Number(process.argv[3] ?? 3);
-  const builds = { this: resolve(dirname(here), '../..'), other: resolve(other) };
   const dir = mkdtempSync(join(tmpdir(), 'pulse-gateway-builds-'));
   try {
     makeMessages(dir);
-    for (let i = 0; i < rounds; i++) {
-      for (const [name, root] of Object.entries(builds)) {
-        const line = execFileSync(process.execPath, [here, '--measure', root, dir], { encoding: 'utf8' }).trim();
-        console.log(`${name.padEnd(5)} ${line}`);
-      }
-    }
+    alternateBuilds(here, other, Number(process.argv[3] ?? 3), [dir]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
