@@ -21,6 +21,7 @@ import type { Logger } from '@pulse/runtime';
 import { UNFILTERED_VIEW, type ClientSession } from './client-session.js';
 import type { GatewayClock } from './clock.js';
 import type { SnapshotState } from './snapshot-state.js';
+import { textFrame } from './ws-frame.js';
 
 /** Points a `history` message holds at most: the stored part's step is coarsened to fit (see §5.11). */
 export const BACKFILL_MAX_POINTS = MAX_POINTS;
@@ -55,7 +56,6 @@ interface Pending {
   cancelled: boolean;
 }
 
-const TEXT = { binary: false } as const;
 const ms = (seconds: number) => Math.round(seconds * 1000);
 
 export class Backfills {
@@ -207,7 +207,7 @@ export class Backfills {
       (error === undefined ? '}' : `,"error":${JSON.stringify(error)}}`);
     const last = points[points.length - 1];
     try {
-      session.socket.send(frame, TEXT);
+      session.socket.sendFrame(textFrame(frame));
     } finally {
       session.resume(last ? (last.base ?? baseOf(last.data, session.base)) : undefined);
     }

@@ -5,7 +5,7 @@ import { ClientSession } from './client-session.js';
 const AT = { nowMs: 5000, timestamp: 1_700_000_000.25 };
 
 function session(): ClientSession {
-  return new ClientSession({ bufferedAmount: 0, send: () => {} }, 'test', 500, 0, {
+  return new ClientSession({ bufferedAmount: 0, sendFrame: () => {} }, 'test', 500, 0, {
     totalRequestsPerSec: 0,
     totalTokensPerSec: 0,
     activeStreams: 0,

@@ -5,7 +5,7 @@ import { ALL_TYPES_MASK, typeBit } from './metric-types.js';
 
 const TICK = 100;
 const BASE: DeltaBase = { totalRequestsPerSec: 0, totalTokensPerSec: 0, activeStreams: 0 };
-const socket = { bufferedAmount: 0, send: () => {} };
+const socket = { bufferedAmount: 0, sendFrame: () => {} };
 
 function session(nowMs = 0): ClientSession {
   return new ClientSession(socket, '127.0.0.1:1', TICK, nowMs, BASE);

@@ -14,10 +14,12 @@ import type { DeltaBase } from '@pulse/metrics';
 import { typesMask } from './metric-types.js';
 import type { ViewRegistry } from './view-registry.js';
 
-/** What fan-out needs of a socket; `ws`'s WebSocket has it. */
+/** What fan-out needs of a client's socket (ws-server.ts's FrameSocket). */
 export interface ClientSocket {
+  /** Bytes written and not yet taken by the kernel. */
   readonly bufferedAmount: number;
-  send(data: Buffer | string, options: { binary: boolean }): void;
+  /** Writes a whole WebSocket frame (ws-frame.ts), shared with the other clients it goes to. */
+  sendFrame(frame: Buffer): void;
 }
 
 /** The view key of a client without endpoint or model filter. */

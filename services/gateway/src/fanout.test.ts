@@ -4,16 +4,17 @@ import type { InternalSnapshot } from '@pulse/protocol';
 import { ClientSession } from './client-session.js';
 import { fanout, type FanoutOptions } from './fanout.js';
 import { RenderedView } from './frames.js';
+import { frameText } from './ws-frame.js';
 import { cell, snapshot, TEST_TICK_MS, type Message } from '@pulse/test-support/gateway';
 
 class FakeSocket {
   bufferedAmount = 0;
   readonly frames: Buffer[] = [];
-  send(data: Buffer | string): void {
-    this.frames.push(data as Buffer);
+  sendFrame(frame: Buffer): void {
+    this.frames.push(frame);
   }
   get last(): Message {
-    return JSON.parse(this.frames.at(-1)!.toString()) as Message;
+    return JSON.parse(frameText(this.frames.at(-1)!)) as Message;
   }
 }
 

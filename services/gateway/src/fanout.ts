@@ -10,7 +10,8 @@
  * client it goes to. One pass rather than grouping first and sending after:
  * each client's socket objects are touched once while in cache (with
  * thousands of clients, the second pass missed it), and the first frames
- * leave before the last clients are even looked at.
+ * leave before the last clients are even looked at. Frames are whole
+ * WebSocket frames (ws-frame.ts), written as they are.
  *
  * Base objects are shared: every client is given its view's base after the
  * send, so clients that received the same frames keep sharing one base and
@@ -64,8 +65,6 @@ interface ViewFrames {
   /** Clients sent this view's frames in this pass. */
   sent: number;
 }
-
-const TEXT = { binary: false } as const;
 
 /**
  * Sends `snapshot` to every due client of `sessions`. `fullView` is the
@@ -140,7 +139,7 @@ export function fanout(
       view.rendered = null;
       view.byMask = null;
     }
-    session.socket.send(frame, TEXT);
+    session.socket.sendFrame(frame);
     session.markSent(snapshot.seq, base);
     result.sent++;
   }

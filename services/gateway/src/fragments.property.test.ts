@@ -19,6 +19,7 @@ import { fanout } from './fanout.js';
 import { partJson } from './fragments.js';
 import { SnapshotState } from './snapshot-state.js';
 import { ViewRegistry } from './view-registry.js';
+import { frameText } from './ws-frame.js';
 
 const TICK = 500;
 const T0 = 1_700_000_000_000;
@@ -32,8 +33,8 @@ const ZERO: DeltaBase = { totalRequestsPerSec: 0, totalTokensPerSec: 0, activeSt
 class Recorder {
   bufferedAmount = 0;
   readonly frames: Buffer[] = [];
-  send(data: Buffer | string): void {
-    this.frames.push(Buffer.isBuffer(data) ? data : Buffer.from(data));
+  sendFrame(frame: Buffer): void {
+    this.frames.push(frame);
   }
 }
 
@@ -147,7 +148,7 @@ describe('fragment-built frames', () => {
           expect(result.sent).toBe(sessions.length);
           sessions.forEach((s, i) => {
             expect(s.socket.frames.length).toBe(before[i]! + 1);
-            const text = s.socket.frames.at(-1)!.toString();
+            const text = frameText(s.socket.frames.at(-1)!);
             const data = expectedData(state, s.filter, s.types);
             // Byte for byte: the frame holds exactly this data text, followed by the deltas.
             expect(text.startsWith(`{"type":"metrics_update","timestamp":${accepted.snapshot.builtAt},"data":${data},"deltas":`), `${text}\n≠ data ${data}`).toBe(true);

@@ -8,6 +8,7 @@ import { describeFilter, METRIC_TYPES, type ErrorCode, type Filter, type ServerM
 import type { DeltaBase, View } from '@pulse/metrics';
 import { partJson, type FragmentMemo } from './fragments.js';
 import { STREAMING_BIT, THROUGHPUT_BIT, typeBit } from './metric-types.js';
+import { textFrame } from './ws-frame.js';
 
 const LATENCY_BIT = typeBit('latency');
 const LATENCY_INDEX = METRIC_TYPES.indexOf('latency');
@@ -73,8 +74,9 @@ export function staleJson(stale: readonly number[] | undefined): string {
   return stale && stale.length > 0 ? `,"stale_partitions":[${stale.join(',')}]` : '';
 }
 
+/** A `metrics_update` as a whole WebSocket frame: fan-out writes the same one to each client it goes to. */
 export function updateFrame(timestamp: number, dataJson: string, deltas: string, stale = ''): Buffer {
-  return Buffer.from(`{"type":"metrics_update","timestamp":${num(timestamp)},"data":${dataJson},"deltas":${deltas}${stale}}`);
+  return textFrame(`{"type":"metrics_update","timestamp":${num(timestamp)},"data":${dataJson},"deltas":${deltas}${stale}}`);
 }
 
 export function historicalFrame(timestamp: number, dataJson: string, stale = ''): Buffer {

@@ -24,6 +24,7 @@ import { ConnectionQuota } from './connection-quota.js';
 import { errorReply } from './frames.js';
 import { MessageRateLimiter } from './rate-limit.js';
 import { writeRawReply } from './raw-reply.js';
+import { FrameSocket } from './ws-frame.js';
 import type { SnapshotState } from './snapshot-state.js';
 
 export const STREAM_PATH = '/metrics/stream';
@@ -94,6 +95,7 @@ export class StreamServer {
     const wsOptions = {
       noServer: true,
       maxPayload: opts.maxPayloadBytes,
+      // Off: fan-out writes whole frames past `ws` (ws-frame.ts), which a compressed send could be queued behind.
       perMessageDeflate: false,
       closeTimeout: opts.closeTimeoutMs,
     } as ServerOptions;
@@ -139,16 +141,16 @@ export class StreamServer {
       return refuse(socket, ErrorCode.TOO_MANY_CONNECTIONS, message, { 'Retry-After': '5' });
     }
     // `ws` hands `req` back: capturing it here would keep it in the error listener's closure context.
-    this.wss.handleUpgrade(req, socket, head, (ws, request) => this.connected(ws, request, ip));
+    this.wss.handleUpgrade(req, socket, head, (ws, request) => this.connected(ws, socket, request, ip));
   }
 
-  private connected(ws: WebSocket, req: IncomingMessage, ip: string): void {
+  private connected(ws: WebSocket, socket: Duplex, req: IncomingMessage, ip: string): void {
     const { state, clock } = this.opts;
     const now = clock.nowMs();
     const address = addressOf(req);
     // historical_data and the base of the first deltas come from the same snapshot.
     const frame = state.historicalFrame(clock.epochSeconds());
-    const session = new ClientSession(ws, address, this.opts.tickMs, now, state.fullView().view.base, this.opts.views);
+    const session = new ClientSession(new FrameSocket(ws, socket), address, this.opts.tickMs, now, state.fullView().view.base, this.opts.views);
     const conn: Connection = { ws, session, limiter: new MessageRateLimiter(this.opts.messagesPerSec, now), connectedAt: now, lastPongAt: now, pingSlice: this.joinSlice };
     this.joinSlice = (this.joinSlice + 1) % PING_SLICES;
     this.clients.set(session, conn);
