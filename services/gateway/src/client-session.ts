@@ -3,13 +3,22 @@
  * `metrics_update` is due, and the figures its next deltas are taken from.
  * It does no I/O; the socket is held only so fan-out can reach it.
  *
- * Schedule (docs/PROTOCOL.md §5): after connect, subscribe or unsubscribe, the first
+ * Schedule (docs/PROTOCOL.md §5.5): after connect, subscribe or unsubscribe, the first
  * update comes from the first snapshot that arrives at least one interval
- * later (by the clock); after that one update every interval/tick snapshots,
- * counted by snapshot `seq`, so a snapshot arriving a few ms early or late
- * never makes a client skip one.
+ * later (by the clock) and falls on the client's phase; after that one update
+ * every interval/tick snapshots, counted by snapshot `seq`, so a snapshot
+ * arriving a few ms early or late never makes a client skip one.
+ *
+ * The phase: every client of a view with the same interval of N ticks gets
+ * its updates from the snapshots whose seq ≡ hash(view) mod N, so the view is
+ * built once per interval for all of them, not once per tick for whichever
+ * clients happened to connect on it (at the default 1 s and 0.5 s ticks, half
+ * the view builds). Distinct views hash to phases spread over the ticks.
+ * Intervals over PHASED_MS keep the clock's phase: waiting for theirs
+ * could delay a first update by most of an hour (or of 10 s, the slowest
+ * the dashboard offers).
  */
-import { applySubscribe, defaultFilter, type Filter, type Parsed, type SubscribeLimits } from '@pulse/protocol';
+import { applySubscribe, defaultFilter, fnv1a, type Filter, type Parsed, type SubscribeLimits } from '@pulse/protocol';
 import type { DeltaBase } from '@pulse/metrics';
 import { typesMask } from './metric-types.js';
 import type { ViewRegistry } from './view-registry.js';
@@ -25,6 +34,9 @@ export interface ClientSocket {
 /** The view key of a client without endpoint or model filter. */
 export const UNFILTERED_VIEW = '';
 
+/** Intervals of up to this many ms are phased: a first update waits at most a tick short of this more. */
+export const PHASED_MS = 2000;
+
 export class ClientSession {
   private current: Filter;
   /** Same string for every client whose endpoint, model and node filters are equal. */
@@ -34,6 +46,9 @@ export class ClientSession {
   private resetAt: number;
   /** Seq at which the next update is due; null while waiting out the first interval after a reset. */
   private nextSeq: number | null = null;
+  /** The interval in ticks, and the seq residue mod it this client's updates fall on (null: unphased). */
+  private ticks = 1;
+  private phase: number | null = null;
   private lastSeq = -1;
   /** Consecutive due snapshots skipped because the socket was over its buffer ceiling. */
   slowTicks = 0;
@@ -58,6 +73,7 @@ export class ClientSession {
     this.key = UNFILTERED_VIEW;
     this.mask = typesMask(null);
     this.resetAt = nowMs;
+    this.setPhase();
   }
 
   get filter(): Filter {
@@ -80,7 +96,12 @@ export class ClientSession {
   /** Whether the snapshot `seq`, arriving at clock time `nowMs`, is one this client should get. */
   isDue(seq: number, nowMs: number): boolean {
     if (this.held) return false;
-    if (this.nextSeq === null) return nowMs - this.resetAt >= this.current.intervalMs;
+    if (this.nextSeq === null) {
+      const waited = nowMs - this.resetAt;
+      if (waited < this.current.intervalMs) return false;
+      // At most one interval more if seqs never land on the phase (snapshots missed).
+      return this.phase === null || (seq - this.phase) % this.ticks === 0 || waited >= 2 * this.current.intervalMs;
+    }
     // A seq behind the last one sent means a new leader whose clock is behind:
     // follow it rather than wait for its seq to catch up.
     return seq >= this.nextSeq || seq < this.lastSeq;
@@ -89,7 +110,7 @@ export class ClientSession {
   /** Records that the update of snapshot `seq`, with figures `base`, was sent. */
   markSent(seq: number, base: DeltaBase): void {
     this.lastSeq = seq;
-    this.nextSeq = seq + this.current.intervalMs / this.tickMs;
+    this.nextSeq = this.onPhase(seq + this.ticks);
     this.lastBase = base;
   }
 
@@ -144,6 +165,22 @@ export class ClientSession {
     this.mask = typesMask(filter.metricTypes);
     this.resetAt = nowMs;
     this.nextSeq = null;
+    this.setPhase();
+  }
+
+  private setPhase(): void {
+    this.ticks = this.current.intervalMs / this.tickMs;
+    this.phase = this.ticks > 1 && this.current.intervalMs <= PHASED_MS ? fnv1a(this.key) % this.ticks : null;
+  }
+
+  /**
+   * The first seq from `seq` on that falls on the phase: an update sent off
+   * it (a late first one, a skip while the socket was full, a new leader's
+   * seqs) puts the next back on it, never sooner than one interval.
+   */
+  private onPhase(seq: number): number {
+    if (this.phase === null) return seq;
+    return seq + ((((this.phase - seq) % this.ticks) + this.ticks) % this.ticks);
   }
 }
 

@@ -24,6 +24,14 @@ async function connect(): Promise<TestClient> {
   return c;
 }
 
+/** A counter of the gateway's /metrics. */
+async function counter(name: string): Promise<number> {
+  const text = await (await fetch(`${gw.http}/metrics`)).text();
+  const value = new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1];
+  if (value === undefined) throw new Error(`no ${name} in /metrics`);
+  return Number(value);
+}
+
 function tick(cellsAt: (n: number) => typeof CELLS = () => CELLS) {
   const t = startTicker(bus, cellsAt);
   tickers.push(t);
@@ -206,7 +214,8 @@ describe('metrics_update', () => {
     const opened = performance.now();
     const firstAfterConnect = await c.next('metrics_update', 3000);
     expect(firstAfterConnect.at - opened).toBeGreaterThanOrEqual(1000);
-    expect(firstAfterConnect.at - opened).toBeLessThan(1000 + 3 * TEST_TICK_MS + 200);
+    // Then the first snapshot on its view's phase: at most a tick short of another interval later.
+    expect(firstAfterConnect.at - opened).toBeLessThan(1000 + (1000 - TEST_TICK_MS) + 3 * TEST_TICK_MS + 200);
 
     const sent = performance.now();
     c.send({ type: 'subscribe', filters: { interval: 0.3 } });
@@ -218,6 +227,27 @@ describe('metrics_update', () => {
     const stamps = updates.map((u) => u.message.timestamp);
     expect(stamps[1]! - stamps[0]!).toBeCloseTo(0.3, 6);
     expect(stamps[2]! - stamps[1]!).toBeCloseTo(0.3, 6);
+  });
+
+  it('sends the clients of one view at one interval the same snapshots, whenever they subscribed, building it once an interval', async () => {
+    await setup();
+    tick();
+    const [a, b] = [await connect(), await connect()];
+    const filters = { endpoint: '/v1/chat/completions', interval: 3 * (TEST_TICK_MS / 1000) };
+    await a.request({ type: 'subscribe', filters }, 'subscribed');
+    // A tick and a half apart: on the clock's schedules alone they would be due on different snapshots.
+    await new Promise((resolve) => setTimeout(resolve, 1.5 * TEST_TICK_MS));
+    await b.request({ type: 'subscribe', filters }, 'subscribed');
+    const builds = await counter('pulse_gateway_view_builds_total');
+    const fromB: number[] = [];
+    for (let i = 0; i < 6; i++) fromB.push((await b.next('metrics_update')).message.timestamp);
+    const built = (await counter('pulse_gateway_view_builds_total')) - builds;
+    const fromA: number[] = [];
+    while ((fromA.at(-1) ?? 0) < fromB.at(-1)!) fromA.push((await a.next('metrics_update')).message.timestamp);
+    expect(fromA.slice(-6)).toEqual(fromB);
+    // Six intervals of three ticks: about six builds of the view (not twelve, one for each client's ticks).
+    expect(built).toBeGreaterThanOrEqual(5);
+    expect(built).toBeLessThanOrEqual(8);
   });
 
   it('sends byte-identical frames to clients with the same view', async () => {

@@ -192,6 +192,11 @@ export function createGateway({
       this.set(budget.slowed);
     },
   });
+  const viewBuilds = new Counter({
+    name: 'pulse_gateway_view_builds_total',
+    help: 'Views fanned out, the unfiltered one included: one per distinct view for each snapshot some of its clients are due for (a filtered one is built then).',
+    registers: [metrics.registry],
+  });
   const fanoutOptions = {
     budget,
     views,
@@ -204,7 +209,8 @@ export function createGateway({
   const update = (snapshot: InternalSnapshot): void => {
     if (closing) return;
     try {
-      fanout(snapshot, state.fullView(), streams.sessions, clock.nowMs(), fanoutOptions, (filter) => state.view(filter));
+      const result = fanout(snapshot, state.fullView(), streams.sessions, clock.nowMs(), fanoutOptions, (filter) => state.view(filter));
+      viewBuilds.inc(result.views);
     } catch (err) {
       // A snapshot that breaks the view builder must not take the gateway down with it.
       log.error({ err, epoch: snapshot.epoch, seq: snapshot.seq }, 'fan-out failed');

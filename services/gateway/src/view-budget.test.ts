@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { DeltaBase } from '@pulse/metrics';
+import { ClientSession } from './client-session.js';
 import { MAX_EVERY, ViewBudget } from './view-budget.js';
 
 /** How often each view is built over `ticks` snapshots, settling each tick with its cost. */
@@ -46,5 +48,27 @@ describe('ViewBudget', () => {
     run(budget, left, 200, 64);
     for (const v of left) expect(budget.everyOf(v.key)).toBe(1);
     expect(budget.slowed).toBe(0);
+  });
+
+  it.each([2, 4, 8])('builds a view slowed to one snapshot in %i on those its clients are due for: they get each build', (every) => {
+    const TICK = 500;
+    const base: DeltaBase = { totalRequestsPerSec: 0, totalTokensPerSec: 0, activeStreams: 0 };
+    // Views of different hashes, each alone on a budget that slows it to `every`; clients at two ticks (phased).
+    for (let i = 0; i < 8; i++) {
+      const s = new ClientSession({ bufferedAmount: 0, sendFrame: () => {} }, 'test', TICK, 0, base);
+      expect(s.subscribe({ endpoint: `/e${i}`, interval: 1 }, 0).ok).toBe(true);
+      const budget = new ViewBudget(50);
+      run(budget, [{ key: s.viewKey, ms: 40 * every, clients: 1 }], 40);
+      expect(budget.everyOf(s.viewKey)).toBe(every);
+      const sent: number[] = [];
+      for (let seq = 40; seq < 120; seq++) {
+        if (!s.isDue(seq, seq * TICK) || !budget.builds(s.viewKey, seq)) continue;
+        s.markSent(seq, base);
+        sent.push(seq);
+      }
+      // From the second on: the first, long overdue, may come off the phase.
+      const gaps = sent.slice(2).map((seq, j) => seq - sent[j + 1]!);
+      expect(new Set(gaps), s.viewKey).toEqual(new Set([every]));
+    }
   });
 });

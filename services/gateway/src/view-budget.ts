@@ -10,6 +10,7 @@
  * when there is room again they are sped back up, cheapest first. Views
  * shared by many clients cost little per client, so they stay on time.
  */
+import { fnv1a } from '@pulse/protocol';
 import { UNFILTERED_VIEW } from './client-session.js';
 
 /** The slowest cadence: a view is built at least every this many snapshots. */
@@ -24,7 +25,11 @@ interface Cadence {
   costMs: number;
   /** Built every this many snapshots: 1, 2, 4 or 8. */
   every: number;
-  /** Which snapshots of the period: views slowed alike do not all build on the same one. */
+  /**
+   * Which snapshots of the period: the view's hash, as its clients' phase
+   * (client-session.ts), so a slowed view is built on the snapshots its
+   * clients are due for; views slowed alike hash to different ones.
+   */
   readonly phase: number;
   clients: number;
   lastSeq: number;
@@ -38,14 +43,13 @@ export interface ViewCost {
 
 export class ViewBudget {
   private readonly views = new Map<string, Cadence>();
-  private nextPhase = 0;
 
   constructor(readonly budgetMs: number) {}
 
   /** Whether view `key` is built for snapshot `seq`. */
   builds(key: string, seq: number): boolean {
     const c = this.views.get(key);
-    return !c || c.every === 1 || (seq + c.phase) % c.every === 0;
+    return !c || c.every === 1 || (seq - c.phase) % c.every === 0;
   }
 
   /** Views on a slower cadence than every snapshot. */
@@ -70,7 +74,7 @@ export class ViewBudget {
         c.clients = clients;
         c.lastSeq = seq;
       } else {
-        this.views.set(key, { costMs: ms, every: 1, phase: this.nextPhase++ % MAX_EVERY, clients, lastSeq: seq });
+        this.views.set(key, { costMs: ms, every: 1, phase: fnv1a(key) % MAX_EVERY, clients, lastSeq: seq });
       }
     }
     for (const [key, c] of this.views) if (seq - c.lastSeq > FORGET_PERIODS * c.every) this.views.delete(key);
