@@ -73,7 +73,7 @@ describe.skipIf(unavailable !== null)(`Redis Cluster, PULSE_PARTITIONS=${PARTITI
     await sleep(3000);
     await producer.stop();
     const acknowledged = producer.acknowledged;
-    await client.waitFor(`completed_streams = ${acknowledged}`, (u) => completedStreams(u) === acknowledged, 30_000);
+    await client.waitFor(`completed_streams = ${acknowledged}`, (u) => completedStreams(u) === acknowledged, 30_000, (u) => ({ completed_streams: completedStreams(u), stale_partitions: u.stale }));
     await sleep(1500);
     const last = client.updates.at(-1)!;
     const gap = client.gaps(killedAt - 2000);

@@ -399,6 +399,8 @@ export interface Update {
   /** The message's `timestamp` (snapshot build time, s). */
   timestamp: number;
   data: any;
+  /** The message's `stale_partitions`, when it named any. */
+  stale?: number[];
 }
 
 export interface GapStats {
@@ -432,7 +434,7 @@ export class UpdateRecorder {
   get updates(): Update[] {
     return this.client.received
       .filter((r) => r.msg.type === 'metrics_update')
-      .map((r) => ({ at: r.at, timestamp: r.msg.timestamp as number, data: r.msg.data }));
+      .map((r) => ({ at: r.at, timestamp: r.msg.timestamp as number, data: r.msg.data, stale: r.msg.stale_partitions as number[] | undefined }));
   }
 
   /** Updates that arrived in [fromMs, toMs]. */
@@ -450,9 +452,19 @@ export class UpdateRecorder {
     return orderViolations(this.updates);
   }
 
-  /** Resolves with the first update (already received or next) matching `ok`. */
-  async waitFor(what: string, ok: (u: Update) => boolean, timeoutMs: number): Promise<Update> {
-    return until(what, () => this.updates.find(ok), timeoutMs, 20);
+  /**
+   * Resolves with the first update (already received or next) matching `ok`.
+   * A timeout says how many updates came and how old the last is — with
+   * `show`, what it held — so a failure in CI tells a miscount from silence.
+   */
+  async waitFor(what: string, ok: (u: Update) => boolean, timeoutMs: number, show?: (u: Update) => unknown): Promise<Update> {
+    try {
+      return await until(what, () => this.updates.find(ok), timeoutMs, 20);
+    } catch (err) {
+      const last = this.updates.at(-1);
+      const seen = last ? `the last of ${this.updates.length} updates came ${Date.now() - last.at} ms ago${show ? ` with ${JSON.stringify(show(last))}` : ''}` : 'no update came';
+      throw new Error(`${(err as Error).message}; ${seen}`, { cause: err });
+    }
   }
 
   close(): void {

@@ -7,6 +7,16 @@ import { checkEvent, type PulseEvent } from './events.js';
 
 export const ENTRY_FIELD = 'b';
 
+/**
+ * The id of the entry that was last in the stream when this one was
+ * appended ('0-0' in an empty stream), written beside the batch by the same
+ * script. A reader holding entry X that is next handed an entry whose
+ * predecessor is not X knows the stream lost entries under it: a promoted
+ * replica that never received the old primary's last writes, or a Redis
+ * restarted empty (docs/ARCHITECTURE.md, "When the log loses entries").
+ */
+export const PREV_FIELD = 'p';
+
 export function encodeBatch(events: readonly PulseEvent[]): string {
   return JSON.stringify(events);
 }

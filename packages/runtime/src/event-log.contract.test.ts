@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeBatch, pulseKeys, type PulseEvent } from '@pulse/protocol';
+import { decodeBatch, ENTRY_FIELD, PREV_FIELD, pulseKeys, type PulseEvent } from '@pulse/protocol';
 import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
 import { stopTopologies, TOPOLOGIES, topologyUrl } from '@pulse/test-support/redis-topologies';
 import type { EventLog, LogEntry } from './event-log.js';
@@ -47,7 +47,7 @@ function redisBackend(name: string, url: () => Promise<string>, read: () => Prom
       const reader = await read();
       const entries = async (): Promise<LogEntry[]> => {
         const raw = await reader.xrange(keys.events, '-', '+');
-        return raw.map(([id, fields]) => ({ id, events: decodeBatch(fields[1]).events }));
+        return raw.map(([id, fields]) => ({ id, events: decodeBatch(fields[fields.indexOf(ENTRY_FIELD) + 1]).events, prev: fields[fields.indexOf(PREV_FIELD) + 1] }));
       };
       return { log, entries };
     },
@@ -104,6 +104,15 @@ describe.each(backends)('EventLog contract: $name', ({ make }) => {
     const stored = await entries();
     expect(stored.map((e) => e.id)).toEqual(ids);
     expect(stored.map((e) => e.events)).toEqual(batches);
+  });
+
+  // What lets a reader see the log rolled back under it (a failover to a replica that missed the last writes).
+  it('names in each entry the entry that was last before it', async () => {
+    const { log, entries } = await open();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await log.append([gauge(i)])).id!);
+    const stored = await entries();
+    expect(stored.map((e) => e.prev)).toEqual(['0-0', ...ids.slice(0, -1)]);
   });
 
   it('answers a replayed idempotency key with the first reply and appends nothing', async () => {

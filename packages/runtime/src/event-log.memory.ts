@@ -29,7 +29,7 @@ export class MemoryEventLog implements EventLog {
     let id: string | null = null;
     if (events.length > 0) {
       id = this.nextId(now);
-      this.entries.push({ id, events: [...events] });
+      this.entries.push({ id, events: [...events], prev: this.entries.at(-1)?.id ?? '0-0' });
       this.trim(now);
     }
     if (idempotency) {

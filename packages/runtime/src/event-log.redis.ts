@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ReplyError } from 'ioredis';
-import { encodeBatch, ENTRY_FIELD, ErrorCode, partitionKeys, PulseError, type PulseEvent, type PulseKeys } from '@pulse/protocol';
+import { encodeBatch, ENTRY_FIELD, ErrorCode, partitionKeys, PREV_FIELD, PulseError, type PulseEvent, type PulseKeys } from '@pulse/protocol';
 import { eventRetentionMs, type AppendResult, type EventLog, type StoredReply } from './event-log.js';
 import { PartitionedEventLog } from './event-log.partitioned.js';
 import type { Logger } from './logger.js';
@@ -18,6 +18,7 @@ import { closeRedis, connectRedis, failsFast, type RedisConnection } from './red
 // TIME before a write is fine since Redis 5 (effects replication), and keeps
 // the trim horizon on one clock however skewed the ingest nodes are.
 // MINID with `~` trims whole stream nodes only: cheap, and never too much.
+// Each entry names its predecessor (PREV_FIELD), so readers see a rolled-back log.
 const APPEND_LUA = `
 if KEYS[2] then
   local seen = redis.call('GET', KEYS[2])
@@ -34,7 +35,9 @@ if ARGV[2] ~= '' then
   local t = redis.call('TIME')
   local minid = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[3])
   if minid < 0 then minid = 0 end
-  id = redis.call('XADD', KEYS[1], 'MINID', '~', string.format('%d', minid), '*', ARGV[1], ARGV[2])
+  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+  local prev = last and last[1] or '0-0'
+  id = redis.call('XADD', KEYS[1], 'MINID', '~', string.format('%d', minid), '*', ARGV[1], ARGV[2], '${PREV_FIELD}', prev)
 end
 if KEYS[2] then
   redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5])

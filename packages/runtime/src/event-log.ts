@@ -23,6 +23,8 @@ export function eventRetentionMs(windowSeconds: number): number {
 export interface LogEntry {
   readonly id: string;
   readonly events: readonly PulseEvent[];
+  /** The entry before it in the stream when it was appended (PREV_FIELD); absent where the log does not record it. */
+  readonly prev?: string;
 }
 
 /** The reply ingest stores for an `Idempotency-Key`, replayed verbatim on a retry. */

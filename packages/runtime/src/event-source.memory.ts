@@ -76,6 +76,10 @@ export class MemoryEventSource implements EventSource {
     return entries;
   }
 
+  async has(id: string): Promise<boolean> {
+    return this.log.entry(id) !== undefined;
+  }
+
   takeOver(): void {
     this.reclaimEverything = true;
     this.reclaimFrom = '0-0';

@@ -3,7 +3,7 @@
  * `blocking` for XREAD / XREADGROUP BLOCK (patient, holds its socket while it
  * waits), `commands` for everything else that must fail fast (commit, meta).
  */
-import { decodeBatch, ENTRY_FIELD, type PulseKeys } from '@pulse/protocol';
+import { decodeBatch, ENTRY_FIELD, PREV_FIELD, type PulseKeys } from '@pulse/protocol';
 import type { LogEntry } from './event-log.js';
 import { idMs, type EventSource, type Fence } from './event-source.js';
 import { closeRedis, type RedisConnection } from './redis.js';
@@ -112,6 +112,10 @@ export class RedisEventSource implements EventSource {
     return this.decode(streamEntries(reply));
   }
 
+  async has(id: string): Promise<boolean> {
+    return (await this.commands.xrange(this.opts.keys.events, id, id)).length > 0;
+  }
+
   takeOver(): void {
     this.reclaimEverything = true;
     this.reclaimFrom = '0-0';
@@ -212,10 +216,14 @@ export class RedisEventSource implements EventSource {
       if (!entry) continue; // trimmed away while pending
       const [id, fields] = entry;
       let value: string | undefined;
-      for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === ENTRY_FIELD) value = fields[i + 1];
+      let prev: string | undefined;
+      for (let i = 0; i + 1 < fields.length; i += 2) {
+        if (fields[i] === ENTRY_FIELD) value = fields[i + 1];
+        else if (fields[i] === PREV_FIELD) prev = fields[i + 1];
+      }
       const batch = decodeBatch(value);
       this.dropped += batch.dropped;
-      out.push({ id, events: batch.events });
+      out.push(prev === undefined ? { id, events: batch.events } : { id, events: batch.events, prev });
     }
     return out;
   }

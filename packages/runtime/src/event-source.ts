@@ -33,6 +33,8 @@ export interface EventSource {
    * (0: answer at once).
    */
   claim(count: number, blockMs: number): Promise<LogEntry[]>;
+  /** Whether the entry `id` is in the log now, as its primary holds it. */
+  has(id: string): Promise<boolean>;
   /** Called on becoming the leader: the next claims take over every pending entry, however fresh. */
   takeOver(): void;
   /**

@@ -179,6 +179,7 @@ export class Aggregator {
     if (this.current() !== 'standby' || this.window !== window) return false; // rebuilt or taken over meanwhile
     this.noteRead(entries);
     for (const entry of entries) {
+      if (!ledger.continues(entry)) return this.rolledBack(`entry ${entry.id} follows ${entry.prev}, not ${ledger.position}`);
       ledger.tail(entry, window);
       this.noteApplied(entry);
     }
@@ -192,6 +193,8 @@ export class Aggregator {
     const started = this.now();
     // Catch the tail up to the end of the log: that position is the watermark.
     while ((await this.follow(0)) && this.current() === 'standby');
+    if (this.current() !== 'standby') return;
+    if (ledger.positionIsEntry && !(await this.deps.source.has(ledger.position))) return void this.rolledBack(`entry ${ledger.position} is gone`);
     if (this.current() !== 'standby') return;
     const bad = window.totals.load(await this.deps.source.loadTotals());
     if (bad > 0) this.log.warn({ fields: bad }, 'ignored unreadable totals fields');
@@ -240,6 +243,19 @@ export class Aggregator {
     this.state = 'stepping-down';
     this.fence = null;
     this.deps.alerts?.stoodDown();
+  }
+
+  /**
+   * The log no longer holds what the window was read from (takeover.ts): a
+   * promoted replica that missed the old primary's last writes, or a Redis
+   * restarted empty. Counting on from here would count those writes' retries
+   * twice, so the window is rebuilt from the log as it is. Returns false (no
+   * full read) for `follow`.
+   */
+  private rolledBack(what: string): false {
+    this.log.warn({ what }, 'the event log lost entries this window holds (failover or restart): rebuilding the window');
+    this.restart();
+    return false;
   }
 
   /** standby → starting: the log failed under the window; rebuild it. */

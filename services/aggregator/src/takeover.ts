@@ -18,6 +18,13 @@
  * Recording hints rather than each entry's totals keeps a standby's memory
  * flat: a cell's totals are some 90 fields (the cumulative export slots
  * among them), and a map of them per entry measured ~650 bytes an entry.
+ *
+ * All of this holds only while the window was read from the log as it is.
+ * A failover to a replica that missed the old primary's last writes rolls
+ * the log back under the window, and the retries of those writes would be
+ * counted twice. So the tail checks that each entry's predecessor is the
+ * entry it read last (`continues`), and a takeover that the watermark is
+ * still in the log: together, the window is a prefix of the log it leads on.
  */
 import type { MetricsWindow } from '@pulse/metrics';
 import type { PulseEvent } from '@pulse/protocol';
@@ -29,6 +36,8 @@ export const MAX_RECORDED = 1_000_000;
 export class TakeoverLedger {
   /** Last entry the tail applied; once taken over, the watermark P. */
   private tailId: string;
+  /** False while `tailId` is the horizon the tail started from, not an entry read. */
+  private tailIsEntry = false;
   /** By entry id, oldest first: the indices of its ends that were streams by their start's word only. */
   private readonly recorded = new Map<string, number[]>();
 
@@ -40,6 +49,22 @@ export class TakeoverLedger {
   /** Where the tail reads on from; the watermark once taken over. */
   get position(): string {
     return this.tailId;
+  }
+
+  /** Whether the tail has applied an entry (`position` is one) rather than only starting at the horizon. */
+  get positionIsEntry(): boolean {
+    return this.tailIsEntry;
+  }
+
+  /**
+   * Whether `entry`, next from the tail, continues the log the window was read
+   * from: its predecessor is the last entry read — or, from the horizon, an
+   * entry before it. An entry that does not say (a log without PREV_FIELD) is
+   * taken as continuing.
+   */
+  continues(entry: LogEntry): boolean {
+    if (entry.prev === undefined) return true;
+    return this.tailIsEntry ? entry.prev === this.tailId : compareIds(entry.prev, this.tailId) <= 0;
   }
 
   /** Entries with hints recorded. */
@@ -57,6 +82,7 @@ export class TakeoverLedger {
     });
     if (inferred) this.recorded.set(entry.id, inferred);
     this.tailId = entry.id;
+    this.tailIsEntry = true;
   }
 
   /**
