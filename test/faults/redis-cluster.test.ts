@@ -12,7 +12,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { RedisClusterSet, clusterUnavailable } from '@pulse/test-support/redis-topologies';
-import { completedStreams, kill9, postEvents, requests, sleep, spawnService, until, UpdateRecorder } from './support.js';
+import { completedStreams, getJson, kill9, postEvents, requests, sleep, spawnService, until, UpdateRecorder } from './support.js';
 import { describeRefusals, IdempotentProducer, TopologyServices } from './topology-support.js';
 
 const MAX_GAP_MS = 5000;
@@ -32,8 +32,11 @@ describe.skipIf(unavailable !== null)('Redis Cluster: the acceptance path, and a
     await pulse.start({ ingest: 2, aggregators: 2, gateways: 1 });
     client = await UpdateRecorder.connect(pulse.wsUrl(), { interval: 0.5 });
   }, 60_000);
-  afterEach((ctx) => {
-    if (ctx.task.result?.state === 'fail') console.log(pulse?.logTail());
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state !== 'fail') return;
+    console.log(pulse?.logTail());
+    // What each aggregator's loop was doing: a read that never returns shows as an appliedId that stopped.
+    for (const a of pulse?.aggregators ?? []) console.log(`status :${a.port}`, JSON.stringify(await getJson(`${a.url}/status`, 1000).then((r) => r.body, (err: unknown) => String(err))));
   });
   afterAll(async () => {
     client?.close();
@@ -106,5 +109,64 @@ describe.skipIf(unavailable !== null)('Redis Cluster: the acceptance path, and a
     expect(stats.slowestRefusalMs).toBeLessThan(2000);
     expect(completedStreams(last)).toBe(acknowledged);
     expect((await pulse.roles()).filter((r) => r === 'leader')).toHaveLength(1);
+  });
+
+  // What a primary's death can lose, and the case a window could count twice (docs/ARCHITECTURE.md, "When the
+  // log loses entries"): an append its replica never got is answered 503 but read by the aggregators; the
+  // primary dies, and the leading aggregator with it (one machine lost), so the standby that read the append
+  // leads next; the promoted replica lacks the append; the producer's retry appends it there.
+  it('a write its replica never got: answered 503, read by the aggregators, lost with its primary and the leader, retried — counted once', { timeout: 90_000 }, async () => {
+    const slotKey = `{${pulse.prefix}}:events`;
+    await counted(acknowledged, 15_000);
+    const leader = await pulse.leader();
+    const primary = await set.primaryFor(slotKey);
+    const replica = await set.replicaOf(primary);
+    const batch = requests(5, { tag: 'lost', endpoint: '/v1/lost' });
+    const key = randomUUID();
+    // Frozen, and its link closed: a frozen replica's kernel would still take the write off the wire.
+    replica.pause();
+    try {
+      await set.cutReplicas(primary);
+      const refused = await postEvents(pulse.ingest[0]!.url, batch.events, { 'idempotency-key': key }, 5000);
+      expect(refused.status).toBe(503);
+      await client.waitFor(`completed_streams = ${acknowledged + 5}: the refused append, read`, (u) => completedStreams(u) === acknowledged + 5, 10_000);
+      await Promise.all([primary.kill(), kill9(leader)]);
+    } finally {
+      replica.resume();
+    }
+    const killedAt = Date.now();
+    const promoted = await set.untilPromoted(slotKey, primary);
+    const promotedAt = Date.now();
+    await primary.start();
+    await set.untilHealthy();
+    const retried = await until(
+      'the retry answered 202',
+      async () => {
+        const res = await postEvents(pulse.ingest[0]!.url, batch.events, { 'idempotency-key': key }, 3000);
+        return res.status === 202 ? res : undefined;
+      },
+      30_000,
+      200,
+    );
+    expect(retried.headers.get('idempotent-replayed')).toBeNull(); // appended anew: the promoted replica never had it
+    // The same five requests on another endpoint, once: the window must hold as many of each. The totals
+    // (completed_streams) cannot show a window that counted the lost append beside its retry.
+    const control = requests(5, { tag: 'control', endpoint: '/v1/control' });
+    expect((await postEvents(pulse.ingest[0]!.url, control.events)).status).toBe(202);
+    acknowledged += 10;
+    await counted(acknowledged, 20_000);
+    await sleep(3000);
+    const last = client.updates.at(-1)!;
+    const rates = last.data.throughput.requests_per_sec as Record<string, number>;
+    expect(rates['/v1/control']).toBeGreaterThan(0);
+    expect(rates['/v1/lost']).toBe(rates['/v1/control']);
+    console.log(
+      `[cluster] a write the replica never got: refused 503 and counted from the old primary; the primary and the leading aggregator killed; :${promoted.port} promoted ` +
+        `${promotedAt - killedAt} ms after the kill without it; the retry appended it there; counted ${completedStreams(last)} of ${acknowledged} acknowledged; ` +
+        `requests/s of the lost-and-retried endpoint ${rates['/v1/lost']} vs the control's ${rates['/v1/control']}`,
+    );
+    expect(completedStreams(last)).toBe(acknowledged);
+    pulse.aggregators.push(await spawnService('aggregator', pulse.env(), 30_000));
+    await until('every service ready', () => pulse.allReady(), 20_000, 200);
   });
 });

@@ -91,12 +91,22 @@ export class RedisNodeProcess {
     process.off('exit', this.killOnExit);
   }
 
+  /** SIGSTOP: alive to the kernel (its sockets still take data), deaf to everyone. `resume` undoes it. */
+  pause(): void {
+    if (this.running) this.child!.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    if (this.running) this.child!.kill('SIGCONT');
+  }
+
   log(): string {
     return this.output;
   }
 
   private readonly killOnExit = () => {
     try {
+      this.child?.kill('SIGCONT');
       this.child?.kill('SIGKILL');
     } catch {
       // gone
@@ -352,6 +362,30 @@ export class RedisClusterSet {
       const node = this.nodes.find((n) => n.port === Number(range?.[2][1]));
       if (!node) throw new Error(`no primary for slot ${slot}`);
       return node;
+    } finally {
+      c.disconnect();
+    }
+  }
+
+  /** The node replicating `primary` now (its first replica, by its INFO replication). */
+  async replicaOf(primary: RedisNodeProcess): Promise<RedisNodeProcess> {
+    const c = client(primary.port);
+    try {
+      const info = (await c.call('INFO', 'replication')) as string;
+      const port = Number(/^slave0:.*port=(\d+)/m.exec(info)?.[1]);
+      const node = this.nodes.find((n) => n.port === port);
+      if (!node) throw new Error(`:${primary.port} has no replica:\n${info}`);
+      return node;
+    } finally {
+      c.disconnect();
+    }
+  }
+
+  /** Closes `primary`'s replication links (CLIENT KILL TYPE replica): what it writes next reaches no replica until one reconnects. */
+  async cutReplicas(primary: RedisNodeProcess): Promise<void> {
+    const c = client(primary.port);
+    try {
+      await c.call('CLIENT', 'KILL', 'TYPE', 'replica');
     } finally {
       c.disconnect();
     }

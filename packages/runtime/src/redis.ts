@@ -38,9 +38,21 @@ export function reconnectDelay(attempt: number): number {
 /** The producer's bound on one command: with the WAIT inside it, an ingest reply still comes within 2 s. */
 export const PRODUCER_COMMAND_TIMEOUT_MS = 1500;
 
+/**
+ * The consumer's blocking reads (XREAD / XREADGROUP … BLOCK, BullMQ's) answer
+ * empty, client-side, once they are this long past their own BLOCK
+ * (`blockingTimeoutGrace`), or after `blockingTimeout` for one queued offline
+ * or without a BLOCK. Without it a read queued on a Cluster node that died
+ * waited forever: the pool drops the node while it is reconnecting, and its
+ * queue is never flushed. That froze a standby's read loop, so it held the
+ * lease it won and never led (test/faults/redis-cluster.test.ts, "a write its
+ * replica never got": no snapshot for 20 s in 2 of 9 runs under load).
+ */
+const CONSUMER_BLOCKING = { blockingTimeout: 5000, blockingTimeoutGrace: 2000 };
+
 const ROLE_OPTIONS: Record<RedisRole, RedisOptions> = {
   producer: { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: PRODUCER_COMMAND_TIMEOUT_MS, connectTimeout: 1500 },
-  consumer: { enableOfflineQueue: true, maxRetriesPerRequest: null, connectTimeout: 3000 },
+  consumer: { enableOfflineQueue: true, maxRetriesPerRequest: null, connectTimeout: 3000, ...CONSUMER_BLOCKING },
   subscriber: { enableOfflineQueue: true, maxRetriesPerRequest: null, connectTimeout: 3000 },
 };
 
