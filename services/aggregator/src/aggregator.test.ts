@@ -134,6 +134,8 @@ describe('aggregator', () => {
         await new Promise((r) => setTimeout(r, 50));
       }
       const last = await until(agg, (s) => responses(s) === 30);
+      // Enough broadcasts to span several stored keyframes, however many ticks a loaded machine skipped meanwhile.
+      await expect.poll(() => kinds.length, { timeout: 10_000 }).toBeGreaterThan(15);
       running.splice(running.indexOf(agg), 1);
       await agg.close();
       await expect.poll(() => followed.snapshot?.seq).toBeGreaterThanOrEqual(last.seq);

@@ -277,6 +277,9 @@ export class Aggregator {
     if (!fence) return this.standBy('lease held by another replica', tickMs);
     if (this.current() === 'leading' && fence.epoch !== this.fence?.epoch) this.stepDown('lease epoch changed');
     if (this.current() === 'standby') await this.askToTakeOver(fence, this.deps.settings.tickMs / 2);
+    // Leading but still counting what the old leader left unacknowledged (takeOver's claims, a tick at most):
+    // publish after them, or the first snapshot's totals would trail its window.
+    if (this.current() === 'leading' && this.won) await this.won.settled;
     if (this.current() === 'leading') await this.publish(tickMs);
     else this.expire(tickMs);
   }
