@@ -119,8 +119,14 @@ export function nodesDir(name: string): string {
   return mkdtempSync(join(tmpdir(), `pulse-${name}-`));
 }
 
-function client(port: number): Redis {
-  return new Redis({ host: '127.0.0.1', port, lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => 200 });
+/** `ask` of a short-lived client on `port`, disconnected whatever the answer. */
+async function asking<T>(port: number, ask: (c: Redis) => Promise<T>): Promise<T> {
+  const c = new Redis({ host: '127.0.0.1', port, lazyConnect: false, maxRetriesPerRequest: 1, retryStrategy: () => 200 });
+  try {
+    return await ask(c);
+  } finally {
+    c.disconnect();
+  }
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
@@ -210,14 +216,11 @@ export class SentinelSet {
 
   async primaryPort(): Promise<number> {
     for (const s of this.sentinels.filter((x) => x.running)) {
-      const c = client(s.port);
       try {
-        const [, port] = (await c.call('SENTINEL', 'get-master-addr-by-name', SENTINEL_MASTER)) as [string, string];
+        const [, port] = (await asking(s.port, (c) => c.call('SENTINEL', 'get-master-addr-by-name', SENTINEL_MASTER))) as [string, string];
         return Number(port);
       } catch {
         // next sentinel
-      } finally {
-        c.disconnect();
       }
     }
     throw new Error('no sentinel answers');
@@ -230,13 +233,8 @@ export class SentinelSet {
       async () => {
         const port = await this.primaryPort();
         if (port === oldPort) return undefined;
-        const c = client(port);
-        try {
-          const role = (await c.call('ROLE')) as [string];
-          return role[0] === 'master' ? port : undefined;
-        } finally {
-          c.disconnect();
-        }
+        const role = (await asking(port, (c) => c.call('ROLE'))) as [string];
+        return role[0] === 'master' ? port : undefined;
       },
       timeoutMs,
     );
@@ -248,13 +246,8 @@ export class SentinelSet {
     await until(
       `:${port} to be a connected replica`,
       async () => {
-        const c = client(port);
-        try {
-          info = await c.info('replication');
-          return /role:slave/.test(info) && /master_link_status:up/.test(info);
-        } finally {
-          c.disconnect();
-        }
+        info = await asking(port, (c) => c.info('replication'));
+        return /role:slave/.test(info) && /master_link_status:up/.test(info);
       },
       timeoutMs,
     ).catch(async (err: Error) => {
@@ -265,38 +258,25 @@ export class SentinelSet {
   }
 
   private async sentinelView(port: number): Promise<string> {
-    const c = client(port);
     try {
-      return `:${port} ${JSON.stringify(await c.call('SENTINEL', 'REPLICAS', SENTINEL_MASTER))}`;
+      return `:${port} ${JSON.stringify(await asking(port, (c) => c.call('SENTINEL', 'REPLICAS', SENTINEL_MASTER)))}`;
     } catch (err) {
       return `:${port} ${String(err)}`;
-    } finally {
-      c.disconnect();
     }
   }
 
   private async untilReplicated(): Promise<void> {
     await until('the replica to sync', async () => {
-      const c = client(this.nodes[1]!.port);
-      try {
-        return /master_link_status:up/.test(await c.info('replication'));
-      } finally {
-        c.disconnect();
-      }
+      return /master_link_status:up/.test(await asking(this.nodes[1]!.port, (c) => c.info('replication')));
     }, READY_TIMEOUT_MS);
   }
 
   private async untilSentinelsAgree(port: number): Promise<void> {
     await until('every sentinel to know the primary, the replica and the others', async () => {
       for (const s of this.sentinels) {
-        const c = client(s.port);
-        try {
-          const master = (await c.call('SENTINEL', 'master', SENTINEL_MASTER)) as string[];
-          const field = (name: string) => master[master.indexOf(name) + 1];
-          if (Number(field('port')) !== port || Number(field('num-slaves')) < 1 || Number(field('num-other-sentinels')) < 2) return false;
-        } finally {
-          c.disconnect();
-        }
+        const master = (await asking(s.port, (c) => c.call('SENTINEL', 'master', SENTINEL_MASTER))) as string[];
+        const field = (name: string) => master[master.indexOf(name) + 1];
+        if (Number(field('port')) !== port || Number(field('num-slaves')) < 1 || Number(field('num-other-sentinels')) < 2) return false;
       }
       return true;
     }, 20_000);
@@ -354,41 +334,28 @@ export class RedisClusterSet {
   /** The node that is primary for `key`'s slot now, asked of any live node. */
   async primaryFor(key: string): Promise<RedisNodeProcess> {
     const live = this.nodes.find((n) => n.running)!;
-    const c = client(live.port);
-    try {
-      const slot = Number(await c.call('CLUSTER', 'KEYSLOT', key));
-      const ranges = (await c.call('CLUSTER', 'SLOTS')) as [number, number, [string, number, ...unknown[]], ...unknown[]][];
-      const range = ranges.find(([from, to]) => slot >= from && slot <= to);
-      const node = this.nodes.find((n) => n.port === Number(range?.[2][1]));
-      if (!node) throw new Error(`no primary for slot ${slot}`);
-      return node;
-    } finally {
-      c.disconnect();
-    }
+    const [slot, ranges] = await asking(live.port, async (c) => [
+      Number(await c.call('CLUSTER', 'KEYSLOT', key)),
+      (await c.call('CLUSTER', 'SLOTS')) as [number, number, [string, number, ...unknown[]], ...unknown[]][],
+    ] as const);
+    const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+    const node = this.nodes.find((n) => n.port === Number(range?.[2][1]));
+    if (!node) throw new Error(`no primary for slot ${slot}`);
+    return node;
   }
 
   /** The node replicating `primary` now (its first replica, by its INFO replication). */
   async replicaOf(primary: RedisNodeProcess): Promise<RedisNodeProcess> {
-    const c = client(primary.port);
-    try {
-      const info = (await c.call('INFO', 'replication')) as string;
-      const port = Number(/^slave0:.*port=(\d+)/m.exec(info)?.[1]);
-      const node = this.nodes.find((n) => n.port === port);
-      if (!node) throw new Error(`:${primary.port} has no replica:\n${info}`);
-      return node;
-    } finally {
-      c.disconnect();
-    }
+    const info = await asking(primary.port, (c) => c.info('replication'));
+    const port = Number(/^slave0:.*port=(\d+)/m.exec(info)?.[1]);
+    const node = this.nodes.find((n) => n.port === port);
+    if (!node) throw new Error(`:${primary.port} has no replica:\n${info}`);
+    return node;
   }
 
   /** Closes `primary`'s replication links (CLIENT KILL TYPE replica): what it writes next reaches no replica until one reconnects. */
   async cutReplicas(primary: RedisNodeProcess): Promise<void> {
-    const c = client(primary.port);
-    try {
-      await c.call('CLIENT', 'KILL', 'TYPE', 'replica');
-    } finally {
-      c.disconnect();
-    }
+    await asking(primary.port, (c) => c.call('CLIENT', 'KILL', 'TYPE', 'replica'));
   }
 
   /** Waits until `key`'s slot has a primary other than `old` that accepts it, and the cluster says ok. */
@@ -411,12 +378,7 @@ export class RedisClusterSet {
   }
 
   private async stateOk(port: number): Promise<boolean> {
-    const c = client(port);
-    try {
-      return /cluster_state:ok/.test((await c.call('CLUSTER', 'INFO')) as string);
-    } finally {
-      c.disconnect();
-    }
+    return /cluster_state:ok/.test((await asking(port, (c) => c.call('CLUSTER', 'INFO'))) as string);
   }
 
   async stop(): Promise<void> {

@@ -46,7 +46,7 @@ export const PRODUCER_COMMAND_TIMEOUT_MS = 1500;
  * waited forever: the pool drops the node while it is reconnecting, and its
  * queue is never flushed. That froze a standby's read loop, so it held the
  * lease it won and never led (test/faults/redis-cluster.test.ts, "a write its
- * replica never got": no snapshot for 20 s in 2 of 9 runs under load).
+ * replica never got": no snapshot for 20 s in 2 of 13 runs under load).
  */
 const CONSUMER_BLOCKING = { blockingTimeout: 5000, blockingTimeoutGrace: 2000 };
 

@@ -18,7 +18,7 @@ import {
 } from '@pulse/runtime';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRedis, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
-import { createAggregator, type Aggregator, type AggregatorStatus } from './aggregator.js';
+import { createAggregator, type Aggregator } from './aggregator.js';
 
 const TICK = 100;
 let redis: TestRedis;
@@ -83,17 +83,6 @@ async function until(agg: Aggregator, ok: (s: InternalSnapshot) => boolean, ms =
 }
 
 const responses = (s: InternalSnapshot) => s.cells.reduce((n, c) => n + c.responses, 0);
-
-/** Polls `agg`'s status until `ok`. */
-async function untilStatus(agg: Aggregator, ok: (s: AggregatorStatus) => boolean, ms = 5000): Promise<AggregatorStatus> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const status = agg.status();
-    if (ok(status)) return status;
-    if (Date.now() > deadline) throw new Error(`status never matched: ${JSON.stringify(status)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('aggregator', () => {
   it('publishes snapshots with the figures of the events in the stream, and stores the latest', async () => {
@@ -209,17 +198,17 @@ describe('aggregator', () => {
   // A failover to a replica that missed the old primary's last writes, played on one Redis: XDEL takes those
   // entries out of the stream, as the promoted replica never had them, and their producers retry (takeover.ts).
   describe('when the log loses entries the window was read from', () => {
-    async function standbyThatRead(keys: PulseKeys, leaseMs: number): Promise<{ b: Aggregator; log: RedisEventLog; admin: RedisConnection; ids: string[] }> {
+    async function standbyThatRead(keys: PulseKeys, leaseMs: number): Promise<{ b: Aggregator; log: RedisEventLog }> {
       const admin = await connection('producer');
       await admin.set(keys.leaderLease, 'ghost|1', 'PX', leaseMs); // a leader that died with the old primary
       const log = await eventLog(keys);
       const b = await replica(keys, 'b');
       const ids: string[] = [];
       for (let i = 0; i < 10; i++) ids.push((await log.append(request(i, { stream: true }))).id!);
-      await untilStatus(b, (s) => s.appliedId === ids[9]);
+      await expect.poll(() => b.status().appliedId, { timeout: 5000 }).toBe(ids[9]);
       expect(b.status()).toMatchObject({ role: 'standby', eventsApplied: 20 });
       await admin.xdel(keys.events, ...ids.slice(7));
-      return { b, log, admin, ids };
+      return { b, log };
     }
 
     it('a standby handed an entry that does not follow the last it read rebuilds its window: lost writes retried count once', async () => {
@@ -227,8 +216,8 @@ describe('aggregator', () => {
       const { b, log } = await standbyThatRead(keys, 60_000);
       const retried: string[] = [];
       for (let i = 7; i < 10; i++) retried.push((await log.append(request(i, { stream: true }))).id!);
-      const status = await untilStatus(b, (s) => s.appliedId === retried[2] && s.state === 'standby');
-      expect(status.eventsApplied).toBe(20); // 7 kept + 3 retried, not 10 + 3
+      await expect.poll(() => [b.status().appliedId, b.status().state], { timeout: 5000 }).toEqual([retried[2], 'standby']);
+      expect(b.status().eventsApplied).toBe(20); // 7 kept + 3 retried, not 10 + 3
     });
 
     it('a standby taking over checks its last entry is still in the log, so it never leads on entries the log lost', async () => {
