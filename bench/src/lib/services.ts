@@ -57,7 +57,8 @@ export class ServiceProcess {
   /**
    * `env` adds to (and overrides) the bench defaults: REDIS_URL must be in it.
    * From the bench's own environment: BENCH_PROFILE=<dir> makes each service
-   * write a V8 CPU profile to <dir>/<name>/ when it exits; BENCH_NODE_ARGS
+   * write a V8 CPU profile to <dir>/<name>/ when it exits (only those named in
+   * BENCH_PROFILE_SERVICES, when set); BENCH_NODE_ARGS
    * adds node flags (e.g. `--heapsnapshot-signal=SIGUSR2`). `execArgv`
    * undefined keeps those defaults when passing `options`.
    */
@@ -113,6 +114,10 @@ export class ServiceProcess {
 /** The node flags BENCH_PROFILE and BENCH_NODE_ARGS ask for (see `start`), for a process named `name`. */
 export function diagnosticArgs(name: string): string[] {
   const dir = process.env.BENCH_PROFILE;
+  // BENCH_PROFILE_SERVICES (comma separated) profiles only those: a profiler slows a busy aggregator
+  // enough to lose its 1.5 s lease on two cores, and the gateway's profile is then of a stream of keyframes.
+  const only = process.env.BENCH_PROFILE_SERVICES?.split(',');
+  const profiled = dir !== undefined && (only === undefined || only.includes(name));
   const extra = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  return [...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}/${name}`] : []), ...extra];
+  return [...(profiled ? ['--cpu-prof', `--cpu-prof-dir=${dir}/${name}`] : []), ...extra];
 }
