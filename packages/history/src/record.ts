@@ -195,32 +195,56 @@ export function isRollup(c: { node: string; model: string }): boolean {
  * with `rollup`, of its rollups (cells already rolled up keep their labels).
  */
 export function sumRecords(records: readonly HistoryRecord[], startMs: number, endMs: number, stepMs: number, epoch: number, rollup = false): HistoryRecord {
-  const cells = new Map<string, CellSum>();
-  const into = (node: string, endpoint: string, model: string, c: CellData, at: number) => {
-    const key = `${node}\u0000${endpoint}\u0000${model}`;
-    let sum = cells.get(key);
-    if (!sum) cells.set(key, (sum = new CellSum(node, endpoint, model)));
-    sum.add(c, at);
-  };
-  let newest: HistoryRecord | null = null;
-  for (const r of records) {
-    if (!newest || r.builtAt >= newest.builtAt) newest = r;
+  const sum = new RecordSum(rollup);
+  for (const r of records) sum.add(r);
+  return sum.record(startMs, endMs, stepMs, epoch);
+}
+
+/**
+ * A sum of records built one record at a time, in any order: the recorder
+ * adds each finer record to its coarse bucket as it is written, so closing a
+ * bucket costs one pass over its cells, not a pass over every record in it
+ * (at a fleet's 6,400 cells, summing a minute's twelve records at once was a
+ * ~0.3 s stretch of the aggregator's event loop; with the cores busy, longer
+ * than its lease).
+ */
+export class RecordSum {
+  private readonly cells = new Map<string, CellSum>();
+  /** What the newest record added says of the whole bucket (null before any). */
+  private newest: Pick<HistoryRecord, 'builtAt' | 'coveredSeconds' | 'slos' | 'nodes'> | null = null;
+
+  constructor(private readonly rollup = false) {}
+
+  add(r: HistoryRecord): void {
+    if (!this.newest || r.builtAt >= this.newest.builtAt) this.newest = { builtAt: r.builtAt, coveredSeconds: r.coveredSeconds, slos: r.slos, nodes: r.nodes };
     for (const c of r.cells) {
-      if (rollup && !isRollup(c)) {
-        into(ALL, c.endpoint, c.model, c, r.builtAt);
-        into(c.node, c.endpoint, ALL, c, r.builtAt);
-      } else into(c.node, c.endpoint, c.model, c, r.builtAt);
+      if (this.rollup && !isRollup(c)) {
+        this.into(ALL, c.endpoint, c.model, c, r.builtAt);
+        this.into(c.node, c.endpoint, ALL, c, r.builtAt);
+      } else this.into(c.node, c.endpoint, c.model, c, r.builtAt);
     }
   }
-  const endAt = newest?.builtAt ?? endMs / 1000;
-  return {
-    epoch,
-    seq: Math.floor(startMs / stepMs),
-    builtAt: endMs / 1000,
-    coveredSeconds: newest?.coveredSeconds ?? 0,
-    stats: { eventsApplied: 0, eventsDropped: 0, labelsFolded: 0 },
-    slos: newest?.slos ?? [],
-    nodes: (newest?.nodes ?? []).map((n): NodeData => ({ ...n })),
-    cells: [...cells.values()].map((s) => s.data(endAt)),
-  };
+
+  private into(node: string, endpoint: string, model: string, c: CellData, at: number): void {
+    const key = `${node}\u0000${endpoint}\u0000${model}`;
+    let sum = this.cells.get(key);
+    if (!sum) this.cells.set(key, (sum = new CellSum(node, endpoint, model)));
+    sum.add(c, at);
+  }
+
+  /** The record of the coarser bucket [`startMs`, `endMs`) of step `stepMs`. */
+  record(startMs: number, endMs: number, stepMs: number, epoch: number): HistoryRecord {
+    const newest = this.newest;
+    const endAt = newest?.builtAt ?? endMs / 1000;
+    return {
+      epoch,
+      seq: Math.floor(startMs / stepMs),
+      builtAt: endMs / 1000,
+      coveredSeconds: newest?.coveredSeconds ?? 0,
+      stats: { eventsApplied: 0, eventsDropped: 0, labelsFolded: 0 },
+      slos: newest?.slos ?? [],
+      nodes: (newest?.nodes ?? []).map((n): NodeData => ({ ...n })),
+      cells: [...this.cells.values()].map((s) => s.data(endAt)),
+    };
+  }
 }

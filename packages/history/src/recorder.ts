@@ -5,15 +5,15 @@
  * since-creation totals, the nodes, the covered length — as the live
  * snapshot of that tick saw them. While leading, `flush` writes the record of
  * every tick bucket that closed at least `graceMs` ago (so events a little
- * late still land in it), then sums each coarser tier's bucket once its last
- * finer bucket is written, from the finer records this leadership holds and,
- * for the part an earlier leader wrote, from the store. Writes are fenced by
+ * late still land in it), adding each to its coarser tier's open bucket, and
+ * writes that bucket once its last finer one is written (the part an earlier
+ * leader wrote read back from the store). Writes are fenced by
  * the partition's lease.
  */
 import { CELL_DISTRIBUTIONS, CELL_GAUGES, CELL_TOTALS, WINDOW_COUNTERS, type CellData, type DistributionData, type NodeData } from '@pulse/protocol';
 import { ZERO_INDEX, type BucketCell, type CellState, type MetricsWindow } from '@pulse/metrics';
 import type { Fence, Logger } from '@pulse/runtime';
-import { decodeRecord, encodeRecord, sumRecords, type HistoryRecord } from './record.js';
+import { decodeRecord, encodeRecord, RecordSum, type HistoryRecord } from './record.js';
 import type { HistoryStore, StoredRecord } from './store.js';
 import type { Tier } from './tiers.js';
 
@@ -41,6 +41,12 @@ interface Capture {
   readonly slos: readonly string[];
 }
 
+/** A coarser tier's bucket while it is open: the sum of the finer records written so far, and which. */
+interface OpenBucket {
+  readonly sum: RecordSum;
+  readonly added: Set<number>;
+}
+
 const LAST = [...CELL_GAUGES, ...CELL_TOTALS] as const;
 const NO_CUMULATIVE: readonly number[] = Object.freeze([]);
 
@@ -49,8 +55,8 @@ export class HistoryRecorder {
   private readonly pending = new Map<number, Capture>();
   /** End (ms) of the newest tick bucket written in this leadership; null until its first flush. */
   private writtenEnd: number | null = null;
-  /** Per coarser tier (index ≥ 1): the finer records of its open buckets, by coarse bucket then finer bucket. */
-  private readonly open: Map<number, Map<number, HistoryRecord>>[];
+  /** Per coarser tier (index ≥ 1): its open buckets, by coarse bucket. */
+  private readonly open: Map<number, OpenBucket>[];
   private flushing: Promise<void> | null = null;
   private readonly log: Logger;
   private readonly tick: Tier;
@@ -162,31 +168,28 @@ export class HistoryRecorder {
     const c = Math.floor(bucket / ratio);
     const open = this.open[tier]!;
     for (const b of open.keys()) if (b < c - 1) open.delete(b); // left behind (a gap in the finer tier)
-    let records = open.get(c);
-    if (!records) open.set(c, (records = new Map()));
-    records.set(bucket, record);
+    let into = open.get(c);
+    if (!into) open.set(c, (into = { sum: new RecordSum(coarse.rollup), added: new Set() }));
+    if (!into.added.has(bucket)) {
+      into.added.add(bucket);
+      into.sum.add(record);
+    }
     if ((bucket + 1) % ratio === 0) closed.push({ tier, bucket: c });
   }
 
-  /** The record of coarse bucket `bucket` of tier `tier`: the sum of its finer records. */
+  /** The record of coarse bucket `bucket` of tier `tier`: the sum of its finer records, those this leadership did not write read back. */
   private async sum(tier: number, bucket: number, epoch: number): Promise<HistoryRecord> {
     const coarse = this.opts.tiers[tier]!;
     const fine = this.opts.tiers[tier - 1]!;
     const ratio = coarse.stepMs / fine.stepMs;
-    const held = this.open[tier]!.get(bucket) ?? new Map<number, HistoryRecord>();
+    const open = this.open[tier]!.get(bucket) ?? { sum: new RecordSum(coarse.rollup), added: new Set<number>() };
     this.open[tier]!.delete(bucket);
     const missing: number[] = [];
-    for (let b = bucket * ratio; b < (bucket + 1) * ratio; b++) if (!held.has(b)) missing.push(b);
-    if (missing.length > 0) {
-      const blobs = await this.opts.store.read(fine, missing, this.opts.partition);
-      missing.forEach((b, i) => {
-        const blob = blobs[i]![0];
-        if (blob) held.set(b, decodeRecord(blob));
-      });
-    }
+    for (let b = bucket * ratio; b < (bucket + 1) * ratio; b++) if (!open.added.has(b)) missing.push(b);
+    const blobs = missing.length > 0 ? await this.opts.store.read(fine, missing, this.opts.partition) : [];
     const started = performance.now();
-    const records = [...held.entries()].sort((a, b) => a[0] - b[0]).map(([, r]) => r);
-    const record = sumRecords(records, bucket * coarse.stepMs, (bucket + 1) * coarse.stepMs, coarse.stepMs, epoch, coarse.rollup);
+    for (const [blob] of blobs) if (blob) open.sum.add(decodeRecord(blob));
+    const record = open.sum.record(bucket * coarse.stepMs, (bucket + 1) * coarse.stepMs, coarse.stepMs, epoch);
     this.cpuMs += performance.now() - started;
     return record;
   }
