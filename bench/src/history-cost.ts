@@ -25,9 +25,11 @@ import type { Log } from './scenarios.js';
 
 const TICK_MS = 500;
 const WINDOW_MS = 60_000;
-const NODES = 20;
-const ENDPOINTS = 5;
-const MODELS = 10;
+/** BENCH_HISTORY_FLEET=1: a fleet's 64 nodes × 20 endpoints × 5 models (6,400 cells) instead of 1,000 cells. */
+const FLEET = process.env.BENCH_HISTORY_FLEET === '1';
+const NODES = FLEET ? 64 : 20;
+const ENDPOINTS = FLEET ? 20 : 5;
+const MODELS = FLEET ? 5 : 10;
 const REQUESTS_PER_SEC = 2000;
 /** Ticks before measuring (the window fills), then measured. */
 const WARMUP_TICKS = 130;
