@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { buildView, cellKey, MetricsWindow, type CellFilter } from '@pulse/metrics';
 import { METRIC_TYPES, parseSlos, type CellData, type PulseEvent } from '@pulse/protocol';
 import { silentLogger, type Fence } from '@pulse/runtime';
-import { ALL, decodeRecord, encodeRecord, RecordSum, sumRecords } from './record.js';
+import { ALL, decodeRecord, encodeRecord, RecordSum, type HistoryRecord } from './record.js';
 import { HistoryRecorder } from './recorder.js';
 import { HistoryQueryError, StoreHistoryReader } from './query.js';
 import { MemoryHistoryStore } from './store.memory.js';
@@ -183,12 +183,15 @@ describe('history', () => {
     const [[coarseBlob]] = (await store.read(five, [b])) as [[Buffer]];
     const fines = (await store.read(tick, Array.from({ length: 10 }, (_, i) => b * 10 + i))).map((x) => decodeRecord(x[0]!));
     const coarse = decodeRecord(coarseBlob);
-    expectClose(coarse.cells, decodeRecord(encodeRecord(sumRecords(fines, b * 5000, (b + 1) * 5000, 5000, 1))).cells, 'record sum');
-    // The recorder adds each record as it is written, in whatever order: newest first, the same record.
-    const running = new RecordSum();
-    for (const r of [...fines].reverse()) running.add(r);
+    // Summed oldest first or newest first (the recorder adds each as it is written), the same record.
+    const sumOf = (records: HistoryRecord[]) => {
+      const sum = new RecordSum();
+      for (const r of records) sum.add(r);
+      return decodeRecord(encodeRecord(sum.record(b * 5000, (b + 1) * 5000, 5000, 1))).cells;
+    };
     const byLabels = (cells: readonly CellData[]) => [...cells].sort((x, y) => cellKey(x.node, x.endpoint, x.model).localeCompare(cellKey(y.node, y.endpoint, y.model)));
-    expectClose(byLabels(decodeRecord(encodeRecord(running.record(b * 5000, (b + 1) * 5000, 5000, 1))).cells), byLabels(coarse.cells), 'running sum');
+    expectClose(byLabels(sumOf(fines)), byLabels(coarse.cells), 'record sum');
+    expectClose(byLabels(sumOf([...fines].reverse())), byLabels(coarse.cells), 'record sum, newest first');
   });
 
   it('a summary reads the buckets wholly inside its span (back-to-back runs share none), or the one holding a span shorter than it', async () => {

@@ -190,18 +190,10 @@ export function isRollup(c: { node: string; model: string }): boolean {
 }
 
 /**
- * The exact sum of `records` (one partition's consecutive buckets of a tier,
- * oldest first) as the record of the coarser bucket [`startMs`, `endMs`);
- * with `rollup`, of its rollups (cells already rolled up keep their labels).
- */
-export function sumRecords(records: readonly HistoryRecord[], startMs: number, endMs: number, stepMs: number, epoch: number, rollup = false): HistoryRecord {
-  const sum = new RecordSum(rollup);
-  for (const r of records) sum.add(r);
-  return sum.record(startMs, endMs, stepMs, epoch);
-}
-
-/**
- * A sum of records built one record at a time, in any order: the recorder
+ * The exact sum of records (one partition's consecutive buckets of a tier) as
+ * the record of the coarser bucket they make up; with `rollup`, of their
+ * rollups (cells already rolled up keep their labels). Built one record at a
+ * time, in any order: the recorder
  * adds each finer record to its coarse bucket as it is written, so closing a
  * bucket costs one pass over its cells, not a pass over every record in it
  * (at a fleet's 6,400 cells, summing a minute's twelve records at once was a

@@ -46,7 +46,6 @@ end
 return 1
 `;
 
-
 type RawEntry = [string, string[]] | null;
 
 export interface RedisEventSourceOptions {
