@@ -36,6 +36,7 @@ import {
   type InternalSnapshot,
   type NodeData,
 } from '@pulse/protocol';
+import { cellKey } from '@pulse/metrics';
 
 export type HistoryRecord = InternalSnapshot;
 
@@ -193,12 +194,10 @@ export function isRollup(c: { node: string; model: string }): boolean {
  * The exact sum of records (one partition's consecutive buckets of a tier) as
  * the record of the coarser bucket they make up; with `rollup`, of their
  * rollups (cells already rolled up keep their labels). Built one record at a
- * time, in any order: the recorder
- * adds each finer record to its coarse bucket as it is written, so closing a
- * bucket costs one pass over its cells, not a pass over every record in it
- * (at a fleet's 6,400 cells, summing a minute's twelve records at once was a
- * ~0.3 s stretch of the aggregator's event loop; with the cores busy, longer
- * than its lease).
+ * time, in any order: the recorder adds each finer record to its coarse
+ * bucket as it is written, so closing a bucket costs one pass over its cells,
+ * not a pass over every record in it, spelled out in one stretch of the
+ * leader's event loop (docs/HISTORY.md, "Each coarser tier").
  */
 export class RecordSum {
   private readonly cells = new Map<string, CellSum>();
@@ -218,7 +217,7 @@ export class RecordSum {
   }
 
   private into(node: string, endpoint: string, model: string, c: CellData, at: number): void {
-    const key = `${node}\u0000${endpoint}\u0000${model}`;
+    const key = cellKey(node, endpoint, model);
     let sum = this.cells.get(key);
     if (!sum) this.cells.set(key, (sum = new CellSum(node, endpoint, model)));
     sum.add(c, at);

@@ -48,6 +48,8 @@ interface OpenBucket {
   readonly added: Set<number>;
 }
 
+const openBucket = (tier: Tier): OpenBucket => ({ sum: new RecordSum(tier.rollup), added: new Set() });
+
 const LAST = [...CELL_GAUGES, ...CELL_TOTALS] as const;
 const NO_CUMULATIVE: readonly number[] = Object.freeze([]);
 
@@ -175,7 +177,7 @@ export class HistoryRecorder {
     const open = this.open[tier]!;
     for (const b of open.keys()) if (b < c - 1) open.delete(b); // left behind (a gap in the finer tier)
     let into = open.get(c);
-    if (!into) open.set(c, (into = { sum: new RecordSum(coarse.rollup), added: new Set() }));
+    if (!into) open.set(c, (into = openBucket(coarse)));
     if (!into.added.has(bucket)) {
       into.added.add(bucket);
       into.sum.add(record);
@@ -188,7 +190,7 @@ export class HistoryRecorder {
     const coarse = this.opts.tiers[tier]!;
     const fine = this.opts.tiers[tier - 1]!;
     const ratio = coarse.stepMs / fine.stepMs;
-    const open = this.open[tier]!.get(bucket) ?? { sum: new RecordSum(coarse.rollup), added: new Set<number>() };
+    const open = this.open[tier]!.get(bucket) ?? openBucket(coarse);
     this.open[tier]!.delete(bucket);
     const missing: number[] = [];
     for (let b = bucket * ratio; b < (bucket + 1) * ratio; b++) if (!open.added.has(b)) missing.push(b);
