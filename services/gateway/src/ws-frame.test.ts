@@ -62,30 +62,6 @@ describe('textFrame', () => {
       client.close();
     });
 
-    it('carries a due ping in the same write as the next frame, once, and pings on its own only while one is still due', async () => {
-      const { client, socket, frames } = await connect();
-      const events: string[] = [];
-      client.on('ping', () => events.push('ping'));
-      client.on('message', (data) => events.push(String(data)));
-      frames.pingDue = true;
-      const frame = textFrame('first');
-      const before = socket.bytesWritten;
-      frames.sendFrame(frame);
-      expect(socket.bytesWritten - before).toBe(2 + frame.length);
-      frames.sendFrame(textFrame('second'));
-      frames.pingIfDue(); // carried already: no ping of its own
-      await until(() => events.length === 3);
-      expect(events).toEqual(['ping', 'first', 'second']);
-      expect(frames.pingDue).toBe(false);
-
-      frames.pingDue = true; // due, and no frame came: pinged on its own
-      frames.pingIfDue();
-      frames.sendFrame(textFrame('third'));
-      await until(() => events.length === 5);
-      expect(events.slice(3)).toEqual(['ping', 'third']);
-      client.close();
-    });
-
     it('writes nothing once ws began closing: no data follows a close frame', async () => {
       const { ws, client, received, socket, frames } = await connect();
       frames.sendFrame(textFrame('before'));

@@ -47,58 +47,24 @@ export function frameText(frame: Buffer): string {
   return frame.toString('utf8', head);
 }
 
-/** FIN set, opcode 9 (ping), no payload: the ping `ws` sends for `ping()`. */
-const PING_FRAME = Buffer.from([0x89, 0x00]);
-
 /**
  * A client's socket as fan-out writes to it: whole frames
  * straight onto the TCP socket `ws` runs on. `ws` writes its own frames
  * (replies, pings, the close frame) synchronously to the same socket, so
  * frames never interleave; after `ws` began closing nothing more is written.
- *
- * Heartbeat pings ride on updates: the heartbeat marks a ping due a slice
- * before the client's turn, and the next frame fan-out writes carries it in
- * the same write, so it costs no write (and no wakeup of the peer) of its
- * own. Only a client that got no update since pings on its own
- * (ws-server.ts `beat`). On a fleet's gateway a ping each was 167 extra
- * writes a second at 5,000 clients (docs/PERFORMANCE.md §2b).
  */
 export class FrameSocket implements ClientSocket {
-  /** A heartbeat ping waits for the next frame (or for the client's turn); the first is marked within a period of connecting. */
-  pingDue = false;
-
   constructor(
     private readonly ws: WebSocket,
     private readonly socket: Duplex,
   ) {}
 
-  /**
-   * The TCP socket's unsent bytes, read there: `ws`'s own figure adds its
-   * sender's queue, which only compressed sends use (ws-server.ts turns
-   * them off), and reaching it was a cache miss per client per snapshot.
-   */
   get bufferedAmount(): number {
-    return this.socket.writableLength;
+    return this.ws.bufferedAmount;
   }
 
   sendFrame(frame: Buffer): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return;
-    if (!this.pingDue) {
-      this.socket.write(frame);
-      return;
-    }
-    this.pingDue = false;
-    // Corked: the two go to the kernel as one `writev`.
-    this.socket.cork();
-    this.socket.write(PING_FRAME);
-    this.socket.write(frame);
-    this.socket.uncork();
-  }
-
-  /** Pings now unless a frame carried a ping since it was marked due. */
-  pingIfDue(): void {
-    if (!this.pingDue) return;
-    this.pingDue = false;
-    this.ws.ping();
+    if (this.ws.readyState === WebSocket.OPEN) this.socket.write(frame);
   }
 }
+

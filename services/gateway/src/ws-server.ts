@@ -55,8 +55,6 @@ export interface StreamServerOptions {
 /** What the server keeps per client beyond the session's pure state. */
 interface Connection {
   readonly ws: WebSocket;
-  /** The session's socket, which also carries its heartbeat pings. */
-  readonly socket: FrameSocket;
   readonly session: ClientSession;
   readonly limiter: MessageRateLimiter;
   readonly connectedAt: number;
@@ -68,8 +66,6 @@ interface Connection {
 /**
  * Each heartbeat period pings its clients in this many slices, so 10,000
  * pings (and their pongs) never land in one burst beside a snapshot's sends.
- * A slice's pings are marked due one slice ahead of its turn, to ride on the
- * updates of that time (ws-frame.ts FrameSocket).
  */
 const PING_SLICES = 10;
 
@@ -79,8 +75,6 @@ export class StreamServer {
   private readonly wss: WebSocketServer;
   /** Clients that get updates; one leaves it as soon as it is being closed. */
   private readonly clients = new Map<ClientSession, Connection>();
-  /** The same clients by ping slice: a beat visits two slices, not every client. */
-  private readonly slices = Array.from({ length: PING_SLICES }, () => new Set<Connection>());
   private readonly heartbeat: NodeJS.Timeout;
   private readonly log: Logger;
   private readonly quota: ConnectionQuota;
@@ -156,13 +150,10 @@ export class StreamServer {
     const address = addressOf(req);
     // historical_data and the base of the first deltas come from the same snapshot.
     const frame = state.historicalFrame(clock.epochSeconds());
-    const frames = new FrameSocket(ws, socket);
-    const session = new ClientSession(frames, address, this.opts.tickMs, now, state.fullView().view.base, this.opts.views);
-    const limiter = new MessageRateLimiter(this.opts.messagesPerSec, now);
-    const conn: Connection = { ws, socket: frames, session, limiter, connectedAt: now, lastPongAt: now, pingSlice: this.joinSlice };
+    const session = new ClientSession(new FrameSocket(ws, socket), address, this.opts.tickMs, now, state.fullView().view.base, this.opts.views);
+    const conn: Connection = { ws, session, limiter: new MessageRateLimiter(this.opts.messagesPerSec, now), connectedAt: now, lastPongAt: now, pingSlice: this.joinSlice };
     this.joinSlice = (this.joinSlice + 1) % PING_SLICES;
     this.clients.set(session, conn);
-    this.slices[conn.pingSlice]!.add(conn);
     // Taken once the WebSocket exists, so a handshake `ws` aborts (a bad key) holds no slot.
     this.quota.acquire(ip);
     this.log.debug({ client: address, clients: this.clients.size }, 'client connected');
@@ -175,7 +166,7 @@ export class StreamServer {
     ws.on('pong', () => (conn.lastPongAt = clock.nowMs()));
     ws.on('message', (data, isBinary) => this.message(conn, data as Buffer, isBinary));
     ws.on('close', (code, reason) => {
-      this.forget(conn);
+      this.clients.delete(session);
       this.opts.backfills?.cancel(session);
       session.close();
       this.quota.release(ip);
@@ -232,36 +223,26 @@ export class StreamServer {
   }
 
   private close(conn: Connection, code: number, reason: string): void {
-    this.forget(conn);
+    this.clients.delete(conn.session);
     // The close frame queues behind unsent data; closeTimeout destroys the socket if it never drains.
     conn.ws.close(code, reason);
   }
 
-  /** Takes a client out of fan-out and the heartbeat. */
-  private forget(conn: Connection): void {
-    this.clients.delete(conn.session);
-    this.slices[conn.pingSlice]!.delete(conn);
-  }
-
-  /**
-   * One slice's turn: terminates its clients that did not answer within two
-   * periods and pings those no update carried a ping to since the last
-   * beat; then marks the next slice's pings due, to ride on its updates.
-   */
+  /** Pings one slice of the clients; terminates those of it that did not answer within two periods. */
   private beat(): void {
     const now = this.opts.clock.nowMs();
     const slice = this.beatSlice;
     this.beatSlice = (slice + 1) % PING_SLICES;
-    for (const conn of this.slices[slice]!) {
+    for (const conn of this.clients.values()) {
+      if (conn.pingSlice !== slice) continue;
       if (now - conn.lastPongAt > 2 * this.opts.heartbeatMs) {
         this.log.info({ client: conn.session.address }, 'terminating a client that stopped answering pings');
-        this.forget(conn);
+        this.clients.delete(conn.session);
         conn.ws.terminate();
       } else {
-        conn.socket.pingIfDue();
+        conn.ws.ping();
       }
     }
-    for (const conn of this.slices[this.beatSlice]!) conn.socket.pingDue = true;
   }
 
   /**
@@ -272,7 +253,6 @@ export class StreamServer {
     this.accepting = false;
     clearInterval(this.heartbeat);
     this.clients.clear();
-    for (const slice of this.slices) slice.clear();
     const closing: Promise<void>[] = [];
     for (const ws of this.wss.clients) {
       if (ws.readyState === ws.CLOSED) continue;
