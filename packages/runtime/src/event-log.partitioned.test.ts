@@ -7,8 +7,11 @@
  * reply in its own hash tag; the partition count recorded once and a
  * different one refused.
  */
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTRY_FIELD, ErrorCode, partitionKeys, partitionOf, PulseError, pulseKeys, type PulseEvent } from '@pulse/protocol';
+import { freePort } from '@pulse/test-support/redis-server';
 import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
 import type { AppendResult, EventLog, StoredReply } from './event-log.js';
 import { MemoryEventLog } from './event-log.memory.js';
@@ -16,8 +19,8 @@ import { PartitionedEventLog, splitByPartition } from './event-log.partitioned.j
 import { openRedisEventLog } from './event-log.redis.js';
 import { RedisEventSource } from './event-source.redis.js';
 import { silentLogger } from './logger.js';
-import { checkPartitionCount, PartitionCountError } from './partitions.js';
-import type { RedisConnection } from './redis.js';
+import { checkPartitionCount, checkPartitionCountOrExit, PartitionCountError } from './partitions.js';
+import { closeRedis, connectRedis, type RedisConnection } from './redis.js';
 
 const NODES = ['fakeai-0', 'fakeai-1', 'fakeai-2', 'fakeai-3', 'fakeai-4', 'fakeai-5'];
 const start = (node: string, i: number): PulseEvent => ({ type: 'request.start', ts: 1_700_000_000, node, request_id: `r${i}`, endpoint: '/v1/chat/completions', model: 'm', stream: false });
@@ -141,5 +144,40 @@ describe('on Redis', () => {
     const error = await checkPartitionCount(reader, pulseKeys(prefix)).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(PartitionCountError);
     expect((error as Error).message).toMatch(/^PULSE_PARTITIONS=1, but this deployment's Redis records 3 partitions/);
+  });
+
+  /** A logger whose lines the test reads. */
+  function capturing() {
+    const lines: { level: number; msg: string }[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(JSON.parse(String(chunk)) as { level: number; msg: string });
+        done();
+      },
+    });
+    return { logger: pino({ level: 'info' }, stream), lines };
+  }
+
+  it('checks at start, on a connection still connecting, without a warning; warns only while Redis does not answer', async () => {
+    const prefix = uniquePrefix();
+    const quiet = capturing();
+    const fresh = connectRedis(redis.url, 'producer', 'check-test', quiet.logger);
+    try {
+      await checkPartitionCountOrExit('test', fresh, pulseKeys(prefix, 0, 2), quiet.logger);
+    } finally {
+      await closeRedis(fresh);
+    }
+    expect(await reader.hget(pulseKeys(prefix).meta, 'partitions')).toBe('2');
+    expect(quiet.lines.filter((l) => l.level >= 40)).toEqual([]);
+
+    const down = capturing();
+    const nobody = connectRedis(`redis://127.0.0.1:${await freePort()}`, 'producer', 'check-test', down.logger);
+    let stop = false;
+    const checking = checkPartitionCountOrExit('test', nobody, pulseKeys(prefix), down.logger, () => stop);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    stop = true;
+    await checking;
+    nobody.disconnect();
+    expect(down.lines.filter((l) => l.msg.startsWith('cannot check PULSE_PARTITIONS'))).toHaveLength(1);
   });
 });

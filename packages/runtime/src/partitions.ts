@@ -55,6 +55,7 @@ export async function checkPartitionCountOrExit(
   let warned = false;
   while (!stopped()) {
     try {
+      await readyWithin(redis, RETRY_MS);
       await checkPartitionCount(redis, keys);
       return;
     } catch (err) {
@@ -68,6 +69,25 @@ export async function checkPartitionCountOrExit(
       await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
     }
   }
+}
+
+/**
+ * Waits until `redis` is connected, or `ms`, whichever is first. The check
+ * starts on a connection still connecting, and a command sent before it is
+ * ready fails at once (the offline queue is off): that was a warning with a
+ * stack on every start of every service.
+ */
+async function readyWithin(redis: RedisConnection, ms: number): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    redis.once('ready', done);
+  });
 }
 
 /** A check of PULSE_PARTITIONS running beside a service's start (it exits the process on a mismatch). */
