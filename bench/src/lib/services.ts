@@ -24,6 +24,8 @@ export interface ServiceOptions {
   inspect?: boolean;
   /** Every byte the service writes (stdout and stderr) is also written to this file, for reading after the run. */
   logFile?: string;
+  /** The checkout whose build runs (default this one): fanout-builds.ts runs another's gateway beside this one's. */
+  root?: string;
 }
 
 export class ServiceProcess {
@@ -72,7 +74,7 @@ export class ServiceProcess {
     const inspectPort = options.inspect ? await freePort() : null;
     const inspectArgs = inspectPort === null ? [] : [`--inspect=127.0.0.1:${inspectPort}`];
     const child = spawn(process.execPath, [...execArgv, ...inspectArgs, `services/${name}/dist/main.js`], {
-      cwd: ROOT,
+      cwd: options.root ?? ROOT,
       env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
