@@ -14,9 +14,9 @@
  * It runs twice, each build started (and connected to) first once, and
  * reports the geometric mean of the two orders' median ratios: with one
  * build on both sides, a script doing the same found the first one using
- * 3–9 % more. Even so, two runs of this with one build on both sides gave
- * ×1.063 and (one window lost to a stalled aggregator) ×0.973: one run does
- * not tell apart builds within ~6 % of each other (docs/PERFORMANCE.md §2b).
+ * 3–9 % more. Even so, three runs of this with one build on both sides
+ * gave ×1.063, ×0.973 and ×0.918: one run does not tell apart builds within
+ * ~8 % of each other; it takes several (docs/PERFORMANCE.md §2b).
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
