@@ -7,10 +7,9 @@
  * reply in its own hash tag; the partition count recorded once and a
  * different one refused.
  */
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTRY_FIELD, ErrorCode, partitionKeys, partitionOf, PulseError, pulseKeys, type PulseEvent } from '@pulse/protocol';
+import { capturingLogger } from '@pulse/test-support/logs';
 import { freePort } from '@pulse/test-support/redis-server';
 import { startTestRedis, testClient, uniquePrefix, type TestRedis } from '@pulse/test-support/redis';
 import type { AppendResult, EventLog, StoredReply } from './event-log.js';
@@ -146,21 +145,9 @@ describe('on Redis', () => {
     expect((error as Error).message).toMatch(/^PULSE_PARTITIONS=1, but this deployment's Redis records 3 partitions/);
   });
 
-  /** A logger whose lines the test reads. */
-  function capturing() {
-    const lines: { level: number; msg: string }[] = [];
-    const stream = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(JSON.parse(String(chunk)) as { level: number; msg: string });
-        done();
-      },
-    });
-    return { logger: pino({ level: 'info' }, stream), lines };
-  }
-
   it('checks at start, on a connection still connecting, without a warning; warns only while Redis does not answer', async () => {
     const prefix = uniquePrefix();
-    const quiet = capturing();
+    const quiet = capturingLogger();
     const fresh = connectRedis(redis.url, 'producer', 'check-test', quiet.logger);
     try {
       await checkPartitionCountOrExit('test', fresh, pulseKeys(prefix, 0, 2), quiet.logger);
@@ -170,7 +157,7 @@ describe('on Redis', () => {
     expect(await reader.hget(pulseKeys(prefix).meta, 'partitions')).toBe('2');
     expect(quiet.lines.filter((l) => l.level >= 40)).toEqual([]);
 
-    const down = capturing();
+    const down = capturingLogger();
     const nobody = connectRedis(`redis://127.0.0.1:${await freePort()}`, 'producer', 'check-test', down.logger);
     let stop = false;
     const checking = checkPartitionCountOrExit('test', nobody, pulseKeys(prefix), down.logger, () => stop);

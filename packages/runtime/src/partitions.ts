@@ -52,10 +52,11 @@ export async function checkPartitionCountOrExit(
   logger: Logger,
   stopped: () => boolean = () => false,
 ): Promise<void> {
+  // The first try waits for the connection; the retries after it wait RETRY_MS each.
+  await readyWithin(redis, RETRY_MS);
   let warned = false;
   while (!stopped()) {
     try {
-      await readyWithin(redis, RETRY_MS);
       await checkPartitionCount(redis, keys);
       return;
     } catch (err) {

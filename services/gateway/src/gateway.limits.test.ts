@@ -3,12 +3,11 @@
  * cap, frame size, message rate, heartbeats, SIGTERM-style close.
  */
 import type { Socket } from 'node:net';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, type ClientOptions } from 'ws';
 import { CloseCode, encodeSnapshot } from '@pulse/protocol';
 import { MemorySnapshotBus } from '@pulse/runtime';
+import { capturingLogger } from '@pulse/test-support/logs';
 import { cell, snapshot, startGateway, startTicker, TestClient, TEST_TICK_MS, type RunningGateway } from '@pulse/test-support/gateway';
 
 let bus: MemorySnapshotBus;
@@ -28,18 +27,6 @@ async function connect(options?: ClientOptions): Promise<TestClient> {
   return c;
 }
 
-/** A logger whose warn-and-above lines the test can read. */
-function capturingLogger() {
-  const lines: { msg: string; client?: string }[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(JSON.parse(chunk.toString()));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'warn' }, stream), lines };
-}
-
 function upgradeStatus(url: string): Promise<number> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url);
@@ -54,7 +41,7 @@ function upgradeStatus(url: string): Promise<number> {
 
 describe('slow consumers', () => {
   it('closes a client that stays over its buffer ceiling while another keeps getting updates on time', async () => {
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = capturingLogger('warn');
     bus = new MemorySnapshotBus();
     gw = await startGateway(bus, { PULSE_GATEWAY_MAX_BUFFERED_BYTES: String(64 * 1024) }, logger);
     // ~250 kB per update: a reader that stops fills the socket buffers within a second or two.
