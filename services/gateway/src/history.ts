@@ -86,12 +86,3 @@ export async function historyReply(reader: HistoryReader | undefined, params: UR
     return [503, errorBody(ErrorCode.STORE_UNAVAILABLE, `the history store did not answer: ${String((err as Error).message ?? err)}`)];
   }
 }
-
-/**
- * The in-memory history this route served before it read the shared store:
- * kept as a no-op so snapshot-state.ts, which offers it every snapshot, needs
- * no change here; its owner may drop the field.
- */
-export class SnapshotHistory {
-  offer(_timestamp: number, _dataJson: () => string): void {}
-}

@@ -14,7 +14,6 @@ import { decodePatch, decodeSnapshot, isNewer, messageKind, type InternalSnapsho
 import { buildReplicaView, buildView, PartitionMerge, SnapshotReplica, type CellFilter, type MergedSnapshot, type StatsMemo, type View } from '@pulse/metrics';
 import type { FragmentMemo } from './fragments.js';
 import { historicalFrame, RenderedView, snapshotBody, staleJson } from './frames.js';
-import { SnapshotHistory } from './history.js';
 import { ALL_TYPES_MASK } from './metric-types.js';
 
 export type AcceptResult =
@@ -52,8 +51,6 @@ export class SnapshotState {
   private memo: StatsMemo = new WeakMap();
   /** JSON of what this snapshot's views share (fragments.ts), by object: goes with `memo`. */
   private fragments: FragmentMemo = new WeakMap();
-  /** Recent unfiltered figures, for `GET /metrics/history`. */
-  readonly history = new SnapshotHistory();
 
   constructor(private readonly opts: SnapshotStateOptions = {}) {
     const partitions = opts.partitions ?? 1;
@@ -99,7 +96,6 @@ export class SnapshotState {
     this.historical = null;
     this.memo = new WeakMap();
     this.fragments = new WeakMap();
-    this.history.offer(snapshot.builtAt, () => this.fullView().dataJson(ALL_TYPES_MASK));
     return { kind: 'accepted', snapshot };
   }
 
@@ -121,7 +117,6 @@ export class SnapshotState {
   /** A merged tick is held: what was built from the one before goes, and the update goes out. */
   private merged(snapshot: MergedSnapshot): void {
     this.dropBuilt();
-    this.history.offer(snapshot.builtAt, () => this.fullView().dataJson(ALL_TYPES_MASK));
     this.opts.onUpdate?.(snapshot);
   }
 
