@@ -28,6 +28,8 @@ const standby: AggregatorStatus = {
   recordedEntries: 0,
   labelsFolded: 0,
   lagMs: null,
+  ticksSkipped: 0,
+  lastTickMs: 0,
 };
 
 let gateway: Gateway;

@@ -75,7 +75,14 @@ export interface AggregatorStatus {
   labelsFolded: number;
   /** ms between the newest applied entry being logged and the last snapshot. */
   lagMs: number | null;
+  /** Tick edges that passed without a tick (one ran past them, or the event loop was blocked), since start. */
+  ticksSkipped: number;
+  /** How long the last tick took, ms. */
+  lastTickMs: number;
 }
+
+/** Skipped ticks are logged at most this often, each line counting those since the one before. */
+const SKIP_LOG_MS = 10_000;
 
 /** Pause after a failed read or commit before trying again. */
 const RETRY_MS = 250;
@@ -110,6 +117,8 @@ export class Aggregator {
   private readonly timer: TickTimer;
   private keepAlive: NodeJS.Timeout | null = null;
   private renewing = false;
+  /** Skipped ticks not yet logged, and when the last line went out. */
+  private skipLog = { at: -Infinity, edges: 0, slowestMs: 0 };
   private readonly now: () => number;
   private readonly log: Logger;
 
@@ -117,7 +126,21 @@ export class Aggregator {
     this.now = deps.now ?? Date.now;
     this.log = deps.logger.child({ component: 'aggregator' });
     this.readSize = new ReadSize(deps.settings.batchEntries, EVENTS_PER_READ);
-    this.timer = new TickTimer(deps.settings.tickMs, (t) => this.tick(t), this.now);
+    this.timer = new TickTimer(deps.settings.tickMs, (t) => this.tick(t), this.now, (edges, tookMs, tickTimeMs) => this.skippedTicks(edges, tookMs, tickTimeMs));
+  }
+
+  /** Tick edges passed without a tick: a warning, at most every SKIP_LOG_MS, naming how many since the last. */
+  private skippedTicks(edges: number, tookMs: number, tickTimeMs: number): void {
+    const log = this.skipLog;
+    log.edges += edges;
+    log.slowestMs = Math.max(log.slowestMs, tookMs);
+    const now = this.now();
+    if (now - log.at < SKIP_LOG_MS) return;
+    this.log.warn(
+      { skipped: log.edges, slowestTickMs: log.slowestMs, tick: tickTimeMs, tickMs: this.deps.settings.tickMs, state: this.state },
+      'ticks skipped: a tick ran past the next edge or started late (CPU starved or event loop blocked); the snapshots after it cover the gap',
+    );
+    this.skipLog = { at: now, edges: 0, slowestMs: 0 };
   }
 
   /** The current state; a method, not a field, so that it is read afresh after every await. */
@@ -480,6 +503,8 @@ export class Aggregator {
       recordedEntries: this.ledger?.size ?? 0,
       labelsFolded: window?.labelsFolded ?? 0,
       lagMs: snap && this.newestApplied > 0 ? Math.max(0, snap.builtAt * 1000 - this.newestApplied) : null,
+      ticksSkipped: this.timer.skipped,
+      lastTickMs: this.timer.lastTickMs,
     };
   };
 

@@ -22,6 +22,8 @@ const standby: AggregatorStatus = {
   recordedEntries: 120,
   labelsFolded: 3,
   lagMs: null,
+  ticksSkipped: 5,
+  lastTickMs: 37,
 };
 
 let close: (() => void) | null = null;
@@ -49,6 +51,8 @@ describe('aggregator health server', () => {
       'pulse_aggregator_recorded_entries 120',
       'pulse_aggregator_labels_folded_total 3',
       'pulse_aggregator_lag_ms 0',
+      'pulse_aggregator_ticks_skipped_total 5',
+      'pulse_aggregator_last_tick_ms 37',
     ]) {
       expect(text).toMatch(new RegExp(`^${line}$`, 'm'));
     }

@@ -54,6 +54,13 @@ export function registerAggregatorMetrics(metrics: SelfMetrics, status: () => Ag
       help: 'Newest applied entry to the last snapshot, ms (0 until this replica has published one).',
       read: () => status().lagMs ?? 0,
     },
+    {
+      name: 'pulse_aggregator_ticks_skipped_total',
+      type: 'counter',
+      help: 'Tick edges that passed without a tick: one ran past them, or the event loop started it late.',
+      read: () => status().ticksSkipped,
+    },
+    { name: 'pulse_aggregator_last_tick_ms', type: 'gauge', help: 'How long the last tick took, ms (renew or win the lease, then publish or expire).', read: () => status().lastTickMs },
   ];
   for (const metric of scraped) registerScraped(metrics.registry, metric);
 }

@@ -51,7 +51,7 @@ export type ProcessStatus = AggregatorStatus & {
 /**
  * The status of a process: without partitions, its aggregator's, unchanged.
  * With them, `partitions` lists each served one; `role` is leader when it
- * leads any, counts are summed, `lagMs` is the largest, `epoch` and
+ * leads any, counts are summed, `lagMs` and `lastTickMs` the largest, `epoch` and
  * `appliedId` are the single partition's (else null and '').
  */
 export function processStatus(served: readonly ServedPartition[], partitions: number): () => ProcessStatus {
@@ -81,6 +81,8 @@ export function processStatus(served: readonly ServedPartition[], partitions: nu
       recordedEntries: sum((s) => s.recordedEntries),
       labelsFolded: sum((s) => s.labelsFolded),
       lagMs: max((s) => s.lagMs),
+      ticksSkipped: sum((s) => s.ticksSkipped),
+      lastTickMs: max((s) => s.lastTickMs) ?? 0,
       partitions: each,
     };
   };
