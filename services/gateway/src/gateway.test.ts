@@ -250,6 +250,24 @@ describe('metrics_update', () => {
     expect(built).toBeLessThanOrEqual(8);
   });
 
+  it('times each snapshot it applies and each fan-out in its self-metrics', async () => {
+    await setup();
+    tick();
+    const c = await connect();
+    await c.request({ type: 'subscribe', filters: { interval: TEST_TICK_MS / 1000 } }, 'subscribed');
+    for (let i = 0; i < 3; i++) await c.next('metrics_update');
+    const text = await (await fetch(`${gw.http}/metrics`)).text();
+    const series = (suffix: string, phase: string) => Number(new RegExp(`^pulse_gateway_snapshot_seconds_${suffix}\\{phase="${phase}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    // Every snapshot is applied; those with a client due are fanned out too, at least the three this client got.
+    expect(series('count', 'apply')).toBeGreaterThanOrEqual(3);
+    expect(series('count', 'fanout')).toBeGreaterThanOrEqual(3);
+    expect(series('count', 'apply')).toBeGreaterThanOrEqual(series('count', 'fanout'));
+    for (const phase of ['apply', 'fanout']) {
+      expect(series('sum', phase)).toBeGreaterThan(0);
+      expect(series('sum', phase)).toBeLessThan(series('count', phase));
+    }
+  });
+
   it('sends byte-identical frames to clients with the same view', async () => {
     await setup();
     tick();

@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { CloseCode, type InternalSnapshot } from '@pulse/protocol';
-import { Counter, Gauge, GATEWAY_LIMITS, LimitCounters, SelfMetrics, type Logger, type SnapshotFeed } from '@pulse/runtime';
+import { Counter, Gauge, GATEWAY_LIMITS, Histogram, LimitCounters, SelfMetrics, type Logger, type SnapshotFeed } from '@pulse/runtime';
 import { AccessPolicy } from './access.js';
 import type { ClientSession } from './client-session.js';
 import { systemClock, type GatewayClock } from './clock.js';
@@ -192,6 +192,19 @@ export function createGateway({
       this.set(budget.slowed);
     },
   });
+  // What each snapshot costs this gateway whatever its clients (apply) and for them (fan-out): the first is the
+  // fixed work that docs/PERFORMANCE.md §2b finds is most of a fleet gateway's CPU beyond the bare sockets'.
+  const snapshotSeconds = new Histogram({
+    name: 'pulse_gateway_snapshot_seconds',
+    help: 'Time per snapshot message: `apply` decodes it and applies it to the replica, `fanout` builds the views due and writes them to the clients due.',
+    labelNames: ['phase'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [metrics.registry],
+  });
+  const applySeconds = snapshotSeconds.labels('apply');
+  const fanoutSeconds = snapshotSeconds.labels('fanout');
+  /** ms of fan-out since the message being applied came in: a partition's message can complete a tick, and its fan-out runs inside the apply. */
+  let fanoutMs = 0;
   const viewBuilds = new Counter({
     name: 'pulse_gateway_view_builds_total',
     help: 'Views fanned out, the unfiltered one included: one per distinct view for each snapshot some of its clients are due for (a filtered one is built then).',
@@ -208,9 +221,13 @@ export function createGateway({
   /** A snapshot to every client due for it: each accepted one, or partitioned, each merged tick. */
   const update = (snapshot: InternalSnapshot): void => {
     if (closing) return;
+    const started = performance.now();
     try {
       const result = fanout(snapshot, state.fullView(), streams.sessions, clock.nowMs(), fanoutOptions, (filter) => state.view(filter));
       viewBuilds.inc(result.views);
+      const ms = performance.now() - started;
+      fanoutMs += ms;
+      fanoutSeconds.observe(ms / 1000);
     } catch (err) {
       // A snapshot that breaks the view builder must not take the gateway down with it.
       log.error({ err, epoch: snapshot.epoch, seq: snapshot.seq }, 'fan-out failed');
@@ -224,7 +241,10 @@ export function createGateway({
 
   const onSnapshot = (encoded: Buffer, partition = 0): void => {
     if (closing) return;
+    fanoutMs = 0;
+    const started = performance.now();
     const result = state.accept(encoded, partition);
+    if (result.kind === 'accepted' || result.kind === 'partial') applySeconds.observe((performance.now() - started - fanoutMs) / 1000);
     switch (result.kind) {
       case 'invalid':
         dropped.inc({ reason: 'undecodable' });
