@@ -126,7 +126,7 @@ export class Aggregator {
     this.now = deps.now ?? Date.now;
     this.log = deps.logger.child({ component: 'aggregator' });
     this.readSize = new ReadSize(deps.settings.batchEntries, EVENTS_PER_READ);
-    this.timer = new TickTimer(deps.settings.tickMs, (t) => this.tick(t), this.now, (edges, tookMs, tickTimeMs) => this.skippedTicks(edges, tookMs, tickTimeMs));
+    this.timer = new TickTimer(deps.settings.tickMs, (t) => this.tick(t), this.now, (...skip) => this.skippedTicks(...skip));
   }
 
   /** Tick edges passed without a tick: a warning, at most every SKIP_LOG_MS, naming how many since the last. */

@@ -13,10 +13,8 @@
 export class TickTimer {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
-  /** Tick edges passed without a tick, since start. */
-  skipped = 0;
-  /** How long the last tick took, ms (0 before the first). */
-  lastTickMs = 0;
+  private skippedEdges = 0;
+  private lastMs = 0;
 
   constructor(
     private readonly tickMs: number,
@@ -24,6 +22,16 @@ export class TickTimer {
     private readonly now: () => number = Date.now,
     private readonly onSkipped?: (edges: number, tookMs: number, tickTimeMs: number) => void,
   ) {}
+
+  /** Tick edges passed without a tick, since start. */
+  get skipped(): number {
+    return this.skippedEdges;
+  }
+
+  /** How long the last tick took, ms (0 before the first). */
+  get lastTickMs(): number {
+    return this.lastMs;
+  }
 
   start(): void {
     this.stopped = false;
@@ -52,11 +60,11 @@ export class TickTimer {
 
   private ended(tickTimeMs: number, startedMs: number): void {
     const now = this.now();
-    this.lastTickMs = now - startedMs;
+    this.lastMs = now - startedMs;
     // Edges after this tick's, up to now: the next tick is scheduled for the one after them.
     const edges = Math.floor(now / this.tickMs) - tickTimeMs / this.tickMs;
     if (edges <= 0) return;
-    this.skipped += edges;
-    this.onSkipped?.(edges, this.lastTickMs, tickTimeMs);
+    this.skippedEdges += edges;
+    this.onSkipped?.(edges, this.lastMs, tickTimeMs);
   }
 }
