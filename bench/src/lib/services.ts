@@ -61,7 +61,8 @@ export class ServiceProcess {
    * From the bench's own environment: BENCH_PROFILE=<dir> makes each service
    * write a V8 CPU profile to <dir>/<name>/ when it exits (only those named in
    * BENCH_PROFILE_SERVICES, when set); BENCH_NODE_ARGS
-   * adds node flags (e.g. `--heapsnapshot-signal=SIGUSR2`). `execArgv`
+   * adds node flags (e.g. `--heapsnapshot-signal=SIGUSR2`) to every service,
+   * BENCH_NODE_ARGS_<NAME> (BENCH_NODE_ARGS_GATEWAY) to one. `execArgv`
    * undefined keeps those defaults when passing `options`.
    */
   static async start(
@@ -120,6 +121,7 @@ export function diagnosticArgs(name: string): string[] {
   // enough to lose its 1.5 s lease on two cores, and the gateway's profile is then of a stream of keyframes.
   const only = process.env.BENCH_PROFILE_SERVICES?.split(',');
   const profiled = dir !== undefined && (only === undefined || only.includes(name));
-  const extra = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  // BENCH_NODE_ARGS_GATEWAY (and so on) are one service's alone: a flag an operator would give only it (DEPLOY.md, the gateway's young generation).
+  const extra = [process.env.BENCH_NODE_ARGS, process.env[`BENCH_NODE_ARGS_${name.toUpperCase()}`]].flatMap((a) => a?.split(' ').filter(Boolean) ?? []);
   return [...(profiled ? ['--cpu-prof', `--cpu-prof-dir=${dir}/${name}`] : []), ...extra];
 }
