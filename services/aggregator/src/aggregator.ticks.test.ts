@@ -4,13 +4,13 @@
  * `pulse_aggregator_ticks_skipped_total`) and says so in one warning.
  */
 import { MemoryConsumerGroup, MemoryEventLog, MemoryEventSource, MemoryLeaderLease, MemoryLeaseStore, MemorySnapshotBus } from '@pulse/runtime';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { capturingLogger } from '../../../test/support/logs.js';
 import { createAggregator, type Aggregator } from './aggregator.js';
 
 const TICK = 200;
 const settings = { windowMs: 60_000, tickMs: TICK, maxEndpoints: 100, maxModels: 100, maxNodes: 256, maxCells: 1000, slos: [], batchEntries: 100 };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let aggregator: Aggregator | null = null;
 afterEach(async () => {

@@ -2,10 +2,10 @@
  * The tick timer on the real clock: ticks on the edges, one at a time, and
  * counts exactly the edges that got no tick.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { TickTimer } from './tick-timer.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs a timer for `runMs`; `work(i)` is how long the i-th tick takes. */
 async function run(tickMs: number, runMs: number, work: (i: number) => number) {
