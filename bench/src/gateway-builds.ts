@@ -13,6 +13,7 @@
  * each, and building and serializing the ten views, with the caches evicted
  * before each patch. It prints each process's medians (and first quartiles), ms.
  */
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -85,14 +86,17 @@ function makeMessages(dir: string): void {
   writeFileSync(join(dir, 'names.json'), JSON.stringify(traffic.names));
 }
 
-type Phases = Record<'total' | 'apply' | 'views', string>;
+type Phases = Record<'total' | 'apply' | 'views', string> & { gc: string; cpu: string };
 
 /** One process: the packages of the checkout at `root` applying the messages in `dir`. */
 async function measure(root: string, dir: string): Promise<Phases> {
-  const { SnapshotReplica, buildReplicaView, decodePatch } = {
+  const { SnapshotReplica, buildReplicaView, decodePatch, PatchDecoder } = {
     ...(await import(resolve(root, 'node_modules/@pulse/metrics/dist/index.js'))),
     ...(await import(resolve(root, 'node_modules/@pulse/protocol/dist/index.js'))),
   };
+  // Decoded as that build's gateway decodes them: into one decoder's objects where the build has one.
+  const decoder = PatchDecoder ? new PatchDecoder() : null;
+  const decode = (b: Buffer) => (decoder ? decoder.decode(b) : decodePatch(b));
   const replica = SnapshotReplica.fromMessages([readFileSync(join(dir, 'keyframe'))]);
   const views = fanoutViews(JSON.parse(readFileSync(join(dir, 'names.json'), 'utf8')) as Traffic['names']);
   const serve = () => {
@@ -102,15 +106,34 @@ async function measure(root: string, dir: string): Promise<Phases> {
     }
   };
   serve();
-  const phases: Record<keyof Phases, number[]> = { total: [], apply: [], views: [] };
+  const phases: Record<'total' | 'apply' | 'views', number[]> = { total: [], apply: [], views: [] };
   // Between two patches a gateway writes to thousands of sockets, and other processes run: its
   // caches are cold when the next patch comes. Applied back to back, warm, the patches measured ~30 % cheaper.
   const evict = new Uint8Array(64 << 20);
+  // The collector's pauses over the timed patches (young-generation and full), which the phases include.
+  const gc = { minor: 0, major: 0, ms: 0 };
+  let timedFrom = Infinity;
+  let cpuFrom = process.cpuUsage();
+  // Entries come after the synchronous loop, each stamped with when its pause began.
+  const pauses = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (e.startTime < timedFrom) continue;
+      const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gc.minor++;
+      else gc.major++;
+      gc.ms += e.duration;
+    }
+  });
+  pauses.observe({ entryTypes: ['gc'] });
   for (let i = 0; i < PATCHES; i++) {
     const patch = readFileSync(join(dir, `patch-${i}`));
+    if (i === SETTLE_PATCHES) {
+      timedFrom = performance.now();
+      cpuFrom = process.cpuUsage();
+    }
     for (let k = 0; k < evict.length; k += 64) evict[k]! += 1;
     const started = performance.now();
-    if (replica.apply(decodePatch(patch)) !== 'applied') throw new Error(`patch ${i} did not follow on`);
+    if (replica.apply(decode(patch)) !== 'applied') throw new Error(`patch ${i} did not follow on`);
     const applied = performance.now();
     serve();
     const served = performance.now();
@@ -124,7 +147,16 @@ async function measure(root: string, dir: string): Promise<Phases> {
     xs.sort((a, b) => a - b);
     return `${round(percentile(xs, 0.5), 2)} (${round(percentile(xs, 0.25), 2)})`;
   };
-  return Object.fromEntries(Object.entries(phases).map(([k, xs]) => [k, quantiles(xs)])) as Phases;
+  // The process's CPU over the timed patches, with the collector's threads that run beside the main one.
+  const cpu = process.cpuUsage(cpuFrom);
+  await new Promise((r) => setTimeout(r, 200)); // the observer's entries
+  pauses.disconnect();
+  const timed = PATCHES - SETTLE_PATCHES;
+  return {
+    ...(Object.fromEntries(Object.entries(phases).map(([k, xs]) => [k, quantiles(xs)])) as Omit<Phases, 'gc'>),
+    gc: `${round(gc.ms / timed, 2)} ms/patch (${gc.minor} young, ${gc.major} full)`,
+    cpu: `${round((cpu.user + cpu.system) / 1000 / timed, 2)} ms/patch`,
+  };
 }
 
 const here = fileURLToPath(import.meta.url);

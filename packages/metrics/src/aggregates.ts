@@ -404,6 +404,10 @@ function newAggregate(clock: PatchClock): Aggregate {
   return aggregateLiteral(members, (name) => new AggregateDistribution(members, name, clock));
 }
 
+/** `keyedChange`'s bits: a cell's errors by status, and by type, differ from the patch's. */
+export const KEYED_STATUS = 1;
+export const KEYED_TYPES = 2;
+
 function sameCounts<K>(a: ReadonlyMap<K, number>, b: ReadonlyMap<K, number>): boolean {
   if (a === b) return true;
   if (a.size !== b.size) return false;
@@ -646,15 +650,17 @@ export class Aggregates {
    * moves by the difference. A patch sends them whole when any moved, and
    * that is the SLO counts on most patched cells: error maps that did not
    * change are skipped, and the SLO counts' difference is taken once.
+   * Returns which error maps differ (`KEYED_STATUS`, `KEYED_TYPES`).
    */
-  keyedChange(cell: CellData, next: Pick<CellData, 'errorsByStatus' | 'errorsByType' | 'sloGood'>): void {
+  keyedChange(cell: CellData, next: Pick<CellData, 'errorsByStatus' | 'errorsByType' | 'sloGood'>): number {
     const status = !sameCounts(cell.errorsByStatus, next.errorsByStatus);
     const types = !sameCounts(cell.errorsByType, next.errorsByType);
     const slo = this.sloDelta;
     const n = Math.max(cell.sloGood.length, next.sloGood.length);
     let moved = false;
     for (let i = 0; i < n; i++) moved = (slo[i] = (next.sloGood[i] ?? 0) - (cell.sloGood[i] ?? 0)) !== 0 || moved;
-    if (!status && !types && !moved) return;
+    const changed = (status ? KEYED_STATUS : 0) | (types ? KEYED_TYPES : 0);
+    if (!status && !types && !moved) return changed;
     for (const a of this.of(cell)) {
       if (status) {
         addKeyed(a.errorsByStatus, cell.errorsByStatus, -1);
@@ -666,6 +672,7 @@ export class Aggregates {
       }
       if (moved) for (let i = 0; i < n; i++) if (slo[i] !== 0) a.sloGood[i] = (a.sloGood[i] ?? 0) + slo[i]!;
     }
+    return changed;
   }
   /** Scratch: what a patch moved a cell's SLO counts by. */
   private readonly sloDelta: number[] = [];

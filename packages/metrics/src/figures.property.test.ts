@@ -6,7 +6,7 @@
  * keyframe and the patches after it is the window the aggregator holds.
  */
 import fc from 'fast-check';
-import { isErrorEnd, meetsSlo, parseSlos, type PulseEvent, type RequestEnd, type Stats } from '@pulse/protocol';
+import { encodePatch, isErrorEnd, meetsSlo, parseSlos, PatchDecoder, type PulseEvent, type RequestEnd, type Stats } from '@pulse/protocol';
 import { exactQuantile, rng } from '@pulse/test-support/quantiles';
 import { expectSameFigures, relError } from '@pulse/test-support/figures';
 import { describe, expect, it } from 'vitest';
@@ -205,6 +205,10 @@ describe('a window rebuilt from a keyframe and patches', () => {
         const requests = traffic(seed, 600).sort((a, b) => a.start.ts - b.start.ts);
         const w = window();
         const replica = new SnapshotReplica();
+        // The same patches over the wire, decoded as a gateway does: into one decoder's objects, each patch
+        // refilling the last one's. What the replica keeps must not move when the next patch is decoded.
+        const wired = new SnapshotReplica();
+        const decoder = new PatchDecoder();
         let t = T0;
         let seq = t / 500;
         let i = 0;
@@ -219,14 +223,19 @@ describe('a window rebuilt from a keyframe and patches', () => {
           w.advance(t);
           if (tick === 0 || tick % 37 === 0) {
             replica.load(w.snapshot(t, 1, t / 500, 0));
+            wired.load(w.snapshot(t, 1, t / 500, 0));
             w.reportedAll();
           } else {
-            expect(replica.apply(takePatch(w, t, 1, t / 500, seq, 0))).toBe('applied');
+            const patch = takePatch(w, t, 1, t / 500, seq, 0);
+            const encoded = encodePatch(patch);
+            expect(replica.apply(patch)).toBe('applied');
+            expect(wired.apply(decoder.decode(encoded))).toBe('applied');
           }
           seq = t / 500;
           const expected = w.snapshot(t, 1, seq, 0);
           const held = replica.snapshot!;
           expect(comparable(held)).toEqual(comparable(expected));
+          expect(comparable(wired.snapshot!)).toEqual(comparable(expected));
           // Views from the replica's aggregates are the views of its cells (read every few ticks, so the
           // aggregates' extremes are both found afresh and kept up to date across patches between reads).
           if (tick % 8 === 0) {

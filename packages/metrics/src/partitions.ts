@@ -22,7 +22,7 @@
  *   waited for until it catches up.
  */
 import {
-  decodePatch,
+  PatchDecoder,
   decodeSnapshot,
   isNewer,
   messageKind,
@@ -56,6 +56,8 @@ export type PartitionAccept =
 export class PartitionedReplica {
   readonly parts: readonly SnapshotReplica[];
   private merged: MergedSnapshot | null = null;
+  /** Every patch is applied as it is decoded, so one decoder's objects serve them all (PatchDecoder). */
+  private readonly decoder = new PatchDecoder();
 
   constructor(partitions: number) {
     this.parts = Array.from({ length: partitions }, () => new SnapshotReplica());
@@ -97,7 +99,7 @@ export class PartitionedReplica {
   acceptEncoded(partition: number, encoded: Buffer): PartitionAccept {
     let message: { keyframe: InternalSnapshot } | { patch: SnapshotPatch };
     try {
-      message = messageKind(encoded) === 'patch' ? { patch: decodePatch(encoded) } : { keyframe: decodeSnapshot(encoded) };
+      message = messageKind(encoded) === 'patch' ? { patch: this.decoder.decode(encoded) } : { keyframe: decodeSnapshot(encoded) };
     } catch {
       return 'invalid';
     }

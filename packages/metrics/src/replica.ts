@@ -12,7 +12,7 @@ import {
   CELL_NUMBERS,
   compileFill,
   compileZero,
-  decodePatch,
+  PatchDecoder,
   field,
   decodeSnapshot,
   messageKind,
@@ -28,7 +28,7 @@ import {
   type NodeData,
   type SnapshotPatch,
 } from '@pulse/protocol';
-import { Aggregates } from './aggregates.js';
+import { Aggregates, KEYED_STATUS, KEYED_TYPES } from './aggregates.js';
 import { SparseHistogram } from './sparse-histogram.js';
 import { cellKey } from './window.js';
 
@@ -95,7 +95,7 @@ const applyNumbers = new Function(
   ).join('\n')}\nreturn moved;`,
 ) as (cell: Counts<CellNumber>, numbers: Partial<Counts<CellNumber>>, delta: Counts<CellNumber>) => boolean;
 
-type MutableCell = CellData & Record<(typeof CELL_DISTRIBUTIONS)[number], CellDistributionState> & { cumulative: number[] };
+type MutableCell = CellData & Record<(typeof CELL_DISTRIBUTIONS)[number], CellDistributionState> & { cumulative: number[]; sloGood: number[] };
 
 /** Every cell built the one way, so all have one shape (a view reads thousands of them). */
 function newCell(node: string, endpoint: string, model: string, slos: number): MutableCell {
@@ -118,6 +118,8 @@ export class SnapshotReplica {
   private held: InternalSnapshot | null = null;
   private readonly cells = new Map<string, MutableCell>();
   private readonly nodes = new Map<string, NodeData>();
+  /** The cells as a list, as a snapshot carries them: made again only when a cell comes or goes, not per patch. */
+  private list: MutableCell[] | null = null;
   /** Scratch: what a patch moved a cell's numbers by. */
   private readonly delta = zeroNumbers();
   /** What the cells add up to, by endpoint, node and pairs of labels, kept up to date (aggregates.ts; the last four only while views read them). */
@@ -134,9 +136,10 @@ export class SnapshotReplica {
   /** The replica of what a bus stores: a keyframe, then the patches after it, encoded. Throws on a gap. */
   static fromMessages(messages: readonly Buffer[]): SnapshotReplica {
     const replica = new SnapshotReplica();
+    const patches = new PatchDecoder();
     for (const m of messages) {
       if (messageKind(m) === 'patch') {
-        if (replica.apply(decodePatch(m)) === 'gap') throw new Error('a stored patch does not follow on from the one before it');
+        if (replica.apply(patches.decode(m)) === 'gap') throw new Error('a stored patch does not follow on from the one before it');
       } else {
         replica.load(decodeSnapshot(m));
       }
@@ -147,6 +150,7 @@ export class SnapshotReplica {
   /** Replaces everything held with a keyframe. */
   load(keyframe: InternalSnapshot): void {
     this.cells.clear();
+    this.list = null;
     this.byLabels.clear();
     this.nodes.clear();
     this.aggregates.clear();
@@ -163,7 +167,7 @@ export class SnapshotReplica {
     }
     for (const n of keyframe.nodes) this.nodes.set(n.node, n);
     this.aggregates.patched();
-    this.held = { ...keyframe, cells: [...this.cells.values()], nodes: [...this.nodes.values()] };
+    this.held = { ...keyframe, cells: this.cellList(), nodes: [...this.nodes.values()] };
   }
 
   /** Applies a patch taken against the snapshot held; 'gap' (changing nothing) when it was not. */
@@ -187,7 +191,7 @@ export class SnapshotReplica {
       stats: patch.stats,
       slos: held.slos,
       nodes: [...this.nodes.values()],
-      cells: [...this.cells.values()],
+      cells: this.cellList(),
     };
     return 'applied';
   }
@@ -202,10 +206,14 @@ export class SnapshotReplica {
     const delta = this.delta;
     if (applyNumbers(cell, p.numbers, delta)) this.aggregates.numbers(cell, delta);
     if (p.keyed) {
-      this.aggregates.keyedChange(cell, p.keyed);
-      cell.errorsByStatus = p.keyed.errorsByStatus;
-      cell.errorsByType = p.keyed.errorsByType;
-      cell.sloGood = p.keyed.sloGood;
+      const moved = this.aggregates.keyedChange(cell, p.keyed);
+      // A patch's error maps are the cell's to keep (PatchDecoder makes them new), kept only when they moved: an
+      // unchanged one dies young. Its SLO counts are refilled by the next decode, so they are copied.
+      if (moved & KEYED_STATUS) cell.errorsByStatus = p.keyed.errorsByStatus;
+      if (moved & KEYED_TYPES) cell.errorsByType = p.keyed.errorsByType;
+      const good = p.keyed.sloGood;
+      if (cell.sloGood.length !== good.length) cell.sloGood.length = good.length;
+      for (let i = 0; i < good.length; i++) cell.sloGood[i] = good[i]!;
     }
     for (const name of CELL_DISTRIBUTIONS) {
       const d = p.dists[name];
@@ -218,7 +226,12 @@ export class SnapshotReplica {
     if (p.cumulative) for (let i = 0; i < p.cumulative.length; i += 2) cell.cumulative[p.cumulative[i]!] = p.cumulative[i + 1]!;
   }
 
+  private cellList(): MutableCell[] {
+    return (this.list ??= [...this.cells.values()]);
+  }
+
   private hold(cell: MutableCell): void {
+    this.list = null;
     this.cells.set(cellKey(cell.node, cell.endpoint, cell.model), cell);
     let endpoints = this.byLabels.get(cell.node);
     if (!endpoints) {
@@ -235,6 +248,7 @@ export class SnapshotReplica {
   }
 
   private release(key: string, cell: MutableCell): void {
+    this.list = null;
     this.cells.delete(key);
     const endpoints = this.byLabels.get(cell.node);
     const models = endpoints?.get(cell.endpoint);

@@ -19,11 +19,12 @@
  * nodes removed, cells changed, cells removed.
  */
 import { BinaryReader, BinaryWriter, DecodeError } from './binary.js';
-import { CELL_DISTRIBUTIONS, CELL_NUMBERS, field, type CellDistribution, type CellNumber, type Counts } from './cell-fields.js';
+import { CELL_DISTRIBUTIONS, CELL_NUMBERS, compileFill, field, type CellDistribution, type CellNumber, type Counts } from './cell-fields.js';
 import { CUMULATIVE_SLOT_COUNT } from './cumulative.js';
 import {
   collectStrings,
   keyedReader,
+  NO_KEYED_COUNTS,
   readNode,
   readStats,
   StringTable,
@@ -32,6 +33,7 @@ import {
   writeStats,
   type AggregatorStats,
   type CellData,
+  type KeyedSlot,
   type NodeData,
 } from './snapshot.js';
 
@@ -116,29 +118,57 @@ export function encodePatch(p: SnapshotPatch): Buffer {
   return w.finish();
 }
 
+/** Decodes a patch into objects of its own (`PatchDecoder` reuses them). */
 export function decodePatch(buf: Buffer): SnapshotPatch {
-  const r = new BinaryReader(buf);
-  if (r.u8() !== PATCH_MAGIC) throw new DecodeError('not a Pulse snapshot patch');
-  const version = r.u8();
-  if (version !== PATCH_VERSION) throw new DecodeError(`patch version ${version} is not supported`);
-  const epoch = r.uint();
-  const seq = r.uint();
-  const baseSeq = r.uint();
-  const builtAt = r.f64();
-  const coveredSeconds = r.f64();
-  const stats = readStats(r);
-  const label = StringTable.read(r);
-  const readKeyed = keyedReader(label);
-  const nodes: NodeData[] = [];
-  for (let i = 0, n = r.uint(); i < n; i++) nodes.push(readNode(r, label));
-  const removedNodes: string[] = [];
-  for (let i = 0, n = r.uint(); i < n; i++) removedNodes.push(label(r.uint()));
-  const cells: CellPatch[] = [];
-  for (let i = 0, n = r.uint(); i < n; i++) cells.push(readCellPatch(r, label, readKeyed));
-  const removedCells: CellRef[] = [];
-  for (let i = 0, n = r.uint(); i < n; i++) removedCells.push(readRef(r, label));
-  if (!r.done) throw new DecodeError('trailing bytes after patch');
-  return { epoch, seq, baseSeq, builtAt, coveredSeconds, stats, nodes, removedNodes, cells, removedCells };
+  return new PatchDecoder().decode(buf);
+}
+
+/**
+ * Decodes patches into the objects of the one before. A fleet gateway
+ * decodes ~2,700 changed cells every tick, ~3 MB of objects that die as soon
+ * as the patch is applied; the young generation filled every couple of
+ * patches, each time with a patch half-applied and alive, which the collector
+ * then copied (docs/PERFORMANCE.md §2b). Reused, they stay where they are.
+ *
+ * So a patch this returns is valid only until its next `decode`: apply it
+ * first. What a holder may keep is a cell's error maps, new with every
+ * decode; its SLO counts, number objects, distributions and index lists are
+ * refilled by the next (the replica copies them).
+ */
+export class PatchDecoder {
+  private readonly slots: CellSlot[] = [];
+
+  decode(buf: Buffer): SnapshotPatch {
+    const r = new BinaryReader(buf);
+    if (r.u8() !== PATCH_MAGIC) throw new DecodeError('not a Pulse snapshot patch');
+    const version = r.u8();
+    if (version !== PATCH_VERSION) throw new DecodeError(`patch version ${version} is not supported`);
+    const epoch = r.uint();
+    const seq = r.uint();
+    const baseSeq = r.uint();
+    const builtAt = r.f64();
+    const coveredSeconds = r.f64();
+    const stats = readStats(r);
+    const label = StringTable.read(r);
+    const readKeyed = keyedReader(label);
+    const nodes: NodeData[] = [];
+    for (let i = 0, n = r.uint(); i < n; i++) nodes.push(readNode(r, label));
+    const removedNodes: string[] = [];
+    for (let i = 0, n = r.uint(); i < n; i++) removedNodes.push(label(r.uint()));
+    const n = r.uint();
+    // Each cell takes at least a byte: a count beyond what is left is a corrupt message, not slots to make.
+    if (n > r.remaining) throw new DecodeError(`${n} changed cells`);
+    const cells = new Array<CellPatch>(n);
+    for (let i = 0; i < n; i++) cells[i] = readCellPatch(r, label, readKeyed, this.slot(i));
+    const removedCells: CellRef[] = [];
+    for (let i = 0, n = r.uint(); i < n; i++) removedCells.push(readRef(r, label));
+    if (!r.done) throw new DecodeError('trailing bytes after patch');
+    return { epoch, seq, baseSeq, builtAt, coveredSeconds, stats, nodes, removedNodes, cells, removedCells };
+  }
+
+  private slot(i: number): CellSlot {
+    return (this.slots[i] ??= newSlot());
+  }
 }
 
 /** Which kind of message a buffer on the snapshot bus is, by its first byte. */
@@ -203,12 +233,13 @@ function readCumulativeChanges(r: BinaryReader): number[] | undefined {
   const n = r.uint();
   if (n === 0) return undefined;
   if (n > CUMULATIVE_SLOT_COUNT) throw new DecodeError(`${n} cumulative changes`);
-  const pairs: number[] = [];
+  const pairs = new Array<number>(2 * n);
   let at = -1;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < 2 * n; i += 2) {
     at += r.uint() + 1;
     if (at >= CUMULATIVE_SLOT_COUNT) throw new DecodeError(`cumulative slot ${at} of ${CUMULATIVE_SLOT_COUNT}`);
-    pairs.push(at, r.uint());
+    pairs[i] = at;
+    pairs[i + 1] = r.uint();
   }
   return pairs;
 }
@@ -223,45 +254,90 @@ const distsMask = new Function('d', `return ${CELL_DISTRIBUTIONS.map((k, i) => `
   dists: Partial<Record<CellDistribution, DistributionPatch>>,
 ) => number;
 
+/** A decoded cell and the objects it holds, refilled by each decode that reaches it. */
+interface CellSlot {
+  patch: MutableCellPatch;
+  numbers: Partial<Counts<CellNumber>>;
+  dists: Record<CellDistribution, MutableDistributionPatch | undefined>;
+  /** Each distribution's own patch object, in `dists` when the cell carries it. */
+  distStore: Record<CellDistribution, MutableDistributionPatch>;
+  keyed: KeyedSlot;
+}
+
+type MutableCellPatch = { -readonly [K in keyof CellPatch]: CellPatch[K] };
+type MutableDistributionPatch = { -readonly [K in keyof DistributionPatch]: DistributionPatch[K] };
+
 /**
- * Reads a changed cell's numbers into one object shape, absent ones
- * undefined (compiled from the field list, cell-fields.ts says why): with a
- * shape per mask, the replica's reads of them were megamorphic, a fifth of
- * a fleet gateway's patch apply.
+ * Reads a changed cell's numbers into its slot's object: one shape, absent ones
+ * undefined (compiled from the field list, cell-fields.ts says why). With a
+ * shape per mask, the replica's reads of them were megamorphic, a fifth of a
+ * fleet gateway's patch apply.
  */
 const readNumbers = new Function(
   'r',
   'mask',
-  `return { ${CELL_NUMBERS.map((k, i) => `${field(k)}: mask & ${1 << i} ? r.uint() : undefined`).join(', ')} };`,
-) as (r: BinaryReader, mask: number) => Partial<Counts<CellNumber>>;
+  'o',
+  `${CELL_NUMBERS.map((k, i) => `o.${field(k)} = mask & ${1 << i} ? r.uint() : undefined;`).join('\n')}\nreturn o;`,
+) as (r: BinaryReader, mask: number, o: Partial<Counts<CellNumber>>) => Partial<Counts<CellNumber>>;
 
-/** A changed cell's distributions, one shape (absent ones undefined), read in wire order. */
+/** A changed cell's distributions, read in wire order into their slot's objects; the absent ones undefined. */
 const readDists = new Function(
   'r',
   'mask',
+  'o',
+  'store',
   'one',
-  `return { ${CELL_DISTRIBUTIONS.map((k, i) => `${field(k)}: mask & ${1 << i} ? one(r) : undefined`).join(', ')} };`,
-) as (r: BinaryReader, mask: number, one: (r: BinaryReader) => DistributionPatch) => Partial<Record<CellDistribution, DistributionPatch>>;
+  `${CELL_DISTRIBUTIONS.map((k, i) => `o.${field(k)} = mask & ${1 << i} ? one(r, store.${field(k)}) : undefined;`).join('\n')}\nreturn o;`,
+) as (
+  r: BinaryReader,
+  mask: number,
+  o: CellSlot['dists'],
+  store: CellSlot['distStore'],
+  one: (r: BinaryReader, into: MutableDistributionPatch) => MutableDistributionPatch,
+) => CellSlot['dists'];
 
-function readDistribution(r: BinaryReader): DistributionPatch {
-  const count = r.uint();
-  const sum = r.f64();
-  const flags = r.u8();
-  const min = flags & MIN_BIT ? r.f64() : undefined;
-  const max = flags & MAX_BIT ? r.f64() : undefined;
-  return { count, sum, min, max, added: readIndices(r), removed: readIndices(r) };
+const perDistribution = compileFill(CELL_DISTRIBUTIONS);
+
+function newSlot(): CellSlot {
+  const numbers = readNumbers(EMPTY_READER, 0, {});
+  const dists = perDistribution<MutableDistributionPatch | undefined>(() => undefined);
+  const distStore = perDistribution<MutableDistributionPatch>(() => ({ count: 0, sum: 0, min: undefined, max: undefined, added: NO_INDICES, removed: NO_INDICES }));
+  const patch: MutableCellPatch = { node: '', endpoint: '', model: '', numbers, keyed: undefined, dists, cumulative: undefined };
+  return { patch, numbers, dists, distStore, keyed: { errorsByStatus: NO_KEYED_COUNTS, errorsByType: NO_KEYED_COUNTS, sloGood: [] } };
 }
 
-function readCellPatch(r: BinaryReader, label: (i: number) => string, readKeyed: (r: BinaryReader) => KeyedData): CellPatch {
-  const { node, endpoint, model } = readRef(r, label);
-  const numbers = readNumbers(r, r.uint());
-  const keyed = r.u8() === 1 ? readKeyed(r) : undefined;
-  const dists = readDists(r, r.uint(), readDistribution);
-  return { node, endpoint, model, numbers, keyed, dists, cumulative: readCumulativeChanges(r) };
+const EMPTY_READER = new BinaryReader(Buffer.alloc(0));
+
+function readDistribution(r: BinaryReader, d: MutableDistributionPatch): MutableDistributionPatch {
+  d.count = r.uint();
+  d.sum = r.f64();
+  const flags = r.u8();
+  d.min = flags & MIN_BIT ? r.f64() : undefined;
+  d.max = flags & MAX_BIT ? r.f64() : undefined;
+  d.added = readIndices(r);
+  d.removed = readIndices(r);
+  return d;
+}
+
+function readCellPatch(r: BinaryReader, label: (i: number) => string, readKeyed: (r: BinaryReader, into: KeyedSlot) => KeyedSlot, slot: CellSlot): CellPatch {
+  const p = slot.patch;
+  p.node = label(r.uint());
+  p.endpoint = label(r.uint());
+  p.model = label(r.uint());
+  readNumbers(r, r.uint(), slot.numbers);
+  p.keyed = r.u8() === 1 ? readKeyed(r, slot.keyed) : undefined;
+  readDists(r, r.uint(), slot.dists, slot.distStore, readDistribution);
+  p.cumulative = readCumulativeChanges(r);
+  return p;
 }
 
 const NO_INDICES: readonly number[] = Object.freeze([]);
 
+/**
+ * A list of histogram indices, new: refilling a kept array costs more than
+ * it saves, since setting an array's length to less trims it, and the next
+ * list grows it again.
+ */
 function readIndices(r: BinaryReader): readonly number[] {
   const n = r.uint();
   if (n === 0) return NO_INDICES;

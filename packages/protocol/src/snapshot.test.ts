@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DecodeError } from './binary.js';
-import { decodePatch, encodePatch, messageKind, type SnapshotPatch } from './patch.js';
+import { decodePatch, encodePatch, messageKind, PatchDecoder, type SnapshotPatch } from './patch.js';
 import { COUNTER_SLOT, CUMULATIVE_SLOT_COUNT, HISTOGRAM_SLOTS, zeroCumulative } from './cumulative.js';
 import { decodeSnapshot, encodeSnapshot, isNewer, type CellData, type InternalSnapshot } from './snapshot.js';
 
@@ -133,6 +133,18 @@ describe('patch codec', () => {
     expect(messageKind(buf)).toBe('patch');
     expect(messageKind(encodeSnapshot(snapshot))).toBe('snapshot');
     expect(messageKind(Buffer.from('x'))).toBeNull();
+  });
+
+  it('decodes patch after patch into one decoder\'s objects, each as a fresh decode gives it', () => {
+    const decoder = new PatchDecoder();
+    const [first, second] = patch.cells;
+    // Fewer cells, then more, each cell in the other's place: every kept object is refilled or cleared.
+    const patches: SnapshotPatch[] = [patch, { ...patch, seq: patch.seq + 1, cells: [second!] }, { ...patch, seq: patch.seq + 2, cells: [second!, first!, second!] }];
+    for (const p of patches) expect(decoder.decode(encodePatch(p))).toEqual(p);
+    const again = decoder.decode(encodePatch(patch));
+    expect(again).toEqual(patch);
+    // The error maps are new with each decode: a holder may keep them.
+    expect(again.cells[0]!.keyed!.errorsByStatus).not.toBe(decoder.decode(encodePatch(patch)).cells[0]!.keyed!.errorsByStatus);
   });
 
   it('rejects truncated and foreign buffers with DecodeError', () => {

@@ -237,8 +237,20 @@ export function writeKeyed(w: BinaryWriter, c: Pick<CellData, 'errorsByStatus' |
   for (const n of c.sloGood) w.uint(n);
 }
 
-export function keyedReader(label: (i: number) => string): (r: BinaryReader) => Pick<CellData, 'errorsByStatus' | 'errorsByType' | 'sloGood'> {
-  return (r) => {
+/** A cell's keyed counts; its SLO counts writable, so that a reader can refill them (`keyedReader`). */
+export interface KeyedSlot {
+  errorsByStatus: KeyedCounts<number>;
+  errorsByType: KeyedCounts<string>;
+  sloGood: number[];
+}
+
+/**
+ * Reads a cell's keyed counts, into `into` when given: its SLO array is
+ * refilled and its error maps replaced with new ones (a holder may keep
+ * those; a patch decoder reuses the rest, patch.ts `PatchDecoder`).
+ */
+export function keyedReader(label: (i: number) => string): (r: BinaryReader, into?: KeyedSlot) => KeyedSlot {
+  return (r, into) => {
     let errorsByStatus: KeyedCounts<number> = NO_KEYED_COUNTS;
     let n = r.uint();
     if (n > 0) {
@@ -255,9 +267,14 @@ export function keyedReader(label: (i: number) => string): (r: BinaryReader) => 
     }
     n = r.uint();
     if (n > 1024) throw new DecodeError(`${n} SLO counts`);
-    const sloGood: number[] = [];
-    for (let i = 0; i < n; i++) sloGood.push(r.uint());
-    return { errorsByStatus, errorsByType, sloGood };
+    const sloGood = into ? into.sloGood : new Array<number>(n);
+    // Refilled by index: setting an array's length to less trims it, and the next fill grows it again.
+    for (let i = 0; i < n; i++) sloGood[i] = r.uint();
+    if (sloGood.length !== n) sloGood.length = n;
+    if (!into) return { errorsByStatus, errorsByType, sloGood };
+    into.errorsByStatus = errorsByStatus;
+    into.errorsByType = errorsByType;
+    return into;
   };
 }
 

@@ -10,7 +10,7 @@
  * once every partition has it or half a tick later, naming the partitions
  * that are behind (docs/PROTOCOL.md §5.4, `stale_partitions`).
  */
-import { decodePatch, decodeSnapshot, isNewer, messageKind, type InternalSnapshot, type SnapshotPatch } from '@pulse/protocol';
+import { PatchDecoder, decodeSnapshot, isNewer, messageKind, type InternalSnapshot, type SnapshotPatch } from '@pulse/protocol';
 import { buildReplicaView, buildView, PartitionMerge, SnapshotReplica, type CellFilter, type MergedSnapshot, type StatsMemo, type View } from '@pulse/metrics';
 import type { FragmentMemo } from './fragments.js';
 import { historicalFrame, RenderedView, snapshotBody, staleJson } from './frames.js';
@@ -48,6 +48,8 @@ export class SnapshotState {
   private full: RenderedView | null = null;
   private historical: Buffer | null = null;
   /** Stats of whole aggregates, shared by this snapshot's views (a new one for each snapshot). */
+  /** Each patch is applied before the next arrives, so one decoder's objects serve them all (patch.ts `PatchDecoder`). */
+  private readonly decoder = new PatchDecoder();
   private memo: StatsMemo = new WeakMap();
   /** JSON of what this snapshot's views share (fragments.ts), by object: goes with `memo`. */
   private fragments: FragmentMemo = new WeakMap();
@@ -74,7 +76,7 @@ export class SnapshotState {
     if (this.merge) return this.acceptPartial(this.merge, encoded, partition);
     try {
       if (messageKind(encoded) === 'patch') {
-        const patch = decodePatch(encoded);
+        const patch = this.decoder.decode(encoded);
         const held = this.held;
         if (held && !isNewer(patch, held)) return { kind: patch.epoch === held.epoch ? 'duplicate' : 'stale', snapshot: patch };
         if (this.replica.apply(patch) === 'gap') return { kind: 'gap', snapshot: patch };
@@ -102,7 +104,7 @@ export class SnapshotState {
   private acceptPartial(merge: PartitionMerge, encoded: Buffer, partition: number): AcceptResult {
     let message: { keyframe: InternalSnapshot } | { patch: SnapshotPatch };
     try {
-      message = messageKind(encoded) === 'patch' ? { patch: decodePatch(encoded) } : { keyframe: decodeSnapshot(encoded) };
+      message = messageKind(encoded) === 'patch' ? { patch: this.decoder.decode(encoded) } : { keyframe: decodeSnapshot(encoded) };
     } catch (error) {
       return { kind: 'invalid', error };
     }
