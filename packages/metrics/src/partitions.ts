@@ -56,7 +56,7 @@ export type PartitionAccept =
 export class PartitionedReplica {
   readonly parts: readonly SnapshotReplica[];
   private merged: MergedSnapshot | null = null;
-  /** Every patch is applied as it is decoded, so one decoder's objects serve them all (PatchDecoder). */
+  /** Every patch is applied, then released, as it is decoded: one decoder's objects serve them all (PatchDecoder). */
   private readonly decoder = new PatchDecoder();
 
   constructor(partitions: number) {
@@ -103,7 +103,9 @@ export class PartitionedReplica {
     } catch {
       return 'invalid';
     }
-    return this.accept(partition, message);
+    const result = this.accept(partition, message);
+    this.decoder.release();
+    return result;
   }
 
   /** Forgets what `partition` holds (its leader stood down in this process); it is stale until its next keyframe. */

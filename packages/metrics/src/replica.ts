@@ -139,7 +139,9 @@ export class SnapshotReplica {
     const patches = new PatchDecoder();
     for (const m of messages) {
       if (messageKind(m) === 'patch') {
-        if (replica.apply(patches.decode(m)) === 'gap') throw new Error('a stored patch does not follow on from the one before it');
+        const result = replica.apply(patches.decode(m));
+        patches.release();
+        if (result === 'gap') throw new Error('a stored patch does not follow on from the one before it');
       } else {
         replica.load(decodeSnapshot(m));
       }

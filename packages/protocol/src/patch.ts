@@ -130,13 +130,28 @@ export function decodePatch(buf: Buffer): SnapshotPatch {
  * patches, each time with a patch half-applied and alive, which the collector
  * then copied (docs/PERFORMANCE.md §2b). Reused, they stay where they are.
  *
- * So a patch this returns is valid only until its next `decode`: apply it
- * first. What a holder may keep is a cell's error maps, new with every
- * decode; its SLO counts, number objects, distributions and index lists are
- * refilled by the next (the replica copies them).
+ * So a patch this returns is valid only until `release` or the next
+ * `decode`: apply it, then release it. What a holder may keep is a cell's
+ * error maps, new with every decode; its SLO counts, number objects,
+ * distributions and index lists are refilled by the next (the replica copies
+ * them).
  */
 export class PatchDecoder {
   private readonly slots: CellSlot[] = [];
+  /** Slots the last decode filled. */
+  private filled = 0;
+
+  /**
+   * Lets go of what the last patch's slots point to. Its index lists, error
+   * maps and boxed numbers are new with each decode; left in the kept slots
+   * until the next patch overwrote them (a second later at a 1 s tick), they
+   * outlived a young-generation collection or two, and were promoted: a third
+   * of what a fleet gateway promoted, and so of its full collections.
+   */
+  release(): void {
+    for (let i = 0; i < this.filled; i++) clearSlot(this.slots[i]!);
+    this.filled = 0;
+  }
 
   decode(buf: Buffer): SnapshotPatch {
     const r = new BinaryReader(buf);
@@ -159,6 +174,8 @@ export class PatchDecoder {
     // Each cell takes at least a byte: a count beyond what is left is a corrupt message, not slots to make.
     if (n > r.remaining) throw new DecodeError(`${n} changed cells`);
     const cells = new Array<CellPatch>(n);
+    this.release();
+    this.filled = n;
     for (let i = 0; i < n; i++) cells[i] = readCellPatch(r, label, readKeyed, this.slot(i));
     const removedCells: CellRef[] = [];
     for (let i = 0, n = r.uint(); i < n; i++) removedCells.push(readRef(r, label));
@@ -307,6 +324,20 @@ function newSlot(): CellSlot {
 }
 
 const EMPTY_READER = new BinaryReader(Buffer.alloc(0));
+
+function clearSlot(slot: CellSlot): void {
+  slot.patch.keyed = undefined;
+  slot.patch.cumulative = undefined;
+  slot.keyed.errorsByStatus = NO_KEYED_COUNTS;
+  slot.keyed.errorsByType = NO_KEYED_COUNTS;
+  for (const name of CELL_DISTRIBUTIONS) {
+    const d = slot.distStore[name];
+    d.min = undefined;
+    d.max = undefined;
+    d.added = NO_INDICES;
+    d.removed = NO_INDICES;
+  }
+}
 
 function readDistribution(r: BinaryReader, d: MutableDistributionPatch): MutableDistributionPatch {
   d.count = r.uint();

@@ -48,7 +48,7 @@ export class SnapshotState {
   private full: RenderedView | null = null;
   private historical: Buffer | null = null;
   /** Stats of whole aggregates, shared by this snapshot's views (a new one for each snapshot). */
-  /** Each patch is applied before the next arrives, so one decoder's objects serve them all (patch.ts `PatchDecoder`). */
+  /** Each patch is applied, then released, before the next arrives: one decoder's objects serve them all (patch.ts `PatchDecoder`). */
   private readonly decoder = new PatchDecoder();
   private memo: StatsMemo = new WeakMap();
   /** JSON of what this snapshot's views share (fragments.ts), by object: goes with `memo`. */
@@ -92,6 +92,8 @@ export class SnapshotState {
       }
     } catch (error) {
       return { kind: 'invalid', error };
+    } finally {
+      this.decoder.release();
     }
     const snapshot = this.held!;
     this.full = null;
@@ -113,6 +115,7 @@ export class SnapshotState {
     // What a view reads moved: nothing built from the replicas before may be served again.
     this.dropBuilt();
     const result = merge.accept(partition, message);
+    this.decoder.release();
     return { kind: result === 'accepted' ? 'partial' : result, snapshot } as AcceptResult;
   }
 
