@@ -660,7 +660,7 @@ export class Aggregates {
     let moved = false;
     for (let i = 0; i < n; i++) moved = (slo[i] = (next.sloGood[i] ?? 0) - (cell.sloGood[i] ?? 0)) !== 0 || moved;
     const changed = (status ? KEYED_STATUS : 0) | (types ? KEYED_TYPES : 0);
-    if (!status && !types && !moved) return changed;
+    if (!changed && !moved) return 0;
     for (const a of this.of(cell)) {
       if (status) {
         addKeyed(a.errorsByStatus, cell.errorsByStatus, -1);

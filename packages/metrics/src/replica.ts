@@ -139,9 +139,8 @@ export class SnapshotReplica {
     const patches = new PatchDecoder();
     for (const m of messages) {
       if (messageKind(m) === 'patch') {
-        const result = replica.apply(patches.decode(m));
-        patches.release();
-        if (result === 'gap') throw new Error('a stored patch does not follow on from the one before it');
+        // Back to back: each decode lets go of the patch before it, no release needed between them.
+        if (replica.apply(patches.decode(m)) === 'gap') throw new Error('a stored patch does not follow on from the one before it');
       } else {
         replica.load(decodeSnapshot(m));
       }
