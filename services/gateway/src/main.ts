@@ -2,6 +2,8 @@
  * `npm start -w services/gateway`: config once, the Redis snapshot feed,
  * listen on HOST:PORT; SIGTERM drains within the shutdown deadline.
  */
+// First: V8 flags take effect before anything allocates (v8-flags.ts says why).
+import './v8-flags.js';
 import { hostname } from 'node:os';
 import { dashboardHandler } from '@pulse/dashboard';
 import { partitionKeys, runsKeys } from '@pulse/protocol';
