@@ -6,18 +6,19 @@
  *
  * Why: V8 allocates the objects of an object or array literal straight in the
  * old generation once most of that literal's objects have survived young
- * collections. A gateway's view figures are built from the same literals
- * every tick, and the unfiltered view lives a whole tick (REST and
- * `historical_data` read it), so V8 soon tenures those literals — and then
- * every filtered view's figures, dead a few milliseconds later, are garbage in
- * the old generation: ~1 MB/s at the fleet's shape, and a full collection
+ * collections. A gateway builds its view figures from the same literals
+ * every tick and keeps some of them for a while (the unfiltered view for a
+ * whole tick, each view until all its clients are sent), and V8 tenures
+ * those literals: then every view's figures, dead soon after, are garbage in
+ * the old generation — ~1 MB/s at the fleet's shape, and a full collection
  * (~0.3 s of CPU) every few seconds to clear it. Without pretenuring they die
- * young, the old generation stays flat, and the gateway's CPU at 5,000 clients
- * fell from 1.25–1.49× the bare-`ws` floor to 1.16–1.21×
- * (docs/PERFORMANCE.md §2b, "Pretenuring turned off").
+ * young, the old generation stays flat, and the gateway's CPU at 5,000
+ * clients at that shape is 1.13–1.19× the bare-`ws` floor's, against
+ * 1.21–1.36× with it (docs/PERFORMANCE.md §2b, "Pretenuring turned off").
  *
- * Set at run time rather than on the command line: V8 reads this flag at each
- * young collection, and `node` does not accept it in NODE_OPTIONS.
+ * Set at run time rather than on the command line: V8 consults the flag when
+ * it weighs each young collection's survivors, and `node` does not accept it
+ * in NODE_OPTIONS.
  */
 import { setFlagsFromString } from 'node:v8';
 
