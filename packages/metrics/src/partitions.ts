@@ -23,14 +23,12 @@
  */
 import {
   PatchDecoder,
-  decodeSnapshot,
   isNewer,
-  messageKind,
   type AggregatorStats,
+  type BusMessage,
   type CellData,
   type InternalSnapshot,
   type NodeData,
-  type SnapshotPatch,
 } from '@pulse/protocol';
 import { SnapshotReplica } from './replica.js';
 
@@ -85,7 +83,7 @@ export class PartitionedReplica {
   }
 
   /** Applies a decoded keyframe or patch of `partition`. */
-  accept(partition: number, message: { keyframe: InternalSnapshot } | { patch: SnapshotPatch }): PartitionAccept {
+  accept(partition: number, message: BusMessage): PartitionAccept {
     const part = this.part(partition);
     const held = part.snapshot;
     const incoming = 'keyframe' in message ? message.keyframe : message.patch;
@@ -97,9 +95,9 @@ export class PartitionedReplica {
 
   /** Decodes and applies an encoded keyframe or patch of `partition`. Never throws. */
   acceptEncoded(partition: number, encoded: Buffer): PartitionAccept {
-    let message: { keyframe: InternalSnapshot } | { patch: SnapshotPatch };
+    let message: BusMessage;
     try {
-      message = messageKind(encoded) === 'patch' ? { patch: this.decoder.decode(encoded) } : { keyframe: decodeSnapshot(encoded) };
+      message = this.decoder.decodeMessage(encoded);
     } catch {
       return 'invalid';
     }
@@ -200,7 +198,7 @@ export class PartitionMerge {
   }
 
   /** Applies a message of `partition` (encoded, or decoded) and merges when that completes a tick. */
-  accept(partition: number, message: Buffer | { keyframe: InternalSnapshot } | { patch: SnapshotPatch }): PartitionAccept {
+  accept(partition: number, message: Buffer | BusMessage): PartitionAccept {
     const result = Buffer.isBuffer(message) ? this.replica.acceptEncoded(partition, message) : this.replica.accept(partition, message);
     if (result === 'accepted') this.progressed();
     return result;

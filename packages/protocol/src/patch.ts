@@ -23,6 +23,7 @@ import { CELL_DISTRIBUTIONS, CELL_NUMBERS, compileFill, field, type CellDistribu
 import { CUMULATIVE_SLOT_COUNT } from './cumulative.js';
 import {
   collectStrings,
+  decodeSnapshot,
   keyedReader,
   NO_KEYED_COUNTS,
   readNode,
@@ -33,6 +34,7 @@ import {
   writeStats,
   type AggregatorStats,
   type CellData,
+  type InternalSnapshot,
   type KeyedSlot,
   type NodeData,
 } from './snapshot.js';
@@ -183,10 +185,18 @@ export class PatchDecoder {
     return { epoch, seq, baseSeq, builtAt, coveredSeconds, stats, nodes, removedNodes, cells, removedCells };
   }
 
+  /** A message off the snapshot bus: a keyframe, decoded afresh, or a patch, into this decoder's objects. */
+  decodeMessage(buf: Buffer): BusMessage {
+    return messageKind(buf) === 'patch' ? { patch: this.decode(buf) } : { keyframe: decodeSnapshot(buf) };
+  }
+
   private slot(i: number): CellSlot {
     return (this.slots[i] ??= newSlot());
   }
 }
+
+/** What the snapshot bus carries, decoded. */
+export type BusMessage = { keyframe: InternalSnapshot } | { patch: SnapshotPatch };
 
 /** Which kind of message a buffer on the snapshot bus is, by its first byte. */
 export function messageKind(buf: Buffer): 'snapshot' | 'patch' | null {

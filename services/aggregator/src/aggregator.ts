@@ -21,7 +21,7 @@
  * leader also renews on a keep-alive timer (every third of the lease), so a
  * late tick does not cost it the lease.
  */
-import { encodePatch, encodeSnapshot, type InternalSnapshot, type SnapshotPatch } from '@pulse/protocol';
+import { encodePatch, encodeSnapshot, type BusMessage, type InternalSnapshot } from '@pulse/protocol';
 import { MetricsWindow, takePatch, type ExponentialCounts } from '@pulse/metrics';
 import { idMs, type EventSource, type Fence, type LeaderLease, type LogEntry, type Logger, type SnapshotPublisher } from '@pulse/runtime';
 import type { HistoryRecorder } from '@pulse/history';
@@ -423,7 +423,7 @@ export class Aggregator {
     const keyframe = this.lastPublished === null || this.keyframeDue;
     const stored = !keyframe && tickMs - this.keyframeAt >= (this.deps.keyframeEveryMs ?? KEYFRAME_EVERY_MS);
     let encoded: Buffer;
-    let message: { keyframe: InternalSnapshot } | { patch: SnapshotPatch };
+    let message: BusMessage;
     if (keyframe) {
       const snapshot = window.snapshot(tickMs, fence.epoch, seq, dropped);
       encoded = encodeSnapshot(snapshot);

@@ -8,7 +8,7 @@
  * epoch makes the evaluator reload the alert state before it evaluates.
  */
 import type { AlertEvaluator, ViewFilter } from '@pulse/alerts';
-import type { InternalSnapshot, SnapshotData, SnapshotPatch } from '@pulse/protocol';
+import type { BusMessage, InternalSnapshot, SnapshotData } from '@pulse/protocol';
 import { buildReplicaView, PartitionMerge, SnapshotReplica, type CellFilter, type PartitionAccept, type PartitionedReplica } from '@pulse/metrics';
 import type { Logger } from '@pulse/runtime';
 
@@ -52,7 +52,7 @@ export class AlertsOnSnapshots {
   }
 
   /** A keyframe or patch went out under `epoch` at `nowMs`: evaluate every rule on it (not awaited: never on the tick's path). */
-  published(message: { keyframe: InternalSnapshot } | { patch: SnapshotPatch }, epoch: number, nowMs: number): void {
+  published(message: BusMessage, epoch: number, nowMs: number): void {
     if (this.merge) {
       // Partition 0's own message: the merged tick is evaluated once the other partitions have it too.
       this.leading = epoch;

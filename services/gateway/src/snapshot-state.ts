@@ -10,7 +10,7 @@
  * once every partition has it or half a tick later, naming the partitions
  * that are behind (docs/PROTOCOL.md §5.4, `stale_partitions`).
  */
-import { PatchDecoder, decodeSnapshot, isNewer, messageKind, type InternalSnapshot, type SnapshotPatch } from '@pulse/protocol';
+import { PatchDecoder, decodeSnapshot, isNewer, messageKind, type BusMessage, type InternalSnapshot } from '@pulse/protocol';
 import { buildReplicaView, buildView, PartitionMerge, SnapshotReplica, type CellFilter, type MergedSnapshot, type StatsMemo, type View } from '@pulse/metrics';
 import type { FragmentMemo } from './fragments.js';
 import { historicalFrame, RenderedView, snapshotBody, staleJson } from './frames.js';
@@ -47,9 +47,9 @@ export class SnapshotState {
   private readonly merge: PartitionMerge | null;
   private full: RenderedView | null = null;
   private historical: Buffer | null = null;
-  /** Stats of whole aggregates, shared by this snapshot's views (a new one for each snapshot). */
   /** Each patch is applied, then released, before the next arrives: one decoder's objects serve them all (patch.ts `PatchDecoder`). */
   private readonly decoder = new PatchDecoder();
+  /** Stats of whole aggregates, shared by this snapshot's views (a new one for each snapshot). */
   private memo: StatsMemo = new WeakMap();
   /** JSON of what this snapshot's views share (fragments.ts), by object: goes with `memo`. */
   private fragments: FragmentMemo = new WeakMap();
@@ -104,9 +104,9 @@ export class SnapshotState {
   }
 
   private acceptPartial(merge: PartitionMerge, encoded: Buffer, partition: number): AcceptResult {
-    let message: { keyframe: InternalSnapshot } | { patch: SnapshotPatch };
+    let message: BusMessage;
     try {
-      message = messageKind(encoded) === 'patch' ? { patch: this.decoder.decode(encoded) } : { keyframe: decodeSnapshot(encoded) };
+      message = this.decoder.decodeMessage(encoded);
     } catch (error) {
       return { kind: 'invalid', error };
     }
